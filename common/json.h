@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * json -- helpers around cJSON for bytes that come from clients and providers.
+ *
+ * cJSON parses recursively, so nesting is checked by a linear scan before cJSON sees the text;
+ * sizes are capped by the caller before the bytes are read. Everything here is thread-safe.
+ */
+#ifndef SL_JSON_H
+#define SL_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/buf.h"
+#include "common/status.h"
+
+/* Nesting deeper than this in a request body is rejected before parsing. */
+#define SL_JSON_MAX_DEPTH 64
+
+/*
+ * Parses `len` bytes of `text` (need not be NUL-terminated) into `*out`, which the caller frees
+ * with cJSON_Delete. Fails with SL_ERR_TOO_DEEP past `max_depth` levels of arrays and objects,
+ * or SL_ERR_INVALID with the position of the error in `err`. `*out` is written only on success.
+ */
+enum sl_status sl_json_parse(const char *text, size_t len, int max_depth, cJSON **out,
+                             struct sl_errbuf *err);
+
+/* Returns the maximum nesting depth of arrays and objects in `text`, ignoring string contents. */
+int sl_json_depth(const char *text, size_t len);
+
+/* Appends `s` (`n` bytes, may contain NUL) as a quoted JSON string; invalid UTF-8 passes as is. */
+enum sl_status sl_json_append_string(struct sl_buf *b, const char *s, size_t n);
+
+/* Returns the string value of `obj[key]`, or NULL when absent or not a string. Borrowed. */
+const char *sl_json_get_string(const cJSON *obj, const char *key);
+
+/* Prints `item` without whitespace into a new NUL-terminated string the caller frees. */
+char *sl_json_print(const cJSON *item);
+
+#endif /* SL_JSON_H */

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* json_test -- depth-capped parsing and string escaping (common/json.c). */
+#include "common/json.h"
+#include "test.h"
+
+static enum sl_status
+parse(const char *text, cJSON **out, struct sl_errbuf *err)
+{
+    return sl_json_parse(text, strlen(text), SL_JSON_MAX_DEPTH, out, err);
+}
+
+TEST(json_parse_accepts_object)
+{
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+
+    ASSERT_OK(parse("{\"model\":\"m\",\"n\":[1,2]}", &root, &err));
+    ASSERT_STR_EQ("m", sl_json_get_string(root, "model"));
+    ASSERT_TRUE(sl_json_get_string(root, "n") == NULL);
+    cJSON_Delete(root);
+}
+
+TEST(json_parse_rejects_trailing_garbage)
+{
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+
+    ASSERT_EQ(SL_ERR_INVALID, parse("{\"a\":1} x", &root, &err));
+    ASSERT_CONTAINS(err.msg, "byte 8");
+    ASSERT_TRUE(root == NULL);
+}
+
+TEST(json_parse_rejects_truncated_input)
+{
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+
+    ASSERT_EQ(SL_ERR_INVALID, parse("{\"a\":", &root, &err));
+    ASSERT_EQ(SL_ERR_INVALID, parse("", &root, &err));
+    ASSERT_CONTAINS(err.msg, "invalid JSON");
+}
+
+TEST(json_parse_rejects_deep_nesting)
+{
+    char text[400];
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+    size_t n = 0;
+
+    for (int i = 0; i < SL_JSON_MAX_DEPTH + 1; i++)
+        text[n++] = '[';
+    for (int i = 0; i < SL_JSON_MAX_DEPTH + 1; i++)
+        text[n++] = ']';
+    ASSERT_EQ(SL_ERR_TOO_DEEP, sl_json_parse(text, n, SL_JSON_MAX_DEPTH, &root, &err));
+    ASSERT_OK(sl_json_parse(text + 1, n - 2, SL_JSON_MAX_DEPTH, &root, &err));
+    cJSON_Delete(root);
+}
+
+TEST(json_depth_ignores_brackets_in_strings)
+{
+    const char *text = "{\"a\":\"[[[{\\\"\",\"b\":[1]}";
+
+    ASSERT_EQ(2, sl_json_depth(text, strlen(text)));
+}
+
+TEST(json_append_string_escapes_controls)
+{
+    struct sl_buf b;
+
+    sl_buf_init(&b, 0);
+    ASSERT_OK(sl_json_append_string(&b, "a\"b\\c\n\x01z", 8));
+    ASSERT_STR_EQ("\"a\\\"b\\\\c\\n\\u0001z\"", b.data);
+    sl_buf_dispose(&b);
+}
