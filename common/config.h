@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config -- the gateway's config.yaml (LiteLLM's shape), loaded into one typed struct.
+ *
+ * Every option is a row of one table (path, env var, type, default, bounds, reloadable, doc);
+ * the loader, docs/configuration.md and --help all come from that table. Loading runs at
+ * startup or on reload, on one thread, before workers read the result; a loaded struct
+ * sl_config is read-only and owns all its strings. Unknown keys never fail a load: they are
+ * listed in `unknown_keys` for the caller to log.
+ *
+ * Unset values: strings and pointers are NULL, counts 0, integers SL_CONFIG_UNSET_INT (-1),
+ * doubles NAN (test with isnan()). Options with a default are never unset after a load.
+ */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/status.h"
+
+/* A config file larger than this is rejected before it is read. */
+#define SL_CONFIG_MAX_BYTES (4u * 1024u * 1024u)
+
+/* Value of an integer option that the file and the environment left unset. */
+#define SL_CONFIG_UNSET_INT (-1)
+
+/* Length of a generated deployment id: hex SHA-256, without the NUL. */
+#define SL_CONFIG_DEPLOYMENT_ID_LEN 64
+
+struct sl_strlist {
+    char **items; /* owned */
+    size_t n;
+};
+
+struct sl_header {
+    char *name;  /* owned */
+    char *value; /* owned */
+};
+
+/* general_settings.redis_failure_mode: what rate limits do while Redis is unreachable. */
+enum sl_redis_failure_mode {
+    SL_REDIS_FAIL_OPEN,   /* let requests through */
+    SL_REDIS_FAIL_CLOSED, /* reject them with 503 */
+};
+
+/* router_settings.routing_strategy (LiteLLM's names). */
+enum sl_routing_strategy {
+    SL_ROUTING_SIMPLE_SHUFFLE,
+    SL_ROUTING_LEAST_BUSY,
+    SL_ROUTING_USAGE_BASED,
+    SL_ROUTING_USAGE_BASED_V2,
+    SL_ROUTING_LATENCY_BASED,
+    SL_ROUTING_COST_BASED,
+};
+
+/* litellm_settings.cache_params.type. */
+enum sl_cache_type {
+    SL_CACHE_REDIS,
+    SL_CACHE_LOCAL,
+};
+
+/* One entry of model_list: a deployment of a model group. */
+struct sl_deployment {
+    char *id;             /* model_info.id, else sl_config_deployment_id(); never NULL */
+    char *model_name;     /* the model group clients ask for; never NULL */
+    char *model;          /* litellm_params.model as written, e.g. "openai/gpt-4o-mini" */
+    char *provider;       /* text before the first '/', or "openai" when there is none */
+    char *provider_model; /* text after the first '/', e.g. "gpt-4o-mini", "meta/llama" */
+
+    /* litellm_params */
+    char *api_key; /* NULL when absent or when its os.environ/ variable is unset */
+    char *api_base;
+    char *api_version;
+    char *organization;
+    double timeout_s;        /* seconds, NAN when unset: see sl_config_timeout_s() */
+    double stream_timeout_s; /* seconds, NAN when unset: see sl_config_stream_timeout_s() */
+    int64_t max_retries;
+    int64_t num_retries;
+    int64_t rpm;
+    int64_t tpm;
+    double weight; /* NAN when unset */
+    int64_t order;
+    int64_t max_parallel_requests;
+    double input_cost_per_token;  /* USD per token, NAN when unset */
+    double output_cost_per_token; /* USD per token, NAN when unset */
+    struct sl_header *extra_headers;
+    size_t n_extra_headers;
+    char *region_name;
+    char *aws_access_key_id;
+    char *aws_secret_access_key;
+    char *aws_session_token;
+    char *aws_region_name;
+    char *aws_role_name;
+    char *aws_session_name;
+    char *aws_profile_name;
+    char *aws_bedrock_runtime_endpoint;
+    struct sl_strlist tags;
+
+    /* model_info */
+    char *mode; /* e.g. "chat"; NULL when unset */
+    char *base_model;
+    struct sl_strlist access_groups;
+};
+
+struct sl_config {
+    char *path; /* the file name given to the loader; owned */
+    struct sl_deployment *deployments;
+    size_t n_deployments;
+
+    /* general_settings */
+    char *master_key;               /* NULL: authentication is off */
+    char *database_url;             /* NULL: no database */
+    uint64_t max_request_size_bytes; /* never 0 after a load */
+    uint64_t max_response_size_bytes;
+    enum sl_redis_failure_mode redis_failure_mode;
+    double drain_timeout_s; /* seconds */
+    char *tls_cert_file;    /* both NULL or both set: listener TLS */
+    char *tls_key_file;
+    int store_prompts_in_spend_logs; /* 0 or 1 */
+    int disable_spend_logs;          /* 0 or 1 */
+
+    /* litellm_settings */
+    struct sl_strlist callbacks;
+    struct sl_strlist success_callback;
+    struct sl_strlist failure_callback;
+    double request_timeout_s; /* seconds */
+    int64_t num_retries;
+    int ssl_verify;      /* 0 or 1 */
+    char *ssl_ca_bundle; /* set when ssl_verify was given as a path; ssl_verify is then 1 */
+    int drop_params;
+    int turn_off_message_logging;
+    int json_logs;
+    int cache; /* 0 or 1 */
+    enum sl_cache_type cache_type;
+    char *cache_host;
+    int64_t cache_port;
+    char *cache_password;
+    double cache_ttl_s; /* seconds, NAN when unset */
+
+    /* router_settings */
+    enum sl_routing_strategy routing_strategy;
+    int64_t router_num_retries; /* SL_CONFIG_UNSET_INT: use num_retries above */
+    double router_timeout_s;    /* seconds, NAN when unset */
+    double router_stream_timeout_s;
+    char *redis_host;
+    int64_t redis_port;
+    char *redis_password;
+    char *redis_url;
+    double cooldown_time_s; /* seconds */
+    int64_t allowed_fails;
+    double retry_after_s; /* seconds */
+
+    /* Warnings for the caller to log after a successful load, each entry once, in file order. */
+    struct sl_strlist unknown_keys; /* key paths, e.g. "model_list[].litellm_params.foo" */
+    struct sl_strlist unset_env;    /* "key.path: NAME" of optional os.environ/ refs left unset */
+};
+
+/*
+ * Loads the YAML file at `path` into `*out`.
+ *
+ * The `environment_variables` map is copied into the process environment with setenv() first.
+ * Then every `os.environ/NAME` string is replaced by getenv(NAME). Each option takes its
+ * default, then the file's value, then the value of its env var, so the env var wins.
+ *
+ * Returns SL_OK, SL_ERR_IO (cannot read), SL_ERR_TOO_LARGE (over SL_CONFIG_MAX_BYTES) or
+ * SL_ERR_CONFIG (YAML syntax, wrong type, out of bounds, missing env var) with one line in
+ * `err` naming the file, the key path and the value. `*out` is written only on success and
+ * the caller frees it with sl_config_dispose(); the environment stays changed on failure.
+ * Not thread-safe (setenv, getenv).
+ */
+enum sl_status sl_config_load(const char *path, struct sl_config *out, struct sl_errbuf *err);
+
+/* As sl_config_load() for `len` bytes of `text` (need not be NUL-terminated); `name` is the
+ * file name used in messages and copied into out->path. */
+enum sl_status sl_config_load_buffer(const char *text, size_t len, const char *name,
+                                     struct sl_config *out, struct sl_errbuf *err);
+
+/* Frees everything `cfg` owns and zeroes it; a zeroed struct may be disposed again. */
+void sl_config_dispose(struct sl_config *cfg);
+
+/*
+ * Computes a deployment's id when model_info.id is absent: the hex SHA-256 of `model_name`
+ * followed by keys[i] then values[i] for each of the `n` litellm_params entries in file order,
+ * with no separators. Values are the text as written in the file, before os.environ/
+ * resolution. Nested maps and lists are given as compact JSON with every scalar a string.
+ * Writes SL_CONFIG_DEPLOYMENT_ID_LEN hex digits and a NUL into `out`.
+ */
+void sl_config_deployment_id(const char *model_name, const char *const *keys,
+                             const char *const *values, size_t n,
+                             char out[SL_CONFIG_DEPLOYMENT_ID_LEN + 1]);
+
+/* Returns the upstream timeout for `d` in seconds: litellm_params.timeout, else
+ * router_settings.timeout, else litellm_settings.request_timeout. */
+double sl_config_timeout_s(const struct sl_config *cfg, const struct sl_deployment *d);
+
+/* Returns the idle time allowed before the first chunk and between chunks of a stream, in
+ * seconds: litellm_params.stream_timeout, else router_settings.stream_timeout, else
+ * sl_config_timeout_s(). */
+double sl_config_stream_timeout_s(const struct sl_config *cfg, const struct sl_deployment *d);
+
+/* Writes the Markdown reference of every option (docs/configuration.md). */
+void sl_config_write_reference(FILE *f);
+
+/* Writes a plain-text summary of the options and their env vars, for --help. */
+void sl_config_write_help(FILE *f);
+
+#endif /* SL_CONFIG_H */
