@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install what Sluice needs to build and test on Debian 12 (bookworm): the C libraries, the
+# compilers (gcc, and clang for the fuzz build), Redis, PostgreSQL 15, curl, openssl, nghttp and
+# Node.js with npm. Safe to run again: when every package is already installed it makes no apt
+# call at all. It never starts a service. Runs as root, or through sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config
+    libh2o-dev libuv1-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libpq-dev
+    libmsgpack-dev libcjson-dev libyaml-dev
+    redis-server postgresql-15
+    curl openssl nghttp2-client ca-certificates
+    clang libclang-rt-14-dev
+)
+
+if [ "$(id -u)" -eq 0 ]; then
+    AS_ROOT=()
+elif command -v sudo >/dev/null 2>&1; then
+    AS_ROOT=(sudo)
+else
+    echo "install-deps: run as root or install sudo" >&2
+    exit 1
+fi
+
+# Node.js: any node already on PATH is kept (the tests run on Node 18 and 20). Otherwise Debian's
+# nodejs (Node 18) is installed. npm comes with the nodesource build but not with Debian's nodejs.
+if ! command -v node >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(npm)
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [ "$status" != "install ok installed" ]; then
+        missing+=("$pkg")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${AS_ROOT[@]}" apt-get update -q
+"${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
