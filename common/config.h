@@ -152,9 +152,9 @@ struct sl_config {
     int64_t allowed_fails;
     double retry_after_s; /* seconds */
 
-    /* Warnings for the caller to log after a successful load, each entry once, in file order. */
+    /* Warnings for the caller to log after a successful load, each entry once. */
     struct sl_strlist unknown_keys; /* key paths, e.g. "model_list[].litellm_params.foo" */
-    struct sl_strlist unset_env;    /* "key.path: NAME" of optional os.environ/ refs left unset */
+    struct sl_strlist unset_env;    /* names of unset env vars that left an optional key unset */
 };
 
 /*
