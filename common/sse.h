@@ -6,7 +6,7 @@
  * sl_sse_next() until it returns SL_SSE_NEED_MORE. Parsing follows the WHATWG EventSource
  * rules (CRLF, LF or CR line ends, an optional leading BOM, ':' comments, multi-line data).
  * The parser is a byte-at-a-time state machine, so an event may be split at any byte, and
- * each byte is looked at once. One event is capped at `max_event_bytes` on the wire.
+ * the work is linear in the bytes fed. One event is capped at `max_event_bytes` on the wire.
  *
  * The parser lives in caller storage and is used from one thread. The writer helpers build
  * frames for clients and for the mock provider.
@@ -109,8 +109,8 @@ int sl_sse_pending(const struct sl_sse_parser *p);
 /*
  * Marks the end of the stream. The last line ends there even without a line break, and an
  * event with data that lacks its blank line is dispatched by the next sl_sse_next() calls.
- * WHATWG drops such an event; some providers end their stream without the final blank line,
- * so the caller chooses: check sl_sse_pending() first to tell a cut from a clean end.
+ * WHATWG drops such an event, but some providers end their stream without the final blank
+ * line. Call sl_sse_pending() before this to tell a cut stream from a clean end.
  */
 void sl_sse_finish(struct sl_sse_parser *p);
 

@@ -3,8 +3,8 @@
  * sse_test -- incremental SSE parsing and frame writing (common/sse.c).
  *
  * Besides one case per parsing rule, recorded streams are parsed at every split point and byte
- * by byte, and each result must equal a one-shot parse: the golden streams beside this file
- * always, and the provider captures when SLUICE_FIXTURES names their directory.
+ * by byte, and each result must equal a one-shot parse. The golden streams beside this file are
+ * always checked, the provider captures when SLUICE_FIXTURES names their directory.
  */
 #include "common/sse.h"
 #include "fixtures.h"
