@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config -- reads config.yaml with libyaml's document API and walks it against the option
- * table in config_table.c. Runs on the thread that loads the config (startup or reload);
- * the walk builds a private struct sl_config and hands it to the caller only on success.
+ * table in config_table.c. It runs on the thread that loads the config, at startup or on
+ * reload. The walk builds a private struct sl_config and hands it over only on success.
  */
 #include "common/config.h"
 
