@@ -132,3 +132,84 @@ sl_json_print(const cJSON *item)
     /* cJSON allocates through our aborting hooks, so NULL means an unprintable value. */
     return s != NULL ? s : sl_xstrdup("null");
 }
+
+/* Returns the index just past the JSON string starting at json[i] (a quote), or len. */
+static size_t
+skip_string(const char *json, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        if (json[i] == '\\')
+            i++;
+        else if (json[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+static size_t
+skip_blanks(const char *json, size_t len, size_t i)
+{
+    while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\r' || json[i] == '\n'))
+        i++;
+    return i;
+}
+
+enum sl_status
+sl_json_replace_top_string(const char *json, size_t len, const char *key, const char *value,
+                           struct sl_buf *out)
+{
+    size_t key_len = strlen(key);
+    size_t i = skip_blanks(json, len, 0);
+    int depth = 0;
+    int expect_key = 1;
+
+    if (i >= len || json[i] != '{')
+        return SL_ERR_INVALID;
+
+    /* Walk the top-level members: at depth 1 a string after '{' or ',' is a member name. */
+    for (; i < len; i++) {
+        char c = json[i];
+
+        if (c == '"') {
+            size_t end = skip_string(json, len, i);
+
+            if (depth == 1 && expect_key && end - i - 2 == key_len &&
+                memcmp(json + i + 1, key, key_len) == 0) {
+                size_t v = skip_blanks(json, len, end);
+
+                if (v < len && json[v] == ':')
+                    v = skip_blanks(json, len, v + 1);
+                if (v < len && json[v] == '"') {
+                    size_t v_end = skip_string(json, len, v);
+
+                    sl_buf_append(out, json, v);
+                    sl_json_append_string(out, value, strlen(value));
+                    sl_buf_append(out, json + v_end, len - v_end);
+                    return SL_OK;
+                }
+            }
+            if (depth == 1 && expect_key)
+                expect_key = 0;
+            i = end - 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            if (depth == 1)
+                expect_key = 1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ',' && depth == 1) {
+            expect_key = 1;
+        }
+    }
+    return SL_ERR_NOT_FOUND;
+}
+
+const char *
+sl_json_duplicate_key(const cJSON *obj)
+{
+    for (const cJSON *a = obj->child; a != NULL; a = a->next)
+        for (const cJSON *b = a->next; b != NULL; b = b->next)
+            if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0)
+                return a->string;
+    return NULL;
+}

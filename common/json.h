@@ -36,6 +36,18 @@ enum sl_status sl_json_append_string(struct sl_buf *b, const char *s, size_t n);
 /* Returns the string value of `obj[key]`, or NULL when absent or not a string. Borrowed. */
 const char *sl_json_get_string(const cJSON *obj, const char *key);
 
+/*
+ * Copies the JSON object `json` into `out` with the string value of its first top-level member
+ * `key` replaced by `value`, leaving every other byte as it was. Returns SL_ERR_NOT_FOUND when
+ * no top-level member spelled exactly `key` has a string value (the caller then edits a parsed
+ * tree instead), SL_ERR_INVALID when `json` is not an object.
+ */
+enum sl_status sl_json_replace_top_string(const char *json, size_t len, const char *key,
+                                          const char *value, struct sl_buf *out);
+
+/* Returns the name of the first top-level member of `obj` that appears twice, or NULL. */
+const char *sl_json_duplicate_key(const cJSON *obj);
+
 /* Prints `item` without whitespace into a new NUL-terminated string the caller frees. */
 char *sl_json_print(const cJSON *item);
 

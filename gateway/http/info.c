@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * info -- the small routes: model list, liveness, readiness and the JSON 404.
+ *
+ * Health routes need no key, as in LiteLLM, so load balancers and Kubernetes probes can use
+ * them; the model list needs the same key as the chat route.
+ */
+#define SL_LOG_MODULE "http"
+#include <string.h>
+
+#include "common/json.h"
+#include "gateway/gateway.h"
+#include "gateway/http/handlers.h"
+#include "gateway/http/request.h"
+#include "gateway/worker.h"
+
+/* LiteLLM reports this fixed `created` for every model (DEFAULT_MODEL_CREATED_AT_TIME). */
+#define SL_MODEL_CREATED_AT 1677610602
+
+static int
+check_method(struct sl_request *r, const char *allowed)
+{
+    h2o_req_t *req = r->req;
+
+    if (h2o_memis(req->method.base, req->method.len, allowed, strlen(allowed)) ||
+        (strcmp(allowed, "GET") == 0 && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))))
+        return 1;
+    sl_request_add_header(r, "allow", allowed);
+    sl_request_respond_error(r, 405, "invalid_request_error", NULL,
+                             "Method %.*s is not allowed on %s; use %s.", (int)req->method.len,
+                             req->method.base, r->path, allowed);
+    return 0;
+}
+
+int
+sl_handle_models(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
+    struct sl_request *r = sl_request_create(w, req, "/models");
+    const struct sl_router *router = &w->gw->router;
+    struct sl_buf out;
+
+    (void)self;
+    if (!check_method(r, "GET") || !sl_http_authenticate(r, &w->gw->cfg))
+        return 0;
+
+    sl_buf_init(&out, 0);
+    sl_buf_append_str(&out, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < router->n_groups; i++) {
+        const char *name = router->groups[i].name;
+
+        sl_buf_append_str(&out, i == 0 ? "{\"id\":" : ",{\"id\":");
+        sl_json_append_string(&out, name, strlen(name));
+        sl_buf_printf(&out, ",\"object\":\"model\",\"created\":%d,\"owned_by\":\"openai\"}",
+                      SL_MODEL_CREATED_AT);
+    }
+    sl_buf_append_str(&out, "]}");
+    sl_request_respond_json(r, 200, out.data, out.len);
+    sl_buf_dispose(&out);
+    return 0;
+}
+
+int
+sl_handle_liveliness(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
+    struct sl_request *r = sl_request_create(w, req, "/health/liveliness");
+    static const char body[] = "\"I'm alive!\"";
+
+    (void)self;
+    if (!check_method(r, "GET"))
+        return 0;
+    sl_request_respond_json(r, 200, body, sizeof(body) - 1);
+    return 0;
+}
+
+int
+sl_handle_readiness(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
+    struct sl_request *r = sl_request_create(w, req, "/health/readiness");
+    struct sl_buf out;
+
+    (void)self;
+    if (!check_method(r, "GET"))
+        return 0;
+    sl_buf_init(&out, 0);
+    sl_buf_printf(&out,
+                  "{\"status\":\"%s\",\"db\":\"%s\",\"cache\":null,\"litellm_version\":null,"
+                  "\"sluice_version\":\"%s\",\"workers\":%d}",
+                  w->draining ? "draining" : "healthy",
+                  w->gw->cfg.database_url != NULL ? "configured" : "Not connected", SL_VERSION,
+                  w->gw->num_workers);
+    sl_request_respond_json(r, w->draining ? 503 : 200, out.data, out.len);
+    sl_buf_dispose(&out);
+    return 0;
+}
+
+int
+sl_handle_not_found(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
+    struct sl_request *r = sl_request_create(w, req, NULL);
+
+    (void)self;
+    sl_request_respond_error(r, 404, "not_found_error", NULL, "Route %s %s not found.",
+                             r->method, r->path);
+    return 0;
+}

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluice-gateway -- flags, config, workers, signals.
+ *
+ * The main thread loads the config, builds the shared read-only state and the listening
+ * socket, starts one worker per core (or --num-workers), then waits for SIGTERM or SIGINT and
+ * drains the workers before it exits.
+ */
+#define SL_LOG_MODULE "main"
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "gateway/gateway.h"
+#include "gateway/providers/provider.h"
+#include "gateway/worker.h"
+
+#define SL_MAX_WORKERS 256
+
+struct options {
+    const char *config;
+    const char *host;
+    int port;
+    int num_workers;
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: sluice-gateway --config FILE [--host ADDR] [--port N] [--num-workers N]\n"
+               "\n"
+               "  --config FILE      LiteLLM-style config.yaml (required)\n"
+               "  --host ADDR        numeric address to listen on (default 0.0.0.0)\n"
+               "  --port N           TCP port (default 4000; 0 picks a free port)\n"
+               "  --num-workers N    worker threads (default: one per CPU)\n"
+               "  --help             this text and the config options\n\n");
+}
+
+static int
+parse_int(const char *s, int min, int max, int *out)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+
+    if (end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},   {"num-workers", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    o->host = "0.0.0.0";
+    o->port = 4000;
+    o->num_workers = 0;
+    for (;;) {
+        c = getopt_long(argc, argv, "c:H:p:w:h", longopts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'p':
+            if (parse_int(optarg, 0, 65535, &o->port) != 0) {
+                fprintf(stderr, "sluice-gateway: invalid --port \"%s\": expected 0 to 65535\n", optarg);
+                return 2;
+            }
+            break;
+        case 'w':
+            if (parse_int(optarg, 1, SL_MAX_WORKERS, &o->num_workers) != 0) {
+                fprintf(stderr, "sluice-gateway: invalid --num-workers \"%s\": expected 1 to %d\n",
+                        optarg, SL_MAX_WORKERS);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            sl_config_write_help(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o->config == NULL) {
+        fprintf(stderr, "sluice-gateway: missing --config FILE\n");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+/* Checks what the config loader cannot know: provider prefixes and credentials. */
+static enum sl_status
+check_deployments(struct sl_config *cfg, struct sl_errbuf *err)
+{
+    for (size_t i = 0; i < cfg->n_deployments; i++) {
+        struct sl_deployment *d = &cfg->deployments[i];
+        const struct sl_provider *p = sl_provider_find(d->provider);
+
+        if (p == NULL) {
+            struct sl_buf known;
+
+            sl_buf_init(&known, 0);
+            sl_provider_list(&known);
+            sl_errbuf_set(err, "%s: model_list[%zu].litellm_params.model: unknown provider \"%s\" "
+                               "in \"%s\" (known: %s)", cfg->path, i, d->provider, d->model,
+                          known.data);
+            sl_buf_dispose(&known);
+            return SL_ERR_CONFIG;
+        }
+        if (d->api_base == NULL && p->default_api_base == NULL) {
+            sl_errbuf_set(err, "%s: model_list[%zu].litellm_params.api_base: required for "
+                               "provider \"%s\"", cfg->path, i, d->provider);
+            return SL_ERR_CONFIG;
+        }
+        /* LiteLLM reads the provider's usual variable when the deployment names no key. */
+        if (d->api_key == NULL && p->api_key_env != NULL && getenv(p->api_key_env) != NULL)
+            d->api_key = sl_xstrdup(getenv(p->api_key_env));
+    }
+    return SL_OK;
+}
+
+static void
+log_config_warnings(const struct sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->unknown_keys.n; i++)
+        sl_log(SL_LOG_WARN, NULL, "config.unknown_key", SL_LOG_STR("key", cfg->unknown_keys.items[i]),
+               SL_LOG_STR("file", cfg->path));
+    for (size_t i = 0; i < cfg->unset_env.n; i++)
+        sl_log(SL_LOG_WARN, NULL, "config.unset_env", SL_LOG_STR("reference", cfg->unset_env.items[i]),
+               SL_LOG_STR("file", cfg->path));
+    if (cfg->master_key == NULL)
+        sl_log(SL_LOG_WARN, NULL, "auth.disabled",
+               SL_LOG_STR("message", "NO MASTER KEY IS SET: authentication is off and anyone who "
+                                     "can reach this port can use every model. Set "
+                                     "general_settings.master_key or LITELLM_MASTER_KEY."));
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+    struct sl_gateway *gw = s->data;
+
+    sl_log(SL_LOG_INFO, NULL, "gateway.draining", SL_LOG_INT("signal", signum),
+           SL_LOG_DBL("drain_timeout_s", gw->cfg.drain_timeout_s));
+    for (int i = 0; i < gw->num_workers; i++)
+        sl_worker_request_stop(&gw->workers[i]);
+    uv_close((uv_handle_t *)s, NULL);
+}
+
+static struct sl_gateway gateway;
+
+int
+main(int argc, char **argv)
+{
+    struct options opts = {0};
+    struct sl_gateway *gw = &gateway;
+    struct sl_errbuf err = {{0}};
+    uv_loop_t *main_loop = uv_default_loop();
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    int rc;
+    int fd;
+
+    rc = parse_options(argc, argv, &opts);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    sl_xalloc_install();
+    sl_log_init("gateway");
+
+    if (sl_config_load(opts.config, &gw->cfg, &err) != SL_OK ||
+        check_deployments(&gw->cfg, &err) != SL_OK) {
+        sl_log(SL_LOG_ERROR, NULL, "config.invalid", SL_LOG_STR("message", err.msg));
+        return 1;
+    }
+    log_config_warnings(&gw->cfg);
+
+    gw->tls.verify = gw->cfg.ssl_verify;
+    gw->tls.ca_file = gw->cfg.ssl_ca_bundle != NULL ? gw->cfg.ssl_ca_bundle : getenv("SSL_CERT_FILE");
+    gw->tls.ca_path = getenv("SSL_CERT_DIR");
+    sl_router_init(&gw->router, &gw->cfg);
+    if (sl_server_setup(gw, &err) != SL_OK) {
+        sl_log(SL_LOG_ERROR, NULL, "config.invalid", SL_LOG_STR("message", err.msg));
+        return 1;
+    }
+
+    gw->host = opts.host;
+    gw->port = opts.port;
+    gw->num_workers = opts.num_workers > 0 ? opts.num_workers : (int)uv_available_parallelism();
+    if (gw->num_workers > SL_MAX_WORKERS)
+        gw->num_workers = SL_MAX_WORKERS;
+    gw->workers = sl_xcalloc((size_t)gw->num_workers, sizeof(*gw->workers));
+
+    /* The first socket settles the port (0 means any); the others share it by SO_REUSEPORT. */
+    for (int i = 0; i < gw->num_workers; i++) {
+        fd = sl_server_listen(gw->host, &gw->port, &err);
+        if (fd == -1 || sl_worker_init(&gw->workers[i], i, gw, fd) != 0) {
+            sl_log(SL_LOG_ERROR, NULL, "gateway.listen_failed", SL_LOG_STR("message", err.msg));
+            return 1;
+        }
+    }
+
+    uv_signal_init(main_loop, &sigterm);
+    sigterm.data = gw;
+    uv_signal_start_oneshot(&sigterm, on_signal, SIGTERM);
+    uv_signal_init(main_loop, &sigint);
+    sigint.data = gw;
+    uv_signal_start_oneshot(&sigint, on_signal, SIGINT);
+
+    for (int i = 0; i < gw->num_workers; i++)
+        sl_worker_start(&gw->workers[i]);
+    sl_log(SL_LOG_INFO, NULL, "gateway.listening", SL_LOG_STR("host", gw->host),
+           SL_LOG_INT("port", gw->port), SL_LOG_INT("workers", gw->num_workers),
+           SL_LOG_BOOL("tls", gw->ssl_ctx != NULL), SL_LOG_INT("model_groups", (int64_t)gw->router.n_groups),
+           SL_LOG_STR("version", SL_VERSION));
+
+    uv_run(main_loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < gw->num_workers; i++)
+        sl_worker_join(&gw->workers[i]);
+    sl_log(SL_LOG_INFO, NULL, "gateway.stopped");
+    return 0;
+}

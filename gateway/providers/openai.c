@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * openai -- the OpenAI-compatible family: OpenAI itself and every server that speaks its
+ * chat completions API (vLLM, Ollama's /v1, Groq, DeepSeek, Mistral, OpenRouter, ...).
+ *
+ * The client's body goes upstream byte for byte except `model`, which becomes the provider's
+ * name; responses and stream chunks come back byte for byte except `model`, which becomes the
+ * name the client asked for. Chunks are still parsed to track finish reasons, usage and
+ * in-band errors.
+ */
+#include <string.h>
+
+#include "common/json.h"
+#include "common/xalloc.h"
+#include "gateway/providers/provider.h"
+
+static void
+append_base_url(struct sl_buf *url, const struct sl_provider *p, const struct sl_deployment *d)
+{
+    const char *base = d->api_base != NULL ? d->api_base : p->default_api_base;
+    size_t n = strlen(base);
+
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    sl_buf_append(url, base, n);
+
+    /* Ollama serves the OpenAI API under /v1, but LiteLLM configs give the bare server URL. */
+    if ((strcmp(p->name, "ollama_chat") == 0 || strcmp(p->name, "ollama") == 0) &&
+        (n < 3 || memcmp(base + n - 3, "/v1", 3) != 0))
+        sl_buf_append_str(url, "/v1");
+}
+
+static struct curl_slist *
+add_header(struct curl_slist *list, const char *name, const char *value)
+{
+    struct sl_buf line;
+    struct curl_slist *next;
+
+    sl_buf_init(&line, 0);
+    sl_buf_printf(&line, "%s: %s", name, value);
+    next = curl_slist_append(list, line.data);
+    sl_buf_dispose(&line);
+    return next;
+}
+
+static enum sl_status
+set_model(const char *json, size_t len, const cJSON *parsed, const char *model, struct sl_buf *out)
+{
+    enum sl_status rc = sl_json_replace_top_string(json, len, "model", model, out);
+    cJSON *copy;
+    char *text;
+
+    if (rc != SL_ERR_NOT_FOUND)
+        return rc;
+
+    /* `model` was spelled with escapes: edit a copy of the tree instead. */
+    copy = cJSON_Duplicate(parsed, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
+    cJSON_AddStringToObject(copy, "model", model);
+    text = sl_json_print(copy);
+    sl_buf_append_str(out, text);
+    cJSON_free(text);
+    cJSON_Delete(copy);
+    return SL_OK;
+}
+
+static const struct sl_provider *find_self(const struct sl_deployment *d);
+
+static enum sl_status
+build_chat(const struct sl_chat_ctx *ctx, struct sl_upstream_request *out, struct sl_errbuf *err)
+{
+    const struct sl_deployment *d = ctx->deployment;
+    const struct sl_provider *p = find_self(d);
+    struct curl_slist *h = NULL;
+
+    if (d->api_base == NULL && p->default_api_base == NULL) {
+        sl_errbuf_set(err, "deployment %s has no api_base", d->id);
+        return SL_ERR_CONFIG;
+    }
+    append_base_url(&out->url, p, d);
+    sl_buf_append_str(&out->url, "/chat/completions");
+
+    h = add_header(h, "Content-Type", "application/json");
+    if (d->api_key != NULL) {
+        struct sl_buf bearer;
+
+        sl_buf_init(&bearer, 0);
+        sl_buf_printf(&bearer, "Bearer %s", d->api_key);
+        h = add_header(h, "Authorization", bearer.data);
+        sl_buf_dispose(&bearer);
+    }
+    if (d->organization != NULL)
+        h = add_header(h, "OpenAI-Organization", d->organization);
+    for (size_t i = 0; i < d->n_extra_headers; i++)
+        h = add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
+    out->headers = h;
+
+    return set_model(ctx->raw_body, ctx->raw_len, ctx->body, d->provider_model, &out->body);
+}
+
+static void
+read_usage(const cJSON *root, struct sl_usage *usage)
+{
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    const cJSON *v;
+
+    if (!cJSON_IsObject(u))
+        return;
+    usage->present = 1;
+    v = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+    if (cJSON_IsNumber(v))
+        usage->prompt_tokens = (int64_t)v->valuedouble;
+    v = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+    if (cJSON_IsNumber(v))
+        usage->completion_tokens = (int64_t)v->valuedouble;
+    v = cJSON_GetObjectItemCaseSensitive(u, "total_tokens");
+    usage->total_tokens = cJSON_IsNumber(v) ? (int64_t)v->valuedouble
+                                            : usage->prompt_tokens + usage->completion_tokens;
+}
+
+static enum sl_status
+translate_chat(const struct sl_chat_ctx *ctx, const char *body, size_t len, struct sl_buf *out,
+               struct sl_usage *usage, struct sl_errbuf *err)
+{
+    cJSON *root = NULL;
+    enum sl_status rc = sl_json_parse(body, len, SL_JSON_MAX_DEPTH * 4, &root, err);
+
+    if (rc != SL_OK || !cJSON_IsObject(root)) {
+        sl_errbuf_set(err, "the provider's response is not a JSON object");
+        cJSON_Delete(root);
+        return SL_ERR_UPSTREAM_PROTO;
+    }
+    read_usage(root, usage);
+    rc = set_model(body, len, root, ctx->requested_model, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static void
+track_finish(struct sl_stream_state *st, const cJSON *root)
+{
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    const cJSON *choice;
+
+    cJSON_ArrayForEach(choice, choices)
+    {
+        const cJSON *reason = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+        const cJSON *index = cJSON_GetObjectItemCaseSensitive(choice, "index");
+        int i = cJSON_IsNumber(index) ? index->valueint : 0;
+
+        if (!cJSON_IsString(reason) || i < 0 || i >= SL_STREAM_MAX_CHOICES || st->finished[i])
+            continue;
+        st->finished[i] = 1;
+        st->finish_count++;
+    }
+}
+
+static enum sl_stream_verdict
+translate_chat_event(const struct sl_chat_ctx *ctx, struct sl_stream_state *st,
+                     const struct sl_sse_event *ev, struct sl_buf *out,
+                     struct sl_upstream_error *err)
+{
+    cJSON *root = NULL;
+    const cJSON *error;
+    struct sl_buf frame;
+
+    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+        st->saw_done = 1;
+        return SL_STREAM_END;
+    }
+    if (sl_json_parse(ev->data, ev->data_len, SL_JSON_MAX_DEPTH * 4, &root, NULL) != SL_OK ||
+        !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        memset(err, 0, sizeof(*err));
+        err->status = 502;
+        snprintf(err->message, sizeof(err->message), "the provider sent a stream event that is not a JSON object");
+        return SL_STREAM_FAILED;
+    }
+
+    error = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (error != NULL && !cJSON_IsNull(error)) {
+        sl_errors_parse_openai(500, ev->data, ev->data_len, err);
+        cJSON_Delete(root);
+        return SL_STREAM_FAILED;
+    }
+
+    track_finish(st, root);
+    read_usage(root, &st->usage);
+    sl_buf_init(&frame, 0);
+    set_model(ev->data, ev->data_len, root, ctx->requested_model, &frame);
+    sl_sse_write_data(out, frame.data, frame.len);
+    sl_buf_dispose(&frame);
+    cJSON_Delete(root);
+    return SL_STREAM_CONTINUE;
+}
+
+static void
+parse_error(long status, const char *body, size_t len, struct sl_upstream_error *out)
+{
+    sl_errors_parse_openai(status, body, len, out);
+}
+
+#define SL_OPENAI_FAMILY(prefix, base, key_env)                                                    \
+    {                                                                                              \
+        .name = (prefix), .default_api_base = (base), .api_key_env = (key_env),                    \
+        .build_chat = build_chat, .translate_chat = translate_chat,                                \
+        .translate_chat_event = translate_chat_event, .parse_error = parse_error,                  \
+    }
+
+/* Prefixes served by this family, with the base URL used when a deployment sets none. */
+const struct sl_provider sl_openai_families[] = {
+    SL_OPENAI_FAMILY("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    SL_OPENAI_FAMILY("hosted_vllm", NULL, "HOSTED_VLLM_API_KEY"),
+    SL_OPENAI_FAMILY("vllm", NULL, NULL),
+    SL_OPENAI_FAMILY("ollama_chat", "http://localhost:11434", NULL),
+    SL_OPENAI_FAMILY("ollama", "http://localhost:11434", NULL),
+    SL_OPENAI_FAMILY("lm_studio", "http://localhost:1234/v1", "LM_STUDIO_API_KEY"),
+    SL_OPENAI_FAMILY("openai_like", NULL, NULL),
+    SL_OPENAI_FAMILY("custom_openai", NULL, NULL),
+    SL_OPENAI_FAMILY("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    SL_OPENAI_FAMILY("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    SL_OPENAI_FAMILY("mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    SL_OPENAI_FAMILY("together_ai", "https://api.together.xyz/v1", "TOGETHERAI_API_KEY"),
+    SL_OPENAI_FAMILY("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+    SL_OPENAI_FAMILY("fireworks_ai", "https://api.fireworks.ai/inference/v1", "FIREWORKS_AI_API_KEY"),
+    SL_OPENAI_FAMILY("perplexity", "https://api.perplexity.ai", "PERPLEXITYAI_API_KEY"),
+    SL_OPENAI_FAMILY("xai", "https://api.x.ai/v1", "XAI_API_KEY"),
+};
+
+const size_t sl_openai_family_count = sizeof(sl_openai_families) / sizeof(sl_openai_families[0]);
+
+static const struct sl_provider *
+find_self(const struct sl_deployment *d)
+{
+    const struct sl_provider *p = sl_provider_find(d->provider);
+
+    return p != NULL ? p : &sl_openai_families[0];
+}
