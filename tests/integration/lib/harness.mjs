@@ -313,7 +313,8 @@ class Proc extends EventEmitter {
     }
 
     // Sends `signal`, waits up to timeoutMs, then SIGKILLs. Returns the exit code or signal name.
-    async stop(signal = 'SIGTERM', timeoutMs = 10000) {
+    // The short default keeps teardown quick; a test of the shutdown itself passes its own limit.
+    async stop(signal = 'SIGTERM', timeoutMs = 3000) {
         if (this.exitCode !== undefined) {
             return this.exitCode;
         }
