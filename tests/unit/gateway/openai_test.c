@@ -1,0 +1,799 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * openai_test -- golden tests of the OpenAI-compatible family (gateway/providers/openai.c).
+ *
+ * Given a client request in golden/openai/<case>.request.json, build_chat must produce exactly
+ * the bytes of <case>.upstream.json. A provider response <case>.response.json must reach the
+ * client as exactly <case>.client.json; a recorded stream <case>.upstream.sse must come out as
+ * exactly the frames of <case>.client.sse. With SLUICE_FIXTURES set, recorded provider streams
+ * and bodies are also run through the translators and compared after parsing.
+ */
+#include <dirent.h>
+#include <limits.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/json.h"
+#include "common/sse.h"
+#include "fixtures.h"
+#include "gateway/providers/provider.h"
+#include "test.h"
+
+#ifndef SL_GOLDEN_DIR
+#error "SL_GOLDEN_DIR must name tests/unit/gateway/golden"
+#endif
+
+/* Large enough for every golden and fixture file. A larger file fails the test. */
+#define MAX_FILE_BYTES  (1024 * 1024)
+#define MAX_EVENT_BYTES (256 * 1024)
+
+/* A loaded one-deployment config and the family that serves it. */
+struct setup {
+    struct sl_config cfg;
+    const struct sl_deployment *d;
+    const struct sl_provider *p;
+};
+
+static void
+setup_load(struct setup *s, const char *yaml)
+{
+    struct sl_errbuf err;
+
+    if (sl_config_load_buffer(yaml, strlen(yaml), "openai_test.yaml", &s->cfg, &err) != SL_OK)
+        SL_TEST_FAIL("config did not load: %s", err.msg);
+    if (s->cfg.n_deployments != 1)
+        SL_TEST_FAIL("expected one deployment, got %zu", s->cfg.n_deployments);
+    s->d = &s->cfg.deployments[0];
+    s->p = sl_provider_find(s->d->provider);
+    if (s->p == NULL)
+        SL_TEST_FAIL("no provider family for \"%s\"", s->d->provider);
+}
+
+/* Loads a deployment of group `group` with litellm_params.model `model` and no other params. */
+static void
+setup_model(struct setup *s, const char *group, const char *model)
+{
+    char yaml[512];
+
+    snprintf(yaml, sizeof(yaml),
+             "model_list:\n- model_name: %s\n  litellm_params:\n    model: %s\n", group, model);
+    setup_load(s, yaml);
+}
+
+static char *
+read_path(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct sl_buf b;
+    char chunk[4096];
+    size_t n;
+
+    if (f == NULL)
+        SL_TEST_FAIL("cannot open %s", path);
+    sl_buf_init(&b, MAX_FILE_BYTES);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (sl_buf_append(&b, chunk, n) != SL_OK)
+            SL_TEST_FAIL("%s is larger than %d bytes", path, MAX_FILE_BYTES);
+    fclose(f);
+    return sl_buf_take(&b, len);
+}
+
+static char *
+read_golden(const char *name, size_t *len)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/openai/%s", SL_GOLDEN_DIR, name);
+    return read_path(path, len);
+}
+
+static cJSON *
+parse_json(const char *text, size_t len, const char *what)
+{
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+
+    if (sl_json_parse(text, len, SL_JSON_MAX_DEPTH, &root, &err) != SL_OK)
+        SL_TEST_FAIL("%s does not parse: %s", what, err.msg);
+    return root;
+}
+
+/* Runs build_chat on golden <name>.request.json as a call to group `requested`. */
+static void
+build_golden(const struct setup *s, const char *name, const char *requested,
+             struct sl_upstream_request *up)
+{
+    char file[128];
+    size_t len;
+    char *raw;
+    cJSON *body;
+    struct sl_chat_ctx ctx = {0};
+    struct sl_errbuf err;
+
+    snprintf(file, sizeof(file), "%s.request.json", name);
+    raw = read_golden(file, &len);
+    body = parse_json(raw, len, file);
+    ctx.deployment = s->d;
+    ctx.requested_model = requested;
+    ctx.body = body;
+    ctx.raw_body = raw;
+    ctx.raw_len = len;
+    memset(up, 0, sizeof(*up));
+    sl_buf_init(&up->url, 0);
+    sl_buf_init(&up->body, 0);
+    if (s->p->build_chat(&ctx, up, &err) != SL_OK)
+        SL_TEST_FAIL("build_chat on %s failed: %s", file, err.msg);
+    cJSON_Delete(body);
+    free(raw);
+}
+
+static void
+upstream_dispose(struct sl_upstream_request *up)
+{
+    sl_buf_dispose(&up->url);
+    sl_buf_dispose(&up->body);
+    curl_slist_free_all(up->headers);
+}
+
+static void
+expect_upstream_body(const char *name, const char *group, const char *model)
+{
+    struct setup s;
+    struct sl_upstream_request up;
+    char file[128];
+    size_t len;
+    char *expected;
+
+    setup_model(&s, group, model);
+    build_golden(&s, name, group, &up);
+    snprintf(file, sizeof(file), "%s.upstream.json", name);
+    expected = read_golden(file, &len);
+    ASSERT_MEM_EQ(expected, len, up.body.data, up.body.len);
+    free(expected);
+    upstream_dispose(&up);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_body_keeps_whitespace_and_escapes)
+{
+    expect_upstream_body("whitespace", "my-gpt", "openai/gpt-4o-mini");
+}
+
+TEST(openai_body_rewrites_top_model_only)
+{
+    expect_upstream_body("nested-model", "my-gpt", "openai/gpt-4o-mini");
+}
+
+TEST(openai_body_escaped_model_key)
+{
+    expect_upstream_body("escaped-key", "my-gpt", "openai/gpt-4o-mini");
+}
+
+TEST(openai_body_provider_model_with_slash)
+{
+    expect_upstream_body("provider-slash", "llama", "openrouter/meta-llama/llama-3.1-8b-instruct");
+}
+
+/* Builds a request for `model` with api_base `base` (NULL for none) and checks its URL. */
+static void
+expect_url(const char *model, const char *base, const char *expected)
+{
+    struct setup s;
+    struct sl_upstream_request up;
+    char yaml[512];
+
+    if (base != NULL)
+        snprintf(yaml, sizeof(yaml),
+                 "model_list:\n- model_name: g\n  litellm_params:\n    model: %s\n"
+                 "    api_base: \"%s\"\n",
+                 model, base);
+    else
+        snprintf(yaml, sizeof(yaml),
+                 "model_list:\n- model_name: g\n  litellm_params:\n    model: %s\n", model);
+    setup_load(&s, yaml);
+    build_golden(&s, "provider-slash", "g", &up);
+    if (strcmp(expected, up.url.data) != 0)
+        SL_TEST_FAIL("model %s, api_base %s: expected URL \"%s\", got \"%s\"", model,
+                     base != NULL ? base : "(none)", expected, up.url.data);
+    upstream_dispose(&up);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_url_default_base)
+{
+    expect_url("openai/gpt-4o-mini", NULL, "https://api.openai.com/v1/chat/completions");
+    expect_url("gpt-4o-mini", NULL, "https://api.openai.com/v1/chat/completions");
+    expect_url("groq/llama3", NULL, "https://api.groq.com/openai/v1/chat/completions");
+}
+
+TEST(openai_url_api_base)
+{
+    expect_url("openai/x", "http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1/chat/completions");
+}
+
+TEST(openai_url_api_base_trailing_slash)
+{
+    expect_url("openai/x", "http://127.0.0.1:8080/v1/",
+               "http://127.0.0.1:8080/v1/chat/completions");
+    expect_url("hosted_vllm/x", "http://127.0.0.1:8000/v1//",
+               "http://127.0.0.1:8000/v1/chat/completions");
+}
+
+TEST(openai_url_ollama_adds_v1)
+{
+    expect_url("ollama_chat/llama3", "http://127.0.0.1:11434",
+               "http://127.0.0.1:11434/v1/chat/completions");
+    expect_url("ollama_chat/llama3", "http://127.0.0.1:11434/",
+               "http://127.0.0.1:11434/v1/chat/completions");
+    expect_url("ollama/llama3", "http://127.0.0.1:11434",
+               "http://127.0.0.1:11434/v1/chat/completions");
+    expect_url("ollama_chat/llama3", NULL, "http://localhost:11434/v1/chat/completions");
+}
+
+TEST(openai_url_ollama_keeps_v1)
+{
+    expect_url("ollama_chat/llama3", "http://127.0.0.1:11434/v1",
+               "http://127.0.0.1:11434/v1/chat/completions");
+    expect_url("ollama_chat/llama3", "http://127.0.0.1:11434/v1/",
+               "http://127.0.0.1:11434/v1/chat/completions");
+}
+
+TEST(openai_no_api_base_is_config_error)
+{
+    struct setup s;
+    struct sl_upstream_request up = {0};
+    struct sl_chat_ctx ctx = {0};
+    struct sl_errbuf err = {{0}};
+    static const char raw[] = "{\"model\":\"g\",\"messages\":[{\"role\":\"user\"}]}";
+    cJSON *body = parse_json(raw, strlen(raw), "request");
+
+    setup_model(&s, "g", "hosted_vllm/x");
+    ctx.deployment = s.d;
+    ctx.requested_model = "g";
+    ctx.body = body;
+    ctx.raw_body = raw;
+    ctx.raw_len = strlen(raw);
+    sl_buf_init(&up.url, 0);
+    sl_buf_init(&up.body, 0);
+    ASSERT_EQ(SL_ERR_CONFIG, s.p->build_chat(&ctx, &up, &err));
+    ASSERT_CONTAINS(err.msg, "has no api_base");
+    upstream_dispose(&up);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+}
+
+/* Collects the header list into "line\n" text. */
+static void
+headers_text(const struct curl_slist *h, struct sl_buf *out)
+{
+    for (; h != NULL; h = h->next)
+        sl_buf_printf(out, "%s\n", h->data);
+}
+
+TEST(openai_headers_full)
+{
+    struct setup s;
+    struct sl_upstream_request up;
+    struct sl_buf text;
+
+    setup_load(&s, "model_list:\n"
+                   "- model_name: g\n"
+                   "  litellm_params:\n"
+                   "    model: openai/gpt-4o-mini\n"
+                   "    api_key: sk-test-0001\n"
+                   "    organization: org-42\n"
+                   "    extra_headers: {X-Team: blue, X-Env: prod}\n");
+    build_golden(&s, "provider-slash", "g", &up);
+    sl_buf_init(&text, 0);
+    headers_text(up.headers, &text);
+    ASSERT_STR_EQ("Content-Type: application/json\n"
+                  "Authorization: Bearer sk-test-0001\n"
+                  "OpenAI-Organization: org-42\n"
+                  "X-Team: blue\n"
+                  "X-Env: prod\n",
+                  text.data);
+    sl_buf_dispose(&text);
+    upstream_dispose(&up);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_headers_without_key)
+{
+    struct setup s;
+    struct sl_upstream_request up;
+    struct sl_buf text;
+
+    /* No api_key: nothing the client sent (its own Authorization included) goes upstream. */
+    setup_load(&s, "model_list:\n"
+                   "- model_name: g\n"
+                   "  litellm_params: {model: hosted_vllm/x, api_base: 'http://127.0.0.1:9/v1'}\n");
+    build_golden(&s, "provider-slash", "g", &up);
+    sl_buf_init(&text, 0);
+    headers_text(up.headers, &text);
+    ASSERT_STR_EQ("Content-Type: application/json\n", text.data);
+    sl_buf_dispose(&text);
+    upstream_dispose(&up);
+    sl_config_dispose(&s.cfg);
+}
+
+/* Translates golden <name>.response.json for a client that asked for "my-gpt". */
+static void
+translate_golden(const char *name, struct sl_buf *out, struct sl_usage *usage)
+{
+    struct setup s;
+    struct sl_chat_ctx ctx = {0};
+    struct sl_errbuf err;
+    char file[128];
+    size_t len;
+    char *body;
+
+    setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-gpt";
+    snprintf(file, sizeof(file), "%s.response.json", name);
+    body = read_golden(file, &len);
+    memset(usage, 0, sizeof(*usage));
+    if (s.p->translate_chat(&ctx, body, len, out, usage, &err) != SL_OK)
+        SL_TEST_FAIL("translate_chat on %s failed: %s", file, err.msg);
+    free(body);
+    sl_config_dispose(&s.cfg);
+}
+
+static void
+expect_client_body(const char *name, const struct sl_buf *out)
+{
+    char file[128];
+    size_t len;
+    char *expected;
+
+    snprintf(file, sizeof(file), "%s.client.json", name);
+    expected = read_golden(file, &len);
+    ASSERT_MEM_EQ(expected, len, out->data, out->len);
+    free(expected);
+}
+
+TEST(openai_response_model_rewritten)
+{
+    struct sl_buf out;
+    struct sl_usage usage;
+
+    sl_buf_init(&out, 0);
+    translate_golden("whitespace", &out, &usage);
+    expect_client_body("whitespace", &out);
+    sl_buf_dispose(&out);
+}
+
+TEST(openai_response_usage_read)
+{
+    struct sl_buf out;
+    struct sl_usage usage;
+
+    sl_buf_init(&out, 0);
+    translate_golden("whitespace", &out, &usage);
+    ASSERT_EQ(1, usage.present);
+    ASSERT_EQ(19, usage.prompt_tokens);
+    ASSERT_EQ(7, usage.completion_tokens);
+    ASSERT_EQ(26, usage.total_tokens);
+    sl_buf_dispose(&out);
+}
+
+TEST(openai_response_without_model)
+{
+    struct sl_buf out;
+    struct sl_usage usage;
+
+    sl_buf_init(&out, 0);
+    translate_golden("no-model", &out, &usage);
+    expect_client_body("no-model", &out);
+    /* total_tokens is absent: it is the sum of the other two. */
+    ASSERT_EQ(4, usage.total_tokens);
+    sl_buf_dispose(&out);
+}
+
+TEST(openai_response_not_object)
+{
+    struct setup s;
+    struct sl_chat_ctx ctx = {0};
+    struct sl_errbuf err;
+    struct sl_buf out;
+    struct sl_usage usage = {0};
+    static const char *const bodies[] = {"", "[1]", "<html></html>", "{\"a\":", "null"};
+
+    setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-gpt";
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        enum sl_status rc;
+
+        sl_buf_init(&out, 0);
+        rc = s.p->translate_chat(&ctx, bodies[i], strlen(bodies[i]), &out, &usage, &err);
+        if (rc != SL_ERR_UPSTREAM_PROTO)
+            SL_TEST_FAIL("body \"%s\": expected SL_ERR_UPSTREAM_PROTO, got %d", bodies[i], (int)rc);
+        sl_buf_dispose(&out);
+    }
+    sl_config_dispose(&s.cfg);
+}
+
+/* Result of feeding a whole stream through sl_sse and translate_chat_event. */
+struct stream_run {
+    struct sl_buf out;
+    struct sl_stream_state st;
+    struct sl_upstream_error err;
+    enum sl_stream_verdict last;
+    int events;
+};
+
+/* Feeds `len` bytes of `stream` in pieces of `step` bytes, stopping at END or FAILED. */
+static void
+run_stream(const char *requested, const char *stream, size_t len, size_t step,
+           struct stream_run *run)
+{
+    struct setup s;
+    struct sl_chat_ctx ctx = {0};
+    struct sl_sse_parser p;
+    struct sl_sse_event ev;
+    size_t off = 0;
+
+    setup_model(&s, requested, "openai/gpt-4o-mini");
+    ctx.deployment = s.d;
+    ctx.requested_model = requested;
+    ctx.stream = 1;
+    memset(run, 0, sizeof(*run));
+    sl_buf_init(&run->out, 0);
+    run->last = SL_STREAM_CONTINUE;
+    sl_sse_init(&p, MAX_EVENT_BYTES);
+    while (run->last == SL_STREAM_CONTINUE) {
+        size_t n = len - off < step ? len - off : step;
+        enum sl_sse_result r;
+
+        if (n > 0 && sl_sse_feed(&p, stream + off, n) != SL_OK)
+            SL_TEST_FAIL("sl_sse_feed failed at byte %zu", off);
+        off += n;
+        if (n == 0)
+            sl_sse_finish(&p);
+        while (run->last == SL_STREAM_CONTINUE && (r = sl_sse_next(&p, &ev)) == SL_SSE_EVENT) {
+            run->events++;
+            run->last = s.p->translate_chat_event(&ctx, &run->st, &ev, &run->out, &run->err);
+        }
+        if (n == 0)
+            break;
+    }
+    sl_sse_dispose(&p);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_stream_frames_golden)
+{
+    static const size_t steps[] = {1, 7, 64, MAX_FILE_BYTES};
+    size_t in_len, want_len;
+    char *in = read_golden("n2.upstream.sse", &in_len);
+    char *want = read_golden("n2.client.sse", &want_len);
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct stream_run run;
+
+        run_stream("my-gpt", in, in_len, steps[i], &run);
+        if (run.out.len != want_len || memcmp(run.out.data, want, want_len) != 0)
+            SL_TEST_FAIL("fed in %zu-byte pieces: expected\n%s\ngot\n%.*s", steps[i], want,
+                         (int)run.out.len, run.out.data ? run.out.data : "");
+        sl_buf_dispose(&run.out);
+    }
+    free(in);
+    free(want);
+}
+
+TEST(openai_stream_done_ends)
+{
+    struct stream_run run;
+    size_t len;
+    char *in = read_golden("n2.upstream.sse", &len);
+
+    run_stream("my-gpt", in, len, 64, &run);
+    ASSERT_EQ(SL_STREAM_END, run.last);
+    ASSERT_EQ(1, run.st.saw_done);
+    ASSERT_EQ(7, run.events);
+    sl_buf_dispose(&run.out);
+    free(in);
+}
+
+TEST(openai_stream_tracks_two_finishes)
+{
+    struct stream_run run;
+    size_t len;
+    char *in = read_golden("n2.upstream.sse", &len);
+
+    run_stream("my-gpt", in, len, 64, &run);
+    ASSERT_EQ(2, run.st.finish_count);
+    ASSERT_EQ(1, run.st.finished[0]);
+    ASSERT_EQ(1, run.st.finished[1]);
+    ASSERT_EQ(0, run.st.finished[2]);
+    sl_buf_dispose(&run.out);
+    free(in);
+}
+
+TEST(openai_stream_usage_read)
+{
+    struct stream_run run;
+    size_t len;
+    char *in = read_golden("n2.upstream.sse", &len);
+
+    run_stream("my-gpt", in, len, 64, &run);
+    ASSERT_EQ(1, run.st.usage.present);
+    ASSERT_EQ(11, run.st.usage.prompt_tokens);
+    ASSERT_EQ(4, run.st.usage.completion_tokens);
+    ASSERT_EQ(15, run.st.usage.total_tokens);
+    sl_buf_dispose(&run.out);
+    free(in);
+}
+
+TEST(openai_stream_repeated_finish_counted_once)
+{
+    static const char stream[] =
+        "data: "
+        "{\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: "
+        "{\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: {\"model\":\"m\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    struct stream_run run;
+
+    run_stream("my-gpt", stream, sizeof(stream) - 1, 64, &run);
+    ASSERT_EQ(SL_STREAM_CONTINUE, run.last);
+    ASSERT_EQ(1, run.st.finish_count);
+    ASSERT_EQ(0, run.st.saw_done);
+    sl_buf_dispose(&run.out);
+}
+
+TEST(openai_stream_error_event_fails)
+{
+    static const char stream[] =
+        "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+        "data: {\"error\":{\"message\":\"The server is overloaded\",\"type\":\"server_error\"}}\n\n"
+        "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n";
+    struct stream_run run;
+    size_t first_frame_len;
+
+    run_stream("my-gpt", stream, sizeof(stream) - 1, 64, &run);
+    ASSERT_EQ(SL_STREAM_FAILED, run.last);
+    ASSERT_EQ(2, run.events);
+    ASSERT_STR_EQ("The server is overloaded", run.err.message);
+    ASSERT_STR_EQ("server_error", run.err.type);
+    /* Only the frame before the error was written. */
+    first_frame_len = strlen("data: {\"model\":\"my-gpt\",\"choices\":[{\"index\":0,"
+                             "\"delta\":{\"content\":\"a\"}}]}\n\n");
+    ASSERT_EQ(first_frame_len, run.out.len);
+    sl_buf_dispose(&run.out);
+}
+
+TEST(openai_stream_non_json_event_fails)
+{
+    static const char stream[] = "data: <html>oops</html>\n\n";
+    struct stream_run run;
+
+    run_stream("my-gpt", stream, sizeof(stream) - 1, 64, &run);
+    ASSERT_EQ(SL_STREAM_FAILED, run.last);
+    ASSERT_EQ(502, run.err.status);
+    ASSERT_CONTAINS(run.err.message, "not a JSON object");
+    ASSERT_EQ(0, run.out.len);
+    sl_buf_dispose(&run.out);
+}
+
+/* Recorded provider streams and bodies, found through SLUICE_FIXTURES. */
+
+static int
+has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Lists the files of $SLUICE_FIXTURES/openai whose names end in `suffix`, sorted. The caller
+ * frees each name and the array.
+ */
+static char **
+list_fixtures(const char *suffix, size_t *count, char *dir, size_t dir_size)
+{
+    DIR *d;
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0;
+
+    snprintf(dir, dir_size, "%s/openai", sl_test_fixtures_dir());
+    d = opendir(dir);
+    if (d == NULL)
+        SL_TEST_FAIL("cannot open %s", dir);
+    while ((e = readdir(d)) != NULL) {
+        if (!has_suffix(e->d_name, suffix))
+            continue;
+        names = realloc(names, (n + 1) * sizeof(*names));
+        if (names == NULL)
+            SL_TEST_FAIL("out of memory");
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (n == 0)
+        SL_TEST_FAIL("no *%s fixture in %s", suffix, dir);
+    qsort(names, n, sizeof(*names), compare_names);
+    *count = n;
+    return names;
+}
+
+/* Checks that `out` is `in` with "model" set to `requested`, comparing parsed values. */
+static void
+expect_same_but_model(const char *in, size_t in_len, const char *out, size_t out_len,
+                      const char *requested, const char *where)
+{
+    cJSON *a = parse_json(in, in_len, where);
+    cJSON *b = parse_json(out, out_len, where);
+
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, "model")) ||
+        strcmp(sl_json_get_string(b, "model"), requested) != 0)
+        SL_TEST_FAIL("%s: translated model is not \"%s\": %.*s", where, requested, (int)out_len,
+                     out);
+    cJSON_DeleteItemFromObjectCaseSensitive(a, "model");
+    cJSON_DeleteItemFromObjectCaseSensitive(b, "model");
+    if (!cJSON_Compare(a, b, 1))
+        SL_TEST_FAIL("%s: members other than model changed:\n  in:  %.*s\n  out: %.*s", where,
+                     (int)in_len, in, (int)out_len, out);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+/* Adds the choice indexes of `chunk` that carry a string finish_reason to `seen`. */
+static void
+mark_finishes(const cJSON *chunk, uint8_t seen[SL_STREAM_MAX_CHOICES])
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(chunk, "choices"))
+    {
+        const cJSON *index = cJSON_GetObjectItemCaseSensitive(c, "index");
+
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finish_reason")) &&
+            cJSON_IsNumber(index) && index->valueint >= 0 &&
+            index->valueint < SL_STREAM_MAX_CHOICES)
+            seen[index->valueint] = 1;
+    }
+}
+
+static void
+check_captured_stream(const char *path, const char *name)
+{
+    struct setup s;
+    struct sl_chat_ctx ctx = {0};
+    struct sl_sse_parser in_p, out_p;
+    struct sl_sse_event ev, out_ev;
+    struct sl_stream_state st = {0};
+    struct sl_upstream_error err;
+    uint8_t seen[SL_STREAM_MAX_CHOICES] = {0};
+    int expected_finishes = 0;
+    enum sl_stream_verdict v = SL_STREAM_CONTINUE;
+    size_t len;
+    char *stream = read_path(path, &len);
+    int chunks = 0;
+
+    setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-gpt";
+    ctx.stream = 1;
+    sl_sse_init(&in_p, MAX_EVENT_BYTES);
+    if (sl_sse_feed(&in_p, stream, len) != SL_OK)
+        SL_TEST_FAIL("%s: SSE parse failed", name);
+    sl_sse_finish(&in_p);
+    while (v == SL_STREAM_CONTINUE && sl_sse_next(&in_p, &ev) == SL_SSE_EVENT) {
+        struct sl_buf out;
+        char where[256];
+
+        sl_buf_init(&out, 0);
+        v = s.p->translate_chat_event(&ctx, &st, &ev, &out, &err);
+        snprintf(where, sizeof(where), "%s chunk %d", name, chunks);
+        if (v == SL_STREAM_FAILED)
+            SL_TEST_FAIL("%s: translation failed: %s", where, err.message);
+        if (v == SL_STREAM_CONTINUE) {
+            cJSON *chunk = parse_json(ev.data, ev.data_len, where);
+
+            mark_finishes(chunk, seen);
+            cJSON_Delete(chunk);
+
+            /* The output is one SSE frame whose data is the rewritten chunk. */
+            sl_sse_init(&out_p, MAX_EVENT_BYTES);
+            ASSERT_OK(sl_sse_feed(&out_p, out.data, out.len));
+            ASSERT_EQ(SL_SSE_EVENT, sl_sse_next(&out_p, &out_ev));
+            expect_same_but_model(ev.data, ev.data_len, out_ev.data, out_ev.data_len, "my-gpt",
+                                  where);
+            ASSERT_EQ(SL_SSE_NEED_MORE, sl_sse_next(&out_p, &out_ev));
+            ASSERT_EQ(0, sl_sse_pending(&out_p));
+            sl_sse_dispose(&out_p);
+            chunks++;
+        } else {
+            ASSERT_EQ(0, out.len);
+        }
+        sl_buf_dispose(&out);
+    }
+    for (int i = 0; i < SL_STREAM_MAX_CHOICES; i++)
+        expected_finishes += seen[i];
+    if (v != SL_STREAM_END || !st.saw_done)
+        SL_TEST_FAIL("%s: the stream did not end with [DONE]", name);
+    if (st.finish_count != expected_finishes)
+        SL_TEST_FAIL("%s: expected %d finished choices, tracked %d", name, expected_finishes,
+                     st.finish_count);
+    if (chunks == 0)
+        SL_TEST_FAIL("%s: no chunk was translated", name);
+    sl_sse_dispose(&in_p);
+    free(stream);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_fixture_streams)
+{
+    char dir[PATH_MAX];
+    size_t n;
+    char **names = list_fixtures(".captured.txt", &n, dir, sizeof(dir));
+
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX + 256];
+
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        check_captured_stream(path, names[i]);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static void
+check_captured_response(const char *path, const char *name)
+{
+    struct setup s;
+    struct sl_chat_ctx ctx = {0};
+    struct sl_errbuf err;
+    struct sl_usage usage = {0};
+    struct sl_buf out;
+    size_t len;
+    char *body = read_path(path, &len);
+    cJSON *root = parse_json(body, len, name);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
+
+    setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-gpt";
+    sl_buf_init(&out, 0);
+    if (s.p->translate_chat(&ctx, body, len, &out, &usage, &err) != SL_OK)
+        SL_TEST_FAIL("%s: translate_chat failed: %s", name, err.msg);
+    expect_same_but_model(body, len, out.data, out.len, "my-gpt", name);
+    if (cJSON_IsObject(u)) {
+        ASSERT_EQ(1, usage.present);
+        ASSERT_EQ(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens")->valuedouble,
+                  usage.prompt_tokens);
+        ASSERT_EQ(cJSON_GetObjectItemCaseSensitive(u, "completion_tokens")->valuedouble,
+                  usage.completion_tokens);
+        ASSERT_EQ(cJSON_GetObjectItemCaseSensitive(u, "total_tokens")->valuedouble,
+                  usage.total_tokens);
+    }
+    cJSON_Delete(root);
+    sl_buf_dispose(&out);
+    free(body);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_fixture_responses)
+{
+    char dir[PATH_MAX];
+    size_t n;
+    char **names = list_fixtures(".captured.json", &n, dir, sizeof(dir));
+
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX + 256];
+
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        check_captured_response(path, names[i]);
+        free(names[i]);
+    }
+    free(names);
+}
