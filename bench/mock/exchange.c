@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -196,7 +197,12 @@ on_generator_stop(h2o_generator_t *gen, h2o_req_t *req)
     ex->req = NULL;
 }
 
-/* Ends a started response abruptly: HTTP/1 closes the connection, HTTP/2 resets the stream. */
+/*
+ * Ends a started response abruptly: HTTP/1 closes the connection after the bytes already
+ * written, HTTP/2 resets the stream. On HTTP/1 h2o would first write an invalid chunk header,
+ * which makes some clients drop the data before it, so the socket is shut down first and the
+ * peer sees a plain end of stream without the terminating chunk.
+ */
 static void
 send_abort(struct sl_mock_exchange *ex)
 {
@@ -205,6 +211,12 @@ send_abort(struct sl_mock_exchange *ex)
     if (!ex->gone)
         mark_done(ex);
     ex->req = NULL;
+    if (req->version < 0x200) {
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+
+        if (sock != NULL)
+            shutdown(h2o_socket_get_fd(sock), SHUT_WR);
+    }
     h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
 }
 
@@ -260,7 +272,7 @@ static void
 send_part(struct sl_mock_exchange *ex, h2o_send_state_t state)
 {
     h2o_req_t *req = ex->req;
-    h2o_iovec_t iov = h2o_iovec_init(ex->out.data, ex->out.len);
+    h2o_iovec_t iov = h2o_iovec_init(ex->out.data != NULL ? ex->out.data : "", ex->out.len);
 
     if (state == H2O_SEND_STATE_FINAL) {
         mark_done(ex);
@@ -268,7 +280,11 @@ send_part(struct sl_mock_exchange *ex, h2o_send_state_t state)
     } else {
         ex->in_flight = 1;
     }
-    h2o_send(req, &iov, ex->out.len > 0 ? 1 : 0, state);
+    /*
+     * One buffer even when it is empty: on HTTP/2 an empty buffer makes h2o write the response
+     * head (used by first_chunk_ms), while no buffer at all only schedules proceed.
+     */
+    h2o_send(req, &iov, 1, state);
 }
 
 static void
@@ -427,8 +443,14 @@ begin_stream(struct sl_mock_exchange *ex)
         emit_steps(ex);
         return;
     }
-    /* Send the head alone now; the first chunk follows after first_chunk_ms. */
+    /*
+     * Send the head now; the first chunk follows after first_chunk_ms. h2o 2.2.5's chunked
+     * encoder drops an empty write on HTTP/1.1 (so the head would wait for the first chunk),
+     * which is why HTTP/1.1 gets an SSE comment line that SSE parsers ignore.
+     */
     sl_buf_reset(&ex->out);
+    if (ex->req->version == 0x101)
+        (void)sl_buf_append_str(&ex->out, ":\n\n");
     ex->after = AFTER_NEXT;
     ex->wait_ms = ex->script.first_chunk_ms;
     send_part(ex, H2O_SEND_STATE_IN_PROGRESS);
