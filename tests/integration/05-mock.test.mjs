@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -53,29 +53,59 @@ function parseSse(text) {
 
 const keys = (obj) => Object.keys(obj).sort();
 
-// Reads a response to its end or to a cut connection: {status, headers, body, complete}.
-function readUntilClosed(url, body) {
+// Sends a POST over a raw TCP connection and reads until the server closes it, so that a cut
+// response is seen byte for byte. Returns {status, headers, body, complete}: `complete` is true
+// only when a chunked body ended with its zero-size chunk. Parsing stops at the first malformed
+// chunk header, because a cut connection may leave a partial one.
+function rawPost(url, payload) {
+    const { hostname, port, pathname } = new URL(url);
+    const body = JSON.stringify(payload);
     return new Promise((resolve, reject) => {
-        const req = http.request(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            agent: false,
+        const sock = net.connect(Number(port), hostname, () => {
+            sock.write(`POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`
+                + 'Content-Type: application/json\r\nConnection: close\r\n'
+                + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
         });
-        req.on('response', (res) => {
+        const chunks = [];
+        sock.setTimeout(10000, () => sock.destroy(new Error('no close within 10 s')));
+        sock.on('data', (d) => chunks.push(d));
+        sock.on('error', reject);
+        sock.on('close', () => {
+            const raw = Buffer.concat(chunks).toString('latin1');
+            const headEnd = raw.indexOf('\r\n\r\n');
+            const headLines = raw.slice(0, headEnd).split('\r\n');
+            const status = Number(headLines[0].split(' ')[1]);
+            const headers = {};
+            for (const line of headLines.slice(1)) {
+                const colon = line.indexOf(':');
+                headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+            }
+            let rest = raw.slice(headEnd + 4);
             let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (d) => {
-                text += d;
-            });
-            const finish = () => resolve({
-                status: res.statusCode, headers: res.headers, body: text, complete: res.complete,
-            });
-            res.on('end', finish);
-            res.on('aborted', finish);
-            res.on('error', finish);
+            let complete = false;
+            if (headers['transfer-encoding'] !== 'chunked') {
+                resolve({ status, headers, body: Buffer.from(rest, 'latin1').toString('utf8'), complete: true });
+                return;
+            }
+            for (;;) {
+                const lineEnd = rest.indexOf('\r\n');
+                if (lineEnd <= 0 || !/^[0-9a-fA-F]+$/.test(rest.slice(0, lineEnd))) {
+                    break;
+                }
+                const size = parseInt(rest.slice(0, lineEnd), 16);
+                if (size === 0) {
+                    complete = true;
+                    break;
+                }
+                if (rest.length < lineEnd + 2 + size) {
+                    text += rest.slice(lineEnd + 2);
+                    break;
+                }
+                text += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+                rest = rest.slice(lineEnd + 2 + size + 2);
+            }
+            resolve({ status, headers, body: Buffer.from(text, 'latin1').toString('utf8'), complete });
         });
-        req.on('error', reject);
-        req.end(JSON.stringify(body));
     });
 }
 
@@ -226,7 +256,7 @@ test('mock script matched by model', async () => {
 test('mock cut after chunks', async () => {
     await mock.reset();
     await mock.queue({ text: 'alpha beta gamma delta epsilon', chunks: 5, cut_after_chunks: 2 });
-    const res = await readUntilClosed(`${mock.url}/v1/chat/completions`, chatBody('m', { stream: true }));
+    const res = await rawPost(`${mock.url}/v1/chat/completions`, chatBody('m', { stream: true }));
     assert.equal(res.status, 200);
     assert.equal(res.complete, false, 'the response must end abruptly');
     const { events, done } = parseSse(res.body.slice(0, res.body.lastIndexOf('\n\n') + 2));
@@ -239,7 +269,7 @@ test('mock cut after chunks', async () => {
 test('mock error after chunks', async () => {
     await mock.reset();
     await mock.queue({ text: 'alpha beta gamma delta', chunks: 4, error_after_chunks: 1 });
-    const res = await readUntilClosed(`${mock.url}/v1/chat/completions`, chatBody('m', { stream: true }));
+    const res = await rawPost(`${mock.url}/v1/chat/completions`, chatBody('m', { stream: true }));
     assert.equal(res.status, 200);
     const { events, done } = parseSse(res.body);
     assert.equal(done, false, 'no [DONE] after an in-band error');
