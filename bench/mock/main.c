@@ -65,7 +65,7 @@ parse_options(int argc, char **argv, struct options *o)
     static const struct option longopts[] = {
         {"host", required_argument, NULL, 'h'},  {"port", required_argument, NULL, 'p'},
         {"threads", required_argument, NULL, 't'}, {"tls-cert", required_argument, NULL, 'c'},
-        {"tls-key", required_argument, NULL, 'k'}, {"help", no_argument, NULL, '?'},
+        {"tls-key", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -78,6 +78,7 @@ parse_options(int argc, char **argv, struct options *o)
         case 't': o->threads = (int)parse_long(optarg, 1, MAX_THREADS); break;
         case 'c': o->tls_cert = optarg; break;
         case 'k': o->tls_key = optarg; break;
+        case 'H': fputs(usage_text, stdout); exit(0);
         default: return -1;
         }
         if (o->port < 0 || o->threads < 0) {
@@ -187,13 +188,38 @@ on_stop(uv_async_t *a)
     uv_stop(a->loop);
 }
 
+/* Workers that left their loop and wait for the process to exit. */
+static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t parked_cond = PTHREAD_COND_INITIALIZER;
+static int parked_count;
+
+/*
+ * Runs the worker's loop until stop_async, then parks the thread for good. A worker thread
+ * never exits: h2o 2.2.5 keeps per-thread memory caches that it cannot free, and a live thread
+ * keeps them reachable until the process exits.
+ */
 static void *
 run_worker(void *arg)
 {
     struct sl_mock_worker *w = arg;
 
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    pthread_mutex_lock(&parked_lock);
+    parked_count++;
+    pthread_cond_signal(&parked_cond);
+    pthread_mutex_unlock(&parked_lock);
+    for (;;)
+        pause();
     return NULL;
+}
+
+static void
+wait_for_parked_workers(int count)
+{
+    pthread_mutex_lock(&parked_lock);
+    while (parked_count < count)
+        pthread_cond_wait(&parked_cond, &parked_lock);
+    pthread_mutex_unlock(&parked_lock);
 }
 
 /* Sets up the worker's loop, h2o context and listener; returns 0 or a libuv error. */
@@ -323,7 +349,6 @@ main(int argc, char **argv)
     wait_for_signal();
     for (int i = 0; i < o.threads; i++)
         uv_async_send(&workers[i].stop_async);
-    for (int i = 0; i < o.threads; i++)
-        pthread_join(workers[i].thread, NULL);
+    wait_for_parked_workers(o.threads);
     return 0;
 }

@@ -44,11 +44,21 @@ append_escaped(struct sl_buf *out, const char *s, size_t n)
     sl_buf_dispose(&tmp);
 }
 
-/* Appends the request headers as a JSON object; repeated names are joined with ", ". */
+/*
+ * Appends the request headers as a JSON object; repeated names are joined with ", ". h2o keeps
+ * the Host header (HTTP/1) or :authority (HTTP/2) apart from the others, so it is added back as
+ * "host".
+ */
 static void
-headers_to_json(const h2o_headers_t *headers, struct sl_buf *out)
+headers_to_json(const h2o_req_t *req, struct sl_buf *out)
 {
+    const h2o_headers_t *headers = &req->headers;
+
     (void)sl_buf_append(out, "{", 1);
+    if (req->authority.len > 0 && h2o_find_header(headers, H2O_TOKEN_HOST, -1) == -1) {
+        (void)sl_buf_append_str(out, "\"host\":");
+        (void)sl_json_append_string(out, req->authority.base, req->authority.len);
+    }
     for (size_t i = 0; i < headers->size; i++) {
         const h2o_header_t *h = &headers->entries[i];
         int first = 1;
@@ -91,7 +101,7 @@ log_request(struct sl_mock_shared *shared, h2o_req_t *req)
     uint64_t seq;
 
     sl_buf_init(&headers, 0);
-    headers_to_json(&req->headers, &headers);
+    headers_to_json(req, &headers);
     in.method = req->method.base;
     in.method_len = req->method.len;
     in.path = req->path.base;
