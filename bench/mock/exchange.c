@@ -34,7 +34,7 @@ enum stream_phase {
     PHASE_TAIL,
 };
 
-/* What the mock does when the write in flight completes. */
+/* Action taken when the write in flight completes. */
 enum after_write {
     AFTER_NEXT,  /* the next step, after `wait_ms` */
     AFTER_CUT,   /* end the response abruptly */
@@ -57,7 +57,7 @@ struct sl_mock_exchange {
     int open_handles;
     int started;   /* h2o_start_response() was called */
     int done;      /* the mock sent its last bytes (FINAL or ERROR) */
-    int gone;      /* the client went away first */
+    int client_gone; /* the client went away first */
     int in_flight; /* an h2o_send() waits for proceed */
     int streaming; /* content and chunker are initialised */
     enum stream_phase phase;
@@ -148,9 +148,9 @@ on_handle_closed(uv_handle_t *h)
 static void
 mark_gone(struct sl_mock_exchange *ex)
 {
-    if (ex->gone || ex->done)
+    if (ex->client_gone || ex->done)
         return;
-    ex->gone = 1;
+    ex->client_gone = 1;
     uv_timer_stop(&ex->timer);
     uv_timer_stop(&ex->probe);
     pthread_mutex_lock(&ex->shared->lock);
@@ -208,7 +208,7 @@ send_abort(struct sl_mock_exchange *ex)
 {
     h2o_req_t *req = ex->req;
 
-    if (!ex->gone)
+    if (!ex->client_gone)
         mark_done(ex);
     ex->req = NULL;
     if (req->version < 0x200) {
@@ -292,7 +292,7 @@ on_stall_limit(uv_timer_t *t)
 {
     struct sl_mock_exchange *ex = t->data;
 
-    if (ex->req != NULL && !ex->gone)
+    if (ex->req != NULL && !ex->client_gone)
         send_abort(ex);
 }
 
@@ -301,7 +301,7 @@ on_step_timer(uv_timer_t *t)
 {
     struct sl_mock_exchange *ex = t->data;
 
-    if (ex->req != NULL && !ex->gone)
+    if (ex->req != NULL && !ex->client_gone)
         emit_steps(ex);
 }
 
@@ -314,7 +314,7 @@ on_proceed(h2o_generator_t *gen, h2o_req_t *req)
     ex->in_flight = 0;
     if (ex->req == NULL)
         return;
-    if (ex->gone) {
+    if (ex->client_gone) {
         /* The HTTP/1 probe saw the hang-up while this write was in flight. */
         ex->req = NULL;
         h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
@@ -517,7 +517,7 @@ on_latency(uv_timer_t *t)
 {
     struct sl_mock_exchange *ex = t->data;
 
-    if (ex->req != NULL && !ex->gone)
+    if (ex->req != NULL && !ex->client_gone)
         respond(ex);
 }
 
@@ -530,7 +530,7 @@ on_probe(uv_timer_t *t)
     h2o_socket_t *sock;
     struct pollfd p;
 
-    if (req == NULL || ex->done || ex->gone) {
+    if (req == NULL || ex->done || ex->client_gone) {
         uv_timer_stop(t);
         return;
     }
@@ -589,6 +589,6 @@ sl_mock_exchange_start(h2o_req_t *req, uint64_t seq, enum sl_mock_kind kind,
         uv_timer_start(&ex->timer, on_latency, ex->script.latency_ms, 0);
     else
         respond(ex);
-    if (ex->req != NULL && !ex->done && !ex->gone && ex->req->version < 0x200)
+    if (ex->req != NULL && !ex->done && !ex->client_gone && ex->req->version < 0x200)
         uv_timer_start(&ex->probe, on_probe, SL_MOCK_PROBE_MS, SL_MOCK_PROBE_MS);
 }

@@ -2,9 +2,9 @@
 /*
  * mock -- state shared by the worker threads of sluice-mock, and the per-thread worker.
  *
- * Each worker owns a libuv loop, an h2o context and a SO_REUSEPORT listener. The script queue
- * and the request log are shared by all workers under `lock`; nothing else is shared except
- * the read-only h2o configuration and the TLS context.
+ * Each worker owns a libuv loop, an h2o context and a SO_REUSEPORT listener. All workers share
+ * the script queue and the request log, under `lock`. Apart from those, they share only the
+ * read-only h2o configuration and the TLS context.
  */
 #ifndef SL_MOCK_MOCK_H
 #define SL_MOCK_MOCK_H
@@ -18,7 +18,7 @@
 #include "bench/mock/reqlog.h"
 #include "bench/mock/script.h"
 
-/* Largest request body h2o accepts (it answers 413 past it). */
+/* Maximum request body size; h2o replies 413 to larger bodies. */
 #define SL_MOCK_MAX_BODY (64u * 1024u * 1024u)
 /* Interval of the hang-up probe on HTTP/1 connections whose request the mock still holds. */
 #define SL_MOCK_PROBE_MS 50
