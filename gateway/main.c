@@ -157,6 +157,11 @@ log_config_warnings(const struct sl_config *cfg)
                                      "general_settings.master_key or LITELLM_MASTER_KEY."));
 }
 
+static uv_signal_t sigterm_handle;
+static uv_signal_t sigint_handle;
+
+/* The first SIGTERM or SIGINT starts the drain; the main loop then ends once both signal
+ * handles are closed, and main() joins the workers. */
 static void
 on_signal(uv_signal_t *s, int signum)
 {
@@ -166,7 +171,8 @@ on_signal(uv_signal_t *s, int signum)
            SL_LOG_DBL("drain_timeout_s", gw->cfg.drain_timeout_s));
     for (int i = 0; i < gw->num_workers; i++)
         sl_worker_request_stop(&gw->workers[i]);
-    uv_close((uv_handle_t *)s, NULL);
+    uv_close((uv_handle_t *)&sigterm_handle, NULL);
+    uv_close((uv_handle_t *)&sigint_handle, NULL);
 }
 
 static struct sl_gateway gateway;
@@ -178,8 +184,6 @@ main(int argc, char **argv)
     struct sl_gateway *gw = &gateway;
     struct sl_errbuf err = {{0}};
     uv_loop_t *main_loop = uv_default_loop();
-    uv_signal_t sigterm;
-    uv_signal_t sigint;
     int rc;
     int fd;
 
@@ -223,12 +227,12 @@ main(int argc, char **argv)
         }
     }
 
-    uv_signal_init(main_loop, &sigterm);
-    sigterm.data = gw;
-    uv_signal_start_oneshot(&sigterm, on_signal, SIGTERM);
-    uv_signal_init(main_loop, &sigint);
-    sigint.data = gw;
-    uv_signal_start_oneshot(&sigint, on_signal, SIGINT);
+    uv_signal_init(main_loop, &sigterm_handle);
+    sigterm_handle.data = gw;
+    uv_signal_start_oneshot(&sigterm_handle, on_signal, SIGTERM);
+    uv_signal_init(main_loop, &sigint_handle);
+    sigint_handle.data = gw;
+    uv_signal_start_oneshot(&sigint_handle, on_signal, SIGINT);
 
     for (int i = 0; i < gw->num_workers; i++)
         sl_worker_start(&gw->workers[i]);
