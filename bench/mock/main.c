@@ -306,7 +306,7 @@ main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    /* Workers inherit this mask, so only the main thread's sigwait() sees the signals. */
+    /* Workers inherit this mask, so only the main thread's sigwait() receives the signals. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);

@@ -2,9 +2,9 @@
 /*
  * openai -- the OpenAI chat-completions wire format as the mock speaks it.
  *
- * Parses the fields of a client request the mock needs, splits the completion text into
- * stream chunks, and writes non-stream bodies, SSE chunk frames, the usage object, the model
- * list and error envelopes, with the field order of real OpenAI responses.
+ * Parses the request fields the mock uses and splits the completion text into stream chunks.
+ * Writes non-stream bodies, SSE chunk frames, the usage object, the model list and error
+ * envelopes, with the field order of real OpenAI responses.
  */
 #ifndef SL_MOCK_OPENAI_H
 #define SL_MOCK_OPENAI_H
@@ -32,8 +32,8 @@ struct sl_mock_chat {
 };
 
 /*
- * Parses a chat-completions request body. On SL_ERR_INVALID `err` holds the message for the
- * client and `*param` names the offending request field (or NULL).
+ * Parses a chat-completions request body. On SL_ERR_INVALID, `err` contains the message for
+ * the client and `*param` names the invalid request field (or is NULL).
  */
 enum sl_status sl_mock_chat_parse(const char *body, size_t len, struct sl_mock_chat *chat,
                                   const char **param, struct sl_errbuf *err);

@@ -2,8 +2,8 @@
 /*
  * reqlog -- the log of provider requests that GET /_mock/requests returns.
  *
- * It keeps the last SL_MOCK_LOG_MAX_ENTRIES requests (and at most SL_MOCK_LOG_MAX_BYTES of
- * stored bodies and headers, dropping the oldest first); a body longer than
+ * It keeps the last SL_MOCK_LOG_MAX_ENTRIES requests and at most SL_MOCK_LOG_MAX_BYTES of
+ * stored bodies and headers, dropping the oldest entries first. A body longer than
  * SL_MOCK_LOG_MAX_BODY is stored truncated and flagged. Entries are found again by their
  * sequence number to record how the request ended. The log is not locked: the caller holds the
  * shared state's mutex around every call.
@@ -23,7 +23,7 @@
 
 struct sl_mock_reqlog;
 
-/* What a new entry records; the strings are copied. */
+/* Fields of a new entry. The strings are copied. */
 struct sl_mock_reqlog_input {
     const char *method;
     size_t method_len;

@@ -22,9 +22,9 @@ enum sl_mock_route {
     SL_MOCK_ROUTE_MODELS,
 };
 
-/* Longest delay a script may ask for, in milliseconds. */
+/* Maximum delay a script may request, in milliseconds. */
 #define SL_MOCK_MAX_DELAY_MS (10u * 60u * 1000u)
-/* A stall that nobody ends is closed by the mock after this many milliseconds. */
+/* The mock ends a stalled stream abruptly after this many milliseconds. */
 #define SL_MOCK_STALL_MAX_MS (120u * 1000u)
 
 struct sl_mock_header {
@@ -70,9 +70,9 @@ enum sl_status sl_mock_script_queue_push(struct sl_mock_script_queue *q, const c
                                          size_t *queued, struct sl_errbuf *err);
 
 /*
- * Removes one use of the first script for `route` whose model is absent or equals `model`
- * (`model` may be NULL, which matches only scripts without a model) and returns a copy of its
- * tree for sl_mock_script_parse(), or NULL when no script matches.
+ * Removes one use of the first script for `route` whose model is absent or equals `model`.
+ * A NULL `model` matches only scripts without a model. Returns a copy of the script's tree for
+ * sl_mock_script_parse(), or NULL when no script matches.
  */
 cJSON *sl_mock_script_queue_take(struct sl_mock_script_queue *q, enum sl_mock_route route,
                                  const char *model);
