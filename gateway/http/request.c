@@ -140,6 +140,44 @@ sl_request_add_header(struct sl_request *r, const char *name, const char *value)
                           v.len);
 }
 
+/* HTTP/1 prints the reason phrase; h2o leaves it to the handler. */
+static const char *
+reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : "Error";
+    }
+}
+
 static void
 set_head(struct sl_request *r, int status, const char *content_type)
 {
@@ -147,7 +185,7 @@ set_head(struct sl_request *r, int status, const char *content_type)
 
     r->status = status;
     req->res.status = status;
-    req->res.reason = status < 400 ? "OK" : "Error";
+    req->res.reason = reason_phrase(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                    strlen(content_type));
     sl_request_add_header(r, "x-litellm-call-id", r->call_id);
