@@ -19,7 +19,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2 --target sluice-gateway sluice-mock
 
 GATEWAY_BIN=build/gateway/sluice-gateway
-MOCK_BIN=build/bench/mock/sluice-mock
+MOCK_BIN=build/bench/sluice-mock
 RUN_DIR=$(mktemp -d /tmp/sluice-quickstart.XXXXXX)
 PIDS=()
 
