@@ -292,7 +292,7 @@ sl_request_start(struct sl_request *r, int status, const char *content_type)
 {
     if (r->req == NULL || r->started || r->ended)
         return;
-    unprobe(r);
+    /* The probe stays: a paused stream writes nothing, so a hang-up would go unnoticed. */
     set_head(r, status, content_type);
     r->started = 1;
     h2o_start_response(r->req, &r->gen);

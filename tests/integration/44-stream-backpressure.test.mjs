@@ -19,7 +19,7 @@ const CHUNKS = 20000;
 const READ_BYTES_PER_TICK = 400 * 1024;
 // The relay keeps at most ~512 KB per stream (256 KB queued for the client plus 256 KB of
 // upstream buffer, see gateway/http/relay.c), so a bigger growth means the stream is buffered.
-const MAX_RSS_GROWTH_KB = 32 * 1024;
+const MAX_RSS_GROWTH_KB = 8 * 1024;
 
 let mock;
 let gateway;
