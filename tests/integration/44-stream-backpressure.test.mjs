@@ -147,6 +147,10 @@ test('20 MB stream to slow client', async (t) => {
     assert.equal(contentBytes, CHUNKS * CHUNK_BYTES, 'content bytes');
     assert.equal(hash.digest('hex'), expectedDigest(), 'content differs from the mock filler');
     assert.ok(seconds >= 3, `the client read 20 MB in ${seconds} s: it was not slow`);
-    assert.ok(peak - baseline < MAX_RSS_GROWTH_KB,
-        `gateway VmRSS grew by ${peak - baseline} kB during the stream (limit ${MAX_RSS_GROWTH_KB} kB)`);
+    // AddressSanitizer keeps freed memory in quarantine, so RSS says nothing about buffering in
+    // a sanitized build: the bound is checked in the plain build only.
+    if (!process.env.SLUICE_SANITIZE) {
+        assert.ok(peak - baseline < MAX_RSS_GROWTH_KB,
+            `gateway VmRSS grew by ${peak - baseline} kB during the stream (limit ${MAX_RSS_GROWTH_KB} kB)`);
+    }
 });
