@@ -55,11 +55,11 @@ struct sl_mock_exchange {
     uv_timer_t timer; /* latency, chunk delays and the stall limit */
     uv_timer_t probe; /* HTTP/1 hang-up probe */
     int open_handles;
-    int started;   /* h2o_start_response() was called */
-    int done;      /* the mock sent its last bytes (FINAL or ERROR) */
+    int started;     /* h2o_start_response() was called */
+    int done;        /* the mock sent its last bytes (FINAL or ERROR) */
     int client_gone; /* the client went away first */
-    int in_flight; /* an h2o_send() waits for proceed */
-    int streaming; /* content and chunker are initialised */
+    int in_flight;   /* an h2o_send() waits for proceed */
+    int streaming;   /* content and chunker are initialised */
     enum stream_phase phase;
     int64_t next_piece; /* content chunks sent so far */
     enum after_write after;
@@ -69,31 +69,40 @@ struct sl_mock_exchange {
 
 static void emit_steps(struct sl_mock_exchange *ex);
 
+static const struct {
+    int status;
+    const char *reason;
+} reason_phrases[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {413, "Payload Too Large"},
+    {422, "Unprocessable Entity"},
+    {429, "Too Many Requests"},
+    {500, "Internal Server Error"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {529, "Site Overloaded"},
+};
+
+/* Returns the reason phrase HTTP/1 prints after `status`; unlisted codes get a generic one. */
 static const char *
 reason_phrase(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 529: return "Site Overloaded";
-    default: return status < 400 ? "OK" : "Error";
+    for (size_t i = 0; i < sizeof(reason_phrases) / sizeof(reason_phrases[0]); i++) {
+        if (reason_phrases[i].status == status)
+            return reason_phrases[i].reason;
     }
+    return status < 400 ? "OK" : "Error";
 }
 
 void
@@ -237,8 +246,8 @@ add_response_headers(struct sl_mock_exchange *ex, const char *default_type)
                               value.base, value.len);
     }
     if (!has_type)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       default_type, strlen(default_type));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, default_type,
+                       strlen(default_type));
 }
 
 static void
@@ -433,8 +442,8 @@ begin_stream(struct sl_mock_exchange *ex)
     sl_mock_content_init(&ex->content, &ex->script);
     sl_mock_chunker_init(&ex->chunker, ex->seq, (int64_t)time(NULL), &ex->chat);
     ex->streaming = 1;
-    ex->usage_json = sl_mock_usage_json(ex->script.usage, ex->chat.prompt_tokens,
-                                        ex->content.completion_tokens);
+    ex->usage_json =
+        sl_mock_usage_json(ex->script.usage, ex->chat.prompt_tokens, ex->content.completion_tokens);
     ex->phase = PHASE_ROLE;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache"));
@@ -464,8 +473,8 @@ build_completion(struct sl_mock_exchange *ex)
     enum sl_status rc;
 
     sl_mock_content_init(&content, &ex->script);
-    ex->usage_json = sl_mock_usage_json(ex->script.usage, ex->chat.prompt_tokens,
-                                        content.completion_tokens);
+    ex->usage_json =
+        sl_mock_usage_json(ex->script.usage, ex->chat.prompt_tokens, content.completion_tokens);
     rc = sl_mock_completion_json(&ex->out, ex->seq, (int64_t)time(NULL), &ex->chat, &ex->script,
                                  &content, ex->usage_json);
     sl_mock_content_dispose(&content);
@@ -480,17 +489,16 @@ respond(struct sl_mock_exchange *ex)
 
     if (ex->script.has_body) {
         (void)sl_buf_append(&ex->out, ex->script.body, ex->script.body_len);
-        send_whole(ex, ex->script.content_type != NULL ? ex->script.content_type
-                                                        : "application/json");
+        send_whole(ex,
+                   ex->script.content_type != NULL ? ex->script.content_type : "application/json");
         return;
     }
     if (ex->script.status >= 400) {
         snprintf(message, sizeof(message), "sluice-mock scripted error (status %d)",
                  ex->script.status);
-        (void)sl_mock_error_json(&ex->out, message,
-                                 ex->script.status >= 500 ? "server_error"
-                                                          : "invalid_request_error",
-                                 NULL);
+        (void)sl_mock_error_json(
+            &ex->out, message, ex->script.status >= 500 ? "server_error" : "invalid_request_error",
+            NULL);
         send_whole(ex, "application/json");
         return;
     }

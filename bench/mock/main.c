@@ -63,9 +63,12 @@ static int
 parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'h'},  {"port", required_argument, NULL, 'p'},
-        {"threads", required_argument, NULL, 't'}, {"tls-cert", required_argument, NULL, 'c'},
-        {"tls-key", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'H'},
+        {"host", required_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"threads", required_argument, NULL, 't'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -73,13 +76,26 @@ parse_options(int argc, char **argv, struct options *o)
     *o = (struct options){.host = "127.0.0.1", .port = 0, .threads = 1};
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': o->host = optarg; break;
-        case 'p': o->port = (int)parse_long(optarg, 0, 65535); break;
-        case 't': o->threads = (int)parse_long(optarg, 1, MAX_THREADS); break;
-        case 'c': o->tls_cert = optarg; break;
-        case 'k': o->tls_key = optarg; break;
-        case 'H': fputs(usage_text, stdout); exit(0);
-        default: return -1;
+        case 'h':
+            o->host = optarg;
+            break;
+        case 'p':
+            o->port = (int)parse_long(optarg, 0, 65535);
+            break;
+        case 't':
+            o->threads = (int)parse_long(optarg, 1, MAX_THREADS);
+            break;
+        case 'c':
+            o->tls_cert = optarg;
+            break;
+        case 'k':
+            o->tls_key = optarg;
+            break;
+        case 'H':
+            fputs(usage_text, stdout);
+            exit(0);
+        default:
+            return -1;
         }
         if (o->port < 0 || o->threads < 0) {
             fprintf(stderr, "sluice-mock: invalid value \"%s\" for --%s\n", optarg,
@@ -88,8 +104,8 @@ parse_options(int argc, char **argv, struct options *o)
         }
     }
     if (optind != argc || (o->tls_cert == NULL) != (o->tls_key == NULL)) {
-        fprintf(stderr, "sluice-mock: --tls-cert and --tls-key go together; no positional "
-                        "arguments are accepted\n");
+        fprintf(stderr, "sluice-mock: give --tls-cert and --tls-key together; positional "
+                        "arguments are not accepted\n");
         return -1;
     }
     return 0;
@@ -284,8 +300,8 @@ wait_for_signal(void)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigwait(&set, &sig);
-    sl_log(SL_LOG_INFO, NULL, "mock.stopping", SL_LOG_STR("signal", sig == SIGINT ? "SIGINT"
-                                                                                   : "SIGTERM"));
+    sl_log(SL_LOG_INFO, NULL, "mock.stopping",
+           SL_LOG_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
 }
 
 int

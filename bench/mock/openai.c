@@ -95,8 +95,8 @@ sl_mock_chat_parse(const char *body, size_t len, struct sl_mock_chat *chat, cons
         sl_errbuf_set(err, "missing required parameter: 'messages'");
         goto out;
     }
-    cJSON_ArrayForEach(msg, messages)
-        bytes += content_bytes(cJSON_GetObjectItemCaseSensitive(msg, "content"));
+    cJSON_ArrayForEach(msg, messages) bytes +=
+        content_bytes(cJSON_GetObjectItemCaseSensitive(msg, "content"));
     rc = parse_options(root, chat, param, err);
     if (rc != SL_OK)
         goto out;
@@ -338,8 +338,7 @@ sl_mock_chunker_init(struct sl_mock_chunker *ck, uint64_t seq, int64_t created,
                         "\"object\":\"chat.completion.chunk\",\"created\":%" PRId64 ",\"model\":",
                         seq, created);
     (void)sl_json_append_string(&ck->prefix, chat->model, strlen(chat->model));
-    (void)sl_buf_printf(&ck->prefix, ",\"system_fingerprint\":\"%s\",\"choices\":[",
-                        fingerprint);
+    (void)sl_buf_printf(&ck->prefix, ",\"system_fingerprint\":\"%s\",\"choices\":[", fingerprint);
     ck->suffix = chat->include_usage ? "],\"usage\":null}\n\n" : "]}\n\n";
 }
 
@@ -384,8 +383,8 @@ sl_mock_chunk_finish(const struct sl_mock_chunker *ck, struct sl_buf *out, int i
     enum sl_status rc = sl_buf_append(out, ck->prefix.data, ck->prefix.len);
 
     if (rc == SL_OK)
-        rc = sl_buf_printf(out, "{\"index\":%d,\"delta\":{},\"logprobs\":null,\"finish_reason\":",
-                           index);
+        rc = sl_buf_printf(
+            out, "{\"index\":%d,\"delta\":{},\"logprobs\":null,\"finish_reason\":", index);
     if (rc == SL_OK)
         rc = append_finish_reason(out, reason);
     if (rc == SL_OK)
@@ -406,8 +405,9 @@ sl_mock_chunk_usage(const struct sl_mock_chunker *ck, struct sl_buf *out, const 
 enum sl_status
 sl_mock_chunk_error(struct sl_buf *out)
 {
-    return sl_buf_append_str(out, "data: {\"error\":{\"message\":\"mock in-band error\","
-                                  "\"type\":\"server_error\",\"param\":null,\"code\":\"500\"}}\n\n");
+    return sl_buf_append_str(out,
+                             "data: {\"error\":{\"message\":\"mock in-band error\","
+                             "\"type\":\"server_error\",\"param\":null,\"code\":\"500\"}}\n\n");
 }
 
 enum sl_status

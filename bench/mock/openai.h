@@ -54,8 +54,7 @@ void sl_mock_content_init(struct sl_mock_content *c, const struct sl_mock_script
 void sl_mock_content_dispose(struct sl_mock_content *c);
 
 /* Points `*p`/`*len` at the bytes of content chunk `k` (0-based). */
-void sl_mock_content_piece(const struct sl_mock_content *c, int64_t k, const char **p,
-                           size_t *len);
+void sl_mock_content_piece(const struct sl_mock_content *c, int64_t k, const char **p, size_t *len);
 
 /* Returns the usage object as JSON (caller frees): defaults, then the script's overrides. */
 char *sl_mock_usage_json(const cJSON *overrides, int64_t prompt_tokens, int64_t completion_tokens);
@@ -77,12 +76,11 @@ void sl_mock_chunker_init(struct sl_mock_chunker *ck, uint64_t seq, int64_t crea
                           const struct sl_mock_chat *chat);
 void sl_mock_chunker_dispose(struct sl_mock_chunker *ck);
 
-enum sl_status sl_mock_chunk_role(const struct sl_mock_chunker *ck, struct sl_buf *out,
-                                  int index);
+enum sl_status sl_mock_chunk_role(const struct sl_mock_chunker *ck, struct sl_buf *out, int index);
 enum sl_status sl_mock_chunk_content(const struct sl_mock_chunker *ck, struct sl_buf *out,
                                      int index, const char *piece, size_t len);
-enum sl_status sl_mock_chunk_finish(const struct sl_mock_chunker *ck, struct sl_buf *out,
-                                    int index, const char *reason);
+enum sl_status sl_mock_chunk_finish(const struct sl_mock_chunker *ck, struct sl_buf *out, int index,
+                                    const char *reason);
 /* The final usage chunk: `"choices":[]` and the usage object. */
 enum sl_status sl_mock_chunk_usage(const struct sl_mock_chunker *ck, struct sl_buf *out,
                                    const char *usage_json);

@@ -165,8 +165,9 @@ entry_to_json(const struct entry *e, struct sl_buf *out)
     if (rc == SL_OK)
         rc = sl_json_append_string(out, e->path, strlen(e->path));
     if (rc == SL_OK)
-        rc = sl_buf_printf(out, ",\"http_version\":\"%s\",\"headers\":%s,\"body\":",
-                           e->http_version, e->headers_json);
+        rc =
+            sl_buf_printf(out, ",\"http_version\":\"%s\",\"headers\":%s,\"body\":", e->http_version,
+                          e->headers_json);
     if (rc == SL_OK)
         rc = sl_json_append_string(out, e->body, e->body_len);
     if (rc == SL_OK)

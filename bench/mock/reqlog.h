@@ -18,8 +18,8 @@
 #include "common/status.h"
 
 #define SL_MOCK_LOG_MAX_ENTRIES 10000
-#define SL_MOCK_LOG_MAX_BODY (1024 * 1024)
-#define SL_MOCK_LOG_MAX_BYTES (256 * 1024 * 1024)
+#define SL_MOCK_LOG_MAX_BODY    (1024 * 1024)
+#define SL_MOCK_LOG_MAX_BYTES   (256 * 1024 * 1024)
 
 struct sl_mock_reqlog;
 

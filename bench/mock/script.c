@@ -70,8 +70,8 @@ get_int(const cJSON *item, int64_t min, int64_t max, int64_t *out, struct sl_err
     }
     d = item->valuedouble;
     if (d != floor(d) || d < (double)min || d > (double)max) {
-        sl_errbuf_set(err, "script field \"%s\" must be an integer from %lld to %lld",
-                      item->string, (long long)min, (long long)max);
+        sl_errbuf_set(err, "script field \"%s\" must be an integer from %lld to %lld", item->string,
+                      (long long)min, (long long)max);
         return SL_ERR_INVALID;
     }
     *out = (int64_t)d;
@@ -326,9 +326,8 @@ sl_mock_script_queue_push(struct sl_mock_script_queue *q, const cJSON *json, siz
     route = cJSON_GetObjectItemCaseSensitive(item->tree, "route");
     model = cJSON_GetObjectItemCaseSensitive(item->tree, "model");
     count = cJSON_GetObjectItemCaseSensitive(item->tree, "count");
-    item->route = route != NULL && strcmp(route->valuestring, "models") == 0
-                      ? SL_MOCK_ROUTE_MODELS
-                      : SL_MOCK_ROUTE_CHAT;
+    item->route = route != NULL && strcmp(route->valuestring, "models") == 0 ? SL_MOCK_ROUTE_MODELS
+                                                                             : SL_MOCK_ROUTE_CHAT;
     item->model = model != NULL ? model->valuestring : NULL;
     item->remaining = count != NULL ? (int64_t)count->valuedouble : 1;
     *queued = q->len;

@@ -41,8 +41,8 @@ struct sl_mock_script {
     char *body; /* owned; the exact response body when has_body is set */
     size_t body_len;
     int has_body;
-    const char *content_type; /* for `body`; NULL means application/json */
-    const char *text;         /* NULL means the default text */
+    const char *content_type;  /* for `body`; NULL means application/json */
+    const char *text;          /* NULL means the default text */
     const char *finish_reason; /* NULL means no finish chunk and a null finish_reason */
     const cJSON *usage;        /* object merged over the default usage, or NULL */
     uint64_t latency_ms;
