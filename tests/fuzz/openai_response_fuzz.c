@@ -8,10 +8,9 @@
  * as a JSON object whose "model" is the requested model and whose other members equal the
  * provider's. A stream frame is checked after parsing it back as SSE. END and FAILED must
  * append nothing, and the finish bookkeeping must match the flags it keeps. Mismatches abort.
- *
- * NOTE: input that starts with a byte below 0x20 other than JSON whitespace aborts this
- * target until the known bug tested by openai_test's *_after_control_byte cases is fixed.
  */
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,40 +62,62 @@ load_config_once(void)
 }
 
 /*
- * Returns 1 when `a` and `b` are the same JSON value. Unlike cJSON_Compare, numbers are equal
- * when their doubles are, so an overflowing literal (inf) equals itself.
+ * Returns 1 when `a` and `b` are the same JSON value, with object members in the same order.
+ * Numbers are equal within cJSON_Compare's tolerance of one DBL_EPSILON, because cJSON prints
+ * a double with 15 digits when that reads back within it. Unlike cJSON_Compare, an overflowing
+ * literal (inf) equals itself, and a member named twice is compared with its own twin.
  */
 static int
 json_equal(const cJSON *a, const cJSON *b)
 {
     const cJSON *x;
+    const cJSON *y;
 
     if ((a->type & 0xff) != (b->type & 0xff))
         return 0;
     if (cJSON_IsNumber(a))
-        return a->valuedouble == b->valuedouble;
+        return a->valuedouble == b->valuedouble ||
+               fabs(a->valuedouble - b->valuedouble) <=
+                   fmax(fabs(a->valuedouble), fabs(b->valuedouble)) * DBL_EPSILON;
     if (cJSON_IsString(a))
         return strcmp(a->valuestring, b->valuestring) == 0;
-    if (cJSON_IsArray(a)) {
-        const cJSON *y = b->child;
+    if (!cJSON_IsArray(a) && !cJSON_IsObject(a))
+        return 1; /* null, true, false: the type is the value */
 
-        for (x = a->child; x != NULL && y != NULL; x = x->next, y = y->next)
-            if (!json_equal(x, y))
-                return 0;
-        return x == NULL && y == NULL;
-    }
-    if (cJSON_IsObject(a)) {
-        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+    for (x = a->child, y = b->child; x != NULL && y != NULL; x = x->next, y = y->next) {
+        if (cJSON_IsObject(a) && strcmp(x->string, y->string) != 0)
             return 0;
-        for (x = a->child; x != NULL; x = x->next) {
-            const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
-
-            if (y == NULL || !json_equal(x, y))
-                return 0;
-        }
-        return 1;
+        if (!json_equal(x, y))
+            return 0;
     }
-    return 1; /* null, true, false: the type is the value */
+    return x == NULL && y == NULL;
+}
+
+/*
+ * NOTE: known bugs, skipped here so that the target keeps finding new ones. Each has an
+ * expected-failure test in tests/unit/gateway/openai_test.c; drop the skip with the fix.
+ * A first byte below 0x20 (cJSON skips it as whitespace) leaves the model unrewritten, and a
+ * number that overflows a double becomes null when the model is set through the parsed tree.
+ */
+static int
+starts_with_control_byte(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i < n && (unsigned char)s[i] < 0x20;
+}
+
+static int
+has_infinite_number(const cJSON *v)
+{
+    if (cJSON_IsNumber(v))
+        return !isfinite(v->valuedouble);
+    for (const cJSON *c = v->child; c != NULL; c = c->next)
+        if (has_infinite_number(c))
+            return 1;
+    return 0;
 }
 
 /* Checks that `out` is the provider's `in` with "model" set to the requested model. */
@@ -112,8 +133,9 @@ check_translated(const char *in, size_t in_len, const char *out, size_t out_len)
     check(sl_json_parse(out, out_len, RESPONSE_MAX_DEPTH, &after, NULL) == SL_OK,
           "the translated output is not JSON");
 
-    /* With a member named twice, parsers disagree on which one counts: nothing to compare. */
-    if (cJSON_IsObject(before) && sl_json_duplicate_key(before) != NULL) {
+    /* A member named twice (parsers disagree on which counts) or a known bug: skip the check. */
+    if ((cJSON_IsObject(before) && sl_json_duplicate_key(before) != NULL) ||
+        has_infinite_number(before)) {
         cJSON_Delete(before);
         cJSON_Delete(after);
         return;
@@ -137,6 +159,8 @@ fuzz_complete_body(const struct sl_chat_ctx *ctx, const char *body, size_t len)
     struct sl_usage usage = {0};
     struct sl_errbuf err;
 
+    if (starts_with_control_byte(body, len))
+        return;
     sl_buf_init(&out, 0);
     if (provider->translate_chat(ctx, body, len, &out, &usage, &err) == SL_OK)
         check_translated(body, len, out.data, out.len);
@@ -186,6 +210,9 @@ fuzz_stream(const struct sl_chat_ctx *ctx, const char *stream, size_t len)
         sl_sse_finish(&p);
     while (v == SL_STREAM_CONTINUE && sl_sse_next(&p, &ev) == SL_SSE_EVENT) {
         size_t before = out.len;
+
+        if (starts_with_control_byte(ev.data, ev.data_len))
+            break;
 
         v = provider->translate_chat_event(ctx, &st, &ev, &out, &err);
         if (v == SL_STREAM_CONTINUE) {

@@ -712,6 +712,45 @@ TEST(openai_stream_after_control_byte)
     run_known_bug(check_stream_after_control_byte);
 }
 
+/*
+ * When "model" is spelled with an escape, the body is printed from the parsed tree, and cJSON
+ * prints a number that overflows a double as null. The provider must get the client's value.
+ */
+static void
+check_escaped_key_keeps_huge_number(void)
+{
+    static const char raw[] =
+        "{\"mod\\u0065l\":\"g\",\"messages\":[{\"role\":\"user\"}],\"logit_bias\":{\"1\":1e999}}";
+    struct setup s;
+    struct sl_upstream_request up = {0};
+    struct sl_chat_ctx ctx = {0};
+    struct sl_errbuf err = {{0}};
+    cJSON *body = parse_json(raw, strlen(raw), "request");
+    cJSON *sent;
+
+    setup_model(&s, "g", "openai/gpt-4o-mini");
+    ctx.deployment = s.d;
+    ctx.requested_model = "g";
+    ctx.body = body;
+    ctx.raw_body = raw;
+    ctx.raw_len = strlen(raw);
+    sl_buf_init(&up.url, 0);
+    sl_buf_init(&up.body, 0);
+    ASSERT_OK(s.p->build_chat(&ctx, &up, &err));
+    sent = parse_json(up.body.data, up.body.len, "upstream body");
+    ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(sent, "logit_bias"), "1")));
+    cJSON_Delete(sent);
+    upstream_dispose(&up);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_body_escaped_key_keeps_number)
+{
+    run_known_bug(check_escaped_key_keeps_huge_number);
+}
+
 /* Recorded provider streams and bodies, found through SLUICE_FIXTURES. */
 
 static int
