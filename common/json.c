@@ -7,13 +7,17 @@
 
 #include "common/xalloc.h"
 
-int
-sl_json_depth(const char *text, size_t len)
+/* Scans `text` once for the maximum nesting depth and the first control byte that JSON does not
+ * allow: unescaped inside a string, or outside strings other than its four whitespace bytes.
+ * cJSON accepts both, and then reads a key such as "model\0x" as "model". */
+static int
+scan(const char *text, size_t len, int *bad_byte_at)
 {
     int depth = 0;
     int max = 0;
     int in_string = 0;
 
+    *bad_byte_at = -1;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
 
@@ -22,9 +26,14 @@ sl_json_depth(const char *text, size_t len)
                 i++; /* skip the escaped character, including an escaped quote */
             else if (c == '"')
                 in_string = 0;
+            else if ((unsigned char)c < 0x20 && *bad_byte_at < 0)
+                *bad_byte_at = i > INT32_MAX ? INT32_MAX : (int)i; /* JSON wants it escaped */
             continue;
         }
-        if (c == '"') {
+        if ((unsigned char)c < 0x20 && c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            if (*bad_byte_at < 0)
+                *bad_byte_at = i > INT32_MAX ? INT32_MAX : (int)i;
+        } else if (c == '"') {
             in_string = 1;
         } else if (c == '{' || c == '[') {
             depth++;
@@ -37,15 +46,28 @@ sl_json_depth(const char *text, size_t len)
     return max;
 }
 
+int
+sl_json_depth(const char *text, size_t len)
+{
+    int bad_byte_at;
+
+    return scan(text, len, &bad_byte_at);
+}
+
 enum sl_status
 sl_json_parse(const char *text, size_t len, int max_depth, cJSON **out, struct sl_errbuf *err)
 {
     const char *end = NULL;
     cJSON *root;
+    int bad_byte_at;
 
-    if (sl_json_depth(text, len) > max_depth) {
+    if (scan(text, len, &bad_byte_at) > max_depth) {
         sl_errbuf_set(err, "JSON is nested deeper than %d levels", max_depth);
         return SL_ERR_TOO_DEEP;
+    }
+    if (bad_byte_at >= 0) {
+        sl_errbuf_set(err, "invalid JSON: unescaped control character at byte %d", bad_byte_at);
+        return SL_ERR_INVALID;
     }
 
     root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -154,54 +176,146 @@ skip_blanks(const char *json, size_t len, size_t i)
     return i;
 }
 
+/* Returns the index just past the JSON value starting at json[i], or len. */
+static size_t
+skip_value(const char *json, size_t len, size_t i)
+{
+    int depth = 0;
+
+    if (i < len && json[i] == '"')
+        return skip_string(json, len, i);
+    for (; i < len; i++) {
+        char c = json[i];
+
+        if (c == '"') {
+            i = skip_string(json, len, i) - 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i;
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
+            return i;
+        }
+    }
+    return len;
+}
+
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Returns 1 when the JSON string token json[start, end) (quotes included) decodes to `key`.
+ * Escapes are decoded, so "mod\u0065l" matches "model"; a key that needs an escape beyond
+ * the Basic Latin range never matches, which callers treat as "not found".
+ */
+static int
+string_token_equals(const char *json, size_t start, size_t end, const char *key, size_t key_len)
+{
+    size_t k = 0;
+
+    if (end < start + 2)
+        return 0;
+    for (size_t i = start + 1; i < end - 1; i++) {
+        char c = json[i];
+
+        if (c == '\\' && i + 1 < end - 1) {
+            char e = json[++i];
+
+            if (e == 'u' && i + 4 < end - 1) {
+                int code = 0;
+
+                for (int d = 1; d <= 4; d++) {
+                    int h = hex_value(json[i + (size_t)d]);
+                    if (h < 0)
+                        return 0;
+                    code = code * 16 + h;
+                }
+                if (code >= 0x80)
+                    return 0;
+                c = (char)code;
+                i += 4;
+            } else {
+                static const char from[] = "\"\\/bfnrt";
+                static const char to[] = "\"\\/\b\f\n\r\t";
+                const char *at = strchr(from, e);
+
+                if (at == NULL || e == '\0')
+                    return 0;
+                c = to[at - from];
+            }
+        }
+        if (k >= key_len || key[k] != c)
+            return 0;
+        k++;
+    }
+    return k == key_len;
+}
+
 enum sl_status
 sl_json_replace_top_string(const char *json, size_t len, const char *key, const char *value,
                            struct sl_buf *out)
 {
     size_t key_len = strlen(key);
     size_t i = skip_blanks(json, len, 0);
-    int depth = 0;
-    int expect_key = 1;
+    size_t copied = 0;
+    int found = 0;
 
     if (i >= len || json[i] != '{')
         return SL_ERR_INVALID;
 
-    /* Walk the top-level members: at depth 1 a string after '{' or ',' is a member name. */
-    for (; i < len; i++) {
-        char c = json[i];
+    /* Walk the top-level members. Every member spelled `key` (duplicates too) gets the new
+     * value, so no reader can pick up the old one whichever duplicate it prefers. */
+    i = skip_blanks(json, len, i + 1);
+    while (i < len && json[i] == '"') {
+        size_t name_end = skip_string(json, len, i);
+        size_t v = skip_blanks(json, len, name_end);
+        size_t v_end;
 
-        if (c == '"') {
-            size_t end = skip_string(json, len, i);
-
-            if (depth == 1 && expect_key && end - i - 2 == key_len &&
-                memcmp(json + i + 1, key, key_len) == 0) {
-                size_t v = skip_blanks(json, len, end);
-
-                if (v < len && json[v] == ':')
-                    v = skip_blanks(json, len, v + 1);
-                if (v < len && json[v] == '"') {
-                    size_t v_end = skip_string(json, len, v);
-
-                    sl_buf_append(out, json, v);
-                    sl_json_append_string(out, value, strlen(value));
-                    sl_buf_append(out, json + v_end, len - v_end);
-                    return SL_OK;
-                }
-            }
-            if (depth == 1 && expect_key)
-                expect_key = 0;
-            i = end - 1;
-        } else if (c == '{' || c == '[') {
-            depth++;
-            if (depth == 1)
-                expect_key = 1;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        } else if (c == ',' && depth == 1) {
-            expect_key = 1;
+        if (v >= len || json[v] != ':')
+            return SL_ERR_INVALID;
+        v = skip_blanks(json, len, v + 1);
+        v_end = skip_value(json, len, v);
+        if (string_token_equals(json, i, name_end, key, key_len)) {
+            sl_buf_append(out, json + copied, v - copied);
+            sl_json_append_string(out, value, strlen(value));
+            copied = v_end;
+            found = 1;
         }
+        i = skip_blanks(json, len, v_end);
+        if (i < len && json[i] == ',')
+            i = skip_blanks(json, len, i + 1);
+        else
+            break;
     }
-    return SL_ERR_NOT_FOUND;
+
+    if (!found) {
+        /* Insert the member first, so the rest of the object keeps its bytes. */
+        size_t open = skip_blanks(json, len, 0) + 1;
+        size_t next = skip_blanks(json, len, open);
+
+        sl_buf_append(out, json, open);
+        sl_json_append_string(out, key, key_len);
+        sl_buf_append(out, ":", 1);
+        sl_json_append_string(out, value, strlen(value));
+        if (next < len && json[next] != '}')
+            sl_buf_append(out, ",", 1);
+        sl_buf_append(out, json + open, len - open);
+        return SL_OK;
+    }
+    sl_buf_append(out, json + copied, len - copied);
+    return SL_OK;
 }
 
 const char *

@@ -37,10 +37,10 @@ enum sl_status sl_json_append_string(struct sl_buf *b, const char *s, size_t n);
 const char *sl_json_get_string(const cJSON *obj, const char *key);
 
 /*
- * Copies the JSON object `json` into `out` with the string value of its first top-level member
- * `key` replaced by `value`, leaving every other byte as it was. Returns SL_ERR_NOT_FOUND when
- * no top-level member spelled exactly `key` has a string value (the caller then edits a parsed
- * tree instead), SL_ERR_INVALID when `json` is not an object.
+ * Copies the JSON object `json` into `out` with the value of every top-level member named `key`
+ * (escapes in member names are decoded) replaced by the string `value`, leaving every other
+ * byte as it was. When no such member exists, it is inserted first in the object. Returns
+ * SL_ERR_INVALID, with `out` unspecified, when `json` is not an object.
  */
 enum sl_status sl_json_replace_top_string(const char *json, size_t len, const char *key,
                                           const char *value, struct sl_buf *out);

@@ -19,6 +19,7 @@
 #include <h2o/http2.h>
 #include "gateway/http/errors.h"
 #include "gateway/http/handlers.h"
+#include "gateway/http/request.h"
 
 /* HTTP/1 deadline for headers plus body, and the keep-alive idle time: h2o's 10 s default
  * cuts slow uploads of large prompts. */
@@ -69,6 +70,7 @@ on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     struct envelope_ostream *os;
     struct sl_buf body;
+    char call_id[37];
 
     (void)self;
     if (req->res.status == 413) {
@@ -79,6 +81,10 @@ on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
         memset(&req->res.headers, 0, sizeof(req->res.headers));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("application/json"));
+        sl_request_new_call_id(call_id);
+        h2o_iovec_t id = h2o_strdup(&req->pool, call_id, strlen(call_id));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-litellm-call-id"), 0,
+                              NULL, id.base, id.len);
         req->res.content_length = body.len;
         os = (struct envelope_ostream *)h2o_add_ostream(req, sizeof(*os), slot);
         os->super.do_send = on_send_envelope;

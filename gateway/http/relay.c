@@ -182,7 +182,7 @@ static void
 finish_whole(struct sl_request *r, struct sl_call *call)
 {
     struct sl_buf out;
-    struct sl_errbuf err;
+    struct sl_errbuf err = {{0}};
     enum sl_status rc;
 
     if (call->status < 200 || call->status >= 300) {
@@ -396,7 +396,7 @@ sl_relay_start(struct sl_request *r)
     const struct sl_deployment *d = r->deployment;
     struct sl_upstream_request up;
     struct sl_call_options opts;
-    struct sl_errbuf err;
+    struct sl_errbuf err = {{0}};
     enum sl_status rc;
 
     r->provider = sl_provider_find(d->provider);

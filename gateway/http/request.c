@@ -18,8 +18,8 @@
 /* Bytes queued for a client beyond this are a writer's bug: streams stop consuming first. */
 #define SL_REQUEST_OUT_MAX_BYTES (64u * 1024u * 1024u)
 
-static void
-make_call_id(char out[37])
+void
+sl_request_new_call_id(char out[37])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
@@ -93,7 +93,7 @@ sl_request_create(struct sl_worker *w, h2o_req_t *req, const char *route)
     r->gen.stop = on_stop;
     sl_buf_init(&r->out_pending, SL_REQUEST_OUT_MAX_BYTES);
     sl_buf_init(&r->out_inflight, 0);
-    make_call_id(r->call_id);
+    sl_request_new_call_id(r->call_id);
     snprintf(r->method, sizeof(r->method), "%.*s", (int)req->method.len, req->method.base);
     snprintf(r->path, sizeof(r->path), "%.*s", (int)req->path_normalized.len,
              req->path_normalized.base);

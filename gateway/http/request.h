@@ -79,6 +79,9 @@ struct sl_request {
     uint64_t upstream_start_us;
 };
 
+/* Writes a new random request id (a UUID version 4) and its NUL into `out`. */
+void sl_request_new_call_id(char out[37]);
+
 /* Creates the state for `req` on worker `w`; h2o's dispose hook holds the first reference. */
 struct sl_request *sl_request_create(struct sl_worker *w, h2o_req_t *req, const char *route);
 

@@ -43,25 +43,16 @@ add_header(struct curl_slist *list, const char *name, const char *value)
     return next;
 }
 
+/* Writes `json` to `out` with `model` as its top-level model, every other byte unchanged. */
 static enum sl_status
-set_model(const char *json, size_t len, const cJSON *parsed, const char *model, struct sl_buf *out)
+set_model(const char *json, size_t len, const char *model, struct sl_buf *out,
+          struct sl_errbuf *err)
 {
     enum sl_status rc = sl_json_replace_top_string(json, len, "model", model, out);
-    cJSON *copy;
-    char *text;
 
-    if (rc != SL_ERR_NOT_FOUND)
-        return rc;
-
-    /* `model` was spelled with escapes: edit a copy of the tree instead. */
-    copy = cJSON_Duplicate(parsed, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
-    cJSON_AddStringToObject(copy, "model", model);
-    text = sl_json_print(copy);
-    sl_buf_append_str(out, text);
-    cJSON_free(text);
-    cJSON_Delete(copy);
-    return SL_OK;
+    if (rc != SL_OK)
+        sl_errbuf_set(err, "the JSON is not an object");
+    return rc;
 }
 
 static const struct sl_provider *find_self(const struct sl_deployment *d);
@@ -95,7 +86,7 @@ build_chat(const struct sl_chat_ctx *ctx, struct sl_upstream_request *out, struc
         h = add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
     out->headers = h;
 
-    return set_model(ctx->raw_body, ctx->raw_len, ctx->body, d->provider_model, &out->body);
+    return set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body, err);
 }
 
 static void
@@ -131,9 +122,9 @@ translate_chat(const struct sl_chat_ctx *ctx, const char *body, size_t len, stru
         return SL_ERR_UPSTREAM_PROTO;
     }
     read_usage(root, usage);
-    rc = set_model(body, len, root, ctx->requested_model, out);
     cJSON_Delete(root);
-    return rc;
+    rc = set_model(body, len, ctx->requested_model, out, err);
+    return rc == SL_OK ? SL_OK : SL_ERR_UPSTREAM_PROTO;
 }
 
 static void
@@ -186,11 +177,11 @@ translate_chat_event(const struct sl_chat_ctx *ctx, struct sl_stream_state *st,
 
     track_finish(st, root);
     read_usage(root, &st->usage);
+    cJSON_Delete(root);
     sl_buf_init(&frame, 0);
-    set_model(ev->data, ev->data_len, root, ctx->requested_model, &frame);
+    set_model(ev->data, ev->data_len, ctx->requested_model, &frame, NULL);
     sl_sse_write_data(out, frame.data, frame.len);
     sl_buf_dispose(&frame);
-    cJSON_Delete(root);
     return SL_STREAM_CONTINUE;
 }
 

@@ -326,8 +326,8 @@ TEST(config_env_ref_missing_names_key_and_var)
 
     unsetenv("SL_TEST_MISSING");
     msg = load_error("model_list:\n- model_name: m\n  litellm_params:\n    model: openai/x\n"
-                     "    api_base: os.environ/SL_TEST_MISSING\n");
-    ASSERT_STR_EQ("config.yaml:5:15: model_list[0].litellm_params.api_base: environment "
+                     "    api_version: os.environ/SL_TEST_MISSING\n");
+    ASSERT_STR_EQ("config.yaml:5:18: model_list[0].litellm_params.api_version: environment "
                   "variable SL_TEST_MISSING is not set (referenced as "
                   "os.environ/SL_TEST_MISSING)",
                   msg);

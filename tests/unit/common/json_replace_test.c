@@ -110,35 +110,44 @@ TEST(replace_key_after_nested_close)
                     "{\"a\":{\"b\":[{}]},\"model\":\"new\"}");
 }
 
-TEST(replace_first_string_member_only)
+TEST(replace_every_duplicate_member)
 {
-    /* Duplicates are rejected before this is used; the first member is the one changed. */
-    expect_replaced("{\"model\":\"a\",\"model\":\"b\"}", "new",
-                    "{\"model\":\"new\",\"model\":\"b\"}");
+    /* Readers disagree on which duplicate wins, so none may keep the old value. */
+    expect_replaced("{\"model\":\"a\",\"n\":1,\"model\":\"b\"}", "new",
+                    "{\"model\":\"new\",\"n\":1,\"model\":\"new\"}");
 }
 
-TEST(replace_missing_key_not_found)
+TEST(replace_missing_key_inserted_first)
 {
-    expect_status("{\"messages\":[]}", SL_ERR_NOT_FOUND);
-    expect_status("{}", SL_ERR_NOT_FOUND);
+    expect_replaced("{\"messages\":[]}", "new", "{\"model\":\"new\",\"messages\":[]}");
+    expect_replaced(" { \"a\" : 1 }", "new", " {\"model\":\"new\", \"a\" : 1 }");
 }
 
-TEST(replace_nested_only_not_found)
+TEST(replace_into_empty_object)
 {
-    expect_status("{\"a\":{\"model\":\"x\"}}", SL_ERR_NOT_FOUND);
+    expect_replaced("{}", "new", "{\"model\":\"new\"}");
+    expect_replaced("{ }", "new", "{\"model\":\"new\" }");
 }
 
-TEST(replace_non_string_value_not_found)
+TEST(replace_nested_only_inserts_top)
 {
-    expect_status("{\"model\":7}", SL_ERR_NOT_FOUND);
-    expect_status("{\"model\":null}", SL_ERR_NOT_FOUND);
-    expect_status("{\"model\":[\"a\"]}", SL_ERR_NOT_FOUND);
-    expect_status("{\"model\":{\"model\":\"a\"}}", SL_ERR_NOT_FOUND);
+    expect_replaced("{\"a\":{\"model\":\"x\"}}", "new",
+                    "{\"model\":\"new\",\"a\":{\"model\":\"x\"}}");
 }
 
-TEST(replace_escaped_key_not_found)
+TEST(replace_non_string_value)
 {
-    expect_status("{\"mod\\u0065l\":\"old\"}", SL_ERR_NOT_FOUND);
+    expect_replaced("{\"model\":7,\"n\":1}", "new", "{\"model\":\"new\",\"n\":1}");
+    expect_replaced("{\"model\":null}", "new", "{\"model\":\"new\"}");
+    expect_replaced("{\"model\":[\"a\"] ,\"n\":1}", "new", "{\"model\":\"new\" ,\"n\":1}");
+    expect_replaced("{\"model\":{\"model\":\"a\"}}", "new", "{\"model\":\"new\"}");
+}
+
+TEST(replace_escaped_key_decoded)
+{
+    expect_replaced("{\"mod\\u0065l\":\"old\"}", "new", "{\"mod\\u0065l\":\"new\"}");
+    expect_replaced("{\"mod\\u0065L\":\"keep\"}", "new",
+                    "{\"model\":\"new\",\"mod\\u0065L\":\"keep\"}");
 }
 
 TEST(replace_non_object_invalid)

@@ -72,3 +72,21 @@ TEST(json_append_string_escapes_controls)
     ASSERT_STR_EQ("\"a\\\"b\\\\c\\n\\u0001z\"", b.data);
     sl_buf_dispose(&b);
 }
+
+/* cJSON accepts these, but a provider's strict parser would read the body differently. */
+TEST(json_parse_rejects_control_bytes)
+{
+    static const char *const bad[] = {"\x01{}", "{\"a\":1}\x0b", "{\"a\"\x0c:1}",
+                                      "{\"mod\x00l\":1}", "[\"tab\there\"]"};
+    static const size_t lens[] = {3, 8, 8, 12, 12};
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (sl_json_parse(bad[i], lens[i], SL_JSON_MAX_DEPTH, &root, &err) != SL_ERR_INVALID)
+            SL_TEST_FAIL("case %zu: expected SL_ERR_INVALID", i);
+        ASSERT_CONTAINS(err.msg, "control character");
+    }
+    ASSERT_OK(parse(" \t\r\n{\"a\":\"\\t\\u0001\"}\n", &root, &err));
+    cJSON_Delete(root);
+}
