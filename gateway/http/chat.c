@@ -155,6 +155,11 @@ sl_handle_chat(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     r->deployment = sl_router_pick(group, &w->rng);
+    r->ctx.kind = SL_KIND_CHAT;
+    r->ctx.inbound = SL_FORMAT_OPENAI;
+    r->ctx.body = r->body;
+    r->ctx.raw_body = req->entity.base;
+    r->ctx.raw_len = req->entity.len;
     sl_relay_start(r);
     return 0;
 }

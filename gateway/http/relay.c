@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -107,24 +108,18 @@ respond_upstream_error(struct sl_request *r, const struct sl_upstream_error *e)
                              e->message);
 }
 
-/* The stream's last words after a failure: one error event, then the terminator. */
+/* The stream's last words after a failure, in the client's format. */
 static void
 end_stream_with_error(struct sl_request *r, const struct sl_upstream_error *e)
 {
-    struct sl_buf frame;
-    struct sl_buf envelope;
-    const char *type = e->type[0] != '\0' ? e->type : sl_errors_default_type(e->status);
+    struct sl_buf frames;
 
-    r->error_type = type;
-    sl_buf_init(&envelope, 0);
-    sl_buf_init(&frame, 0);
-    sl_errors_envelope(&envelope, e->status, e->message, type, e->param[0] != '\0' ? e->param : NULL);
-    sl_sse_write_data(&frame, envelope.data, envelope.len);
-    sl_sse_write_data(&frame, "[DONE]", 6);
-    sl_request_write(r, frame.data, frame.len);
+    r->error_type = e->type[0] != '\0' ? e->type : sl_errors_default_type(e->status);
+    sl_buf_init(&frames, 0);
+    r->format->stream_error(&r->ctx, &r->format_state, e, &frames);
+    sl_request_write(r, frames.data, frames.len);
     sl_request_end(r, H2O_SEND_STATE_FINAL);
-    sl_buf_dispose(&frame);
-    sl_buf_dispose(&envelope);
+    sl_buf_dispose(&frames);
     finish_call(r);
 }
 
@@ -182,6 +177,7 @@ static void
 finish_whole(struct sl_request *r, struct sl_call *call)
 {
     struct sl_buf out;
+    struct sl_buf converted;
     struct sl_errbuf err = {{0}};
     enum sl_status rc;
 
@@ -195,7 +191,18 @@ finish_whole(struct sl_request *r, struct sl_call *call)
     }
 
     sl_buf_init(&out, 0);
-    rc = r->provider->translate_chat(&r->chat, call->in.data, call->in.len, &out, &r->usage, &err);
+    sl_buf_init(&converted, 0);
+    rc = r->provider->translate_response(&r->ctx, call->in.data, call->in.len, &out, &r->usage,
+                                         &err);
+    if (rc == SL_OK && !r->ctx.native && r->format->convert_response != NULL) {
+        rc = r->format->convert_response(&r->ctx, out.data, out.len, &converted, &err);
+        if (rc == SL_OK) {
+            struct sl_buf tmp = out;
+
+            out = converted;
+            converted = tmp;
+        }
+    }
     if (rc != SL_OK) {
         fail(r, 502, "api_error", "The provider's response could not be read: %s.", err.msg);
     } else {
@@ -204,6 +211,7 @@ finish_whole(struct sl_request *r, struct sl_call *call)
         finish_call(r);
     }
     sl_buf_dispose(&out);
+    sl_buf_dispose(&converted);
 }
 
 /* ---------------------------------------------------------------- streams */
@@ -218,36 +226,75 @@ start_client_stream(struct sl_request *r)
     sl_request_start(r, 200, "text/event-stream");
 }
 
+/* Writes translated frames, converted to the client's format unless the call is native. */
+static void
+write_frames(struct sl_request *r, const struct sl_buf *frames)
+{
+    struct sl_buf converted;
+
+    if (frames->len == 0)
+        return;
+    if (r->ctx.native || r->format->convert_frames == NULL) {
+        start_client_stream(r);
+        sl_request_write(r, frames->data, frames->len);
+        return;
+    }
+    sl_buf_init(&converted, 0);
+    if (r->format->convert_frames(&r->ctx, &r->format_state, frames->data, frames->len,
+                                  &converted) == SL_OK && converted.len > 0) {
+        start_client_stream(r);
+        sl_request_write(r, converted.data, converted.len);
+    }
+    sl_buf_dispose(&converted);
+}
+
+/* Ends a stream that reached the provider's end marker. */
+static void
+end_stream(struct sl_request *r)
+{
+    struct sl_upstream_error e;
+    struct sl_buf frames;
+
+    r->usage = r->st.usage;
+    if (r->st.finish_count == 0) {
+        memset(&e, 0, sizeof(e));
+        e.status = 502;
+        snprintf(e.message, sizeof(e.message),
+                 "The provider ended the stream without a finish_reason.");
+        if (!r->started) {
+            respond_upstream_error(r, &e);
+            finish_call(r);
+        } else {
+            end_stream_with_error(r, &e);
+        }
+        return;
+    }
+    start_client_stream(r);
+    sl_buf_init(&frames, 0);
+    r->format->stream_end(&r->ctx, &r->format_state, r->ctx.native, &r->usage, &frames);
+    sl_request_write(r, frames.data, frames.len);
+    sl_request_end(r, H2O_SEND_STATE_FINAL);
+    sl_buf_dispose(&frames);
+    finish_call(r);
+}
+
 /* Returns 1 when the stream reached an end (the request is finished either way). */
 static int
-handle_event(struct sl_request *r, const struct sl_sse_event *ev)
+handle_event(struct sl_request *r, const struct sl_stream_event *ev)
 {
     struct sl_upstream_error e;
     struct sl_buf out;
     enum sl_stream_verdict v;
 
     sl_buf_init(&out, 0);
-    v = r->provider->translate_chat_event(&r->chat, &r->st, ev, &out, &e);
+    v = r->provider->translate_event(&r->ctx, &r->st, ev, &out, &e);
     switch (v) {
     case SL_STREAM_CONTINUE:
-        if (out.len > 0) {
-            start_client_stream(r);
-            sl_request_write(r, out.data, out.len);
-        }
+        write_frames(r, &out);
         break;
     case SL_STREAM_END:
-        r->usage = r->st.usage;
-        start_client_stream(r);
-        if (r->st.finish_count == 0) {
-            memset(&e, 0, sizeof(e));
-            e.status = 502;
-            snprintf(e.message, sizeof(e.message), "The provider ended the stream without a finish_reason.");
-            end_stream_with_error(r, &e);
-        } else {
-            sl_request_write(r, "data: [DONE]\n\n", 14);
-            sl_request_end(r, H2O_SEND_STATE_FINAL);
-            finish_call(r);
-        }
+        write_frames(r, &out);
+        end_stream(r);
         break;
     case SL_STREAM_FAILED:
         r->usage = r->st.usage;
@@ -267,12 +314,12 @@ handle_event(struct sl_request *r, const struct sl_sse_event *ev)
 static void
 finish_stream(struct sl_request *r, struct sl_call *call)
 {
-    struct sl_sse_event ev;
+    struct sl_stream_event ev;
 
     if (call->result == CURLE_OK && call->error == SL_OK) {
         /* Some servers end without the blank line after the last event. */
-        sl_sse_finish(&r->sse);
-        while (r->call != NULL && sl_sse_next(&r->sse, &ev) == SL_SSE_EVENT)
+        sl_decoder_finish(&r->decoder);
+        while (r->call != NULL && sl_decoder_next(&r->decoder, &ev) == 1)
             if (handle_event(r, &ev))
                 return;
         if (r->call == NULL)
@@ -284,43 +331,47 @@ finish_stream(struct sl_request *r, struct sl_call *call)
         return;
     }
     if (r->st.finish_count > 0 && r->started) {
-        /* Every choice finished but the server omitted [DONE]: end the stream in order. */
-        sl_request_write(r, "data: [DONE]\n\n", 14);
-        sl_request_end(r, H2O_SEND_STATE_FINAL);
-        finish_call(r);
+        /* Every choice finished but the server omitted its end marker: end in order. */
+        end_stream(r);
         return;
     }
     fail(r, 502, "api_error", "The provider's stream ended before a finish_reason.");
 }
 
 static void
+fail_decoder(struct sl_request *r)
+{
+    if (sl_decoder_status(&r->decoder) == SL_ERR_TOO_LARGE)
+        fail(r, 502, "api_error", "The provider sent a stream event over %d bytes.",
+             SL_RELAY_MAX_EVENT_BYTES);
+    else
+        fail(r, 502, "api_error", "The provider sent a malformed stream.");
+}
+
+static void
 pump_stream(struct sl_request *r)
 {
     struct sl_call *call = r->call;
-    struct sl_sse_event ev;
-    enum sl_sse_result res;
+    struct sl_stream_event ev;
 
     for (;;) {
-        /* Events first: the parser holds bytes already taken from the upstream buffer. */
+        /* Events first: the decoder holds bytes already taken from the upstream buffer. */
         while (sl_request_backlog(r) < SL_RELAY_HIGH_WATER_BYTES) {
-            res = sl_sse_next(&r->sse, &ev);
-            if (res != SL_SSE_EVENT)
+            if (sl_decoder_next(&r->decoder, &ev) != 1)
                 break;
             if (handle_event(r, &ev))
                 return;
         }
-        if (sl_sse_status(&r->sse) != SL_OK) {
-            fail(r, 502, "api_error", "The provider sent a stream event over %d bytes.",
-                 SL_RELAY_MAX_EVENT_BYTES);
+        if (sl_decoder_status(&r->decoder) != SL_OK) {
+            fail_decoder(r);
             return;
         }
         if (sl_request_backlog(r) >= SL_RELAY_HIGH_WATER_BYTES || call->in.len == 0)
             break;
 
         size_t n = call->in.len;
-        if (sl_sse_feed(&r->sse, call->in.data, n) != SL_OK) {
-            fail(r, 502, "api_error", "The provider sent a stream event over %d bytes.",
-                 SL_RELAY_MAX_EVENT_BYTES);
+        if (sl_decoder_feed(&r->decoder, call->in.data, n) != SL_OK) {
+            fail_decoder(r);
             return;
         }
         sl_call_consume(call, n);
@@ -389,6 +440,36 @@ on_upstream(struct sl_call *call, void *owner)
 
 /* ---------------------------------------------------------------- start */
 
+/* Fills r->ctx for the chosen deployment: the family, native or converted body. Returns 1 when
+ * the call may go on; otherwise the error response has been sent. */
+static int
+prepare_ctx(struct sl_request *r)
+{
+    struct sl_errbuf err = {{0}};
+    cJSON *converted = NULL;
+
+    r->provider = sl_provider_find(r->deployment->provider);
+    r->ctx.deployment = r->deployment;
+    r->ctx.requested_model = r->model;
+    r->ctx.stream = r->stream;
+    r->ctx.now_unix_s = (int64_t)time(NULL);
+    r->ctx.native = r->provider->native_format == r->ctx.inbound;
+    if (r->ctx.native || r->format->convert_request == NULL)
+        return 1;
+
+    /* The family does not speak the client's format: hand it OpenAI's shape. */
+    if (r->format->convert_request(&r->ctx, r->body, &converted, &err) != SL_OK) {
+        sl_request_respond_error(r, 400, NULL, NULL, "%s", err.msg);
+        return 0;
+    }
+    r->original = r->body;
+    r->body = converted;
+    r->ctx.body = converted;
+    r->ctx.raw_body = NULL;
+    r->ctx.raw_len = 0;
+    return 1;
+}
+
 void
 sl_relay_start(struct sl_request *r)
 {
@@ -399,18 +480,13 @@ sl_relay_start(struct sl_request *r)
     struct sl_errbuf err = {{0}};
     enum sl_status rc;
 
-    r->provider = sl_provider_find(d->provider);
-    r->chat.deployment = d;
-    r->chat.requested_model = r->model;
-    r->chat.body = r->body;
-    r->chat.raw_body = r->req->entity.base;
-    r->chat.raw_len = r->req->entity.len;
-    r->chat.stream = r->stream;
+    if (!prepare_ctx(r))
+        return;
 
     memset(&up, 0, sizeof(up));
     sl_buf_init(&up.url, 0);
     sl_buf_init(&up.body, 0);
-    rc = r->provider->build_chat(&r->chat, &up, &err);
+    rc = r->provider->build_request(&r->ctx, &up, &err);
     if (rc != SL_OK) {
         sl_request_respond_error(r, rc == SL_ERR_CONFIG ? 500 : 400, NULL, NULL, "%s", err.msg);
         goto out;
@@ -425,8 +501,8 @@ sl_relay_start(struct sl_request *r)
         opts.idle_timeout_ms = (uint64_t)(sl_config_stream_timeout_s(&gw->cfg, d) * 1000.0);
         opts.pause_at = SL_RELAY_PAUSE_AT_BYTES;
         opts.max_body = SL_RELAY_PAUSE_AT_BYTES + CURL_MAX_WRITE_SIZE * 4;
-        sl_sse_init(&r->sse, SL_RELAY_MAX_EVENT_BYTES);
-        r->sse_ready = 1;
+        sl_decoder_init(&r->decoder, r->provider->framing, SL_RELAY_MAX_EVENT_BYTES);
+        r->decoder_ready = 1;
     } else {
         opts.total_timeout_ms = (uint64_t)(sl_config_timeout_s(&gw->cfg, d) * 1000.0);
         opts.max_body = (size_t)gw->cfg.max_response_size_bytes;

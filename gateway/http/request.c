@@ -89,6 +89,7 @@ sl_request_create(struct sl_worker *w, h2o_req_t *req, const char *route)
     r->route = route;
     r->start_us = sl_now_us();
     r->http1 = req->version < 0x200;
+    r->format = sl_format_ops_for(SL_FORMAT_OPENAI);
     r->gen.proceed = on_proceed;
     r->gen.stop = on_stop;
     sl_buf_init(&r->out_pending, SL_REQUEST_OUT_MAX_BYTES);
@@ -116,9 +117,14 @@ sl_request_release(struct sl_request *r)
     if (--r->refs > 0)
         return;
     sl_call_destroy(r->call);
-    if (r->sse_ready)
-        sl_sse_dispose(&r->sse);
+    if (r->decoder_ready)
+        sl_decoder_dispose(&r->decoder);
+    if (r->st.family != NULL && r->st.family_free != NULL)
+        r->st.family_free(r->st.family);
+    if (r->format_state != NULL && r->format->free_state != NULL)
+        r->format->free_state(r->format_state);
     cJSON_Delete(r->body);
+    cJSON_Delete(r->original);
     sl_buf_dispose(&r->out_pending);
     sl_buf_dispose(&r->out_inflight);
     free(r->model);
@@ -219,7 +225,7 @@ sl_request_respond_error(struct sl_request *r, int status, const char *type, con
         type = sl_errors_default_type(status);
     r->error_type = type;
     sl_buf_init(&body, 0);
-    sl_errors_envelope(&body, status, message, type, param);
+    r->format->error_envelope(&body, status, message, type, param);
     sl_request_respond_json(r, status, body.data, body.len);
     sl_buf_dispose(&body);
 }

@@ -22,6 +22,8 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/sse.h"
+#include "gateway/http/decoder.h"
+#include "gateway/http/format.h"
 #include "gateway/providers/provider.h"
 #include "gateway/upstream/upstream.h"
 
@@ -68,13 +70,18 @@ struct sl_request {
     sl_request_drained_cb on_drained;
     sl_request_gone_cb on_gone;
 
-    /* The chat call in progress. */
-    cJSON *body;
-    struct sl_chat_ctx chat;
+    /* The client's format: error envelopes, stream endings, response conversion. */
+    const struct sl_format_ops *format;
+    void *format_state;
+
+    /* The provider call in progress. */
+    cJSON *body;     /* the request as the provider family reads it; owned */
+    cJSON *original; /* the client's own body when `body` was converted from it; owned */
+    struct sl_call_ctx ctx;
     const struct sl_provider *provider;
     struct sl_call *call;
-    struct sl_sse_parser sse;
-    int sse_ready;
+    struct sl_decoder decoder;
+    int decoder_ready;
     struct sl_stream_state st;
     uint64_t upstream_start_us;
 };
@@ -94,7 +101,8 @@ void sl_request_add_header(struct sl_request *r, const char *name, const char *v
 /* Sends a whole JSON response; `body` is copied. */
 void sl_request_respond_json(struct sl_request *r, int status, const char *body, size_t len);
 
-/* Sends an error in the OpenAI envelope; `param` may be NULL, `type` NULL for the default. */
+/* Sends an error in the client format's envelope; `param` may be NULL, `type` NULL for the
+ * default of `status`. */
 void sl_request_respond_error(struct sl_request *r, int status, const char *type,
                               const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -57,8 +57,23 @@ set_model(const char *json, size_t len, const char *model, struct sl_buf *out,
 
 static const struct sl_provider *find_self(const struct sl_deployment *d);
 
+static const char *
+path_for(enum sl_call_kind kind)
+{
+    switch (kind) {
+    case SL_KIND_COMPLETION:
+        return "/completions";
+    case SL_KIND_EMBEDDING:
+        return "/embeddings";
+    case SL_KIND_CHAT:
+        break;
+    }
+    return "/chat/completions";
+}
+
 static enum sl_status
-build_chat(const struct sl_chat_ctx *ctx, struct sl_upstream_request *out, struct sl_errbuf *err)
+build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
+              struct sl_errbuf *err)
 {
     const struct sl_deployment *d = ctx->deployment;
     const struct sl_provider *p = find_self(d);
@@ -69,7 +84,7 @@ build_chat(const struct sl_chat_ctx *ctx, struct sl_upstream_request *out, struc
         return SL_ERR_CONFIG;
     }
     append_base_url(&out->url, p, d);
-    sl_buf_append_str(&out->url, "/chat/completions");
+    sl_buf_append_str(&out->url, path_for(ctx->kind));
 
     h = add_header(h, "Content-Type", "application/json");
     if (d->api_key != NULL) {
@@ -86,7 +101,15 @@ build_chat(const struct sl_chat_ctx *ctx, struct sl_upstream_request *out, struc
         h = add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
     out->headers = h;
 
-    return set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body, err);
+    if (ctx->raw_body != NULL)
+        return set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body, err);
+
+    /* A body converted from another client format has no original bytes to keep. */
+    char *text = sl_json_print(ctx->body);
+    enum sl_status rc = set_model(text, strlen(text), d->provider_model, &out->body, err);
+
+    cJSON_free(text);
+    return rc;
 }
 
 static void
@@ -107,11 +130,15 @@ read_usage(const cJSON *root, struct sl_usage *usage)
     v = cJSON_GetObjectItemCaseSensitive(u, "total_tokens");
     usage->total_tokens = cJSON_IsNumber(v) ? (int64_t)v->valuedouble
                                             : usage->prompt_tokens + usage->completion_tokens;
+    v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"),
+                                         "cached_tokens");
+    if (cJSON_IsNumber(v))
+        usage->cached_tokens = (int64_t)v->valuedouble;
 }
 
 static enum sl_status
-translate_chat(const struct sl_chat_ctx *ctx, const char *body, size_t len, struct sl_buf *out,
-               struct sl_usage *usage, struct sl_errbuf *err)
+translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
+                   struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
 {
     cJSON *root = NULL;
     enum sl_status rc = sl_json_parse(body, len, SL_JSON_MAX_DEPTH * 4, &root, err);
@@ -147,9 +174,9 @@ track_finish(struct sl_stream_state *st, const cJSON *root)
 }
 
 static enum sl_stream_verdict
-translate_chat_event(const struct sl_chat_ctx *ctx, struct sl_stream_state *st,
-                     const struct sl_sse_event *ev, struct sl_buf *out,
-                     struct sl_upstream_error *err)
+translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
+                const struct sl_stream_event *ev, struct sl_buf *out,
+                struct sl_upstream_error *err)
 {
     cJSON *root = NULL;
     const cJSON *error;
@@ -194,8 +221,9 @@ parse_error(long status, const char *body, size_t len, struct sl_upstream_error 
 #define SL_OPENAI_FAMILY(prefix, base, key_env)                                                    \
     {                                                                                              \
         .name = (prefix), .default_api_base = (base), .api_key_env = (key_env),                    \
-        .build_chat = build_chat, .translate_chat = translate_chat,                                \
-        .translate_chat_event = translate_chat_event, .parse_error = parse_error,                  \
+        .native_format = SL_FORMAT_OPENAI, .framing = SL_FRAMING_SSE,                             \
+        .build_request = build_request, .translate_response = translate_response,                 \
+        .translate_event = translate_event, .parse_error = parse_error,                           \
     }
 
 /* Prefixes served by this family, with the base URL used when a deployment sets none. */

@@ -2,10 +2,15 @@
 /*
  * provider -- the vtable behind which every provider family sits.
  *
- * A family builds the upstream request for a client's chat call, translates a complete
- * response and each stream event into OpenAI's shapes, and reads the provider's error bodies.
- * Nothing outside gateway/providers/ tests which family it talks to. Families are stateless
- * and shared by all workers; per-stream state lives in struct sl_stream_state.
+ * A family builds the upstream request for a client's call, translates a complete response
+ * and each stream event into OpenAI's shapes, and reads the provider's error bodies. Nothing
+ * outside gateway/providers/ tests which family it talks to. Families are stateless and shared
+ * by all workers; per-stream state lives in struct sl_stream_state.
+ *
+ * Formats: requests reach a family in OpenAI's shape (the inbound layer converts other client
+ * formats first) and the family answers in OpenAI's shape, which the inbound layer converts
+ * back. When the client already speaks the family's own format (`ctx->native`), the family
+ * passes bodies and events through with only the model rewritten.
  */
 #ifndef SL_PROVIDER_H
 #define SL_PROVIDER_H
@@ -22,14 +27,38 @@
 #include "common/status.h"
 #include "gateway/http/errors.h"
 
-/* One chat call as a provider sees it. Everything is borrowed for the call's lifetime. */
-struct sl_chat_ctx {
+/* What the client asked for. */
+enum sl_call_kind {
+    SL_KIND_CHAT,       /* /v1/chat/completions, or /v1/messages converted to it */
+    SL_KIND_COMPLETION, /* /v1/completions (legacy text completions) */
+    SL_KIND_EMBEDDING,  /* /v1/embeddings */
+};
+
+/* The wire format a client speaks. */
+enum sl_format {
+    SL_FORMAT_OPENAI,
+    SL_FORMAT_ANTHROPIC,
+};
+
+/* How a family frames a streamed response. */
+enum sl_stream_framing {
+    SL_FRAMING_SSE,             /* text/event-stream */
+    SL_FRAMING_AWS_EVENTSTREAM, /* application/vnd.amazon.eventstream (binary, CRC-checked) */
+};
+
+/* One call as a family sees it. Everything is borrowed for the call's lifetime. */
+struct sl_call_ctx {
+    enum sl_call_kind kind;
+    enum sl_format inbound;      /* the client's format */
+    int native;                  /* 1: the family's own format is the client's: pass through */
     const struct sl_deployment *deployment;
     const char *requested_model; /* the model name the client sent: echoed in responses */
-    const cJSON *body;           /* the client's parsed body */
-    const char *raw_body;        /* the client's bytes, `raw_len` long */
+    const cJSON *body;           /* the request: OpenAI's shape, or the client's own if native */
+    const char *raw_body;        /* `body` as the client sent it, `raw_len` long; NULL when
+                                    `body` was converted from another format */
     size_t raw_len;
     int stream;
+    int64_t now_unix_s;          /* wall clock at the call's start, for request signing */
 };
 
 /* What a family builds for curl. The caller owns and frees every field. */
@@ -44,6 +73,8 @@ struct sl_usage {
     int64_t prompt_tokens;
     int64_t completion_tokens;
     int64_t total_tokens;
+    int64_t cached_tokens;         /* prompt tokens read from the provider's cache */
+    int64_t cache_creation_tokens; /* prompt tokens written to the provider's cache */
 };
 
 /* Maximum number of choices (`n`) whose finish_reason a stream tracks. */
@@ -51,39 +82,55 @@ struct sl_usage {
 
 /* Per-stream bookkeeping shared by every family's event translator. */
 struct sl_stream_state {
-    int saw_done;      /* the provider ended the stream in order */
-    int finish_count;  /* distinct choice indexes that received a finish_reason */
+    int saw_done;     /* the provider ended the stream in order */
+    int finish_count; /* distinct choice indexes that received a finish_reason */
     uint8_t finished[SL_STREAM_MAX_CHOICES];
     struct sl_usage usage;
+    /* A family's own translation state, created on first use; the relay calls family_free. */
+    void *family;
+    void (*family_free)(void *family);
 };
 
 enum sl_stream_verdict {
     SL_STREAM_CONTINUE, /* frames (maybe none) were appended; more events follow */
-    SL_STREAM_END,      /* the provider's end marker; the relay writes the terminator */
+    SL_STREAM_END,      /* the provider's end marker; the inbound format writes its terminator */
     SL_STREAM_FAILED,   /* an in-band error: `err` is filled, nothing was appended */
+};
+
+/* One event of a provider stream: an SSE event, or an AWS event-stream message whose
+ * `event` is its :event-type (or :exception-type) header and `data` its payload. */
+struct sl_stream_event {
+    const char *event;
+    size_t event_len;
+    const char *data;
+    size_t data_len;
 };
 
 struct sl_provider {
     const char *name;             /* the model prefix, e.g. "openai" */
     const char *default_api_base; /* NULL when api_base is required */
     const char *api_key_env;      /* env var read when a deployment has no api_key, or NULL */
+    enum sl_format native_format; /* the client format this family passes through */
+    enum sl_stream_framing framing;
 
-    /* Builds the upstream request; SL_ERR_INVALID with `err` for a request it cannot express. */
-    enum sl_status (*build_chat)(const struct sl_chat_ctx *ctx, struct sl_upstream_request *out,
-                                 struct sl_errbuf *err);
+    /* Builds the upstream request for ctx->kind; SL_ERR_INVALID with `err` for a request the
+     * family cannot express (e.g. embeddings on a family without them). */
+    enum sl_status (*build_request)(const struct sl_call_ctx *ctx,
+                                    struct sl_upstream_request *out, struct sl_errbuf *err);
 
-    /* Translates a complete 2xx response body into an OpenAI chat.completion in `out`, with
-     * the usage it reports. SL_ERR_UPSTREAM_PROTO when the body is not what the family sends. */
-    enum sl_status (*translate_chat)(const struct sl_chat_ctx *ctx, const char *body, size_t len,
-                                     struct sl_buf *out, struct sl_usage *usage,
-                                     struct sl_errbuf *err);
+    /* Translates a complete 2xx response body into OpenAI's shape for ctx->kind (or passes it
+     * through when native) in `out`, with the usage it reports. SL_ERR_UPSTREAM_PROTO when the
+     * body is not what the family sends. */
+    enum sl_status (*translate_response)(const struct sl_call_ctx *ctx, const char *body,
+                                         size_t len, struct sl_buf *out, struct sl_usage *usage,
+                                         struct sl_errbuf *err);
 
-    /* Translates one upstream stream event into OpenAI SSE frames appended to `out`. */
-    enum sl_stream_verdict (*translate_chat_event)(const struct sl_chat_ctx *ctx,
-                                                   struct sl_stream_state *st,
-                                                   const struct sl_sse_event *ev,
-                                                   struct sl_buf *out,
-                                                   struct sl_upstream_error *err);
+    /* Translates one upstream stream event into OpenAI SSE frames (or native frames when
+     * ctx->native) appended to `out`, tracking finish reasons and usage in `st`. */
+    enum sl_stream_verdict (*translate_event)(const struct sl_call_ctx *ctx,
+                                              struct sl_stream_state *st,
+                                              const struct sl_stream_event *ev,
+                                              struct sl_buf *out, struct sl_upstream_error *err);
 
     /* Reads an error response into `out` (status, message, type, param). */
     void (*parse_error)(long status, const char *body, size_t len, struct sl_upstream_error *out);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * openai_response_fuzz -- libFuzzer target for the OpenAI family's response translators
- * (translate_chat and translate_chat_event in gateway/providers/openai.c).
+ * (translate_response and translate_event in gateway/providers/openai.c).
  *
  * The input is used twice: as a complete response body, and as an SSE stream whose events go
- * through translate_chat_event. Whenever a translator reports success, its output must parse
+ * through translate_event. Whenever a translator reports success, its output must parse
  * as a JSON object whose "model" is the requested model and whose other members equal the
  * provider's. A stream frame is checked after parsing it back as SSE. END and FAILED must
  * append nothing, and the finish bookkeeping must match the flags it keeps. Mismatches abort.
@@ -139,14 +139,14 @@ check_translated(const char *in, size_t in_len, const char *out, size_t out_len)
 }
 
 static void
-fuzz_complete_body(const struct sl_chat_ctx *ctx, const char *body, size_t len)
+fuzz_complete_body(const struct sl_call_ctx *ctx, const char *body, size_t len)
 {
     struct sl_buf out;
     struct sl_usage usage = {0};
     struct sl_errbuf err;
 
     sl_buf_init(&out, 0);
-    if (provider->translate_chat(ctx, body, len, &out, &usage, &err) == SL_OK)
+    if (provider->translate_response(ctx, body, len, &out, &usage, &err) == SL_OK)
         check_translated(body, len, out.data, out.len);
     sl_buf_dispose(&out);
 }
@@ -178,7 +178,7 @@ check_finish_state(const struct sl_stream_state *st)
 }
 
 static void
-fuzz_stream(const struct sl_chat_ctx *ctx, const char *stream, size_t len)
+fuzz_stream(const struct sl_call_ctx *ctx, const char *stream, size_t len)
 {
     struct sl_sse_parser p;
     struct sl_sse_event ev;
@@ -195,7 +195,7 @@ fuzz_stream(const struct sl_chat_ctx *ctx, const char *stream, size_t len)
     while (v == SL_STREAM_CONTINUE && sl_sse_next(&p, &ev) == SL_SSE_EVENT) {
         size_t before = out.len;
 
-        v = provider->translate_chat_event(ctx, &st, &ev, &out, &err);
+        v = provider->translate_event(ctx, &st, &(struct sl_stream_event){ev.event, ev.event_len, ev.data, ev.data_len}, &out, &err);
         if (v == SL_STREAM_CONTINUE) {
             check_frames(&ev, out.data + before, out.len - before);
         } else {
@@ -214,7 +214,7 @@ fuzz_stream(const struct sl_chat_ctx *ctx, const char *stream, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
 
     load_config_once();
     ctx.deployment = &config.deployments[0];

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * request_fuzz -- libFuzzer target for the client request path: sl_json_parse, then
- * sl_validate_chat, then the OpenAI family's build_chat (gateway/providers/openai.c).
+ * sl_validate_chat, then the OpenAI family's build_request (gateway/providers/openai.c).
  *
- * The input is a client body. When it validates, build_chat must succeed and its upstream body
+ * The input is a client body. When it validates, build_request must succeed and its upstream body
  * must parse as JSON, carry the deployment's provider model as "model", and equal the input in
  * every other member (compared after deleting "model" from both). Any mismatch aborts.
  */
@@ -129,7 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const struct sl_deployment *d;
     struct sl_upstream_request up;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
     const char *param = NULL;
     cJSON *body = NULL;
@@ -158,7 +158,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&up, 0, sizeof(up));
     sl_buf_init(&up.url, 0);
     sl_buf_init(&up.body, 0);
-    check(provider->build_chat(&ctx, &up, &err) == SL_OK, "build_chat failed on a valid body");
+    check(provider->build_request(&ctx, &up, &err) == SL_OK, "build_request failed on a valid body");
     check(strcmp(up.url.data, "http://127.0.0.1:9/v1/chat/completions") == 0,
           "the upstream URL is wrong");
     check_upstream_body(body, &up.body, d->provider_model);

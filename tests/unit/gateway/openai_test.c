@@ -2,7 +2,7 @@
 /*
  * openai_test -- golden tests of the OpenAI-compatible family (gateway/providers/openai.c).
  *
- * Given a client request in golden/openai/<case>.request.json, build_chat must produce exactly
+ * Given a client request in golden/openai/<case>.request.json, build_request must produce exactly
  * the bytes of <case>.upstream.json. A provider response <case>.response.json must reach the
  * client as exactly <case>.client.json; a recorded stream <case>.upstream.sse must come out as
  * exactly the frames of <case>.client.sse. With SLUICE_FIXTURES set, recorded provider streams
@@ -101,7 +101,7 @@ parse_json(const char *text, size_t len, const char *what)
     return root;
 }
 
-/* Runs build_chat on golden <name>.request.json as a call to group `requested`. */
+/* Runs build_request on golden <name>.request.json as a call to group `requested`. */
 static void
 build_golden(const struct setup *s, const char *name, const char *requested,
              struct sl_upstream_request *up)
@@ -110,7 +110,7 @@ build_golden(const struct setup *s, const char *name, const char *requested,
     size_t len;
     char *raw;
     cJSON *body;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
 
     snprintf(file, sizeof(file), "%s.request.json", name);
@@ -124,8 +124,8 @@ build_golden(const struct setup *s, const char *name, const char *requested,
     memset(up, 0, sizeof(*up));
     sl_buf_init(&up->url, 0);
     sl_buf_init(&up->body, 0);
-    if (s->p->build_chat(&ctx, up, &err) != SL_OK)
-        SL_TEST_FAIL("build_chat on %s failed: %s", file, err.msg);
+    if (s->p->build_request(&ctx, up, &err) != SL_OK)
+        SL_TEST_FAIL("build_request on %s failed: %s", file, err.msg);
     cJSON_Delete(body);
     free(raw);
 }
@@ -245,7 +245,7 @@ TEST(openai_no_api_base_is_config_error)
 {
     struct setup s;
     struct sl_upstream_request up = {0};
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
     static const char raw[] = "{\"model\":\"g\",\"messages\":[{\"role\":\"user\"}]}";
     cJSON *body = parse_json(raw, strlen(raw), "request");
@@ -258,7 +258,7 @@ TEST(openai_no_api_base_is_config_error)
     ctx.raw_len = strlen(raw);
     sl_buf_init(&up.url, 0);
     sl_buf_init(&up.body, 0);
-    ASSERT_EQ(SL_ERR_CONFIG, s.p->build_chat(&ctx, &up, &err));
+    ASSERT_EQ(SL_ERR_CONFIG, s.p->build_request(&ctx, &up, &err));
     ASSERT_CONTAINS(err.msg, "has no api_base");
     upstream_dispose(&up);
     cJSON_Delete(body);
@@ -324,7 +324,7 @@ static void
 translate_golden(const char *name, struct sl_buf *out, struct sl_usage *usage)
 {
     struct setup s;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
     char file[128];
     size_t len;
@@ -336,8 +336,8 @@ translate_golden(const char *name, struct sl_buf *out, struct sl_usage *usage)
     snprintf(file, sizeof(file), "%s.response.json", name);
     body = read_golden(file, &len);
     memset(usage, 0, sizeof(*usage));
-    if (s.p->translate_chat(&ctx, body, len, out, usage, &err) != SL_OK)
-        SL_TEST_FAIL("translate_chat on %s failed: %s", file, err.msg);
+    if (s.p->translate_response(&ctx, body, len, out, usage, &err) != SL_OK)
+        SL_TEST_FAIL("translate_response on %s failed: %s", file, err.msg);
     free(body);
     sl_config_dispose(&s.cfg);
 }
@@ -396,7 +396,7 @@ TEST(openai_response_without_model)
 TEST(openai_response_not_object)
 {
     struct setup s;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
     struct sl_buf out;
     struct sl_usage usage = {0};
@@ -409,7 +409,7 @@ TEST(openai_response_not_object)
         enum sl_status rc;
 
         sl_buf_init(&out, 0);
-        rc = s.p->translate_chat(&ctx, bodies[i], strlen(bodies[i]), &out, &usage, &err);
+        rc = s.p->translate_response(&ctx, bodies[i], strlen(bodies[i]), &out, &usage, &err);
         if (rc != SL_ERR_UPSTREAM_PROTO)
             SL_TEST_FAIL("body \"%s\": expected SL_ERR_UPSTREAM_PROTO, got %d", bodies[i], (int)rc);
         sl_buf_dispose(&out);
@@ -417,7 +417,7 @@ TEST(openai_response_not_object)
     sl_config_dispose(&s.cfg);
 }
 
-/* Result of feeding a whole stream through sl_sse and translate_chat_event. */
+/* Result of feeding a whole stream through sl_sse and translate_event. */
 struct stream_run {
     struct sl_buf out;
     struct sl_stream_state st;
@@ -432,7 +432,7 @@ run_stream(const char *requested, const char *stream, size_t len, size_t step,
            struct stream_run *run)
 {
     struct setup s;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_sse_parser p;
     struct sl_sse_event ev;
     size_t off = 0;
@@ -456,7 +456,7 @@ run_stream(const char *requested, const char *stream, size_t len, size_t step,
             sl_sse_finish(&p);
         while (run->last == SL_STREAM_CONTINUE && (r = sl_sse_next(&p, &ev)) == SL_SSE_EVENT) {
             run->events++;
-            run->last = s.p->translate_chat_event(&ctx, &run->st, &ev, &run->out, &run->err);
+            run->last = s.p->translate_event(&ctx, &run->st, &(struct sl_stream_event){ev.event, ev.event_len, ev.data, ev.data_len}, &run->out, &run->err);
         }
         if (n == 0)
             break;
@@ -618,7 +618,7 @@ check_body_after_control_byte(void)
 {
     struct setup s;
     struct sl_upstream_request up = {0};
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
     size_t len = sizeof(control_byte_body) - 1;
     cJSON *body = NULL;
@@ -636,7 +636,7 @@ check_body_after_control_byte(void)
     ctx.raw_len = len;
     sl_buf_init(&up.url, 0);
     sl_buf_init(&up.body, 0);
-    ASSERT_OK(s.p->build_chat(&ctx, &up, &err));
+    ASSERT_OK(s.p->build_request(&ctx, &up, &err));
     sent = parse_json(up.body.data, up.body.len, "upstream body");
     ASSERT_STR_EQ("gpt-4o-mini", sl_json_get_string(sent, "model"));
     cJSON_Delete(sent);
@@ -654,7 +654,7 @@ static void
 check_response_after_control_byte(void)
 {
     struct setup s;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
     struct sl_buf out;
     struct sl_usage usage = {0};
@@ -665,7 +665,7 @@ check_response_after_control_byte(void)
     ctx.deployment = s.d;
     ctx.requested_model = "my-gpt";
     sl_buf_init(&out, 0);
-    rc = s.p->translate_chat(&ctx, control_byte_body, sizeof(control_byte_body) - 1, &out, &usage,
+    rc = s.p->translate_response(&ctx, control_byte_body, sizeof(control_byte_body) - 1, &out, &usage,
                              &err);
     if (rc != SL_ERR_UPSTREAM_PROTO) {
         ASSERT_OK(rc);
@@ -723,7 +723,7 @@ check_escaped_key_keeps_huge_number(void)
         "{\"mod\\u0065l\":\"g\",\"messages\":[{\"role\":\"user\"}],\"logit_bias\":{\"1\":1e999}}";
     struct setup s;
     struct sl_upstream_request up = {0};
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
     cJSON *body = parse_json(raw, strlen(raw), "request");
     cJSON *sent;
@@ -736,7 +736,7 @@ check_escaped_key_keeps_huge_number(void)
     ctx.raw_len = strlen(raw);
     sl_buf_init(&up.url, 0);
     sl_buf_init(&up.body, 0);
-    ASSERT_OK(s.p->build_chat(&ctx, &up, &err));
+    ASSERT_OK(s.p->build_request(&ctx, &up, &err));
     sent = parse_json(up.body.data, up.body.len, "upstream body");
     ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(sent, "logit_bias"), "1")));
@@ -841,7 +841,7 @@ static void
 check_captured_stream(const char *path, const char *name)
 {
     struct setup s;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_sse_parser in_p, out_p;
     struct sl_sse_event ev, out_ev;
     struct sl_stream_state st = {0};
@@ -866,7 +866,7 @@ check_captured_stream(const char *path, const char *name)
         char where[256];
 
         sl_buf_init(&out, 0);
-        v = s.p->translate_chat_event(&ctx, &st, &ev, &out, &err);
+        v = s.p->translate_event(&ctx, &st, &(struct sl_stream_event){ev.event, ev.event_len, ev.data, ev.data_len}, &out, &err);
         snprintf(where, sizeof(where), "%s chunk %d", name, chunks);
         if (v == SL_STREAM_FAILED)
             SL_TEST_FAIL("%s: translation failed: %s", where, err.message);
@@ -925,7 +925,7 @@ static void
 check_captured_response(const char *path, const char *name)
 {
     struct setup s;
-    struct sl_chat_ctx ctx = {0};
+    struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
     struct sl_usage usage = {0};
     struct sl_buf out;
@@ -938,8 +938,8 @@ check_captured_response(const char *path, const char *name)
     ctx.deployment = s.d;
     ctx.requested_model = "my-gpt";
     sl_buf_init(&out, 0);
-    if (s.p->translate_chat(&ctx, body, len, &out, &usage, &err) != SL_OK)
-        SL_TEST_FAIL("%s: translate_chat failed: %s", name, err.msg);
+    if (s.p->translate_response(&ctx, body, len, &out, &usage, &err) != SL_OK)
+        SL_TEST_FAIL("%s: translate_response failed: %s", name, err.msg);
     expect_same_but_model(body, len, out.data, out.len, "my-gpt", name);
     if (cJSON_IsObject(u)) {
         ASSERT_EQ(1, usage.present);
