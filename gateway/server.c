@@ -45,7 +45,7 @@ static const struct route routes[] = {
 /* ---------------------------------------------------------------- JSON 413 */
 
 /*
- * h2o answers a body over max_request_entity_size itself, in plain text, before any handler
+ * h2o rejects a body over max_request_entity_size itself, in plain text, before any handler
  * runs. This filter on the fallback path (where h2o binds such requests) swaps that body for
  * the OpenAI error envelope so SDKs can read it.
  */

@@ -28,7 +28,7 @@ void sl_decoder_dispose(struct sl_decoder *d);
 enum sl_status sl_decoder_feed(struct sl_decoder *d, const char *bytes, size_t n);
 
 /* Returns 1 with the next event in `ev` (borrowed until the next call), 0 when more bytes are
- * needed, -1 when the stream is broken (sl_decoder_status() says why). */
+ * needed, -1 when the stream is broken (sl_decoder_status() returns why). */
 int sl_decoder_next(struct sl_decoder *d, struct sl_stream_event *ev);
 
 /* Marks the end of the response: a last event without its terminator is still delivered. */

@@ -2,7 +2,7 @@
 /*
  * format -- how responses are written in the client's wire format.
  *
- * Provider families answer in OpenAI's shape (or in the client's own format when they pass a
+ * Provider families return OpenAI's shape (or in the client's own format when they pass a
  * native call through). A format converts those answers for its clients and writes its own
  * error envelope, stream terminator and mid-stream error. OpenAI's format converts nothing.
  * Conversion state lives in `*state`, created on first use and released with free_state.
@@ -39,8 +39,8 @@ struct sl_format_ops {
     enum sl_status (*convert_frames)(const struct sl_call_ctx *ctx, void **state,
                                      const char *frames, size_t len, struct sl_buf *out);
 
-    /* Appends what ends a good stream (OpenAI: `data: [DONE]`). `native` says whether the
-     * family passed the client's own format through, which may have ended it already. */
+    /* Appends what ends a good stream (OpenAI: `data: [DONE]`). `native` is 1 when the
+     * family passed the client's own format through, which may have ended the stream already. */
     void (*stream_end)(const struct sl_call_ctx *ctx, void **state, int native,
                        const struct sl_usage *usage, struct sl_buf *out);
 

@@ -65,9 +65,15 @@ add_proxy_headers(struct sl_request *r)
 
     sl_request_add_header(r, "x-litellm-model-id", d->id);
     sl_request_add_header(r, "x-litellm-model-group", d->model_name);
-    snprintf(base, sizeof(base), "%s", d->api_base != NULL ? d->api_base : r->provider->default_api_base);
+    if (d->api_base != NULL)
+        snprintf(base, sizeof(base), "%s", d->api_base);
+    else if (r->provider->default_api_base != NULL)
+        snprintf(base, sizeof(base), "%s", r->provider->default_api_base);
+    else
+        base[0] = '\0'; /* the family derives its URL, e.g. from a region */
     base[strcspn(base, "?")] = '\0';
-    sl_request_add_header(r, "x-litellm-model-api-base", base);
+    if (base[0] != '\0')
+        sl_request_add_header(r, "x-litellm-model-api-base", base);
     sl_request_add_header(r, "x-litellm-attempted-retries", "0");
     sl_request_add_header(r, "x-litellm-attempted-fallbacks", "0");
     if (call == NULL)
@@ -355,7 +361,7 @@ pump_stream(struct sl_request *r)
     struct sl_stream_event ev;
 
     for (;;) {
-        /* Events first: the decoder holds bytes already taken from the upstream buffer. */
+        /* Events first: the decoder keeps bytes already taken from the upstream buffer. */
         while (sl_request_backlog(r) < SL_RELAY_HIGH_WATER_BYTES) {
             if (sl_decoder_next(&r->decoder, &ev) != 1)
                 break;

@@ -351,7 +351,7 @@ sl_request_client_gone(struct sl_request *r)
     if (r->req == NULL)
         return;
 
-    /* Nginx's 499: nobody reads it, but h2o needs a response to close the connection and
+    /* Nginx's 499: the client is gone, but h2o needs a response to close the connection and
      * dispose the request. */
     if (!r->started) {
         r->status = 499;

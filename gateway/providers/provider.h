@@ -27,7 +27,7 @@
 #include "common/status.h"
 #include "gateway/http/errors.h"
 
-/* What the client asked for. */
+/* The kind of call a client makes. */
 enum sl_call_kind {
     SL_KIND_CHAT,       /* /v1/chat/completions, or /v1/messages converted to it */
     SL_KIND_COMPLETION, /* /v1/completions (legacy text completions) */
@@ -40,13 +40,13 @@ enum sl_format {
     SL_FORMAT_ANTHROPIC,
 };
 
-/* How a family frames a streamed response. */
+/* The framing of a family's streamed responses. */
 enum sl_stream_framing {
     SL_FRAMING_SSE,             /* text/event-stream */
     SL_FRAMING_AWS_EVENTSTREAM, /* application/vnd.amazon.eventstream (binary, CRC-checked) */
 };
 
-/* One call as a family sees it. Everything is borrowed for the call's lifetime. */
+/* One call, as given to a family. Everything is borrowed for the call's lifetime. */
 struct sl_call_ctx {
     enum sl_call_kind kind;
     enum sl_format inbound;      /* the client's format */
@@ -61,7 +61,7 @@ struct sl_call_ctx {
     int64_t now_unix_s;          /* wall clock at the call's start, for request signing */
 };
 
-/* What a family builds for curl. The caller owns and frees every field. */
+/* The upstream request a family builds for curl. The caller owns and frees every field. */
 struct sl_upstream_request {
     struct sl_buf url;
     struct curl_slist *headers;
