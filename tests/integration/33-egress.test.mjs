@@ -4,16 +4,14 @@
 // The CA and the server certificate for 127.0.0.1 are made with the openssl CLI at run time.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-    chatBody, expectErrorEnvelope, makeTempDir, needs, postJson, startGateway, startMock,
+    chatBody, expectErrorEnvelope, needs, postJson, startGateway, startMock,
 } from './lib/harness.mjs';
+import { makeCertificates } from './lib/tls.mjs';
 
 await needs('gateway', 'mock', 'openssl');
 
@@ -21,32 +19,6 @@ let certs;
 let mock;
 let proxy;
 const started = [];
-
-// Writes ca.pem, server.pem and server.key (EC P-256, SAN IP:127.0.0.1) into a temporary folder.
-function makeCertificates() {
-    const dir = makeTempDir('sluice-tls-');
-    const file = (name) => path.join(dir, name);
-    const openssl = (...args) => execFileSync('openssl', args, { stdio: 'pipe' });
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2',
-        '-subj', '/CN=Sluice Test CA',
-        '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1');
-    fs.writeFileSync(file('server.ext'), 'basicConstraints=CA:FALSE\n'
-        + 'keyUsage=critical,digitalSignature\n'
-        + 'extendedKeyUsage=serverAuth\n'
-        + 'subjectAltName=IP:127.0.0.1\n');
-    openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
-        '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('server.ext'));
-    return {
-        caFile: file('ca.pem'),
-        ca: fs.readFileSync(file('ca.pem')),
-        cert: file('server.pem'),
-        key: file('server.key'),
-    };
-}
 
 // A CONNECT-only forward proxy on 127.0.0.1 that records each CONNECT target and tunnels only
 // to loopback addresses.
