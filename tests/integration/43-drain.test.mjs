@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // SIGTERM while a stream is in flight: the gateway stops accepting connections, lets the stream
 // finish and exits 0; with general_settings.drain_timeout it gives up on a longer stream after
-// that many seconds and closes the client's connection. Every test starts its own gateway.
+// that many seconds and closes the client's connection, and /health/readiness answers 503
+// "draining" meanwhile. Every test starts its own gateway.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -140,5 +141,62 @@ test('drain timeout cuts long stream', async (t) => {
         assert.ok(exitedAfter <= 3000, `exit ${exitedAfter} ms after SIGTERM with drain_timeout 1 s`);
     } finally {
         await gateway.stop('SIGKILL');
+    }
+});
+
+// Sends GET /health/readiness on `socket` (an open keep-alive connection) and resolves with the
+// status line's code and the body.
+function readinessOn(socket) {
+    return new Promise((resolve, reject) => {
+        let data = '';
+        const onData = (chunk) => {
+            data += chunk.toString('latin1');
+            const head = data.indexOf('\r\n\r\n');
+            if (head < 0) {
+                return;
+            }
+            const length = /content-length:\s*(\d+)/i.exec(data.slice(0, head));
+            if (length && data.length - head - 4 < Number(length[1])) {
+                return;
+            }
+            socket.off('data', onData);
+            resolve({ status: Number(data.split(' ')[1]), body: data.slice(head + 4) });
+        };
+        socket.on('data', onData);
+        socket.once('error', reject);
+        socket.write('GET /health/readiness HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    });
+}
+
+test('readiness reports draining', async () => {
+    const gateway = await startDrainGateway(30);
+    try {
+        await mock.reset();
+        await mock.queue({ text: 'slow stream', chunks: 10, chunk_interval_ms: 200 });
+        const socket = net.connect(gateway.port, '127.0.0.1');
+        await new Promise((resolve, reject) => {
+            socket.once('connect', resolve);
+            socket.once('error', reject);
+        });
+        const before = await readinessOn(socket);
+        assert.equal(before.status, 200);
+        assert.match(before.body, /"status":"healthy"/);
+
+        // A stream keeps the drain going while the kept-alive connection asks again.
+        const stream = streamChat({
+            url: `${gateway.url}/v1/chat/completions`,
+            body: { model: GROUP, stream: true, messages: [{ role: 'user', content: 'hi' }] },
+        });
+        await sleep(300);
+        process.kill(gateway.proc.pid, 'SIGTERM');
+        await gateway.waitForLog((line) => line.event === 'gateway.draining', 5000);
+        await sleep(100);
+        const during = await readinessOn(socket);
+        assert.equal(during.status, 503);
+        assert.match(during.body, /"status":"draining"/);
+        socket.destroy();
+        await stream;
+    } finally {
+        await gateway.stop();
     }
 });
