@@ -123,8 +123,10 @@ setup_tls(struct sl_gateway *gw, struct sl_errbuf *err)
                            "matches the certificate from \"%s\"", cfg->path, cfg->tls_key_file);
         return SL_ERR_CONFIG;
     }
-    /* HTTP/2 when the client offers it through ALPN, else HTTP/1.1. */
-    h2o_ssl_register_alpn_protocols(gw->ssl_ctx, h2o_http2_alpn_protocols);
+    /* HTTP/2 when the client offers it through ALPN, else HTTP/1.1, which is also named back to
+     * clients that offer only it (h2o's own list has the HTTP/2 names only). */
+    static const h2o_iovec_t alpn[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
+    h2o_ssl_register_alpn_protocols(gw->ssl_ctx, alpn);
     return SL_OK;
 }
 

@@ -237,11 +237,8 @@ test('alpn h2 streams chat to done', async () => {
 
 test('alpn http/1.1 only gets http/1.1', async () => {
     const socket = await connectTls(['http/1.1']);
-    // The gateway registers h2o's HTTP/2 ALPN list (gateway/server.c), which lacks http/1.1, so
-    // it selects no protocol here. RFC 7301 lets a server ignore ALPN, and the connection then
-    // speaks HTTP/1.1. A server that selects "http/1.1" passes too.
-    assert.ok(socket.alpnProtocol === false || socket.alpnProtocol === 'http/1.1',
-        `negotiated ${socket.alpnProtocol}`);
+    // Strict clients expect the server to name the protocol it picked.
+    assert.equal(socket.alpnProtocol, 'http/1.1');
     assert.equal(socket.authorized, true);
     const reply = (await exchange(socket, LIVELINESS_REQUEST)).toString('latin1');
     assert.match(reply, /^HTTP\/1\.1 200 /, `reply: ${JSON.stringify(reply.slice(0, 300))}`);
