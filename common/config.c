@@ -162,7 +162,7 @@ static enum sl_status
 resolve_scalar(struct loader *ld, const yaml_node_t *node, int env_optional, const char **text,
                enum scalar_kind *kind)
 {
-    const char *v;
+    const char *v = NULL;
     const char *name;
     enum sl_status rc = raw_scalar(ld, node, &v);
 
