@@ -194,7 +194,7 @@ parse_field(struct sl_mock_script *s, const cJSON *item, struct sl_errbuf *err)
 {
     const char *k = item->string;
     const char *unused;
-    int64_t v;
+    int64_t v = 0;
     enum sl_status rc;
 
     if (strcmp(k, "route") == 0)
