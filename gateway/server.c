@@ -34,6 +34,10 @@ struct route {
 static const struct route routes[] = {
     {"/v1/chat/completions", sl_handle_chat},
     {"/chat/completions", sl_handle_chat},
+    {"/v1/completions", sl_handle_completions},
+    {"/completions", sl_handle_completions},
+    {"/v1/embeddings", sl_handle_embeddings},
+    {"/embeddings", sl_handle_embeddings},
     {"/v1/models", sl_handle_models},
     {"/models", sl_handle_models},
     {"/health/liveliness", sl_handle_liveliness},

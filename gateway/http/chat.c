@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * chat -- POST /v1/chat/completions and /chat/completions: stages 1 to 3 of http/pipeline.h
- * (parse, authenticate, route), then the relay takes over.
+ * chat -- the OpenAI-format model routes: POST /v1/chat/completions, /v1/completions and
+ * /v1/embeddings, each also without /v1. One handler body runs stages 1 to 3 of
+ * http/pipeline.h (parse, authenticate, route) for all three, then the relay takes over. The
+ * routes differ only in their body checks, their call kind and whether they may stream.
  */
 #define SL_LOG_MODULE "http"
 #include <string.h>
@@ -85,9 +87,23 @@ reject_unknown_model(struct sl_request *r, const struct sl_router *router, const
     sl_buf_dispose(&names);
 }
 
+/* The properties that set one model route apart from the others. */
+struct model_route {
+    const char *route; /* canonical path, for logs and error messages */
+    enum sl_call_kind kind;
+    enum sl_status (*validate)(const cJSON *body, const char **param, struct sl_errbuf *err);
+};
+
+static const struct model_route chat_route = {"/chat/completions", SL_KIND_CHAT, sl_validate_chat};
+static const struct model_route completions_route = {"/completions", SL_KIND_COMPLETION,
+                                                     sl_validate_completions};
+/* The validator rejects `stream: true`, so an embeddings call never streams. */
+static const struct model_route embeddings_route = {"/embeddings", SL_KIND_EMBEDDING,
+                                                    sl_validate_embeddings};
+
 /* Stage 1: the body as JSON, then its shape. Returns 1 when valid; else the 4xx is sent. */
 static int
-parse_body(struct sl_request *r, const struct sl_config *cfg)
+parse_body(struct sl_request *r, const struct sl_config *cfg, const struct model_route *route)
 {
     h2o_req_t *req = r->req;
     struct sl_errbuf err;
@@ -112,7 +128,7 @@ parse_body(struct sl_request *r, const struct sl_config *cfg)
                                  "The request body is not valid JSON: %s.", err.msg);
         return 0;
     }
-    rc = sl_validate_chat(r->body, &param, &err);
+    rc = route->validate(r->body, &param, &err);
     if (rc != SL_OK) {
         sl_request_respond_error(r, 400, "invalid_request_error", param, "%s", err.msg);
         return 0;
@@ -120,16 +136,15 @@ parse_body(struct sl_request *r, const struct sl_config *cfg)
     return 1;
 }
 
-int
-sl_handle_chat(h2o_handler_t *self, h2o_req_t *req)
+static int
+handle_model_route(h2o_req_t *req, const struct model_route *route)
 {
     struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
     const struct sl_config *cfg = &w->gw->cfg;
-    struct sl_request *r = sl_request_create(w, req, "/chat/completions");
+    struct sl_request *r = sl_request_create(w, req, route->route);
     const struct sl_model_group *group;
     const cJSON *stream;
 
-    (void)self;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         sl_request_add_header(r, "allow", "POST");
         sl_request_respond_error(r, 405, "invalid_request_error", NULL,
@@ -142,7 +157,7 @@ sl_handle_chat(h2o_handler_t *self, h2o_req_t *req)
                                  "The gateway is shutting down; retry on another instance.");
         return 0;
     }
-    if (!sl_http_authenticate(r, cfg) || !parse_body(r, cfg))
+    if (!sl_http_authenticate(r, cfg) || !parse_body(r, cfg, route))
         return 0;
 
     r->model = sl_xstrdup(sl_json_get_string(r->body, "model"));
@@ -155,11 +170,32 @@ sl_handle_chat(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     r->deployment = sl_router_pick(group, &w->rng);
-    r->ctx.kind = SL_KIND_CHAT;
+    r->ctx.kind = route->kind;
     r->ctx.inbound = SL_FORMAT_OPENAI;
     r->ctx.body = r->body;
     r->ctx.raw_body = req->entity.base;
     r->ctx.raw_len = req->entity.len;
     sl_relay_start(r);
     return 0;
+}
+
+int
+sl_handle_chat(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    return handle_model_route(req, &chat_route);
+}
+
+int
+sl_handle_completions(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    return handle_model_route(req, &completions_route);
+}
+
+int
+sl_handle_embeddings(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    return handle_model_route(req, &embeddings_route);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* validate -- chat request checks; see validate.h. Messages follow OpenAI's own wording. */
+/* validate -- request body checks per route; see validate.h. Messages follow OpenAI's wording. */
 #include "gateway/http/validate.h"
 
 #include <math.h>
@@ -212,6 +212,312 @@ sl_validate_chat(const cJSON *body, const char **param, struct sl_errbuf *err)
         *param = "n";
         sl_errbuf_set(err, "Invalid 'n': %g is out of range; expected 1 to %d.", n->valuedouble,
                       SL_VALIDATE_MAX_CHOICES);
+        return SL_ERR_INVALID;
+    }
+    *param = NULL;
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- embeddings, completions */
+
+/* Optional fields of a text completions request; null is accepted for each. */
+static const struct field_rule completion_rules[] = {
+    {"stream", KIND_BOOL},
+    {"echo", KIND_BOOL},
+    {"temperature", KIND_NUMBER},
+    {"top_p", KIND_NUMBER},
+    {"presence_penalty", KIND_NUMBER},
+    {"frequency_penalty", KIND_NUMBER},
+    {"max_tokens", KIND_INTEGER},
+    {"n", KIND_INTEGER},
+    {"best_of", KIND_INTEGER},
+    {"logprobs", KIND_INTEGER},
+    {"seed", KIND_INTEGER},
+    {"suffix", KIND_STRING},
+    {"user", KIND_STRING},
+    {"stream_options", KIND_OBJECT},
+    {"logit_bias", KIND_OBJECT},
+    {"metadata", KIND_OBJECT},
+    {"stop", KIND_STRING_OR_ARRAY},
+};
+
+/* Optional fields of an embeddings request; null is accepted for each. */
+static const struct field_rule embedding_rules[] = {
+    {"stream", KIND_BOOL},
+    {"encoding_format", KIND_STRING},
+    {"dimensions", KIND_INTEGER},
+    {"user", KIND_STRING},
+    {"metadata", KIND_OBJECT},
+};
+
+/* The largest token id accepted in an `input` or `prompt` token array. */
+#define MAX_TOKEN_ID 2147483647.0
+
+/* What the elements of an `input` or `prompt` array are; the first element decides. */
+enum input_shape {
+    SHAPE_STRINGS,
+    SHAPE_TOKENS,
+    SHAPE_TOKEN_ARRAYS,
+};
+
+/* The checks every route shares: a JSON object of bounded size, no duplicate keys, a model. */
+static enum sl_status
+check_envelope(const cJSON *body, const char **param, struct sl_errbuf *err)
+{
+    const cJSON *model;
+    const char *dup;
+
+    *param = NULL;
+    if (!cJSON_IsObject(body)) {
+        sl_errbuf_set(err, "The request body must be a JSON object, but got %s.", type_name(body));
+        return SL_ERR_INVALID;
+    }
+    if (cJSON_GetArraySize(body) > SL_VALIDATE_MAX_MEMBERS) {
+        sl_errbuf_set(err, "The request body has more than %d top-level fields.",
+                      SL_VALIDATE_MAX_MEMBERS);
+        return SL_ERR_INVALID;
+    }
+    dup = sl_json_duplicate_key(body);
+    if (dup != NULL) {
+        *param = dup;
+        sl_errbuf_set(err, "Duplicate field '%s' in the request body.", dup);
+        return SL_ERR_INVALID;
+    }
+    model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    *param = "model";
+    if (model == NULL) {
+        sl_errbuf_set(err, "Missing required parameter: 'model'.");
+        return SL_ERR_INVALID;
+    }
+    if (!cJSON_IsString(model) || model->valuestring[0] == '\0') {
+        sl_errbuf_set(err, "Invalid type for 'model': expected a non-empty string, but got %s "
+                           "instead.", cJSON_IsString(model) ? "an empty string" : type_name(model));
+        return SL_ERR_INVALID;
+    }
+    *param = NULL;
+    return SL_OK;
+}
+
+static enum sl_status
+check_rules(const cJSON *body, const struct field_rule *table, size_t count, const char **param,
+            struct sl_errbuf *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, table[i].name);
+
+        if (v == NULL || cJSON_IsNull(v) || kind_matches(v, table[i].kind))
+            continue;
+        *param = table[i].name;
+        sl_errbuf_set(err, "Invalid type for '%s': expected %s, but got %s instead.",
+                      table[i].name, kind_name(table[i].kind), type_name(v));
+        return SL_ERR_INVALID;
+    }
+    return SL_OK;
+}
+
+/* Checks that the integer field `name`, when present, lies in [min, max]. */
+static enum sl_status
+check_range(const cJSON *body, const char *name, double min, double max, const char **param,
+            struct sl_errbuf *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
+
+    if (!cJSON_IsNumber(v) || (v->valuedouble >= min && v->valuedouble <= max))
+        return SL_OK;
+    *param = name;
+    sl_errbuf_set(err, "Invalid '%s': %g is out of range; expected %.0f to %.0f.", name,
+                  v->valuedouble, min, max);
+    return SL_ERR_INVALID;
+}
+
+static int
+is_token_id(const cJSON *v)
+{
+    return kind_matches(v, KIND_INTEGER) && v->valuedouble >= 0 &&
+           v->valuedouble <= MAX_TOKEN_ID;
+}
+
+/* Checks element `i` of an `input`/`prompt` array against the shape of element 0. */
+static enum sl_status
+check_input_element(const char *name, int i, const cJSON *v, enum input_shape shape,
+                    int allow_empty_string, struct sl_errbuf *err)
+{
+    static const char *const expected[] = {
+        [SHAPE_STRINGS] = "a string",
+        [SHAPE_TOKENS] = "a token id (an integer from 0 to 2147483647)",
+        [SHAPE_TOKEN_ARRAYS] = "an array of token ids",
+    };
+    const cJSON *token;
+    int j = 0;
+
+    switch (shape) {
+    case SHAPE_STRINGS:
+        if (!cJSON_IsString(v))
+            break;
+        if (!allow_empty_string && v->valuestring[0] == '\0') {
+            sl_errbuf_set(err, "Invalid '%s[%d]': empty string. Expected a non-empty string.",
+                          name, i);
+            return SL_ERR_INVALID;
+        }
+        return SL_OK;
+    case SHAPE_TOKENS:
+        if (is_token_id(v))
+            return SL_OK;
+        break;
+    case SHAPE_TOKEN_ARRAYS:
+        if (!cJSON_IsArray(v))
+            break;
+        if (cJSON_GetArraySize(v) == 0) {
+            sl_errbuf_set(err, "Invalid '%s[%d]': empty array. Expected at least one token id.",
+                          name, i);
+            return SL_ERR_INVALID;
+        }
+        cJSON_ArrayForEach(token, v)
+        {
+            if (!is_token_id(token)) {
+                sl_errbuf_set(err, "Invalid '%s[%d][%d]': expected %s, but got %s instead.",
+                              name, i, j, expected[SHAPE_TOKENS], type_name(token));
+                return SL_ERR_INVALID;
+            }
+            j++;
+        }
+        return SL_OK;
+    }
+    sl_errbuf_set(err, "Invalid '%s[%d]': expected %s like '%s[0]', but got %s instead.", name, i,
+                  expected[shape], name, type_name(v));
+    return SL_ERR_INVALID;
+}
+
+/*
+ * Checks the required `input` (embeddings) or `prompt` (completions) member `name`: a string,
+ * or a non-empty array whose elements all have the shape of the first one.
+ */
+static enum sl_status
+check_input(const cJSON *body, const char *name, int allow_empty_string, const char **param,
+            struct sl_errbuf *err)
+{
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, name);
+    const cJSON *first;
+    const cJSON *v;
+    enum input_shape shape;
+    int i = 0;
+
+    *param = name;
+    if (input == NULL) {
+        sl_errbuf_set(err, "Missing required parameter: '%s'.", name);
+        return SL_ERR_INVALID;
+    }
+    if (cJSON_IsString(input)) {
+        if (!allow_empty_string && input->valuestring[0] == '\0') {
+            sl_errbuf_set(err, "Invalid '%s': empty string. Expected a non-empty string.", name);
+            return SL_ERR_INVALID;
+        }
+        return SL_OK;
+    }
+    if (!cJSON_IsArray(input)) {
+        sl_errbuf_set(err, "Invalid type for '%s': expected a string or an array, but got %s "
+                           "instead.", name, type_name(input));
+        return SL_ERR_INVALID;
+    }
+    if (cJSON_GetArraySize(input) == 0) {
+        sl_errbuf_set(err, "Invalid '%s': empty array. Expected an array with minimum length 1, "
+                           "but got an empty array instead.", name);
+        return SL_ERR_INVALID;
+    }
+    if (cJSON_GetArraySize(input) > SL_VALIDATE_MAX_INPUTS) {
+        sl_errbuf_set(err, "Invalid '%s': %d elements; at most %d are accepted per request.",
+                      name, cJSON_GetArraySize(input), SL_VALIDATE_MAX_INPUTS);
+        return SL_ERR_INVALID;
+    }
+
+    first = input->child;
+    if (cJSON_IsString(first)) {
+        shape = SHAPE_STRINGS;
+    } else if (cJSON_IsNumber(first)) {
+        shape = SHAPE_TOKENS;
+    } else if (cJSON_IsArray(first)) {
+        shape = SHAPE_TOKEN_ARRAYS;
+    } else {
+        sl_errbuf_set(err, "Invalid '%s[0]': expected a string, a token id or an array of token "
+                           "ids, but got %s instead.", name, type_name(first));
+        return SL_ERR_INVALID;
+    }
+    cJSON_ArrayForEach(v, input)
+    {
+        enum sl_status rc = check_input_element(name, i, v, shape, allow_empty_string, err);
+
+        if (rc != SL_OK)
+            return rc;
+        i++;
+    }
+    *param = NULL;
+    return SL_OK;
+}
+
+enum sl_status
+sl_validate_embeddings(const cJSON *body, const char **param, struct sl_errbuf *err)
+{
+    const cJSON *format;
+    enum sl_status rc;
+
+    rc = check_envelope(body, param, err);
+    if (rc == SL_OK)
+        rc = check_input(body, "input", 0, param, err);
+    if (rc == SL_OK)
+        rc = check_rules(body, embedding_rules, sizeof(embedding_rules) / sizeof(embedding_rules[0]),
+                         param, err);
+    if (rc != SL_OK)
+        return rc;
+
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"))) {
+        *param = "stream";
+        sl_errbuf_set(err, "Invalid 'stream': embeddings cannot be streamed. Set 'stream' to "
+                           "false or leave it out.");
+        return SL_ERR_INVALID;
+    }
+    format = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
+    if (cJSON_IsString(format) && strcmp(format->valuestring, "float") != 0 &&
+        strcmp(format->valuestring, "base64") != 0) {
+        *param = "encoding_format";
+        sl_errbuf_set(err, "Invalid value for 'encoding_format': expected 'float' or 'base64', "
+                           "but got '%.64s'.", format->valuestring);
+        return SL_ERR_INVALID;
+    }
+    rc = check_range(body, "dimensions", 1, MAX_TOKEN_ID, param, err);
+    if (rc == SL_OK)
+        *param = NULL;
+    return rc;
+}
+
+enum sl_status
+sl_validate_completions(const cJSON *body, const char **param, struct sl_errbuf *err)
+{
+    const cJSON *n;
+    const cJSON *best_of;
+    enum sl_status rc;
+
+    rc = check_envelope(body, param, err);
+    if (rc == SL_OK)
+        rc = check_input(body, "prompt", 1, param, err);
+    if (rc == SL_OK)
+        rc = check_rules(body, completion_rules,
+                         sizeof(completion_rules) / sizeof(completion_rules[0]), param, err);
+    if (rc == SL_OK)
+        rc = check_range(body, "n", 1, SL_VALIDATE_MAX_CHOICES, param, err);
+    if (rc == SL_OK)
+        rc = check_range(body, "best_of", 1, SL_VALIDATE_MAX_CHOICES, param, err);
+    if (rc == SL_OK)
+        rc = check_range(body, "logprobs", 0, MAX_TOKEN_ID, param, err);
+    if (rc != SL_OK)
+        return rc;
+
+    /* The provider generates best_of candidates and returns the n best of them. */
+    n = cJSON_GetObjectItemCaseSensitive(body, "n");
+    best_of = cJSON_GetObjectItemCaseSensitive(body, "best_of");
+    if (cJSON_IsNumber(n) && cJSON_IsNumber(best_of) && best_of->valuedouble < n->valuedouble) {
+        *param = "best_of";
+        sl_errbuf_set(err, "Invalid 'best_of': %g is less than n (%g); best_of must be at least "
+                           "n.", best_of->valuedouble, n->valuedouble);
         return SL_ERR_INVALID;
     }
     *param = NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * validate -- type checks of a chat completions request body before anything is sent.
+ * validate -- type checks of a chat completions, text completions or embeddings request body
+ * before anything is sent.
  *
  * A request the provider would reject for its shape is rejected here with a 400 that names
  * the field, so no provider call (and no spend) happens for it. Pure, thread-safe.
@@ -24,5 +25,25 @@
  * borrowed from `body`).
  */
 enum sl_status sl_validate_chat(const cJSON *body, const char **param, struct sl_errbuf *err);
+
+/* Inputs (`input` of embeddings, `prompt` of completions) beyond this make a body invalid:
+ * OpenAI's embeddings API takes at most 2,048 inputs per request. */
+#define SL_VALIDATE_MAX_INPUTS 2048
+
+/*
+ * Checks `body` as an OpenAI embeddings request: `input` is a non-empty string, or a non-empty
+ * array of non-empty strings, of token ids, or of non-empty token id arrays. `stream: true` is
+ * invalid because embeddings have no stream. Same results as sl_validate_chat().
+ */
+enum sl_status sl_validate_embeddings(const cJSON *body, const char **param,
+                                      struct sl_errbuf *err);
+
+/*
+ * Checks `body` as an OpenAI (legacy) text completions request: `prompt` is a string, or a
+ * non-empty array of strings, of token ids, or of non-empty token id arrays. Same results as
+ * sl_validate_chat().
+ */
+enum sl_status sl_validate_completions(const cJSON *body, const char **param,
+                                       struct sl_errbuf *err);
 
 #endif /* SL_VALIDATE_H */
