@@ -94,7 +94,13 @@ really_destroy(struct sl_call *call)
     unlink_dirty(call);
     if (call->state == SL_CALL_RUNNING)
         curl_multi_remove_handle(call->up->multi, call->easy);
-    curl_easy_cleanup(call->easy);
+    if (!call->up->closing && call->up->n_spare < SL_UPSTREAM_SPARE_EASY) {
+        /* Reset drops every option of this call, the body and header pointers included. */
+        curl_easy_reset(call->easy);
+        call->up->spare[call->up->n_spare++] = call->easy;
+    } else {
+        curl_easy_cleanup(call->easy);
+    }
     curl_slist_free_all(call->req_headers);
     free(call->req_body);
     sl_buf_dispose(&call->head);
@@ -357,6 +363,8 @@ void
 sl_upstream_dispose(struct sl_upstream *up)
 {
     up->closing = 1;
+    while (up->n_spare > 0)
+        curl_easy_cleanup(up->spare[--up->n_spare]);
     uv_timer_stop(&up->timer);
     uv_close((uv_handle_t *)&up->timer, NULL);
     /* Cleanup closes the cached connections, which reports CURL_POLL_REMOVE for each socket. */
@@ -413,7 +421,7 @@ sl_call_create(struct sl_upstream *up, const struct sl_call_options *opts, void 
                sl_call_progress_cb on_progress, struct sl_errbuf *err)
 {
     struct sl_call *call = sl_xcalloc(1, sizeof(*call));
-    CURL *easy = curl_easy_init();
+    CURL *easy = up->n_spare > 0 ? up->spare[--up->n_spare] : curl_easy_init();
 
     call->up = up;
     call->easy = easy;

@@ -31,12 +31,17 @@ struct sl_call;
 /* Called outside curl callbacks when the call has new head or body bytes, or has finished. */
 typedef void (*sl_call_progress_cb)(struct sl_call *call, void *owner);
 
+/* Easy handles kept for reuse per worker: creating one allocates several kilobytes. */
+#define SL_UPSTREAM_SPARE_EASY 64
+
 struct sl_upstream {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
     struct sl_call *dirty; /* calls with news for their owner, linked through dirty_next */
     int closing;
+    CURL *spare[SL_UPSTREAM_SPARE_EASY]; /* reset handles ready for the next call */
+    size_t n_spare;
 };
 
 /* TLS and proxy choices shared by every call of a gateway. */
