@@ -7,6 +7,8 @@
 /* Defined by each family's file. */
 extern const struct sl_provider sl_openai_families[];
 extern const size_t sl_openai_family_count;
+extern const struct sl_provider sl_anthropic_families[];
+extern const size_t sl_anthropic_family_count;
 
 struct family_table {
     const struct sl_provider *items;
@@ -15,6 +17,7 @@ struct family_table {
 
 static const struct family_table tables[] = {
     {sl_openai_families, &sl_openai_family_count},
+    {sl_anthropic_families, &sl_anthropic_family_count},
 };
 
 const struct sl_provider *
