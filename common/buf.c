@@ -72,17 +72,30 @@ sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
 {
     va_list ap;
     int n;
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
     enum sl_status rc;
 
+    /* One pass when the text fits in the space already allocated, the common case. */
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
     if (n < 0)
         return SL_ERR_INVALID;
+    if ((size_t)n < room) {
+        if ((size_t)n > b->max_len - b->len) {
+            b->data[b->len] = '\0';
+            return SL_ERR_TOO_LARGE;
+        }
+        b->len += (size_t)n;
+        return SL_OK;
+    }
 
     rc = reserve(b, (size_t)n);
-    if (rc != SL_OK)
+    if (rc != SL_OK) {
+        if (b->data != NULL)
+            b->data[b->len] = '\0';
         return rc;
+    }
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

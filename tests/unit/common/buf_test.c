@@ -44,3 +44,31 @@ TEST(buf_consume_moves_rest_to_front)
     free(taken);
     sl_buf_dispose(&b);
 }
+
+TEST(buf_printf_grows_past_first_capacity)
+{
+    struct sl_buf b;
+    char expected[300];
+
+    sl_buf_init(&b, 0);
+    ASSERT_OK(sl_buf_append_str(&b, "x"));
+    /* The first append allocates 64 bytes: this line needs a second pass and a bigger buffer. */
+    ASSERT_OK(sl_buf_printf(&b, "%0200d", 7));
+    snprintf(expected, sizeof(expected), "x%0200d", 7);
+    ASSERT_STR_EQ(expected, b.data);
+    ASSERT_EQ(201, b.len);
+    sl_buf_dispose(&b);
+}
+
+TEST(buf_printf_over_cap_in_place_fails_unchanged)
+{
+    struct sl_buf b;
+
+    sl_buf_init(&b, 10);
+    ASSERT_OK(sl_buf_append_str(&b, "abc"));
+    /* Fits the allocated 64 bytes but not the 10-byte cap. */
+    ASSERT_EQ(SL_ERR_TOO_LARGE, sl_buf_printf(&b, "%s", "12345678"));
+    ASSERT_STR_EQ("abc", b.data);
+    ASSERT_EQ(3, b.len);
+    sl_buf_dispose(&b);
+}
