@@ -34,6 +34,8 @@ struct route {
 static const struct route routes[] = {
     {"/v1/chat/completions", sl_handle_chat},
     {"/chat/completions", sl_handle_chat},
+    {"/v1/messages/count_tokens", sl_handle_count_tokens},
+    {"/v1/messages", sl_handle_messages},
     {"/v1/completions", sl_handle_completions},
     {"/completions", sl_handle_completions},
     {"/v1/embeddings", sl_handle_embeddings},

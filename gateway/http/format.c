@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/sse.h"
+#include "gateway/http/format_anthropic.h"
 
 static void
 openai_stream_end(const struct sl_call_ctx *ctx, void **state, int native,
@@ -51,8 +52,9 @@ sl_format_ops_for(enum sl_format format)
 {
     switch (format) {
     case SL_FORMAT_OPENAI:
-    case SL_FORMAT_ANTHROPIC:
         break;
+    case SL_FORMAT_ANTHROPIC:
+        return sl_format_anthropic_ops();
     }
     return &openai_format;
 }

@@ -11,6 +11,8 @@
 #include <h2o.h>
 
 int sl_handle_chat(h2o_handler_t *self, h2o_req_t *req);
+int sl_handle_messages(h2o_handler_t *self, h2o_req_t *req);
+int sl_handle_count_tokens(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_completions(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_embeddings(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_models(h2o_handler_t *self, h2o_req_t *req);
