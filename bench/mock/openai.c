@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/mock/completions.h"
 #include "common/json.h"
 #include "common/xalloc.h"
 
@@ -310,6 +311,8 @@ sl_mock_completion_json(struct sl_buf *out, uint64_t seq, int64_t created,
 {
     enum sl_status rc;
 
+    if (chat->text_completion)
+        return sl_mock_text_completion_json(out, seq, created, chat, script, content, usage_json);
     rc = sl_buf_printf(out,
                        "{\"id\":\"chatcmpl-mock%" PRIu64 "\",\"object\":\"chat.completion\","
                        "\"created\":%" PRId64 ",\"model\":",
@@ -333,13 +336,19 @@ sl_mock_chunker_init(struct sl_mock_chunker *ck, uint64_t seq, int64_t created,
                      const struct sl_mock_chat *chat)
 {
     sl_buf_init(&ck->prefix, 0);
+    ck->text_completion = chat->text_completion;
+    ck->suffix = chat->include_usage ? "],\"usage\":null}\n\n" : "]}\n\n";
+    if (chat->text_completion) {
+        (void)sl_buf_append_str(&ck->prefix, "data: ");
+        (void)sl_mock_text_chunk_prefix(&ck->prefix, seq, created, chat->model);
+        return;
+    }
     (void)sl_buf_printf(&ck->prefix,
                         "data: {\"id\":\"chatcmpl-mock%" PRIu64 "\","
                         "\"object\":\"chat.completion.chunk\",\"created\":%" PRId64 ",\"model\":",
                         seq, created);
     (void)sl_json_append_string(&ck->prefix, chat->model, strlen(chat->model));
     (void)sl_buf_printf(&ck->prefix, ",\"system_fingerprint\":\"%s\",\"choices\":[", fingerprint);
-    ck->suffix = chat->include_usage ? "],\"usage\":null}\n\n" : "]}\n\n";
 }
 
 void
@@ -351,8 +360,11 @@ sl_mock_chunker_dispose(struct sl_mock_chunker *ck)
 enum sl_status
 sl_mock_chunk_role(const struct sl_mock_chunker *ck, struct sl_buf *out, int index)
 {
-    enum sl_status rc = sl_buf_append(out, ck->prefix.data, ck->prefix.len);
+    enum sl_status rc;
 
+    if (ck->text_completion)
+        return SL_OK; /* text completion streams have no role chunk */
+    rc = sl_buf_append(out, ck->prefix.data, ck->prefix.len);
     if (rc == SL_OK)
         rc = sl_buf_printf(out,
                            "{\"index\":%d,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
@@ -367,6 +379,10 @@ sl_mock_chunk_content(const struct sl_mock_chunker *ck, struct sl_buf *out, int 
 {
     enum sl_status rc = sl_buf_append(out, ck->prefix.data, ck->prefix.len);
 
+    if (rc == SL_OK && ck->text_completion) {
+        rc = sl_mock_text_chunk_choice(out, index, piece, len, NULL);
+        return rc == SL_OK ? sl_buf_append_str(out, ck->suffix) : rc;
+    }
     if (rc == SL_OK)
         rc = sl_buf_printf(out, "{\"index\":%d,\"delta\":{\"content\":", index);
     if (rc == SL_OK)
@@ -382,6 +398,10 @@ sl_mock_chunk_finish(const struct sl_mock_chunker *ck, struct sl_buf *out, int i
 {
     enum sl_status rc = sl_buf_append(out, ck->prefix.data, ck->prefix.len);
 
+    if (rc == SL_OK && ck->text_completion) {
+        rc = sl_mock_text_chunk_choice(out, index, "", 0, reason);
+        return rc == SL_OK ? sl_buf_append_str(out, ck->suffix) : rc;
+    }
     if (rc == SL_OK)
         rc = sl_buf_printf(
             out, "{\"index\":%d,\"delta\":{},\"logprobs\":null,\"finish_reason\":", index);

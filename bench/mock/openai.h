@@ -29,6 +29,7 @@ struct sl_mock_chat {
     int stream;
     int include_usage;
     int64_t prompt_tokens; /* ceil(bytes of all message contents / 4) */
+    int text_completion;   /* a /v1/completions request: see completions.h */
 };
 
 /*
@@ -70,6 +71,7 @@ enum sl_status sl_mock_completion_json(struct sl_buf *out, uint64_t seq, int64_t
 struct sl_mock_chunker {
     struct sl_buf prefix; /* `data: {...,"choices":[` */
     const char *suffix;   /* `]}` plus `,"usage":null` when usage is requested, then LF LF */
+    int text_completion;  /* frames in the text completions shape: see completions.h */
 };
 
 void sl_mock_chunker_init(struct sl_mock_chunker *ck, uint64_t seq, int64_t created,

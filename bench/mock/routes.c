@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "bench/mock/completions.h"
+#include "bench/mock/embeddings.h"
 #include "bench/mock/exchange.h"
 #include "bench/mock/openai.h"
 #include "common/buf.h"
@@ -162,6 +164,54 @@ on_chat(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
 }
 
 static void
+on_completions(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
+{
+    struct sl_mock_chat chat;
+    struct sl_mock_script script;
+    struct sl_errbuf err;
+    const char *param;
+
+    if (sl_mock_text_parse(req->entity.base != NULL ? req->entity.base : "",
+                           req->entity.base != NULL ? req->entity.len : 0, &chat, &param,
+                           &err) != SL_OK) {
+        mark_completed(shared, seq);
+        sl_mock_send_error(req, 400, err.msg, "invalid_request_error", param);
+        return;
+    }
+    take_script(shared, SL_MOCK_ROUTE_COMPLETIONS, chat.model, &script);
+    sl_mock_exchange_start(req, seq, SL_MOCK_KIND_CHAT, &script, &chat);
+}
+
+/* Embeddings never stream, so the reply is built here and played as the script's body. */
+static void
+on_embeddings(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
+{
+    struct sl_mock_embedding_request emb;
+    struct sl_mock_script script;
+    struct sl_errbuf err;
+    struct sl_buf body;
+    const char *param;
+
+    if (sl_mock_embeddings_parse(req->entity.base != NULL ? req->entity.base : "",
+                                 req->entity.base != NULL ? req->entity.len : 0, &emb, &param,
+                                 &err) != SL_OK) {
+        mark_completed(shared, seq);
+        sl_mock_send_error(req, 400, err.msg, "invalid_request_error", param);
+        return;
+    }
+    take_script(shared, SL_MOCK_ROUTE_EMBEDDINGS, emb.model, &script);
+    if (!script.has_body && script.status < 400) {
+        sl_buf_init(&body, 0);
+        (void)sl_mock_embeddings_json(&body, &emb, script.usage);
+        script.body = sl_buf_take(&body, &script.body_len);
+        script.has_body = 1;
+        script.content_type = NULL;
+    }
+    sl_mock_embeddings_dispose(&emb);
+    sl_mock_exchange_start(req, seq, SL_MOCK_KIND_EMBEDDINGS, &script, NULL);
+}
+
+static void
 on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
 {
     h2o_iovec_t path = req->path_normalized;
@@ -169,7 +219,17 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
     struct sl_mock_script script;
     int chat = path_is(path, "/v1/chat/completions") || path_is(path, "/chat/completions");
     int models = path_is(path, "/v1/models") || path_is(path, "/models");
+    int completions = path_is(path, "/v1/completions") || path_is(path, "/completions");
+    int embeddings = path_is(path, "/v1/embeddings") || path_is(path, "/embeddings");
 
+    if (completions && method_is(req, "POST")) {
+        on_completions(shared, req, seq);
+        return;
+    }
+    if (embeddings && method_is(req, "POST")) {
+        on_embeddings(shared, req, seq);
+        return;
+    }
     if ((chat && method_is(req, "POST")) || (models && method_is(req, "GET"))) {
         if (chat) {
             on_chat(shared, req, seq);
@@ -180,7 +240,7 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
         return;
     }
     mark_completed(shared, seq);
-    if (chat || models)
+    if (chat || models || completions || embeddings)
         sl_mock_send_error(req, 405, "method not allowed on this path", "invalid_request_error",
                            NULL);
     else

@@ -178,13 +178,49 @@ parse_finish_reason(struct sl_mock_script *s, const cJSON *item, struct sl_errbu
     return get_string(item, &s->finish_reason, err);
 }
 
+/* The values of a script's `route` field and the provider routes they stand for. */
+static const struct {
+    const char *name;
+    enum sl_mock_route route;
+} route_names[] = {
+    {"chat", SL_MOCK_ROUTE_CHAT},
+    {"models", SL_MOCK_ROUTE_MODELS},
+    {"embeddings", SL_MOCK_ROUTE_EMBEDDINGS},
+    {"completions", SL_MOCK_ROUTE_COMPLETIONS},
+};
+
+/* Looks up a `route` value; returns 0 when the name is unknown. */
+static int
+route_from_name(const char *name, enum sl_mock_route *route)
+{
+    for (size_t i = 0; i < sizeof(route_names) / sizeof(route_names[0]); i++) {
+        if (strcmp(name, route_names[i].name) == 0) {
+            *route = route_names[i].route;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static enum sl_status
 parse_route(const cJSON *item, struct sl_errbuf *err)
 {
-    if (cJSON_IsString(item) &&
-        (strcmp(item->valuestring, "chat") == 0 || strcmp(item->valuestring, "models") == 0))
+    enum sl_mock_route route;
+    char names[256];
+    size_t used = 0;
+
+    if (cJSON_IsString(item) && route_from_name(item->valuestring, &route))
         return SL_OK;
-    sl_errbuf_set(err, "script field \"route\" must be \"chat\" or \"models\"");
+    names[0] = '\0';
+    for (size_t i = 0; i < sizeof(route_names) / sizeof(route_names[0]); i++) {
+        int n = snprintf(names + used, sizeof(names) - used, "%s\"%s\"", i > 0 ? ", " : "",
+                         route_names[i].name);
+
+        if (n < 0 || (size_t)n >= sizeof(names) - used)
+            break;
+        used += (size_t)n;
+    }
+    sl_errbuf_set(err, "script field \"route\" must be one of %s", names);
     return SL_ERR_INVALID;
 }
 
@@ -326,8 +362,9 @@ sl_mock_script_queue_push(struct sl_mock_script_queue *q, const cJSON *json, siz
     route = cJSON_GetObjectItemCaseSensitive(item->tree, "route");
     model = cJSON_GetObjectItemCaseSensitive(item->tree, "model");
     count = cJSON_GetObjectItemCaseSensitive(item->tree, "count");
-    item->route = route != NULL && strcmp(route->valuestring, "models") == 0 ? SL_MOCK_ROUTE_MODELS
-                                                                             : SL_MOCK_ROUTE_CHAT;
+    item->route = SL_MOCK_ROUTE_CHAT;
+    if (route != NULL)
+        (void)route_from_name(route->valuestring, &item->route);
     item->model = model != NULL ? model->valuestring : NULL;
     item->remaining = count != NULL ? (int64_t)count->valuedouble : 1;
     *queued = q->len;

@@ -20,6 +20,8 @@
 enum sl_mock_route {
     SL_MOCK_ROUTE_CHAT,
     SL_MOCK_ROUTE_MODELS,
+    SL_MOCK_ROUTE_EMBEDDINGS,
+    SL_MOCK_ROUTE_COMPLETIONS,
 };
 
 /* Maximum delay a script may request, in milliseconds. */
