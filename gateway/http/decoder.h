@@ -6,19 +6,26 @@
  * same way for SSE and for other framings, so nothing else depends on a provider's framing.
  * Memory stays bounded by `max_event_bytes` as long as the caller takes every event before
  * the next feed. One decoder per stream, on the worker's thread.
+ *
+ * AWS event-stream messages become events whose `event` is the :event-type header and `data`
+ * the payload. A modeled error (:message-type exception) is named by its :exception-type, and
+ * an unmodeled one (:message-type error) by its :error-code with :error-message as `data`, so
+ * the family maps every error by name.
  */
 #ifndef SL_DECODER_H
 #define SL_DECODER_H
 
 #include <stddef.h>
 
+#include "common/eventstream.h"
 #include "common/sse.h"
 #include "common/status.h"
 #include "gateway/providers/provider.h"
 
 struct sl_decoder {
     enum sl_stream_framing framing;
-    struct sl_sse_parser sse;
+    struct sl_sse_parser sse;      /* SL_FRAMING_SSE */
+    struct sl_es_parser es;        /* SL_FRAMING_AWS_EVENTSTREAM */
 };
 
 void sl_decoder_init(struct sl_decoder *d, enum sl_stream_framing framing, size_t max_event_bytes);

@@ -51,6 +51,7 @@ const struct sl_format_ops *
 sl_format_ops_for(enum sl_format format)
 {
     switch (format) {
+    case SL_FORMAT_NONE: /* never a client's format */
     case SL_FORMAT_OPENAI:
         break;
     case SL_FORMAT_ANTHROPIC:

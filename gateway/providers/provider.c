@@ -7,6 +7,8 @@
 /* Defined by each family's file. */
 extern const struct sl_provider sl_openai_families[];
 extern const size_t sl_openai_family_count;
+extern const struct sl_provider sl_bedrock_families[];
+extern const size_t sl_bedrock_family_count;
 extern const struct sl_provider sl_anthropic_families[];
 extern const size_t sl_anthropic_family_count;
 
@@ -17,6 +19,7 @@ struct family_table {
 
 static const struct family_table tables[] = {
     {sl_openai_families, &sl_openai_family_count},
+    {sl_bedrock_families, &sl_bedrock_family_count},
     {sl_anthropic_families, &sl_anthropic_family_count},
 };
 

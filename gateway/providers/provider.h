@@ -38,6 +38,9 @@ enum sl_call_kind {
 enum sl_format {
     SL_FORMAT_OPENAI,
     SL_FORMAT_ANTHROPIC,
+    /* No client speaks it: the native format of a family (e.g. Bedrock's Converse) that
+     * always translates, because ctx->native is never set when this is its native_format. */
+    SL_FORMAT_NONE,
 };
 
 /* The framing of a family's streamed responses. */
