@@ -129,6 +129,9 @@ check_deployments(struct sl_config *cfg, struct sl_errbuf *err)
             sl_buf_dispose(&known);
             return SL_ERR_CONFIG;
         }
+        /* A family whose base URL comes from the environment reads it like the api_key. */
+        if (d->api_base == NULL && p->api_base_env != NULL && getenv(p->api_base_env) != NULL)
+            d->api_base = sl_xstrdup(getenv(p->api_base_env));
         if (d->api_base == NULL && p->default_api_base == NULL) {
             sl_errbuf_set(err, "%s: model_list[%zu].litellm_params.api_base: required for "
                                "provider \"%s\"", cfg->path, i, d->provider);

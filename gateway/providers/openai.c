@@ -12,6 +12,7 @@
 
 #include "common/json.h"
 #include "common/xalloc.h"
+#include "gateway/providers/openai_compat.h"
 #include "gateway/providers/provider.h"
 
 static void
@@ -30,8 +31,8 @@ append_base_url(struct sl_buf *url, const struct sl_provider *p, const struct sl
         sl_buf_append_str(url, "/v1");
 }
 
-static struct curl_slist *
-add_header(struct curl_slist *list, const char *name, const char *value)
+struct curl_slist *
+sl_openai_add_header(struct curl_slist *list, const char *name, const char *value)
 {
     struct sl_buf line;
     struct curl_slist *next;
@@ -44,9 +45,9 @@ add_header(struct curl_slist *list, const char *name, const char *value)
 }
 
 /* Writes `json` to `out` with `model` as its top-level model, every other byte unchanged. */
-static enum sl_status
-set_model(const char *json, size_t len, const char *model, struct sl_buf *out,
-          struct sl_errbuf *err)
+enum sl_status
+sl_openai_set_model(const char *json, size_t len, const char *model, struct sl_buf *out,
+                    struct sl_errbuf *err)
 {
     enum sl_status rc = sl_json_replace_top_string(json, len, "model", model, out);
 
@@ -86,34 +87,36 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
     append_base_url(&out->url, p, d);
     sl_buf_append_str(&out->url, path_for(ctx->kind));
 
-    h = add_header(h, "Content-Type", "application/json");
+    h = sl_openai_add_header(h, "Content-Type", "application/json");
     if (d->api_key != NULL) {
         struct sl_buf bearer;
 
         sl_buf_init(&bearer, 0);
         sl_buf_printf(&bearer, "Bearer %s", d->api_key);
-        h = add_header(h, "Authorization", bearer.data);
+        h = sl_openai_add_header(h, "Authorization", bearer.data);
         sl_buf_dispose(&bearer);
     }
     if (d->organization != NULL)
-        h = add_header(h, "OpenAI-Organization", d->organization);
+        h = sl_openai_add_header(h, "OpenAI-Organization", d->organization);
     for (size_t i = 0; i < d->n_extra_headers; i++)
-        h = add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
+        h = sl_openai_add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
     out->headers = h;
 
     if (ctx->raw_body != NULL)
-        return set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body, err);
+        return sl_openai_set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body,
+                                   err);
 
     /* A body converted from another client format has no original bytes to keep. */
     char *text = sl_json_print(ctx->body);
-    enum sl_status rc = set_model(text, strlen(text), d->provider_model, &out->body, err);
+    enum sl_status rc =
+        sl_openai_set_model(text, strlen(text), d->provider_model, &out->body, err);
 
     cJSON_free(text);
     return rc;
 }
 
-static void
-read_usage(const cJSON *root, struct sl_usage *usage)
+void
+sl_openai_read_usage(const cJSON *root, struct sl_usage *usage)
 {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
     const cJSON *v;
@@ -136,9 +139,9 @@ read_usage(const cJSON *root, struct sl_usage *usage)
         usage->cached_tokens = (int64_t)v->valuedouble;
 }
 
-static enum sl_status
-translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
-                   struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
+enum sl_status
+sl_openai_translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
+                             struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
 {
     cJSON *root = NULL;
     enum sl_status rc = sl_json_parse(body, len, SL_JSON_MAX_DEPTH * 4, &root, err);
@@ -148,9 +151,9 @@ translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
         cJSON_Delete(root);
         return SL_ERR_UPSTREAM_PROTO;
     }
-    read_usage(root, usage);
+    sl_openai_read_usage(root, usage);
     cJSON_Delete(root);
-    rc = set_model(body, len, ctx->requested_model, out, err);
+    rc = sl_openai_set_model(body, len, ctx->requested_model, out, err);
     return rc == SL_OK ? SL_OK : SL_ERR_UPSTREAM_PROTO;
 }
 
@@ -173,10 +176,10 @@ track_finish(struct sl_stream_state *st, const cJSON *root)
     }
 }
 
-static enum sl_stream_verdict
-translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
-                const struct sl_stream_event *ev, struct sl_buf *out,
-                struct sl_upstream_error *err)
+enum sl_stream_verdict
+sl_openai_translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
+                          const struct sl_stream_event *ev, struct sl_buf *out,
+                          struct sl_upstream_error *err)
 {
     cJSON *root = NULL;
     const cJSON *error;
@@ -203,10 +206,10 @@ translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
     }
 
     track_finish(st, root);
-    read_usage(root, &st->usage);
+    sl_openai_read_usage(root, &st->usage);
     cJSON_Delete(root);
     sl_buf_init(&frame, 0);
-    set_model(ev->data, ev->data_len, ctx->requested_model, &frame, NULL);
+    sl_openai_set_model(ev->data, ev->data_len, ctx->requested_model, &frame, NULL);
     sl_sse_write_data(out, frame.data, frame.len);
     sl_buf_dispose(&frame);
     return SL_STREAM_CONTINUE;
@@ -222,8 +225,8 @@ parse_error(long status, const char *body, size_t len, struct sl_upstream_error 
     {                                                                                              \
         .name = (prefix), .default_api_base = (base), .api_key_env = (key_env),                    \
         .native_format = SL_FORMAT_OPENAI, .framing = SL_FRAMING_SSE,                             \
-        .build_request = build_request, .translate_response = translate_response,                 \
-        .translate_event = translate_event, .parse_error = parse_error,                           \
+        .build_request = build_request, .translate_response = sl_openai_translate_response,        \
+        .translate_event = sl_openai_translate_event, .parse_error = parse_error,                  \
     }
 
 /* Prefixes served by this family, with the base URL used when a deployment sets none. */

@@ -7,6 +7,10 @@
 /* Defined by each family's file. */
 extern const struct sl_provider sl_openai_families[];
 extern const size_t sl_openai_family_count;
+extern const struct sl_provider sl_azure_families[];
+extern const size_t sl_azure_family_count;
+extern const struct sl_provider sl_gemini_families[];
+extern const size_t sl_gemini_family_count;
 extern const struct sl_provider sl_bedrock_families[];
 extern const size_t sl_bedrock_family_count;
 extern const struct sl_provider sl_anthropic_families[];
@@ -19,6 +23,8 @@ struct family_table {
 
 static const struct family_table tables[] = {
     {sl_openai_families, &sl_openai_family_count},
+    {sl_azure_families, &sl_azure_family_count},
+    {sl_gemini_families, &sl_gemini_family_count},
     {sl_bedrock_families, &sl_bedrock_family_count},
     {sl_anthropic_families, &sl_anthropic_family_count},
 };

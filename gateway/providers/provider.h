@@ -113,6 +113,9 @@ struct sl_provider {
     const char *name;             /* the model prefix, e.g. "openai" */
     const char *default_api_base; /* NULL when api_base is required */
     const char *api_key_env;      /* env var read when a deployment has no api_key, or NULL */
+    /* Env var that supplies api_base when a deployment has none, or NULL. A deployment without
+     * api_base loads only when default_api_base or this variable is set. */
+    const char *api_base_env;
     enum sl_format native_format; /* the client format this family passes through */
     enum sl_stream_framing framing;
 
