@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "bench/mock/anthropic.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -367,6 +368,33 @@ pending_action(const struct sl_mock_exchange *ex)
     return ACTION_NONE;
 }
 
+/* append_step() for Anthropic's Messages stream: one event group per step. */
+static int
+append_messages_step(struct sl_mock_exchange *ex)
+{
+    const char *piece;
+    size_t len;
+
+    switch (ex->phase) {
+    case PHASE_ROLE:
+        (void)sl_mock_messages_stream_start(&ex->out, ex->seq, &ex->chat, &ex->content,
+                                            ex->usage_json);
+        ex->phase = ex->content.pieces > 0 ? PHASE_CONTENT : PHASE_TAIL;
+        return 0;
+    case PHASE_CONTENT:
+        sl_mock_content_piece(&ex->content, ex->next_piece, &piece, &len);
+        (void)sl_mock_messages_stream_text(&ex->out, piece, len);
+        if (++ex->next_piece == ex->content.pieces)
+            ex->phase = PHASE_TAIL;
+        return 0;
+    case PHASE_TAIL:
+        break;
+    }
+    (void)sl_mock_messages_stream_tail(&ex->out, ex->seq, &ex->script, &ex->content,
+                                       ex->usage_json);
+    return 1;
+}
+
 /* Appends the next step to `ex->out`; returns 1 when that step was the tail. */
 static int
 append_step(struct sl_mock_exchange *ex)
@@ -375,6 +403,8 @@ append_step(struct sl_mock_exchange *ex)
     size_t len;
     int n = ex->chat.n;
 
+    if (ex->kind == SL_MOCK_KIND_MESSAGES)
+        return append_messages_step(ex);
     switch (ex->phase) {
     case PHASE_ROLE:
         for (int i = 0; i < n; i++)
@@ -411,7 +441,10 @@ emit_steps(struct sl_mock_exchange *ex)
         enum stream_action action = pending_action(ex);
 
         if (action == ACTION_ERROR) {
-            (void)sl_mock_chunk_error(&ex->out);
+            if (ex->kind == SL_MOCK_KIND_MESSAGES)
+                (void)sl_mock_messages_error_event(&ex->out);
+            else
+                (void)sl_mock_chunk_error(&ex->out);
             send_part(ex, H2O_SEND_STATE_FINAL);
             return;
         }
@@ -435,6 +468,26 @@ emit_steps(struct sl_mock_exchange *ex)
         uv_timer_start(&ex->timer, on_stall_limit, SL_MOCK_STALL_MAX_MS, 0);
 }
 
+/* Returns the usage object of the response in the request's format (caller frees). */
+static char *
+usage_json(const struct sl_mock_exchange *ex, int64_t completion_tokens)
+{
+    if (ex->kind == SL_MOCK_KIND_MESSAGES)
+        return sl_mock_messages_usage_json(ex->script.usage, ex->chat.prompt_tokens,
+                                           completion_tokens);
+    return sl_mock_usage_json(ex->script.usage, ex->chat.prompt_tokens, completion_tokens);
+}
+
+/* Appends an error body in the request's format; `type` applies to OpenAI's envelope. */
+static void
+append_error(struct sl_mock_exchange *ex, const char *message, const char *type)
+{
+    if (ex->kind == SL_MOCK_KIND_MESSAGES)
+        (void)sl_mock_messages_error_json(&ex->out, ex->script.status, message);
+    else
+        (void)sl_mock_error_json(&ex->out, message, type, NULL);
+}
+
 static void
 begin_stream(struct sl_mock_exchange *ex)
 {
@@ -443,8 +496,7 @@ begin_stream(struct sl_mock_exchange *ex)
     sl_mock_content_init(&ex->content, &ex->script);
     sl_mock_chunker_init(&ex->chunker, ex->seq, (int64_t)time(NULL), &ex->chat);
     ex->streaming = 1;
-    ex->usage_json =
-        sl_mock_usage_json(ex->script.usage, ex->chat.prompt_tokens, ex->content.completion_tokens);
+    ex->usage_json = usage_json(ex, ex->content.completion_tokens);
     ex->phase = PHASE_ROLE;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-cache"));
@@ -474,10 +526,13 @@ build_completion(struct sl_mock_exchange *ex)
     enum sl_status rc;
 
     sl_mock_content_init(&content, &ex->script);
-    ex->usage_json =
-        sl_mock_usage_json(ex->script.usage, ex->chat.prompt_tokens, content.completion_tokens);
-    rc = sl_mock_completion_json(&ex->out, ex->seq, (int64_t)time(NULL), &ex->chat, &ex->script,
-                                 &content, ex->usage_json);
+    ex->usage_json = usage_json(ex, content.completion_tokens);
+    if (ex->kind == SL_MOCK_KIND_MESSAGES)
+        rc = sl_mock_message_json(&ex->out, ex->seq, &ex->chat, &ex->script, &content,
+                                  ex->usage_json);
+    else
+        rc = sl_mock_completion_json(&ex->out, ex->seq, (int64_t)time(NULL), &ex->chat,
+                                     &ex->script, &content, ex->usage_json);
     sl_mock_content_dispose(&content);
     return rc;
 }
@@ -497,9 +552,8 @@ respond(struct sl_mock_exchange *ex)
     if (ex->script.status >= 400) {
         snprintf(message, sizeof(message), "sluice-mock scripted error (status %d)",
                  ex->script.status);
-        (void)sl_mock_error_json(
-            &ex->out, message, ex->script.status >= 500 ? "server_error" : "invalid_request_error",
-            NULL);
+        append_error(ex, message,
+                     ex->script.status >= 500 ? "server_error" : "invalid_request_error");
         send_whole(ex, "application/json");
         return;
     }
@@ -515,8 +569,7 @@ respond(struct sl_mock_exchange *ex)
     if (build_completion(ex) != SL_OK) {
         sl_buf_reset(&ex->out);
         ex->script.status = 500;
-        (void)sl_mock_error_json(&ex->out, "sluice-mock: non-stream filler content over 64 MiB",
-                                 "server_error", NULL);
+        append_error(ex, "sluice-mock: non-stream filler content over 64 MiB", "server_error");
     }
     send_whole(ex, "application/json");
 }

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "bench/mock/anthropic.h"
 #include "bench/mock/completions.h"
 #include "bench/mock/embeddings.h"
 #include "bench/mock/exchange.h"
@@ -182,6 +183,30 @@ on_completions(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
     sl_mock_exchange_start(req, seq, SL_MOCK_KIND_CHAT, &script, &chat);
 }
 
+/* Anthropic's Messages API; errors use Anthropic's envelope. */
+static void
+on_messages(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
+{
+    struct sl_mock_chat chat;
+    struct sl_mock_script script;
+    struct sl_errbuf err;
+    struct sl_buf body;
+    const char *param;
+
+    if (sl_mock_messages_parse(req->entity.base != NULL ? req->entity.base : "",
+                               req->entity.base != NULL ? req->entity.len : 0, &chat, &param,
+                               &err) != SL_OK) {
+        mark_completed(shared, seq);
+        sl_buf_init(&body, 0);
+        (void)sl_mock_messages_error_json(&body, 400, err.msg);
+        send_json(req, 400, &body);
+        sl_buf_dispose(&body);
+        return;
+    }
+    take_script(shared, SL_MOCK_ROUTE_MESSAGES, chat.model, &script);
+    sl_mock_exchange_start(req, seq, SL_MOCK_KIND_MESSAGES, &script, &chat);
+}
+
 /* Embeddings never stream, so the reply is built here and played as the script's body. */
 static void
 on_embeddings(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
@@ -221,9 +246,14 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
     int models = path_is(path, "/v1/models") || path_is(path, "/models");
     int completions = path_is(path, "/v1/completions") || path_is(path, "/completions");
     int embeddings = path_is(path, "/v1/embeddings") || path_is(path, "/embeddings");
+    int messages = path_is(path, "/v1/messages");
 
     if (completions && method_is(req, "POST")) {
         on_completions(shared, req, seq);
+        return;
+    }
+    if (messages && method_is(req, "POST")) {
+        on_messages(shared, req, seq);
         return;
     }
     if (embeddings && method_is(req, "POST")) {
@@ -240,7 +270,7 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
         return;
     }
     mark_completed(shared, seq);
-    if (chat || models || completions || embeddings)
+    if (chat || models || completions || embeddings || messages)
         sl_mock_send_error(req, 405, "method not allowed on this path", "invalid_request_error",
                            NULL);
     else

@@ -187,6 +187,7 @@ static const struct {
     {"models", SL_MOCK_ROUTE_MODELS},
     {"embeddings", SL_MOCK_ROUTE_EMBEDDINGS},
     {"completions", SL_MOCK_ROUTE_COMPLETIONS},
+    {"messages", SL_MOCK_ROUTE_MESSAGES},
 };
 
 /* Looks up a `route` value; returns 0 when the name is unknown. */
@@ -222,6 +223,33 @@ parse_route(const cJSON *item, struct sl_errbuf *err)
     }
     sl_errbuf_set(err, "script field \"route\" must be one of %s", names);
     return SL_ERR_INVALID;
+}
+
+/* Checks `tool_calls`: an array of objects with a string name, an optional string id and an
+ * optional object input. */
+static enum sl_status
+parse_tool_calls(struct sl_mock_script *s, const cJSON *item, struct sl_errbuf *err)
+{
+    const cJSON *call;
+
+    if (!cJSON_IsArray(item)) {
+        sl_errbuf_set(err, "script field \"tool_calls\" must be an array");
+        return SL_ERR_INVALID;
+    }
+    cJSON_ArrayForEach(call, item)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(call, "id");
+        const cJSON *input = cJSON_GetObjectItemCaseSensitive(call, "input");
+
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(call, "name")) ||
+            (id != NULL && !cJSON_IsString(id)) || (input != NULL && !cJSON_IsObject(input))) {
+            sl_errbuf_set(err, "each script tool call needs a string \"name\", and \"id\" and "
+                               "\"input\" must be a string and an object when present");
+            return SL_ERR_INVALID;
+        }
+    }
+    s->tool_calls = item;
+    return SL_OK;
 }
 
 /* Parses one member of the script object into `s`. */
@@ -262,6 +290,8 @@ parse_field(struct sl_mock_script *s, const cJSON *item, struct sl_errbuf *err)
         s->usage = item;
         return SL_OK;
     }
+    if (strcmp(k, "tool_calls") == 0)
+        return parse_tool_calls(s, item, err);
     if (strcmp(k, "latency_ms") == 0)
         return get_delay(item, &s->latency_ms, err);
     if (strcmp(k, "first_chunk_ms") == 0)

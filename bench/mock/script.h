@@ -22,6 +22,7 @@ enum sl_mock_route {
     SL_MOCK_ROUTE_MODELS,
     SL_MOCK_ROUTE_EMBEDDINGS,
     SL_MOCK_ROUTE_COMPLETIONS,
+    SL_MOCK_ROUTE_MESSAGES, /* Anthropic's POST /v1/messages */
 };
 
 /* Maximum delay a script may request, in milliseconds. */
@@ -47,6 +48,7 @@ struct sl_mock_script {
     const char *text;          /* NULL means the default text */
     const char *finish_reason; /* NULL means no finish chunk and a null finish_reason */
     const cJSON *usage;        /* object merged over the default usage, or NULL */
+    const cJSON *tool_calls;   /* array of {"name","id"?,"input"?} (messages route), or NULL */
     uint64_t latency_ms;
     uint64_t first_chunk_ms;
     uint64_t chunk_interval_ms;
