@@ -19,21 +19,21 @@
 #include "common/xalloc.h"
 #include "gateway/http/format_anthropic.h"
 
-/* Anthropic's error types (the API's error reference and its SDKs' ErrorType). */
-static const char *const error_types[] = {
-    "invalid_request_error", "authentication_error", "permission_error",
-    "not_found_error",       "request_too_large",    "rate_limit_error",
-    "timeout_error",         "overloaded_error",     "api_error",
+/* Anthropic's error types that no status in anthropic_error_type() fixes (from the API's error
+ * reference and its SDKs' ErrorType). */
+static const char *const free_error_types[] = {
+    "timeout_error",
     "billing_error",
+    "overloaded_error",
+    "api_error",
 };
 
-/* Returns `type` when it is one of Anthropic's error types, else the type for `status`. */
+/* Returns Anthropic's error type for `status`. A status without a fixed type keeps `type` when
+ * it is in free_error_types, because providers and the gateway core may pass types of another
+ * format or another status. */
 static const char *
 anthropic_error_type(int status, const char *type)
 {
-    for (size_t i = 0; type != NULL && i < sizeof(error_types) / sizeof(error_types[0]); i++)
-        if (strcmp(type, error_types[i]) == 0)
-            return type;
     switch (status) {
     case 400:
         return "invalid_request_error";
@@ -51,8 +51,13 @@ anthropic_error_type(int status, const char *type)
     case 529:
         return "overloaded_error";
     default:
-        return "api_error";
+        break;
     }
+    for (size_t i = 0; type != NULL && i < sizeof(free_error_types) / sizeof(free_error_types[0]);
+         i++)
+        if (strcmp(type, free_error_types[i]) == 0)
+            return type;
+    return "api_error";
 }
 
 static void

@@ -282,10 +282,11 @@ json_int(const cJSON *obj, const char *key)
 }
 
 /*
- * Checks the Messages API's stream rules: message_start first and once; every block starts at
- * the next index, gets only deltas of its own kind while open, and stops before the next
- * starts; message_delta after the last stop; message_stop last. Every event's `type` equals
- * its event name. Collects each tool_use block's joined partial_json into `tool_inputs`.
+ * Checks the Messages API's stream rules. message_start comes first and once. Every block
+ * starts at the next index, gets only deltas of its own kind while open, and stops before the
+ * next one starts. message_delta follows the last stop, and message_stop ends the stream.
+ * Every event's `type` equals its event name. Collects the text deltas into `text` and each
+ * tool_use block's joined partial_json into `tool_inputs`.
  */
 static void
 check_event_order(const struct parsed_event *events, int n, struct sl_buf *text,
@@ -436,8 +437,8 @@ TEST(stream_error_event_has_no_done)
     snprintf(e.message, sizeof(e.message), "Overloaded");
     sl_buf_init(&out, 0);
     ops->stream_error(&ctx, &state, &e, &out);
-    ASSERT_STR_EQ("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
-                  "\"message\":\"Overloaded\"}}\n\n",
+    ASSERT_STR_EQ("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                  "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
                   out.data);
     if (state != NULL)
         ops->free_state(state);
@@ -467,8 +468,9 @@ TEST(error_envelope_status_types)
         const cJSON *error;
 
         sl_buf_init(&out, 0);
-        /* OpenAI-style types from the gateway core are replaced by the status's type. */
-        ops->error_envelope(&out, cases[i].status, "m \"q\"", "auth_error", "model");
+        /* Types of the wrong family or status are replaced by the status's type. */
+        ops->error_envelope(&out, cases[i].status, "m \"q\"",
+                            i % 2 == 0 ? "auth_error" : "invalid_request_error", "model");
         root = parse_json(out.data, out.len, "envelope");
         error = cJSON_GetObjectItemCaseSensitive(root, "error");
         ASSERT_STR_EQ("error", sl_json_get_string(root, "type"));
@@ -480,16 +482,20 @@ TEST(error_envelope_status_types)
     }
 }
 
+/* A status without a fixed type keeps an Anthropic type the caller gave. */
 TEST(error_envelope_keeps_anthropic_type)
 {
     const struct sl_format_ops *ops = sl_format_ops_for(SL_FORMAT_ANTHROPIC);
     struct sl_buf out;
 
     sl_buf_init(&out, 0);
-    ops->error_envelope(&out, 400, "over budget", "billing_error", NULL);
+    ops->error_envelope(&out, 402, "over budget", "billing_error", NULL);
     ASSERT_STR_EQ("{\"type\":\"error\",\"error\":{\"type\":\"billing_error\","
                   "\"message\":\"over budget\"}}",
                   out.data);
+    sl_buf_reset(&out);
+    ops->error_envelope(&out, 408, "slow", "timeout_error", NULL);
+    ASSERT_CONTAINS(out.data, "\"timeout_error\"");
     sl_buf_dispose(&out);
 }
 
@@ -511,7 +517,8 @@ TEST(validate_rejects_bad_shapes)
          "max_tokens: expected an integer of at least 1"},
         {"{\"model\":\"m\",\"max_tokens\":1.5,\"messages\":[]}", "max_tokens: expected an integer"},
         {"{\"model\":\"m\",\"max_tokens\":5,\"messages\":[]}", "messages: expected a non-empty"},
-        {"{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"system\",\"content\":\"a\"}]}",
+        {"{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"system\","
+         "\"content\":\"a\"}]}",
          "messages.0.role"},
         {"{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":5}]}",
          "messages.0.content"},
@@ -544,7 +551,8 @@ TEST(validate_rejects_bad_shapes)
 
 TEST(validate_count_tokens_needs_no_max_tokens)
 {
-    static const char text[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}";
+    static const char text[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}";
     cJSON *body = parse_json(text, sizeof(text) - 1, "body");
     struct sl_errbuf err;
 
@@ -553,7 +561,7 @@ TEST(validate_count_tokens_needs_no_max_tokens)
     cJSON_Delete(body);
 }
 
-/* Content an OpenAI request cannot carry is a 400, never silently dropped. */
+/* Documents, server tools and unusable image sources are rejected instead of dropped. */
 TEST(convert_rejects_unsupported_content)
 {
     static const char *const bodies[] = {
