@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "bench/mock/anthropic.h"
+#include "bench/mock/gemini.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -395,6 +396,30 @@ append_messages_step(struct sl_mock_exchange *ex)
     return 1;
 }
 
+/* append_step() for a Gemini stream: no role event, one event per piece, then the finish. */
+static int
+append_gemini_step(struct sl_mock_exchange *ex)
+{
+    const char *piece;
+    size_t len;
+
+    switch (ex->phase) {
+    case PHASE_ROLE:
+        ex->phase = ex->content.pieces > 0 ? PHASE_CONTENT : PHASE_TAIL;
+        return 0;
+    case PHASE_CONTENT:
+        sl_mock_content_piece(&ex->content, ex->next_piece, &piece, &len);
+        (void)sl_mock_gemini_stream_text(&ex->out, ex->seq, &ex->chat, piece, len);
+        if (++ex->next_piece == ex->content.pieces)
+            ex->phase = PHASE_TAIL;
+        return 0;
+    case PHASE_TAIL:
+        break;
+    }
+    (void)sl_mock_gemini_stream_tail(&ex->out, ex->seq, &ex->chat, &ex->script, ex->usage_json);
+    return 1;
+}
+
 /* Appends the next step to `ex->out`; returns 1 when that step was the tail. */
 static int
 append_step(struct sl_mock_exchange *ex)
@@ -405,6 +430,8 @@ append_step(struct sl_mock_exchange *ex)
 
     if (ex->kind == SL_MOCK_KIND_MESSAGES)
         return append_messages_step(ex);
+    if (ex->kind == SL_MOCK_KIND_GEMINI)
+        return append_gemini_step(ex);
     switch (ex->phase) {
     case PHASE_ROLE:
         for (int i = 0; i < n; i++)
@@ -443,6 +470,8 @@ emit_steps(struct sl_mock_exchange *ex)
         if (action == ACTION_ERROR) {
             if (ex->kind == SL_MOCK_KIND_MESSAGES)
                 (void)sl_mock_messages_error_event(&ex->out);
+            else if (ex->kind == SL_MOCK_KIND_GEMINI)
+                (void)sl_mock_gemini_error_event(&ex->out);
             else
                 (void)sl_mock_chunk_error(&ex->out);
             send_part(ex, H2O_SEND_STATE_FINAL);
@@ -484,6 +513,8 @@ append_error(struct sl_mock_exchange *ex, const char *message, const char *type)
 {
     if (ex->kind == SL_MOCK_KIND_MESSAGES)
         (void)sl_mock_messages_error_json(&ex->out, ex->script.status, message);
+    else if (ex->kind == SL_MOCK_KIND_GEMINI)
+        (void)sl_mock_gemini_error_json(&ex->out, ex->script.status, message);
     else
         (void)sl_mock_error_json(&ex->out, message, type, NULL);
 }
@@ -530,6 +561,9 @@ build_completion(struct sl_mock_exchange *ex)
     if (ex->kind == SL_MOCK_KIND_MESSAGES)
         rc = sl_mock_message_json(&ex->out, ex->seq, &ex->chat, &ex->script, &content,
                                   ex->usage_json);
+    else if (ex->kind == SL_MOCK_KIND_GEMINI)
+        rc = sl_mock_gemini_response_json(&ex->out, ex->seq, &ex->chat, &ex->script, &content,
+                                          ex->usage_json);
     else
         rc = sl_mock_completion_json(&ex->out, ex->seq, (int64_t)time(NULL), &ex->chat,
                                      &ex->script, &content, ex->usage_json);

@@ -22,6 +22,7 @@ enum sl_mock_kind {
     SL_MOCK_KIND_MODELS,
     SL_MOCK_KIND_EMBEDDINGS, /* the reply is built before the exchange, as the script's body */
     SL_MOCK_KIND_MESSAGES,   /* Anthropic's Messages format, from bench/mock/anthropic.h */
+    SL_MOCK_KIND_GEMINI,     /* Gemini's generateContent format, from bench/mock/gemini.h */
 };
 
 /*

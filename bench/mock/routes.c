@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "bench/mock/anthropic.h"
+#include "bench/mock/azure.h"
 #include "bench/mock/completions.h"
 #include "bench/mock/embeddings.h"
 #include "bench/mock/exchange.h"
+#include "bench/mock/gemini.h"
 #include "bench/mock/openai.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -236,11 +238,66 @@ on_embeddings(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
     sl_mock_exchange_start(req, seq, SL_MOCK_KIND_EMBEDDINGS, &script, NULL);
 }
 
+/* Returns 1 when a query string (after '?') has `param` ("name=value") in it. */
+static int
+query_has(const h2o_req_t *req, const char *param)
+{
+    size_t n = strlen(param);
+    const char *q;
+    size_t len;
+
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    q = req->path.base + req->query_at + 1;
+    len = req->path.len - req->query_at - 1;
+    for (size_t i = 0; i + n <= len; i++)
+        if ((i == 0 || q[i - 1] == '&') && memcmp(q + i, param, n) == 0 &&
+            (i + n == len || q[i + n] == '&'))
+            return 1;
+    return 0;
+}
+
+/* Gemini's generateContent routes; returns 0 when `req` is not one of them. */
+static int
+on_gemini(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
+{
+    struct sl_mock_chat chat;
+    struct sl_mock_script script;
+    struct sl_errbuf err;
+    struct sl_buf body;
+    char model[256];
+    enum sl_mock_gemini_method method = sl_mock_gemini_match(
+        req->path_normalized.base, req->path_normalized.len, model, sizeof(model));
+
+    if (method == SL_MOCK_GEMINI_NONE || !method_is(req, "POST"))
+        return 0;
+    sl_buf_init(&body, 0);
+    if (method == SL_MOCK_GEMINI_STREAM && !query_has(req, "alt=sse")) {
+        /* Without alt=sse Google streams a JSON array, which the mock does not write. */
+        (void)sl_mock_gemini_error_json(&body, 400, "sluice-mock streams only with alt=sse");
+    } else if (sl_mock_gemini_parse(req->entity.base != NULL ? req->entity.base : "",
+                                    req->entity.base != NULL ? req->entity.len : 0, model,
+                                    method == SL_MOCK_GEMINI_STREAM, &chat, &err) != SL_OK) {
+        (void)sl_mock_gemini_error_json(&body, 400, err.msg);
+    } else {
+        sl_buf_dispose(&body);
+        take_script(shared, SL_MOCK_ROUTE_CHAT, chat.model, &script);
+        sl_mock_exchange_start(req, seq, SL_MOCK_KIND_GEMINI, &script, &chat);
+        return 1;
+    }
+    mark_completed(shared, seq);
+    send_json(req, 400, &body);
+    sl_buf_dispose(&body);
+    return 1;
+}
+
 static void
 on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
 {
     h2o_iovec_t path = req->path_normalized;
     uint64_t seq = log_request(shared, req);
+    /* Azure deployment paths are served as the OpenAI path they stand for. */
+    enum sl_mock_azure_match azure = sl_mock_azure_match(req, &path);
     struct sl_mock_script script;
     int chat = path_is(path, "/v1/chat/completions") || path_is(path, "/chat/completions");
     int models = path_is(path, "/v1/models") || path_is(path, "/models");
@@ -248,6 +305,15 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
     int embeddings = path_is(path, "/v1/embeddings") || path_is(path, "/embeddings");
     int messages = path_is(path, "/v1/messages");
 
+    if (azure == SL_MOCK_AZURE_NO_VERSION) {
+        mark_completed(shared, seq);
+        sl_mock_send_error(req, 404, "Resource not found: the api-version query parameter is "
+                                     "missing",
+                           "invalid_request_error", "api-version");
+        return;
+    }
+    if (on_gemini(shared, req, seq))
+        return;
     if (completions && method_is(req, "POST")) {
         on_completions(shared, req, seq);
         return;
