@@ -17,7 +17,7 @@
 #include "common/xalloc.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
+#define FNV_PRIME  0x100000001b3ull
 
 static uint64_t
 fnv1a(uint64_t h, const void *data, size_t len)
@@ -312,8 +312,8 @@ sl_mock_embeddings_json(struct sl_buf *out, const struct sl_mock_embedding_reque
 
     for (int i = 0; i < req->inputs && rc == SL_OK; i++) {
         make_vector(hash_input(input_at(req, i)), v, req->dimensions);
-        rc = sl_buf_printf(out, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":",
-                           i > 0 ? "," : "", i);
+        rc = sl_buf_printf(
+            out, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", i > 0 ? "," : "", i);
         if (rc == SL_OK)
             rc = req->base64 ? append_base64(out, v, req->dimensions)
                              : append_floats(out, v, req->dimensions);

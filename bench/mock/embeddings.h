@@ -42,8 +42,8 @@ struct sl_mock_embedding_request {
  * for the client and `*param` names the invalid field (or is NULL); nothing needs disposing.
  */
 enum sl_status sl_mock_embeddings_parse(const char *body, size_t len,
-                                        struct sl_mock_embedding_request *req,
-                                        const char **param, struct sl_errbuf *err);
+                                        struct sl_mock_embedding_request *req, const char **param,
+                                        struct sl_errbuf *err);
 void sl_mock_embeddings_dispose(struct sl_mock_embedding_request *req);
 
 /* Writes the whole embeddings reply, with `usage` (an object or NULL) merged over the default

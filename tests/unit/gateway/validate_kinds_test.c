@@ -128,8 +128,7 @@ TEST(embeddings_input_mixed_elements)
 {
     expect_invalid(EMB, "{\"model\":\"m\",\"input\":[\"a\",1]}", "input",
                    "Invalid 'input[1]': expected a string like 'input[0]', but got a number");
-    expect_invalid(EMB, "{\"model\":\"m\",\"input\":[1,\"a\"]}", "input",
-                   "expected a token id");
+    expect_invalid(EMB, "{\"model\":\"m\",\"input\":[1,\"a\"]}", "input", "expected a token id");
     expect_invalid(EMB, "{\"model\":\"m\",\"input\":[[1],2]}", "input",
                    "expected an array of token ids");
     expect_invalid(EMB, "{\"model\":\"m\",\"input\":[true]}", "input",
@@ -141,12 +140,10 @@ TEST(embeddings_input_bad_token_ids)
 {
     expect_invalid(EMB, "{\"model\":\"m\",\"input\":[1,-1]}", "input", "Invalid 'input[1]'");
     expect_invalid(EMB, "{\"model\":\"m\",\"input\":[1.5]}", "input", "Invalid 'input[0]'");
-    expect_invalid(EMB, "{\"model\":\"m\",\"input\":[2147483648]}", "input",
-                   "Invalid 'input[0]'");
+    expect_invalid(EMB, "{\"model\":\"m\",\"input\":[2147483648]}", "input", "Invalid 'input[0]'");
     expect_invalid(EMB, "{\"model\":\"m\",\"input\":[[1,2],[3,\"x\"]]}", "input",
                    "Invalid 'input[1][1]': expected a token id");
-    expect_invalid(EMB, "{\"model\":\"m\",\"input\":[[1,[2]]]}", "input",
-                   "Invalid 'input[0][1]'");
+    expect_invalid(EMB, "{\"model\":\"m\",\"input\":[[1,[2]]]}", "input", "Invalid 'input[0][1]'");
     expect_valid(EMB, "{\"model\":\"m\",\"input\":[2147483647]}");
 }
 
@@ -247,12 +244,18 @@ TEST(completions_field_types_checked)
         const char *member;
         const char *expected;
     } cases[] = {
-        {"\"stream\":1", "stream"},          {"\"echo\":\"yes\"", "echo"},
-        {"\"best_of\":1.5", "best_of"},      {"\"logprobs\":true", "logprobs"},
-        {"\"suffix\":5", "suffix"},          {"\"temperature\":\"hot\"", "temperature"},
-        {"\"max_tokens\":2.5", "max_tokens"}, {"\"n\":\"2\"", "n"},
-        {"\"stop\":5", "stop"},              {"\"logit_bias\":[]", "logit_bias"},
-        {"\"user\":false", "user"},          {"\"stream_options\":true", "stream_options"},
+        {"\"stream\":1", "stream"},
+        {"\"echo\":\"yes\"", "echo"},
+        {"\"best_of\":1.5", "best_of"},
+        {"\"logprobs\":true", "logprobs"},
+        {"\"suffix\":5", "suffix"},
+        {"\"temperature\":\"hot\"", "temperature"},
+        {"\"max_tokens\":2.5", "max_tokens"},
+        {"\"n\":\"2\"", "n"},
+        {"\"stop\":5", "stop"},
+        {"\"logit_bias\":[]", "logit_bias"},
+        {"\"user\":false", "user"},
+        {"\"stream_options\":true", "stream_options"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
