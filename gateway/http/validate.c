@@ -252,6 +252,9 @@ static const struct field_rule embedding_rules[] = {
 
 /* The largest token id accepted in an `input` or `prompt` token array. */
 #define MAX_TOKEN_ID 2147483647.0
+/* The upper bound of `dimensions` and `logprobs`. Their real limits depend on the model, so
+ * they are left to the provider. */
+#define MAX_INT32_PARAM 2147483647.0
 
 /* What the elements of an `input` or `prompt` array are; the first element decides. */
 enum input_shape {
@@ -483,7 +486,7 @@ sl_validate_embeddings(const cJSON *body, const char **param, struct sl_errbuf *
                            "but got '%.64s'.", format->valuestring);
         return SL_ERR_INVALID;
     }
-    rc = check_range(body, "dimensions", 1, MAX_TOKEN_ID, param, err);
+    rc = check_range(body, "dimensions", 1, MAX_INT32_PARAM, param, err);
     if (rc == SL_OK)
         *param = NULL;
     return rc;
@@ -507,7 +510,7 @@ sl_validate_completions(const cJSON *body, const char **param, struct sl_errbuf 
     if (rc == SL_OK)
         rc = check_range(body, "best_of", 1, SL_VALIDATE_MAX_CHOICES, param, err);
     if (rc == SL_OK)
-        rc = check_range(body, "logprobs", 0, MAX_TOKEN_ID, param, err);
+        rc = check_range(body, "logprobs", 0, MAX_INT32_PARAM, param, err);
     if (rc != SL_OK)
         return rc;
 
