@@ -132,7 +132,7 @@ check_deployments(struct sl_config *cfg, struct sl_errbuf *err)
         /* A family whose base URL comes from the environment reads it like the api_key. */
         if (d->api_base == NULL && p->api_base_env != NULL && getenv(p->api_base_env) != NULL)
             d->api_base = sl_xstrdup(getenv(p->api_base_env));
-        if (d->api_base == NULL && p->default_api_base == NULL) {
+        if (d->api_base == NULL && p->default_api_base == NULL && !p->derives_api_base) {
             sl_errbuf_set(err, "%s: model_list[%zu].litellm_params.api_base: required for "
                                "provider \"%s\"", cfg->path, i, d->provider);
             return SL_ERR_CONFIG;

@@ -11,6 +11,7 @@
 #include "bench/mock/azure.h"
 #include "bench/mock/completions.h"
 #include "bench/mock/embeddings.h"
+#include "bench/mock/bedrock.h"
 #include "bench/mock/exchange.h"
 #include "bench/mock/gemini.h"
 #include "bench/mock/openai.h"
@@ -314,6 +315,10 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
     }
     if (on_gemini(shared, req, seq))
         return;
+    if (sl_mock_bedrock_match(req->path)) {
+        sl_mock_bedrock_handle(shared, req, seq);
+        return;
+    }
     if (completions && method_is(req, "POST")) {
         on_completions(shared, req, seq);
         return;

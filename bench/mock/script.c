@@ -43,6 +43,7 @@ sl_mock_script_init_default(struct sl_mock_script *s)
     s->cut_after = -1;
     s->error_after = -1;
     s->stall_after = -1;
+    s->corrupt_after = -1;
 }
 
 void
@@ -308,6 +309,8 @@ parse_field(struct sl_mock_script *s, const cJSON *item, struct sl_errbuf *err)
         return get_int(item, 0, INT32_MAX, &s->error_after, err);
     if (strcmp(k, "stall_after_chunks") == 0)
         return get_int(item, 0, INT32_MAX, &s->stall_after, err);
+    if (strcmp(k, "corrupt_after_chunks") == 0)
+        return get_int(item, 0, INT32_MAX, &s->corrupt_after, err);
     if (strcmp(k, "omit_done") == 0) {
         if (!cJSON_IsBool(item)) {
             sl_errbuf_set(err, "script field \"omit_done\" must be true or false");

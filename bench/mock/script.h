@@ -58,6 +58,7 @@ struct sl_mock_script {
     int64_t error_after;
     int64_t stall_after;
     int omit_done;
+    int64_t corrupt_after; /* AWS event-stream: content chunks before a frame with a bad CRC */
 };
 
 struct sl_mock_script_queue;

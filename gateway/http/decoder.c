@@ -32,7 +32,8 @@ sl_decoder_feed(struct sl_decoder *d, const char *bytes, size_t n)
     return sl_sse_feed(&d->sse, bytes, n);
 }
 
-/* Points `*out` at the string value of header `name`; returns 0 when it is absent or not a string. */
+/* Points `*out` at the string value of header `name`; returns 0 when it is absent or not a
+ * string. */
 static int
 take_header(const struct sl_es_message *msg, const char *name, const char **out, size_t *len)
 {

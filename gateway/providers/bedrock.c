@@ -1158,6 +1158,7 @@ const struct sl_provider sl_bedrock_families[] = {
         .name = "bedrock",
         .default_api_base = NULL, /* built from the region */
         .api_key_env = NULL,      /* SigV4 credentials, not an API key */
+        .derives_api_base = 1,
         .native_format = SL_FORMAT_NONE,
         .framing = SL_FRAMING_AWS_EVENTSTREAM,
         .build_request = build_request,

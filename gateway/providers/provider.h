@@ -116,6 +116,9 @@ struct sl_provider {
     /* Env var that supplies api_base when a deployment has none, or NULL. A deployment without
      * api_base loads only when default_api_base or this variable is set. */
     const char *api_base_env;
+    /* 1: without api_base the family builds its URL from other settings (Bedrock: the AWS
+     * region), so a deployment loads with neither api_base nor default_api_base. */
+    int derives_api_base;
     enum sl_format native_format; /* the client format this family passes through */
     enum sl_stream_framing framing;
 

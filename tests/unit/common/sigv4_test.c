@@ -24,7 +24,7 @@
 /* Expected values for sigv4_bedrock_golden (Python hashlib/hmac, not this code). */
 #define GOLDEN_PAYLOAD_HASH "c3335e07d6e89650bf94cb98664be69f8774dbc3198df221f113db0a59ea14f0"
 #define GOLDEN_CREQ                                                                                \
-    "POST\n/model/anthropic.claude-3-haiku-20240307-v1%253A0/converse\n\n"                          \
+    "POST\n/model/anthropic.claude-3-haiku-20240307-v1%253A0/converse\n\n"                         \
     "content-type:application/json\nhost:bedrock-runtime.us-east-1.amazonaws.com\n"                \
     "x-amz-content-sha256:" GOLDEN_PAYLOAD_HASH "\nx-amz-date:20241204T000000Z\n"                  \
     "x-amz-security-token:token-123\nx-custom:a b\n\n"                                             \
@@ -304,7 +304,8 @@ TEST(sigv4_crt_suite)
  * session token and a JSON body. Expected values from an independent Python computation. */
 TEST(sigv4_bedrock_golden)
 {
-    static const char body[] = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}]}";
+    static const char body[] =
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}]}";
     struct sl_sigv4_header headers[] = {
         {"Host", "bedrock-runtime.us-east-1.amazonaws.com"},
         {"Content-Type", "application/json"},
