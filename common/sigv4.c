@@ -194,7 +194,8 @@ append_canonical_query(struct sl_buf *out, const char *query, struct sl_errbuf *
         p = amp != NULL ? amp + 1 : p + len;
     }
 
-    qsort(params, n, sizeof(*params), compare_params);
+    if (n > 0)
+        qsort(params, n, sizeof(*params), compare_params);
     for (size_t i = 0; i < n; i++)
         sl_buf_printf(out, "%s%s=%s", i > 0 ? "&" : "", params[i].key.data, params[i].value.data);
 
