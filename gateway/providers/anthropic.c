@@ -929,7 +929,12 @@ read_error_envelope(const cJSON *root, long status, struct sl_upstream_error *ou
         return 0;
     memset(out, 0, sizeof(*out));
     out->status = status > 0 ? (int)status : status_for_type(type);
-    snprintf(out->message, sizeof(out->message), "%s", message != NULL ? message : type);
+    if (message != NULL && message[0] != '\0')
+        snprintf(out->message, sizeof(out->message), "%s", message);
+    else
+        snprintf(out->message, sizeof(out->message),
+                 "The provider returned an error without a message (type \"%s\").",
+                 type != NULL ? type : "");
     if (type != NULL)
         snprintf(out->type, sizeof(out->type), "%s", type);
     return 1;

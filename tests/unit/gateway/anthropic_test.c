@@ -775,6 +775,20 @@ TEST(anthropic_error_envelope_read)
     sl_config_dispose(&s.cfg);
 }
 
+TEST(anthropic_error_without_message)
+{
+    static const char body[] = "{\"type\":\"error\",\"error\":{\"type\":\"api_error\"}}";
+    struct setup s;
+    struct sl_upstream_error e;
+
+    setup_load(&s, default_yaml);
+    s.p->parse_error(500, body, strlen(body), &e);
+    ASSERT_EQ(500, e.status);
+    ASSERT_STR_EQ("api_error", e.type);
+    ASSERT_CONTAINS(e.message, "without a message");
+    sl_config_dispose(&s.cfg);
+}
+
 /* ---------------------------------------------------------------- recorded fixtures */
 
 /* Checks that every frame of `out` is a chunk for model "claude", and collects the content,
@@ -1010,3 +1024,4 @@ TEST(anthropic_fixture_error_529)
     expect_fixture_error("error-529-overloaded.sdk-test.json", 529, "overloaded_error",
                          "Overloaded");
 }
+
