@@ -10,6 +10,7 @@
  * open while the OpenAI deltas continue it, and is closed before the next one opens, so block
  * indexes only grow and every delta follows its block's start.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,20 @@ stop_reason_for(const char *finish)
     return "end_turn";
 }
 
+/* Returns a token count clamped to [0, 10^15 - 1]: providers' numbers are not trusted, a double
+ * outside int64_t's range has no defined conversion, and cJSON prints up to 15 digits exactly. */
+static int64_t
+token_count(const cJSON *v)
+{
+    double d = v->valuedouble;
+
+    if (!(d > 0))
+        return 0; /* also NaN */
+    if (d > 999999999999999.0)
+        return INT64_C(999999999999999);
+    return (int64_t)d;
+}
+
 static void
 read_usage(const cJSON *root, struct sl_usage *usage)
 {
@@ -100,14 +115,14 @@ read_usage(const cJSON *root, struct sl_usage *usage)
     usage->present = 1;
     v = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
     if (cJSON_IsNumber(v))
-        usage->prompt_tokens = (int64_t)v->valuedouble;
+        usage->prompt_tokens = token_count(v);
     v = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
     if (cJSON_IsNumber(v))
-        usage->completion_tokens = (int64_t)v->valuedouble;
+        usage->completion_tokens = token_count(v);
     v = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
     v = cJSON_GetObjectItemCaseSensitive(v, "cached_tokens");
     if (cJSON_IsNumber(v))
-        usage->cached_tokens = (int64_t)v->valuedouble;
+        usage->cached_tokens = token_count(v);
 }
 
 /* Adds Anthropic's usage members: OpenAI's prompt_tokens include cache reads, Anthropic's

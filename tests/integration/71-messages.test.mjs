@@ -562,6 +562,35 @@ describe('native path', () => {
         }
     });
 
+    // Both header spellings reach the gateway's key check: the SDK lines differ here.
+    test('sdk lines send different auth headers', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        const request = { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
+        for (const sdk of SDKS) {
+            const Anthropic = sdk.load();
+            await new Anthropic({ apiKey: 'sk-probe', baseURL: mock.url, maxRetries: 0 }).messages.create(request);
+        }
+        const reqs = await mock.requests();
+        assert.equal(reqs.length, 2);
+        assert.equal(reqs[0].headers.authorization, 'Bearer sk-probe');
+        assert.equal(reqs[0].headers['x-api-key'], undefined);
+        assert.equal(reqs[1].headers['x-api-key'], 'sk-probe');
+        assert.equal(reqs[1].headers.authorization, undefined);
+    });
+
+    test('count_tokens is not forwarded yet', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, {
+            model: 'claude-native', messages: [{ role: 'user', content: 'hi' }],
+        }, headers);
+        assert.equal(res.status, 400);
+        assert.equal(res.json().error.type, 'invalid_request_error');
+        assert.match(res.json().error.message, /claude-native/);
+        assert.equal((await mock.requests()).length, 0, 'no count is made up and nothing is sent');
+    });
+
     test('native agent request unchanged', opts(), async () => {
         failIfMissing(nativeWhy);
         await mock.reset();

@@ -194,6 +194,25 @@ TEST(response_bad_tool_arguments_rejected)
     sl_buf_dispose(&out);
 }
 
+/* Token counts from a provider are clamped, never converted out of range. */
+TEST(response_huge_usage_clamped)
+{
+    static const char body[] =
+        "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1e300,"
+        "\"completion_tokens\":-5}}";
+    const struct sl_format_ops *ops = sl_format_ops_for(SL_FORMAT_ANTHROPIC);
+    struct sl_call_ctx ctx = make_ctx("g", 0);
+    struct sl_errbuf err;
+    struct sl_buf out;
+
+    sl_buf_init(&out, 0);
+    ASSERT_OK(ops->convert_response(&ctx, body, sizeof(body) - 1, &out, &err));
+    ASSERT_CONTAINS(out.data, "\"input_tokens\":999999999999999,");
+    ASSERT_CONTAINS(out.data, "\"output_tokens\":0");
+    sl_buf_dispose(&out);
+}
+
 /* ---------------------------------------------------------------- streams */
 
 /* Converts OpenAI frames one frame per convert_frames call (`whole` 0) or all at once, then
