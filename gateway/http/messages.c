@@ -19,13 +19,22 @@
 #include "gateway/http/request.h"
 #include "gateway/worker.h"
 
-/* Answers methods other than POST and requests during a drain. Returns 1 when the request may
- * go on. */
+/* Answers paths below the route, methods other than POST and requests during a drain. Returns
+ * 1 when the request may go on. */
 static int
 check_request(struct sl_request *r, struct sl_worker *w)
 {
     h2o_req_t *req = r->req;
 
+    /* h2o matches routes by prefix, so /v1/messages also receives /v1/messages/batches and the
+     * like, which are other APIs: they must not be taken for a message. */
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, r->route,
+                   strlen(r->route))) {
+        sl_request_respond_error(r, 404, "not_found_error", NULL,
+                                 "%s is not served by this gateway; the Messages API routes are "
+                                 "/v1/messages and /v1/messages/count_tokens.", r->path);
+        return 0;
+    }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         sl_request_add_header(r, "allow", "POST");
         sl_request_respond_error(r, 405, "invalid_request_error", NULL,

@@ -459,6 +459,17 @@ describe('conversion path, raw HTTP', () => {
         }
     });
 
+    test('paths below the route are 404', async () => {
+        for (const path of ['/v1/messages/batches', '/v1/messages/count_tokens/x']) {
+            const res = await postJson(`${gateway.url}${path}`, { model: 'oai-chat', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }, headers);
+            assert.equal(res.status, 404, path);
+            assert.equal(res.json().type, 'error');
+            assert.equal(res.json().error.type, 'not_found_error');
+        }
+        const res = await postJson(`${gateway.url}/v1/messages?beta=true`, { model: 'oai-chat', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }, headers);
+        assert.equal(res.status, 200, 'a query string is not part of the path');
+    });
+
     test('missing key is 401 envelope', async () => {
         const res = await postJson(`${gateway.url}/v1/messages`, { model: 'oai-chat', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
         assert.equal(res.status, 401);
