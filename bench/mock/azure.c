@@ -55,8 +55,7 @@ sl_mock_azure_match(const h2o_req_t *req, h2o_iovec_t *openai_path)
         if ((size_t)(path + len - slash) != n || memcmp(slash, routes[i].suffix, n) != 0)
             continue;
         if (req->query_at == SIZE_MAX ||
-            !has_api_version(req->path.base + req->query_at + 1,
-                             req->path.len - req->query_at - 1))
+            !has_api_version(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1))
             return SL_MOCK_AZURE_NO_VERSION;
         *openai_path = h2o_iovec_init(routes[i].openai, strlen(routes[i].openai));
         return SL_MOCK_AZURE_OK;

@@ -235,8 +235,8 @@ sl_mock_gemini_response_json(struct sl_buf *out, uint64_t seq, const struct sl_m
         return rc;
     }
     for (int i = 0; i < chat->n; i++)
-        cJSON_AddItemToArray(candidates, candidate(i, text.data != NULL ? text.data : "",
-                                                   text.len, finish));
+        cJSON_AddItemToArray(candidates,
+                             candidate(i, text.data != NULL ? text.data : "", text.len, finish));
     sl_buf_dispose(&text);
     cJSON_AddItemToObject(root, "usageMetadata",
                           usage_metadata(usage_json, chat->prompt_tokens, 1));
@@ -269,8 +269,7 @@ sl_mock_gemini_stream_tail(struct sl_buf *out, uint64_t seq, const struct sl_moc
         return SL_OK;
     root = new_response(&candidates);
     for (int i = 0; i < chat->n; i++)
-        cJSON_AddItemToArray(candidates,
-                             candidate(i, "", 0, finish_name(script->finish_reason)));
+        cJSON_AddItemToArray(candidates, candidate(i, "", 0, finish_name(script->finish_reason)));
     cJSON_AddItemToObject(root, "usageMetadata",
                           usage_metadata(usage_json, chat->prompt_tokens, 1));
     add_trailer(root, seq, chat);

@@ -4,8 +4,9 @@
  *
  * Bodies, responses and stream chunks are OpenAI's and go through the OpenAI family's
  * translators; only the URL (deployment and api-version in it), the authentication header and
- * the reading of content-filter refusals differ. A refusal by Azure's content filter becomes a
- * 400 `content_policy_violation`, the type a router matches for content_policy_fallbacks.
+ * the reading of content-filter refusals differ. A content-filter error body, or a stream chunk
+ * that finishes with content_filter, becomes a 400 `content_policy_violation`, the type a
+ * router matches for content_policy_fallbacks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +98,7 @@ add_auth(struct curl_slist *h, const struct sl_deployment *d)
 }
 
 static enum sl_status
-build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
-              struct sl_errbuf *err)
+build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, struct sl_errbuf *err)
 {
     const struct sl_deployment *d = ctx->deployment;
     const char *base = api_base_of(d);
@@ -106,8 +106,10 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
     size_t n;
 
     if (base == NULL || base[0] == '\0') {
-        sl_errbuf_set(err, "deployment %s has no api_base: set litellm_params.api_base or "
-                           "AZURE_API_BASE", d->id);
+        sl_errbuf_set(err,
+                      "deployment %s has no api_base: set litellm_params.api_base or "
+                      "AZURE_API_BASE",
+                      d->id);
         return SL_ERR_CONFIG;
     }
     n = strlen(base);
@@ -127,13 +129,11 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
     out->headers = h;
 
     if (ctx->raw_body != NULL)
-        return sl_openai_set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body,
-                                   err);
+        return sl_openai_set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body, err);
 
     /* A body converted from another client format has no original bytes to keep. */
     char *text = sl_json_print(ctx->body);
-    enum sl_status rc =
-        sl_openai_set_model(text, strlen(text), d->provider_model, &out->body, err);
+    enum sl_status rc = sl_openai_set_model(text, strlen(text), d->provider_model, &out->body, err);
 
     cJSON_free(text);
     return rc;
@@ -221,8 +221,8 @@ has_filter_finish(const cJSON *root)
  * content_policy_violation here needs a way for a family to return a provider error.
  */
 static enum sl_status
-translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
-                   struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
+translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, struct sl_buf *out,
+                   struct sl_usage *usage, struct sl_errbuf *err)
 {
     return sl_openai_translate_response(ctx, body, len, out, usage, err);
 }
@@ -231,8 +231,7 @@ translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
  * content-filter error, fails the stream with a 400 content_policy_violation. */
 static enum sl_stream_verdict
 translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
-                const struct sl_stream_event *ev, struct sl_buf *out,
-                struct sl_upstream_error *err)
+                const struct sl_stream_event *ev, struct sl_buf *out, struct sl_upstream_error *err)
 {
     cJSON *root = NULL;
     int filter_error = 0;

@@ -37,13 +37,13 @@ text_part(const char *text)
     return part;
 }
 
-/* Adds an image_url part as inlineData. Only data URLs can be sent: Google AI Studio reads
- * fileData URIs from its own file store, and the gateway does not download images. */
+/* Adds an image_url part as inlineData. Other URLs are rejected, because the gateway does not
+ * download images. */
 static enum sl_status
 add_image_part(cJSON *parts, const cJSON *image_url, struct sl_errbuf *err)
 {
-    const char *url = cJSON_IsString(image_url) ? image_url->valuestring
-                                                : sl_json_get_string(image_url, "url");
+    const char *url =
+        cJSON_IsString(image_url) ? image_url->valuestring : sl_json_get_string(image_url, "url");
     const char *comma;
     const char *marker;
     cJSON *part;
@@ -140,8 +140,7 @@ add_tool_calls(cJSON *parts, const cJSON *tool_calls, struct sl_errbuf *err)
         if (name == NULL)
             return fail_invalid(err, "messages: a tool call has no function.name");
         if (arguments != NULL && arguments[0] != '\0' &&
-            (sl_json_parse(arguments, strlen(arguments), SL_JSON_MAX_DEPTH, &args, NULL) !=
-                 SL_OK ||
+            (sl_json_parse(arguments, strlen(arguments), SL_JSON_MAX_DEPTH, &args, NULL) != SL_OK ||
              !cJSON_IsObject(args))) {
             cJSON_Delete(args);
             sl_errbuf_set(err, "messages: the arguments of tool call \"%s\" are not a JSON object",
@@ -266,8 +265,7 @@ strip_schema(cJSON *node, int is_properties)
             cJSON_DeleteItemFromObjectCaseSensitive(node, dropped[i]);
     for (child = node->child; child != NULL; child = child->next)
         if (cJSON_IsObject(child) || cJSON_IsArray(child))
-            strip_schema(child, !is_properties && cJSON_IsObject(node) &&
-                                    child->string != NULL &&
+            strip_schema(child, !is_properties && cJSON_IsObject(node) && child->string != NULL &&
                                     strcmp(child->string, "properties") == 0);
 }
 
@@ -515,8 +513,7 @@ build_embedding_body(const struct sl_call_ctx *ctx, cJSON **out, struct sl_errbu
 }
 
 static enum sl_status
-build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
-              struct sl_errbuf *err)
+build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, struct sl_errbuf *err)
 {
     const struct sl_deployment *d = ctx->deployment;
     cJSON *body = NULL;
@@ -593,8 +590,9 @@ static void
 map_finish(const char *reason, int had_tool_calls, char *out, size_t size)
 {
     static const char *const filtered[] = {
-        "SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT",
-        "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
+        "SAFETY", "RECITATION",   "LANGUAGE",
+        "OTHER",  "BLOCKLIST",    "PROHIBITED_CONTENT",
+        "SPII",   "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
     };
     size_t i;
 
@@ -843,9 +841,8 @@ add_completion_choices(const struct sl_call_ctx *ctx, const cJSON *root, uint64_
 }
 
 static enum sl_status
-translate_completion(const struct sl_call_ctx *ctx, const cJSON *root, const char *body,
-                     size_t len, struct sl_buf *out, struct sl_usage *usage,
-                     struct sl_errbuf *err)
+translate_completion(const struct sl_call_ctx *ctx, const cJSON *root, const char *body, size_t len,
+                     struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
 {
     cJSON *resp = cJSON_CreateObject();
     char id[96];
@@ -1106,8 +1103,8 @@ translate_embeddings(const struct sl_call_ctx *ctx, const cJSON *root, struct sl
 }
 
 static enum sl_status
-translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
-                   struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
+translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, struct sl_buf *out,
+                   struct sl_usage *usage, struct sl_errbuf *err)
 {
     cJSON *root = NULL;
     enum sl_status rc;
@@ -1138,8 +1135,7 @@ parse_stream_error(const char *data, size_t len, struct sl_upstream_error *err)
 
 static enum sl_stream_verdict
 translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
-                const struct sl_stream_event *ev, struct sl_buf *out,
-                struct sl_upstream_error *err)
+                const struct sl_stream_event *ev, struct sl_buf *out, struct sl_upstream_error *err)
 {
     cJSON *root = NULL;
     enum sl_stream_verdict v;

@@ -33,12 +33,11 @@ void sl_openai_read_usage(const cJSON *root, struct sl_usage *usage);
 
 /* The OpenAI family's translate_response and translate_event (see struct sl_provider). */
 enum sl_status sl_openai_translate_response(const struct sl_call_ctx *ctx, const char *body,
-                                            size_t len, struct sl_buf *out,
-                                            struct sl_usage *usage, struct sl_errbuf *err);
+                                            size_t len, struct sl_buf *out, struct sl_usage *usage,
+                                            struct sl_errbuf *err);
 enum sl_stream_verdict sl_openai_translate_event(const struct sl_call_ctx *ctx,
                                                  struct sl_stream_state *st,
                                                  const struct sl_stream_event *ev,
-                                                 struct sl_buf *out,
-                                                 struct sl_upstream_error *err);
+                                                 struct sl_buf *out, struct sl_upstream_error *err);
 
 #endif /* SL_OPENAI_COMPAT_H */

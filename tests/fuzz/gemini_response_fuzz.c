@@ -88,9 +88,8 @@ check_choice(const cJSON *choice, int delta)
 
         check(sl_json_get_string(fn, "name") != NULL, "a tool call has no name");
         check(id != NULL && strncmp(id, "call_", 5) == 0, "a tool call id is not call_...");
-        check(arguments != NULL &&
-                  sl_json_parse(arguments, strlen(arguments), MAX_DEPTH + 8, &parsed, NULL) ==
-                      SL_OK,
+        check(arguments != NULL && sl_json_parse(arguments, strlen(arguments), MAX_DEPTH + 8,
+                                                 &parsed, NULL) == SL_OK,
               "tool call arguments are not JSON");
         cJSON_Delete(parsed);
     }

@@ -393,7 +393,8 @@ TEST(azure_stream_content_filter_finish)
 TEST(azure_stream_in_band_filter_error)
 {
     static const char stream[] =
-        "data: {\"error\":{\"message\":\"Filtered.\",\"code\":\"content_filter\",\"status\":400}}\n\n";
+        "data: "
+        "{\"error\":{\"message\":\"Filtered.\",\"code\":\"content_filter\",\"status\":400}}\n\n";
     struct stream_run run;
 
     run_stream(stream, strlen(stream), &run);
@@ -407,7 +408,8 @@ TEST(azure_stream_in_band_filter_error)
 TEST(azure_stream_plain_ends_on_done)
 {
     static const char stream[] =
-        "data: {\"id\":\"c\",\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+        "data: "
+        "{\"id\":\"c\",\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
         "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
     struct stream_run run;
 

@@ -217,7 +217,8 @@ TEST(gemini_url_and_key_header)
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     struct sl_buf text;
-    static const char raw[] = "{\"model\":\"flash\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    static const char raw[] =
+        "{\"model\":\"flash\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
 
     setup_default(&s);
     ASSERT_OK(build_raw(&s, raw, SL_KIND_CHAT, 0, &up, &err));
@@ -247,7 +248,8 @@ TEST(gemini_url_api_base_forms)
         {"http://127.0.0.1:9/v1beta", "http://127.0.0.1:9/v1beta/models/m%2Fx:generateContent"},
         {"http://127.0.0.1:9/v1/", "http://127.0.0.1:9/v1/models/m%2Fx:generateContent"},
     };
-    static const char raw[] = "{\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    static const char raw[] =
+        "{\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct setup s;
@@ -273,7 +275,8 @@ TEST(gemini_key_from_google_api_key)
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     struct sl_buf text;
-    static const char raw[] = "{\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    static const char raw[] =
+        "{\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
 
     setenv("GOOGLE_API_KEY", "google-key-9", 1);
     setup_load(&s, "model_list:\n- model_name: g\n  litellm_params: {model: gemini/m}\n");
@@ -309,8 +312,9 @@ TEST(gemini_request_rejects_unsupported)
     expect_invalid("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\","
                    "\"function\":{\"name\":\"f\",\"arguments\":\"[1\"}}]}]}",
                    SL_KIND_CHAT, "not a JSON object");
-    expect_invalid("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"nope\",\"content\":\"x\"}]}",
-                   SL_KIND_CHAT, "matches no earlier");
+    expect_invalid(
+        "{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"nope\",\"content\":\"x\"}]}",
+        SL_KIND_CHAT, "matches no earlier");
     expect_invalid("{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", SL_KIND_CHAT,
                    "role \"wizard\"");
     expect_invalid("{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", SL_KIND_CHAT,
@@ -422,7 +426,9 @@ TEST(gemini_response_finish_safety)
 TEST(gemini_response_bad_bodies)
 {
     static const char *const bodies[] = {
-        "[]", "{\"candidates\":[]}", "not json",
+        "[]",
+        "{\"candidates\":[]}",
+        "not json",
         "{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{}}}]}}]}",
     };
 
@@ -446,8 +452,8 @@ TEST(gemini_embedding_response)
     struct sl_errbuf err = {{0}};
 
     sl_buf_init(&out, 0);
-    ASSERT_OK(translate_text("{\"input\":[\"a\",\"b\"]}", SL_KIND_EMBEDDING, body,
-                             strlen(body), &out, &usage, &err));
+    ASSERT_OK(translate_text("{\"input\":[\"a\",\"b\"]}", SL_KIND_EMBEDDING, body, strlen(body),
+                             &out, &usage, &err));
     ASSERT_STR_EQ("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
                   "\"embedding\":[0.5,-1]},{\"object\":\"embedding\",\"index\":1,\"embedding\":"
                   "[2]}],\"model\":\"flash\",\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}",
@@ -581,8 +587,8 @@ TEST(gemini_stream_bad_event)
 
 TEST(gemini_error_google_envelope)
 {
-    static const char body[] =
-        "{\"error\":{\"code\":429,\"message\":\"Quota exceeded.\",\"status\":\"RESOURCE_EXHAUSTED\"}}";
+    static const char body[] = "{\"error\":{\"code\":429,\"message\":\"Quota "
+                               "exceeded.\",\"status\":\"RESOURCE_EXHAUSTED\"}}";
     struct setup s;
     struct sl_upstream_error e;
 
@@ -599,7 +605,7 @@ TEST(gemini_error_google_envelope)
 
 /* ---------------------------------------------------------------- recorded fixtures */
 
-/* Joins the delta contents of every chunk in `frames`; counts chunks with a finish_reason. */
+/* Collects the content, the finish reasons (as "reason;" each) and the tool calls of `frames`. */
 static void
 collect_stream(const struct sl_buf *frames, struct sl_buf *content, struct sl_buf *finish,
                cJSON **tool_calls)
@@ -612,7 +618,8 @@ collect_stream(const struct sl_buf *frames, struct sl_buf *content, struct sl_bu
     ASSERT_OK(sl_sse_feed(&p, frames->data, frames->len));
     while (sl_sse_next(&p, &ev) == SL_SSE_EVENT) {
         cJSON *chunk = parse_json(ev.data, ev.data_len, "client chunk");
-        const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0);
+        const cJSON *choice =
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0);
         const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
         const char *text = sl_json_get_string(delta, "content");
         const char *reason = sl_json_get_string(choice, "finish_reason");
@@ -758,7 +765,8 @@ TEST(gemini_fixture_generate_content_function_call)
     cJSON *root = translate_fixture("generate-content-function-call.sdk-testdata.json", &usage);
     const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(choice, "message");
-    const cJSON *call = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(message, "tool_calls"), 0);
+    const cJSON *call =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(message, "tool_calls"), 0);
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
 
     ASSERT_STR_EQ("chatcmpl-38CHaLjMG6TujrEPtvTiuQk", sl_json_get_string(root, "id"));
