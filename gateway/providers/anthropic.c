@@ -589,6 +589,7 @@ convert_chat(const struct sl_call_ctx *ctx, struct sl_buf *out, struct sl_errbuf
 {
     const cJSON *body = ctx->body;
     const cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "n");
     struct conversion cv = {cJSON_CreateArray(), cJSON_CreateArray(), 0};
     cJSON *req = cJSON_CreateObject();
     cJSON *system = NULL;
@@ -599,6 +600,11 @@ convert_chat(const struct sl_call_ctx *ctx, struct sl_buf *out, struct sl_errbuf
 
     if (!cJSON_IsArray(messages)) {
         sl_errbuf_set(err, "messages must be an array");
+        rc = SL_ERR_INVALID;
+        goto out;
+    }
+    if (cJSON_IsNumber(n) && n->valuedouble > 1) {
+        sl_errbuf_set(err, "n must be 1: Anthropic returns one choice per request");
         rc = SL_ERR_INVALID;
         goto out;
     }
@@ -628,6 +634,8 @@ convert_chat(const struct sl_call_ctx *ctx, struct sl_buf *out, struct sl_errbuf
         rc = add_stop(body, req, err);
     if (rc != SL_OK)
         goto out;
+    /* NOTE: response_format, reasoning_effort, logprobs, seed and the penalties have no mapping
+     * here yet and are dropped, not rejected. */
     add_number(body, "temperature", req);
     add_number(body, "top_p", req);
     add_user(body, req);
@@ -686,8 +694,9 @@ get_tokens(const cJSON *usage, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, key);
 
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (int64_t)v->valuedouble
-                                                                              : -1;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= 1e15)
+        return -1;
+    return (int64_t)v->valuedouble;
 }
 
 /*
@@ -1078,10 +1087,17 @@ block_index(const cJSON *ev)
     return (int)index->valuedouble;
 }
 
+/* Returns the tool index of content block `block`, NOT_A_TOOL for another started block, or
+ * UNKNOWN_BLOCK when the block was never started. */
+#define NOT_A_TOOL    (-1)
+#define UNKNOWN_BLOCK (-2)
+
 static int
 tool_of_block(const struct anthropic_stream *as, int block)
 {
-    return block >= 0 && (size_t)block < as->blocks ? as->block_tool[block] : -1;
+    if (block < 0 || (size_t)block >= as->blocks)
+        return UNKNOWN_BLOCK;
+    return as->block_tool[block];
 }
 
 static enum sl_stream_verdict
@@ -1113,7 +1129,7 @@ on_block_start(const struct sl_call_ctx *ctx, struct anthropic_stream *as, const
         return SL_STREAM_FAILED;
     }
     while (as->blocks <= (size_t)index)
-        as->block_tool[as->blocks++] = -1;
+        as->block_tool[as->blocks++] = NOT_A_TOOL;
     if (strcmp(type, "tool_use") == 0) {
         const char *id = sl_json_get_string(block, "id");
         const char *name = sl_json_get_string(block, "name");
@@ -1157,11 +1173,13 @@ on_block_delta(const struct sl_call_ctx *ctx, struct anthropic_stream *as, const
         int tool = tool_of_block(as, block_index(ev));
 
         s = sl_json_get_string(delta, "partial_json");
-        if (tool < 0) {
-            proto_error(err, "the provider sent input_json_delta outside a tool_use block");
+        if (tool == UNKNOWN_BLOCK) {
+            proto_error(err, "the provider sent input_json_delta for a block it never started");
             return SL_STREAM_FAILED;
         }
-        if (s != NULL && s[0] != '\0')
+        /* Server-side tools (server_tool_use blocks) stream their input too: the client did
+         * not define them, so they are not its tool calls. */
+        if (tool >= 0 && s != NULL && s[0] != '\0')
             write_tool_delta(ctx, as, tool, NULL, NULL, s, out);
     }
     return SL_STREAM_CONTINUE;

@@ -236,7 +236,8 @@ TEST(anthropic_request_tool_choice_values)
         {"\"auto\"", "{\"type\":\"auto\"}"},
         {"\"none\"", "{\"type\":\"none\"}"},
         {"\"required\"", "{\"type\":\"any\"}"},
-        {"{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "{\"type\":\"tool\",\"name\":\"f\"}"},
+        {"{\"type\":\"function\",\"function\":{\"name\":\"f\"}}",
+         "{\"type\":\"tool\",\"name\":\"f\"}"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -293,7 +294,8 @@ TEST(anthropic_request_bad_arguments_rejected)
 {
     expect_invalid("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
                    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"t\","
-                   "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{oops\"}}]}]}",
+                   "\"type\":\"function\",\"function\":{\"name\":\"f\","
+                   "\"arguments\":\"{oops\"}}]}]}",
                    "messages[1].tool_calls[0].function.arguments is not valid JSON");
 }
 
@@ -311,6 +313,13 @@ TEST(anthropic_request_bad_image_rejected)
     expect_invalid("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
                    "\"image_url\",\"image_url\":{\"url\":\"data:image/png,abc\"}}]}]}",
                    "data:<type>;base64");
+}
+
+TEST(anthropic_request_n_above_one_rejected)
+{
+    expect_invalid("{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                   "\"n\":2}",
+                   "n must be 1");
 }
 
 TEST(anthropic_request_bad_tool_choice_rejected)
@@ -708,6 +717,24 @@ TEST(anthropic_stream_json_delta_without_tool_fails)
     run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
     ASSERT_EQ(502, run.err.status);
+    ASSERT_EQ(0, run.out.len);
+    sl_buf_dispose(&run.out);
+}
+
+TEST(anthropic_stream_server_tool_input_skipped)
+{
+    static const char stream[] =
+        "event: content_block_start\n"
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
+        "\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{}}}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+        "\"input_json_delta\",\"partial_json\":\"{\\\"query\\\":1}\"}}\n\n";
+    struct stream_run run;
+
+    run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
+    ASSERT_EQ(SL_STREAM_CONTINUE, run.last);
+    ASSERT_EQ(2, run.events);
     ASSERT_EQ(0, run.out.len);
     sl_buf_dispose(&run.out);
 }
