@@ -175,8 +175,8 @@ append_parts(const cJSON *content, size_t msg, int images_allowed, cJSON *blocks
             if (rc != SL_OK)
                 return rc;
         } else {
-            sl_errbuf_set(err, "messages[%zu]: content part type \"%s\" is not supported here",
-                          msg, type != NULL ? type : "(none)");
+            sl_errbuf_set(err, "messages[%zu]: content part type \"%s\" is not supported here", msg,
+                          type != NULL ? type : "(none)");
             return SL_ERR_INVALID;
         }
         cJSON_AddItemToArray(blocks, block);
@@ -253,8 +253,7 @@ append_tool_uses(const cJSON *calls, size_t msg, cJSON *blocks, struct sl_errbuf
         if (args == NULL || args[0] == '\0') {
             input = cJSON_CreateObject();
         } else if (sl_json_parse(args, strlen(args), SL_JSON_MAX_DEPTH, &input, NULL) != SL_OK) {
-            sl_errbuf_set(err,
-                          "messages[%zu].tool_calls[%zu].function.arguments is not valid JSON",
+            sl_errbuf_set(err, "messages[%zu].tool_calls[%zu].function.arguments is not valid JSON",
                           msg, k);
             return SL_ERR_INVALID;
         }
@@ -298,8 +297,8 @@ tool_result_block(const cJSON *m, size_t msg, cJSON **out, struct sl_errbuf *err
 
 /* The Messages request being built, with the system prompt kept apart until the end. */
 struct conversion {
-    cJSON *messages; /* Anthropic messages */
-    cJSON *system;   /* text blocks of every system message */
+    cJSON *messages;   /* Anthropic messages */
+    cJSON *system;     /* text blocks of every system message */
     int system_blocks; /* a system message had array content: `system` stays an array */
 };
 
@@ -653,8 +652,7 @@ out:
 }
 
 static enum sl_status
-build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
-              struct sl_errbuf *err)
+build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, struct sl_errbuf *err)
 {
     const struct sl_deployment *d = ctx->deployment;
 
@@ -794,8 +792,7 @@ read_content(const cJSON *content, cJSON *message, struct sl_errbuf *err)
         }
         if (strcmp(type, "text") == 0 && sl_json_get_string(block, "text") != NULL) {
             sl_buf_append_str(&text, sl_json_get_string(block, "text"));
-        } else if (strcmp(type, "thinking") == 0 &&
-                   sl_json_get_string(block, "thinking") != NULL) {
+        } else if (strcmp(type, "thinking") == 0 && sl_json_get_string(block, "thinking") != NULL) {
             sl_buf_append_str(&reasoning, sl_json_get_string(block, "thinking"));
         } else if (strcmp(type, "tool_use") == 0) {
             const char *id = sl_json_get_string(block, "id");
@@ -877,8 +874,8 @@ translate_message(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_bu
 }
 
 static enum sl_status
-translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
-                   struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
+translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, struct sl_buf *out,
+                   struct sl_usage *usage, struct sl_errbuf *err)
 {
     cJSON *root = NULL;
     enum sl_status rc;
@@ -979,8 +976,8 @@ struct anthropic_stream {
     char id[128];
     int include_usage;
     int64_t input_tokens;
-    int tools;                     /* tool calls started so far */
-    size_t blocks;                 /* entries in block_tool */
+    int tools;                         /* tool calls started so far */
+    size_t blocks;                     /* entries in block_tool */
     int block_tool[MAX_STREAM_BLOCKS]; /* content block index -> tool index, -1 for others */
 };
 
@@ -1047,8 +1044,8 @@ write_delta(const struct sl_call_ctx *ctx, const struct anthropic_stream *as, cJ
 }
 
 static void
-write_text_delta(const struct sl_call_ctx *ctx, const struct anthropic_stream *as,
-                 const char *key, const char *text, struct sl_buf *out)
+write_text_delta(const struct sl_call_ctx *ctx, const struct anthropic_stream *as, const char *key,
+                 const char *text, struct sl_buf *out)
 {
     cJSON *delta = cJSON_CreateObject();
 
@@ -1259,9 +1256,8 @@ event_type(const struct sl_stream_event *ev, const cJSON *root, char *name, size
 }
 
 static enum sl_stream_verdict
-translate_openai_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
-                       const char *type, const cJSON *root, struct sl_buf *out,
-                       struct sl_upstream_error *err)
+translate_openai_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st, const char *type,
+                       const cJSON *root, struct sl_buf *out, struct sl_upstream_error *err)
 {
     struct anthropic_stream *as = stream_state(ctx, st);
 
@@ -1357,8 +1353,8 @@ rewrite_message_start(const struct sl_call_ctx *ctx, const struct sl_stream_even
         struct sl_buf message;
 
         sl_buf_init(&message, 0);
-        if (sl_json_replace_top_string(ev->data + start, end - start, "model",
-                                       ctx->requested_model, &message) == SL_OK) {
+        if (sl_json_replace_top_string(ev->data + start, end - start, "model", ctx->requested_model,
+                                       &message) == SL_OK) {
             sl_buf_append(data, ev->data, start);
             sl_buf_append(data, message.data, message.len);
             sl_buf_append(data, ev->data + end, ev->data_len - end);
@@ -1389,8 +1385,7 @@ pass_native_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st, con
         sl_buf_append(&data, ev->data, ev->data_len);
     }
     if (strcmp(type, "message_delta") == 0) {
-        read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &st->usage,
-                   &as->input_tokens);
+        read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &st->usage, &as->input_tokens);
         if (sl_json_get_string(cJSON_GetObjectItemCaseSensitive(root, "delta"), "stop_reason"))
             count_finish(st);
     }
@@ -1415,8 +1410,7 @@ pass_native_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st, con
 
 static enum sl_stream_verdict
 translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
-                const struct sl_stream_event *ev, struct sl_buf *out,
-                struct sl_upstream_error *err)
+                const struct sl_stream_event *ev, struct sl_buf *out, struct sl_upstream_error *err)
 {
     cJSON *root = parse_event(ev, err);
     enum sl_stream_verdict v;

@@ -337,8 +337,9 @@ TEST(anthropic_request_url_and_headers)
     struct sl_buf text;
 
     setup_load(&s, default_yaml);
-    ASSERT_OK(build_text(&s, "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":"
-                             "\"x\"}]}",
+    ASSERT_OK(build_text(&s,
+                         "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":"
+                         "\"x\"}]}",
                          &up, &err));
     ASSERT_STR_EQ("https://api.anthropic.com/v1/messages", up.url.data);
     sl_buf_init(&text, 0);
@@ -366,8 +367,9 @@ expect_url(const char *base, const char *want)
              "    model: anthropic/claude-x\n    api_base: \"%s\"\n",
              base);
     setup_load(&s, yaml);
-    ASSERT_OK(build_text(&s, "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":"
-                             "\"x\"}]}",
+    ASSERT_OK(build_text(&s,
+                         "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":"
+                         "\"x\"}]}",
                          &up, &err));
     ASSERT_STR_EQ(want, up.url.data);
     upstream_dispose(&up);
@@ -527,8 +529,13 @@ TEST(anthropic_response_native_model_rewritten)
 TEST(anthropic_response_malformed)
 {
     static const char *const bodies[] = {
-        "", "[1]", "<html></html>", "{\"a\":", "{\"id\":\"m\"}",
-        "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t\"}]}", "{\"content\":[{}]}",
+        "",
+        "[1]",
+        "<html></html>",
+        "{\"a\":",
+        "{\"id\":\"m\"}",
+        "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t\"}]}",
+        "{\"content\":[{}]}",
     };
 
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
@@ -673,9 +680,15 @@ TEST(anthropic_stream_error_types_map_to_status)
         const char *type;
         int status;
     } cases[] = {
-        {"invalid_request_error", 400}, {"authentication_error", 401}, {"permission_error", 403},
-        {"not_found_error", 404},       {"request_too_large", 413},    {"rate_limit_error", 429},
-        {"api_error", 500},             {"overloaded_error", 529},     {"something_new", 500},
+        {"invalid_request_error", 400},
+        {"authentication_error", 401},
+        {"permission_error", 403},
+        {"not_found_error", 404},
+        {"request_too_large", 413},
+        {"rate_limit_error", 429},
+        {"api_error", 500},
+        {"overloaded_error", 529},
+        {"something_new", 500},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -835,8 +848,8 @@ check_chunks(const struct sl_buf *out, struct sl_buf *text, struct sl_buf *args,
         const char *content = sl_json_get_string(delta, "content");
         const cJSON *call =
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"), 0);
-        const char *arg = sl_json_get_string(cJSON_GetObjectItemCaseSensitive(call, "function"),
-                                             "arguments");
+        const char *arg =
+            sl_json_get_string(cJSON_GetObjectItemCaseSensitive(call, "function"), "arguments");
 
         ASSERT_STR_EQ("claude", sl_json_get_string(c, "model"));
         ASSERT_STR_EQ("chat.completion.chunk", sl_json_get_string(c, "object"));
@@ -957,8 +970,8 @@ TEST(anthropic_fixture_stream_native_byte_faithful)
     ASSERT_OK(sl_sse_feed(&p, run.out.data, run.out.len));
     ASSERT_EQ(SL_SSE_EVENT, sl_sse_next(&p, &ev));
     start = parse_json(ev.data, ev.data_len, "message_start");
-    ASSERT_STR_EQ("claude", sl_json_get_string(cJSON_GetObjectItemCaseSensitive(start, "message"),
-                                               "model"));
+    ASSERT_STR_EQ("claude",
+                  sl_json_get_string(cJSON_GetObjectItemCaseSensitive(start, "message"), "model"));
     cJSON_Delete(start);
     sl_sse_dispose(&p);
     sl_buf_dispose(&run.out);
@@ -989,7 +1002,8 @@ TEST(anthropic_fixture_message_text)
 
     translate_fixture("message-text.captured.json", &out, &usage);
     ASSERT_CONTAINS(out.data, "\"content\":\"The weather in SF is currently **20\xc2\xb0"
-                              "C** (68\xc2\xb0" "F) and **Sunny**!\"");
+                              "C** (68\xc2\xb0"
+                              "F) and **Sunny**!\"");
     ASSERT_CONTAINS(out.data, "\"finish_reason\":\"stop\"");
     ASSERT_CONTAINS(out.data, "\"model\":\"claude\"");
     ASSERT_EQ(705, usage.prompt_tokens);
@@ -1051,4 +1065,3 @@ TEST(anthropic_fixture_error_529)
     expect_fixture_error("error-529-overloaded.sdk-test.json", 529, "overloaded_error",
                          "Overloaded");
 }
-
