@@ -120,7 +120,8 @@ end_stream_with_error(struct sl_request *r, const struct sl_upstream_error *e)
 {
     struct sl_buf frames;
 
-    r->error_type = e->type[0] != '\0' ? e->type : sl_errors_default_type(e->status);
+    snprintf(r->error_type, sizeof(r->error_type), "%s",
+             e->type[0] != '\0' ? e->type : sl_errors_default_type(e->status));
     sl_buf_init(&frames, 0);
     r->format->stream_error(&r->ctx, &r->format_state, e, &frames);
     sl_request_write(r, frames.data, frames.len);

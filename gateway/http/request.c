@@ -223,7 +223,7 @@ sl_request_respond_error(struct sl_request *r, int status, const char *type, con
 
     if (type == NULL)
         type = sl_errors_default_type(status);
-    r->error_type = type;
+    snprintf(r->error_type, sizeof(r->error_type), "%s", type);
     sl_buf_init(&body, 0);
     r->format->error_envelope(&body, status, message, type, param);
     sl_request_respond_json(r, status, body.data, body.len);
@@ -381,5 +381,5 @@ sl_request_log_access(struct sl_request *r)
            SL_LOG_STR("provider", d != NULL ? d->provider : NULL), SL_LOG_BOOL("stream", r->stream),
            SL_LOG_INT("prompt_tokens", r->usage.prompt_tokens),
            SL_LOG_INT("completion_tokens", r->usage.completion_tokens),
-           SL_LOG_BOOL("client_gone", r->client_gone), SL_LOG_STR("error_type", r->error_type));
+           SL_LOG_BOOL("client_gone", r->client_gone), SL_LOG_STR("error_type", r->error_type[0] != '\0' ? r->error_type : NULL));
 }

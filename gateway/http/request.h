@@ -54,7 +54,7 @@ struct sl_request {
     const struct sl_deployment *deployment;
     int stream;
     int status;
-    const char *error_type;
+    char error_type[64]; /* "" on success; copied, since error types live in stack buffers */
     struct sl_usage usage;
     int client_gone;
     int logged;
