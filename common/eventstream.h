@@ -3,7 +3,7 @@
  * eventstream -- the AWS event-stream binary framing (application/vnd.amazon.eventstream).
  *
  * A message is a 12-byte prelude (total length, headers length, CRC-32 of those 8 bytes),
- * typed headers, a payload and a CRC-32 of everything before it; integers are big-endian.
+ * typed headers, a payload and a CRC-32 of everything before it. Integers are big-endian.
  * The parser has the reader shape of common/sse.h: feed bytes as they arrive, then call
  * sl_es_next() until it reports that it needs more. Both CRCs are checked, and the lengths
  * are checked against the caps before any byte of a message body is waited for, so corrupt

@@ -65,8 +65,9 @@ void sl_sigv4_output_dispose(struct sl_sigv4_output *out);
 
 /*
  * Signs `in` into `out` (initialised by the caller). The canonical URI encodes each path
- * segment again, as AWS services other than S3 expect; the query is decoded, re-encoded and
- * sorted; header names are lower-cased and values trimmed with inner runs of spaces collapsed.
+ * segment again, as AWS services other than S3 expect. The query is decoded, re-encoded and
+ * sorted. Header names are lower-cased, and values are trimmed with inner runs of spaces
+ * collapsed.
  * Returns SL_ERR_INVALID with a reason in `err` for a missing field, a path that does not
  * start with '/', a header without a name, or a malformed percent escape.
  */

@@ -4,7 +4,7 @@
  *
  * A request is first authenticated like Bedrock does: the Authorization header's SigV4
  * signature is recomputed with common/sigv4.c from the wire path, the signed headers and the
- * body, and a wrong key or signature gets 403 in Bedrock's error shape. The answer is built
+ * body, and a wrong key or signature gets 403 in Bedrock's error shape. The response is built
  * whole: Converse JSON, or every event-stream frame of the stream at once (with correct CRCs
  * unless the script asks for a corrupt frame). Delays and stalls are not played on these
  * routes.
@@ -68,7 +68,8 @@ sl_mock_bedrock_match(h2o_iovec_t path)
     if (q != NULL)
         path.len = (size_t)(q - path.base);
     return path.len > 7 && memcmp(path.base, "/model/", 7) == 0 &&
-           (ends_with(path, "/converse") || ends_with(path, "/converse-stream"));
+           (ends_with(path, "/converse") || ends_with(path, "/converse-stream") ||
+            ends_with(path, "/invoke"));
 }
 
 /* Sends {"message": ...} with x-amzn-ErrorType, as Bedrock reports errors. */
@@ -111,6 +112,37 @@ field_after(h2o_req_t *req, const char *text, const char *key, char stop)
     return h2o_strdup(&req->pool, p, end != NULL ? (size_t)(end - p) : strlen(p)).base;
 }
 
+#define SCOPE_PART_BYTES 128
+
+/* Copies the part of `*p` up to the next '/' into `out`; returns -1 when it is empty, too long
+ * or not followed by '/'. */
+static int
+next_scope_part(const char **p, char out[SCOPE_PART_BYTES])
+{
+    size_t n = strcspn(*p, "/");
+
+    if (n == 0 || n >= SCOPE_PART_BYTES || (*p)[n] != '/')
+        return -1;
+    memcpy(out, *p, n);
+    out[n] = '\0';
+    *p += n + 1;
+    return 0;
+}
+
+/* Splits "KEY/YYYYMMDD/REGION/SERVICE/aws4_request"; returns -1 when it has another shape. */
+static int
+split_scope(const char *credential, char *key, char *region, char *service)
+{
+    char date[SCOPE_PART_BYTES];
+    const char *p = credential;
+
+    if (next_scope_part(&p, key) != 0 || next_scope_part(&p, date) != 0 ||
+        strlen(date) != 8 || next_scope_part(&p, region) != 0 ||
+        next_scope_part(&p, service) != 0 || strcmp(p, "aws4_request") != 0)
+        return -1;
+    return 0;
+}
+
 static const char *
 header_value(h2o_req_t *req, const char *name)
 {
@@ -151,9 +183,9 @@ verify_signature(h2o_req_t *req)
     const char *authz = header_value(req, "authorization");
     const char *credential;
     const char *signed_list;
-    char scope_key[128];
-    char region[64];
-    char service[64];
+    char scope_key[SCOPE_PART_BYTES];
+    char region[SCOPE_PART_BYTES];
+    char service[SCOPE_PART_BYTES];
     struct sl_sigv4_header headers[32];
     size_t n = 0;
     struct sl_sigv4_input in;
@@ -170,8 +202,7 @@ verify_signature(h2o_req_t *req)
     credential = field_after(req, authz, "Credential=", ',');
     signed_list = field_after(req, authz, "SignedHeaders=", ',');
     if (credential == NULL || signed_list == NULL ||
-        sscanf(credential, "%127[^/]/%*8[0-9]/%63[^/]/%63[^/]/aws4_request", scope_key, region,
-               service) != 3) {
+        split_scope(credential, scope_key, region, service) != 0) {
         send_aws_error(req, 403, "IncompleteSignatureException",
                        "Authorization header requires Credential and SignedHeaders.");
         return 0;
@@ -274,6 +305,18 @@ parse_converse(h2o_req_t *req, struct converse_request *c)
     return 1;
 }
 
+static int
+hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Returns the model id of the path, percent-decoded, in the request's pool. */
 static const char *
 model_of(h2o_req_t *req)
@@ -286,10 +329,11 @@ model_of(h2o_req_t *req)
     size_t j = 0;
 
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
+        int hi = i + 2 < n ? hex_digit(start[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_digit(start[i + 2]) : -1;
 
-        if (start[i] == '%' && i + 2 < n + 1 && sscanf(start + i + 1, "%2x", &v) == 1) {
-            out[j++] = (char)v;
+        if (start[i] == '%' && hi >= 0 && lo >= 0) {
+            out[j++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
             out[j++] = start[i];
@@ -474,6 +518,52 @@ send:
     sl_buf_dispose(&out);
 }
 
+/* InvokeModel for Titan text embeddings: {"inputText"} in, {"embedding","inputTextTokenCount"}
+ * out. The vector has `dimensions` values (default 8, at most 1024) derived from the input's
+ * bytes, so equal inputs get equal vectors. */
+static void
+send_titan_embedding(h2o_req_t *req, const struct sl_mock_script *script)
+{
+    cJSON *root = NULL;
+    const char *text = NULL;
+    const cJSON *dims;
+    int64_t n = 8;
+    struct sl_buf body;
+    uint32_t h = 2166136261u;
+
+    if (req->entity.base != NULL &&
+        sl_json_parse(req->entity.base, req->entity.len, SL_JSON_MAX_DEPTH, &root, NULL) == SL_OK)
+        text = sl_json_get_string(root, "inputText");
+    dims = cJSON_GetObjectItemCaseSensitive(root, "dimensions");
+    if (cJSON_IsNumber(dims))
+        n = (int64_t)dims->valuedouble;
+    if (text == NULL || n < 1 || n > 1024) {
+        send_aws_error(req, 400, "ValidationException",
+                       "inputText is required and dimensions must be from 1 to 1024.");
+        cJSON_Delete(root);
+        return;
+    }
+    if (script->status != 200) {
+        send_aws_error(req, script->status, error_type_for(script->status),
+                       "Scripted error from sluice-mock.");
+        cJSON_Delete(root);
+        return;
+    }
+
+    for (const char *c = text; *c != '\0'; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    sl_buf_init(&body, 0);
+    sl_buf_append_str(&body, "{\"embedding\":[");
+    for (int64_t i = 0; i < n; i++) {
+        h = h * 1664525u + 1013904223u;
+        sl_buf_printf(&body, "%s%.6f", i > 0 ? "," : "", (double)(h >> 8) / 16777216.0 - 0.5);
+    }
+    sl_buf_printf(&body, "],\"inputTextTokenCount\":%zu}", (strlen(text) + 3) / 4);
+    sl_mock_send_body(req, 200, "application/json", body.data, body.len);
+    sl_buf_dispose(&body);
+    cJSON_Delete(root);
+}
+
 void
 sl_mock_bedrock_handle(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
 {
@@ -492,6 +582,13 @@ sl_mock_bedrock_handle(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t s
     }
     if (!verify_signature(req))
         return;
+    if (ends_with(path_only(req), "/invoke")) {
+        take_script(shared, model_of(req), &script);
+        add_script_headers(req, &script);
+        send_titan_embedding(req, &script);
+        sl_mock_script_dispose(&script);
+        return;
+    }
     if (!parse_converse(req, &c)) {
         send_aws_error(req, 400, "ValidationException",
                        "The request body is not a Converse request: messages is required.");

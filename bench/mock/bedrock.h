@@ -2,9 +2,10 @@
 /*
  * bedrock -- AWS Bedrock's Converse and ConverseStream routes as the mock speaks them.
  *
- * POST /model/{model id}/converse and /converse-stream verify the request's SigV4 signature
- * (service "bedrock") against the mock's test credentials, then answer from the script queue
- * (route "chat", matched by model id) in Converse JSON or as AWS event-stream frames.
+ * POST /model/{model id}/converse, /converse-stream and /invoke (Titan text embeddings) verify
+ * the request's SigV4 signature (service "bedrock") against the mock's test credentials, then
+ * reply from the script queue (route "chat", matched by model id) in Converse JSON, as AWS
+ * event-stream frames, or as a Titan embedding.
  * The credentials come from SLUICE_MOCK_AWS_ACCESS_KEY_ID and SLUICE_MOCK_AWS_SECRET_ACCESS_KEY,
  * or default to the values below.
  */
@@ -23,7 +24,7 @@
 /* Returns 1 when `path` (without its query) is a Bedrock runtime route. */
 int sl_mock_bedrock_match(h2o_iovec_t path);
 
-/* Answers a Bedrock request already logged as `seq`. */
+/* Replies to a Bedrock request already logged as `seq`. */
 void sl_mock_bedrock_handle(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq);
 
 #endif /* SL_MOCK_BEDROCK_H */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/json.h"
@@ -771,11 +772,40 @@ translate_chat(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_buf *
     return SL_OK;
 }
 
+/* Encodes a JSON number array as OpenAI's base64 form: little-endian float32 values. */
+static cJSON *
+base64_vector(const cJSON *vector)
+{
+    int n = cJSON_GetArraySize(vector);
+    unsigned char *raw = sl_xcalloc((size_t)n + 1, 4);
+    unsigned char *text = sl_xcalloc(((size_t)n * 4 + 2) / 3 * 4 + 1, 1);
+    const cJSON *v;
+    size_t i = 0;
+    cJSON *out;
+
+    cJSON_ArrayForEach(v, vector)
+    {
+        float f = cJSON_IsNumber(v) ? (float)v->valuedouble : 0.0f;
+        uint32_t bits;
+
+        memcpy(&bits, &f, sizeof(bits));
+        for (int b = 0; b < 4; b++)
+            raw[i * 4 + (size_t)b] = (unsigned char)(bits >> (8 * b));
+        i++;
+    }
+    EVP_EncodeBlock(text, raw, n * 4);
+    out = cJSON_CreateString((const char *)text);
+    free(raw);
+    free(text);
+    return out;
+}
+
 static enum sl_status
 translate_embedding(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_buf *out,
                     struct sl_usage *usage, struct sl_errbuf *err)
 {
     const cJSON *vector = cJSON_GetObjectItemCaseSensitive(root, "embedding");
+    const char *encoding = sl_json_get_string(ctx->body, "encoding_format");
     cJSON *resp;
     cJSON *item;
     cJSON *u;
@@ -794,7 +824,11 @@ translate_embedding(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_
     item = cJSON_CreateObject();
     cJSON_AddStringToObject(item, "object", "embedding");
     cJSON_AddNumberToObject(item, "index", 0);
-    cJSON_AddItemToObject(item, "embedding", cJSON_Duplicate(vector, 1));
+    /* Titan returns floats only, so the base64 form OpenAI SDKs ask for is built here. */
+    if (encoding != NULL && strcmp(encoding, "base64") == 0)
+        cJSON_AddItemToObject(item, "embedding", base64_vector(vector));
+    else
+        cJSON_AddItemToObject(item, "embedding", cJSON_Duplicate(vector, 1));
     cJSON_AddItemToArray(cJSON_AddArrayToObject(resp, "data"), item);
     cJSON_AddStringToObject(resp, "model", ctx->requested_model);
     u = cJSON_AddObjectToObject(resp, "usage");

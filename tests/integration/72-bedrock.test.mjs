@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Bedrock family end to end: the official OpenAI Node SDK talks to sluice-gateway, which
 // signs Converse / ConverseStream requests with SigV4 for sluice-mock's Bedrock routes. The mock
-// verifies every signature with its test credentials and answers in Converse JSON or AWS
-// event-stream frames. Covers text, streams, tool calls, a wrong secret key, throttling (HTTP
-// and in-stream) and a frame with a bad CRC.
+// verifies every signature with its test credentials and replies in Converse JSON or AWS
+// event-stream frames. Covers text, streams, tool calls, Titan embeddings, a wrong secret key,
+// throttling (HTTP and in-stream), a frame with a bad CRC and a stream cut inside a frame.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -20,6 +20,8 @@ const SECRET_KEY = 'bedrock-test-secret/4f+9';
 const GROUP = 'claude-bedrock';
 const BAD_GROUP = 'claude-bedrock-wrong-secret';
 const MODEL_ID = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
+const EMBED_GROUP = 'titan-embed';
+const EMBED_MODEL_ID = 'amazon.titan-embed-text-v2:0';
 
 let mock;
 let gateway;
@@ -48,6 +50,13 @@ model_list:
     aws_secret_access_key: not-the-secret
     aws_region_name: us-east-1
     api_base: ${mock.url}
+- model_name: ${EMBED_GROUP}
+  litellm_params:
+    model: bedrock/${EMBED_MODEL_ID}
+    aws_access_key_id: ${ACCESS_KEY}
+    aws_secret_access_key: os.environ/BEDROCK_TEST_SECRET
+    aws_region_name: us-east-1
+    aws_bedrock_runtime_endpoint: ${mock.url}
 general_settings:
   master_key: ${MASTER_KEY}
 `,
@@ -277,6 +286,40 @@ test('throttling gets 429', async () => {
         (err) => {
             assert.equal(err.status, 429);
             assert.match(err.message, /Scripted error from sluice-mock/);
+            return true;
+        },
+    );
+});
+
+test('throttling on a stream request gets 429 before the first byte', async () => {
+    await mock.reset();
+    await mock.queue({ route: 'chat', model: MODEL_ID, status: 429 });
+    const res = await streamRaw(GROUP);
+    assert.equal(res.status, 429, `raw: ${res.raw.slice(0, 300)}`);
+    const body = JSON.parse(res.raw);
+    assert.match(body.error.message, /Scripted error from sluice-mock/);
+});
+
+test('titan embeddings through InvokeModel', async () => {
+    await mock.reset();
+    const res = await client().embeddings.create({
+        model: EMBED_GROUP, input: 'hello bedrock', dimensions: 4,
+    });
+    assert.equal(res.object, 'list');
+    assert.equal(res.model, EMBED_GROUP);
+    assert.equal(res.data.length, 1);
+    assert.equal(res.data[0].embedding.length, 4);
+    assert.equal(res.usage.prompt_tokens, 4);
+
+    const up = await onlyUpstreamRequest();
+    assert.equal(up.path, '/model/amazon.titan-embed-text-v2%3A0/invoke');
+    assert.deepEqual(up.json, { inputText: 'hello bedrock', dimensions: 4 });
+
+    await assert.rejects(
+        client().embeddings.create({ model: EMBED_GROUP, input: ['a', 'b'] }),
+        (err) => {
+            assert.equal(err.status, 400);
+            assert.match(err.message, /one string as input/);
             return true;
         },
     );

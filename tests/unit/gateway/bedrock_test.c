@@ -293,6 +293,31 @@ TEST(bedrock_embedding_request)
     sl_config_dispose(&s.cfg);
 }
 
+TEST(bedrock_embedding_response_base64)
+{
+    struct setup s;
+    struct sl_call_ctx ctx;
+    struct sl_buf out;
+    struct sl_usage usage = {0};
+    struct sl_errbuf err = {{0}};
+    cJSON *body = parse_json("{\"input\":\"x\",\"encoding_format\":\"base64\"}", 40);
+    static const char response[] = "{\"embedding\":[1.0,-2.5],\"inputTextTokenCount\":3}";
+
+    setup_load(&s, default_params);
+    ctx_init(&ctx, &s, body, 0);
+    ctx.kind = SL_KIND_EMBEDDING;
+    sl_buf_init(&out, 0);
+    ASSERT_OK(s.p->translate_response(&ctx, response, sizeof(response) - 1, &out, &usage, &err));
+    /* 1.0f = 00 00 80 3f and -2.5f = 00 00 20 c0, little-endian, in base64. */
+    ASSERT_CONTAINS(out.data, "\"embedding\":\"AACAPwAAIMA=\"");
+    ASSERT_CONTAINS(out.data, "\"usage\":{\"prompt_tokens\":3,\"total_tokens\":3}");
+    ASSERT_EQ(3, usage.prompt_tokens);
+
+    cJSON_Delete(body);
+    sl_buf_dispose(&out);
+    sl_config_dispose(&s.cfg);
+}
+
 /* ---------------------------------------------------------------- responses */
 
 static void
