@@ -6,7 +6,8 @@
  * <case>.upstream.json, signed for service "bedrock"; a Converse response <case>.response.json
  * must reach the client as <case>.client.json (the random id aside). Streams are built as real
  * event-stream frames, decoded by gateway/http/decoder.c and translated. With SLUICE_FIXTURES
- * set, the ConverseStream SDK snapshot frames also go through the decoder and translator.
+ * set, the ConverseStream SDK snapshot frames and the documented event sequence also go
+ * through the decoder and translator.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -684,5 +685,128 @@ TEST(bedrock_stream_sdk_snapshot)
     sl_buf_dispose(&r.sse);
     sl_buf_dispose(&bytes);
     free(raw);
+    sl_config_dispose(&s.cfg);
+}
+
+/* One message of the documented ConverseStream sequence: string headers and a payload. */
+struct text_frame {
+    struct sl_es_header headers[4];
+    char names[4][64];
+    char values[4][128];
+    size_t n_headers;
+    char payload[512];
+};
+
+/* Reads the blocks of bedrock/conversestream-sequence.from-model.txt: "# " comment lines,
+ * ":name: value" header lines, a blank line, then the JSON payload (absent for an error). */
+static size_t
+read_sequence(const char *text, struct text_frame *frames, size_t max)
+{
+    size_t n = 0;
+    const char *p = text;
+
+    while (*p != '\0' && n < max) {
+        const char *end = strstr(p, "\n-----");
+        size_t block_len = end != NULL ? (size_t)(end - p) : strlen(p);
+        struct text_frame *f = &frames[n];
+        const char *line = p;
+
+        memset(f, 0, sizeof(*f));
+        while (line < p + block_len) {
+            const char *nl = memchr(line, '\n', (size_t)(p + block_len - line));
+            size_t len = nl != NULL ? (size_t)(nl - line) : (size_t)(p + block_len - line);
+
+            if (len > 1 && line[0] == ':' && f->n_headers < 4) {
+                const char *sep = strstr(line + 1, ": ");
+                size_t name_len = (size_t)(sep - line);
+
+                ASSERT_TRUE(sep != NULL && sep < line + len);
+                snprintf(f->names[f->n_headers], 64, "%.*s", (int)name_len, line);
+                snprintf(f->values[f->n_headers], 128, "%.*s", (int)(len - name_len - 2),
+                         sep + 2);
+                f->n_headers++;
+            } else if (len > 0 && line[0] == '{') {
+                snprintf(f->payload, sizeof(f->payload), "%.*s", (int)len, line);
+            }
+            line += len + 1;
+        }
+        for (size_t i = 0; i < f->n_headers; i++)
+            f->headers[i] = sl_es_string_header(f->names[i], f->values[i]);
+        if (f->n_headers > 0)
+            n++;
+        if (end == NULL)
+            break;
+        p = strchr(end + 1, '\n');
+        if (p == NULL)
+            break;
+        p++;
+    }
+    return n;
+}
+
+static void
+encode_text_frames(const struct text_frame *frames, size_t from, size_t to, struct sl_buf *out)
+{
+    for (size_t i = from; i < to; i++)
+        ASSERT_OK(sl_es_encode(out, frames[i].headers, frames[i].n_headers, frames[i].payload,
+                               strlen(frames[i].payload)));
+}
+
+/* The documented event order (composed from the service model, not captured) translates to
+ * OpenAI chunks: text, one tool call with its arguments, finish tool_calls, then usage. The
+ * spec-form modeled and unmodeled errors map to 429 and 502. */
+TEST(bedrock_stream_documented_sequence)
+{
+    char path[PATH_MAX];
+    FILE *f;
+    struct sl_buf text;
+    struct sl_buf bytes;
+    char chunk[4096];
+    size_t n;
+    struct text_frame frames[16];
+    size_t count;
+    struct setup s;
+    struct stream_result r;
+
+    snprintf(path, sizeof(path), "%s/bedrock/conversestream-sequence.from-model.txt",
+             sl_test_fixtures_dir());
+    f = fopen(path, "rb");
+    ASSERT_TRUE(f != NULL);
+    sl_buf_init(&text, 0);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sl_buf_append(&text, chunk, n);
+    fclose(f);
+    count = read_sequence(strstr(text.data, "\n-----") + 1, frames, 16);
+    ASSERT_EQ(12, (int)count); /* ten events, then an exception and an error */
+
+    setup_load(&s, default_params);
+    sl_buf_init(&bytes, 0);
+    encode_text_frames(frames, 0, 10, &bytes);
+    run_stream(&s, "{\"stream\":true}", &bytes, 5, &r);
+    ASSERT_EQ(SL_STREAM_END, r.last);
+    ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"content\":\"Hello\"}");
+    ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"content\":\" there.\"}");
+    ASSERT_CONTAINS(r.sse.data, "{\"index\":0,\"id\":\"tooluse_EXAMPLE\",\"type\":\"function\","
+                                "\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}");
+    ASSERT_CONTAINS(r.sse.data, "\"arguments\":\"{\\\"city\\\":\"");
+    ASSERT_CONTAINS(r.sse.data, "\"arguments\":\"\\\"Paris\\\"}\"");
+    ASSERT_CONTAINS(r.sse.data, "\"finish_reason\":\"tool_calls\"");
+    ASSERT_EQ(25, r.st.usage.prompt_tokens);
+    ASSERT_EQ(40, r.st.usage.completion_tokens);
+    sl_buf_dispose(&r.sse);
+
+    for (size_t i = 10; i < 12; i++) {
+        sl_buf_reset(&bytes);
+        encode_text_frames(frames, i, i + 1, &bytes);
+        run_stream(&s, "{\"stream\":true}", &bytes, bytes.len, &r);
+        ASSERT_EQ(SL_STREAM_FAILED, r.last);
+        ASSERT_EQ(i == 10 ? 429 : 502, r.err.status);
+        if (i == 11)
+            ASSERT_CONTAINS(r.err.message, "InternalError: An internal server error occurred.");
+        sl_buf_dispose(&r.sse);
+    }
+
+    sl_buf_dispose(&bytes);
+    sl_buf_dispose(&text);
     sl_config_dispose(&s.cfg);
 }
