@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/mock/embeddings.h"
 #include "common/json.h"
 #include "common/xalloc.h"
 
@@ -23,6 +24,7 @@ sl_mock_gemini_match(const char *path, size_t len, char *model, size_t size)
     } methods[] = {
         {":generateContent", SL_MOCK_GEMINI_GENERATE},
         {":streamGenerateContent", SL_MOCK_GEMINI_STREAM},
+        {":batchEmbedContents", SL_MOCK_GEMINI_EMBED},
     };
 
     for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
@@ -323,4 +325,107 @@ sl_mock_gemini_error_event(struct sl_buf *out)
 {
     return sl_buf_append_str(out, "data: {\"error\":{\"code\":500,\"message\":\"mock in-band "
                                   "error\",\"status\":\"INTERNAL\"}}\r\n\r\n");
+}
+
+/* Builds the OpenAI embeddings request that stands for a batchEmbedContents body. */
+static enum sl_status
+embed_as_openai(const char *body, size_t len, const char *model, cJSON **out, struct sl_errbuf *err)
+{
+    cJSON *root = NULL;
+    const cJSON *requests;
+    const cJSON *r;
+    cJSON *openai;
+    cJSON *input;
+    double dimensions = 0;
+
+    if (sl_json_parse(body, len, SL_JSON_MAX_DEPTH, &root, err) != SL_OK)
+        return SL_ERR_INVALID;
+    requests = cJSON_GetObjectItemCaseSensitive(root, "requests");
+    if (!cJSON_IsArray(requests) || cJSON_GetArraySize(requests) == 0) {
+        cJSON_Delete(root);
+        sl_errbuf_set(err, "* BatchEmbedContentsRequest.requests: requests is not specified");
+        return SL_ERR_INVALID;
+    }
+    openai = cJSON_CreateObject();
+    cJSON_AddStringToObject(openai, "model", model);
+    input = cJSON_AddArrayToObject(openai, "input");
+    cJSON_ArrayForEach(r, requests)
+    {
+        const cJSON *parts = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(r, "content"), "parts");
+        const cJSON *dims = cJSON_GetObjectItemCaseSensitive(r, "outputDimensionality");
+        struct sl_buf text;
+        const cJSON *part;
+
+        if (!cJSON_IsArray(parts)) {
+            cJSON_Delete(openai);
+            cJSON_Delete(root);
+            sl_errbuf_set(err, "* BatchEmbedContentsRequest.requests: content.parts is missing");
+            return SL_ERR_INVALID;
+        }
+        sl_buf_init(&text, 0);
+        cJSON_ArrayForEach(part, parts)
+        {
+            const char *t = sl_json_get_string(part, "text");
+
+            if (t != NULL)
+                (void)sl_buf_append_str(&text, t);
+        }
+        cJSON_AddItemToArray(input, cJSON_CreateString(text.data != NULL ? text.data : ""));
+        sl_buf_dispose(&text);
+        if (cJSON_IsNumber(dims))
+            dimensions = dims->valuedouble;
+    }
+    if (dimensions > 0)
+        cJSON_AddNumberToObject(openai, "dimensions", dimensions);
+    cJSON_Delete(root);
+    *out = openai;
+    return SL_OK;
+}
+
+enum sl_status
+sl_mock_gemini_embed_json(const char *body, size_t len, const char *model, struct sl_buf *out,
+                          struct sl_errbuf *err)
+{
+    struct sl_mock_embedding_request req;
+    struct sl_buf reply;
+    cJSON *openai = NULL;
+    cJSON *parsed = NULL;
+    cJSON *root;
+    cJSON *embeddings;
+    const cJSON *item;
+    const char *param;
+    char *text;
+    enum sl_status rc = embed_as_openai(body, len, model, &openai, err);
+
+    if (rc != SL_OK)
+        return rc;
+    text = cJSON_PrintUnformatted(openai);
+    cJSON_Delete(openai);
+    rc = sl_mock_embeddings_parse(text, strlen(text), &req, &param, err);
+    cJSON_free(text);
+    if (rc != SL_OK)
+        return rc;
+    sl_buf_init(&reply, 0);
+    rc = sl_mock_embeddings_json(&reply, &req, NULL);
+    sl_mock_embeddings_dispose(&req);
+    if (rc == SL_OK)
+        parsed = cJSON_ParseWithLength(reply.data, reply.len);
+    sl_buf_dispose(&reply);
+    if (parsed == NULL) {
+        sl_errbuf_set(err, "sluice-mock could not build the embeddings");
+        return SL_ERR_INVALID;
+    }
+    root = cJSON_CreateObject();
+    embeddings = cJSON_AddArrayToObject(root, "embeddings");
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(parsed, "data"))
+    {
+        cJSON *e = cJSON_CreateObject();
+
+        cJSON_AddItemToObject(
+            e, "values", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "embedding"), 1));
+        cJSON_AddItemToArray(embeddings, e);
+    }
+    cJSON_Delete(parsed);
+    return emit(out, root, 0);
 }

@@ -2,8 +2,8 @@
 /*
  * gemini -- the Gemini API (Google AI Studio) wire format as the mock speaks it.
  *
- * Serves POST /v1beta/models/{model}:generateContent and :streamGenerateContent (SSE with
- * ?alt=sse). Parses the request fields the mock uses and writes GenerateContentResponse bodies,
+ * Serves POST /v1beta/models/{model}:generateContent, :streamGenerateContent (SSE with
+ * ?alt=sse) and :batchEmbedContents. Parses the request fields the mock uses and writes GenerateContentResponse bodies,
  * their stream events (CRLF-framed, no end marker, finishReason and full usage on the last),
  * the in-band error event and Google's error envelope {"error":{"code","message","status"}}.
  */
@@ -23,6 +23,7 @@ enum sl_mock_gemini_method {
     SL_MOCK_GEMINI_NONE,     /* not a Gemini path */
     SL_MOCK_GEMINI_GENERATE, /* :generateContent */
     SL_MOCK_GEMINI_STREAM,   /* :streamGenerateContent */
+    SL_MOCK_GEMINI_EMBED,    /* :batchEmbedContents */
 };
 
 /*
@@ -58,6 +59,15 @@ enum sl_status sl_mock_gemini_stream_tail(struct sl_buf *out, uint64_t seq,
                                           const struct sl_mock_chat *chat,
                                           const struct sl_mock_script *script,
                                           const char *usage_json);
+
+/*
+ * Writes the batchEmbedContents reply {"embeddings":[{"values":[...]}, ...]} for a request
+ * {"requests":[{"content":{"parts":[{"text":...}]}}, ...]}, one vector per request, with the
+ * same deterministic vectors as /v1/embeddings (its default dimensions, or each request's
+ * outputDimensionality). On SL_ERR_INVALID, `err` contains the message for the client.
+ */
+enum sl_status sl_mock_gemini_embed_json(const char *body, size_t len, const char *model,
+                                         struct sl_buf *out, struct sl_errbuf *err);
 
 /* Writes the in-band error event that error_after_chunks sends. */
 enum sl_status sl_mock_gemini_error_event(struct sl_buf *out);

@@ -258,7 +258,36 @@ query_has(const h2o_req_t *req, const char *param)
     return 0;
 }
 
-/* Gemini's generateContent routes; returns 0 when `req` is not one of them. */
+/* Gemini's batchEmbedContents: built here and played as the script's body, like embeddings. */
+static void
+on_gemini_embed(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq, const char *model)
+{
+    struct sl_mock_script script;
+    struct sl_errbuf err;
+    struct sl_buf body;
+
+    sl_buf_init(&body, 0);
+    if (sl_mock_gemini_embed_json(req->entity.base != NULL ? req->entity.base : "",
+                                  req->entity.base != NULL ? req->entity.len : 0, model, &body,
+                                  &err) != SL_OK) {
+        sl_buf_reset(&body);
+        (void)sl_mock_gemini_error_json(&body, 400, err.msg);
+        mark_completed(shared, seq);
+        send_json(req, 400, &body);
+        sl_buf_dispose(&body);
+        return;
+    }
+    take_script(shared, SL_MOCK_ROUTE_EMBEDDINGS, model, &script);
+    if (!script.has_body && script.status < 400) {
+        script.body = sl_buf_take(&body, &script.body_len);
+        script.has_body = 1;
+        script.content_type = NULL;
+    }
+    sl_buf_dispose(&body);
+    sl_mock_exchange_start(req, seq, SL_MOCK_KIND_EMBEDDINGS, &script, NULL);
+}
+
+/* Gemini's generateContent and batchEmbedContents routes; returns 0 for any other request. */
 static int
 on_gemini(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
 {
@@ -273,6 +302,11 @@ on_gemini(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
     if (method == SL_MOCK_GEMINI_NONE || !method_is(req, "POST"))
         return 0;
     sl_buf_init(&body, 0);
+    if (method == SL_MOCK_GEMINI_EMBED) {
+        on_gemini_embed(shared, req, seq, model);
+        sl_buf_dispose(&body);
+        return 1;
+    }
     if (method == SL_MOCK_GEMINI_STREAM && !query_has(req, "alt=sse")) {
         /* Without alt=sse Google streams a JSON array, which the mock does not write. */
         (void)sl_mock_gemini_error_json(&body, 400, "sluice-mock streams only with alt=sse");

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "gateway/providers/openai_compat.h"
@@ -1052,12 +1054,42 @@ translate_chunk(const struct sl_call_ctx *ctx, struct sl_stream_state *st, const
 
 /* ---------------------------------------------------------------- responses */
 
-/* {"embeddings":[{"values":[...]}]} -> OpenAI's embedding list. */
+/* Returns `values` as OpenAI's base64 embedding: the little-endian float32 bytes, base64. */
+static cJSON *
+encode_float32_base64(const cJSON *values)
+{
+    size_t count = (size_t)cJSON_GetArraySize(values);
+    unsigned char *bytes = sl_xcalloc(count + 1, 4);
+    unsigned char *text = sl_xcalloc((count * 4 + 2) / 3 * 4 + 1, 1);
+    const cJSON *v;
+    size_t at = 0;
+    cJSON *out;
+
+    cJSON_ArrayForEach(v, values)
+    {
+        float value = cJSON_IsNumber(v) ? (float)v->valuedouble : 0.0f;
+        uint32_t bits;
+
+        memcpy(&bits, &value, sizeof(bits));
+        for (unsigned shift = 0; shift < 32; shift += 8)
+            bytes[at++] = (unsigned char)(bits >> shift);
+    }
+    EVP_EncodeBlock(text, bytes, (int)at);
+    out = cJSON_CreateString((const char *)text);
+    free(bytes);
+    free(text);
+    return out;
+}
+
+/* {"embeddings":[{"values":[...]}]} -> OpenAI's embedding list, as floats or, when the client
+ * asked for encoding_format "base64", as base64 strings. */
 static enum sl_status
 translate_embeddings(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_buf *out,
                      struct sl_usage *usage, struct sl_errbuf *err)
 {
     const cJSON *embeddings = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
+    const char *format = sl_json_get_string(ctx->body, "encoding_format");
+    int base64 = format != NULL && strcmp(format, "base64") == 0;
     cJSON *resp = cJSON_CreateObject();
     cJSON *data;
     cJSON *u;
@@ -1084,7 +1116,10 @@ translate_embeddings(const struct sl_call_ctx *ctx, const cJSON *root, struct sl
         item = cJSON_CreateObject();
         cJSON_AddStringToObject(item, "object", "embedding");
         cJSON_AddNumberToObject(item, "index", index++);
-        cJSON_AddItemToObject(item, "embedding", cJSON_Duplicate(values, 1));
+        if (base64)
+            cJSON_AddItemToObject(item, "embedding", encode_float32_base64(values));
+        else
+            cJSON_AddItemToObject(item, "embedding", cJSON_Duplicate(values, 1));
         cJSON_AddItemToArray(data, item);
     }
     cJSON_AddStringToObject(resp, "model", ctx->requested_model);

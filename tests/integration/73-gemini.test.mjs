@@ -29,6 +29,11 @@ model_list:
     model: gemini/${PROVIDER_MODEL}
     api_key: os.environ/GEMINI_TEST_KEY
     api_base: ${mock.url}
+- model_name: gemini-embed
+  litellm_params:
+    model: gemini/text-embedding-004
+    api_key: os.environ/GEMINI_TEST_KEY
+    api_base: ${mock.url}
 general_settings:
   master_key: os.environ/GEMINI_TEST_MASTER_KEY
 `,
@@ -377,4 +382,29 @@ test('image URL that is not data is a 400', async () => {
         },
     );
     assert.equal((await mock.requests()).length, 0);
+});
+
+test('embeddings go through batchEmbedContents', async () => {
+    await mock.reset();
+    const res = await client().embeddings.create({
+        model: 'gemini-embed',
+        input: ['first text', 'second text'],
+    });
+    assert.equal(res.object, 'list');
+    assert.equal(res.model, 'gemini-embed');
+    assert.equal(res.data.length, 2);
+    assert.equal(res.data[0].index, 0);
+    assert.equal(res.data[1].index, 1);
+    assert.equal(res.data[0].embedding.length, 8);
+    assert.notDeepEqual(res.data[0].embedding, res.data[1].embedding);
+
+    const up = await onlyUpstreamRequest();
+    assert.equal(up.path, '/v1beta/models/text-embedding-004:batchEmbedContents');
+    assertKeyInHeaderOnly(up);
+    assert.deepEqual(up.json, {
+        requests: [
+            { model: 'models/text-embedding-004', content: { parts: [{ text: 'first text' }] } },
+            { model: 'models/text-embedding-004', content: { parts: [{ text: 'second text' }] } },
+        ],
+    });
 });

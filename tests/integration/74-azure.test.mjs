@@ -34,6 +34,12 @@ model_list:
 - model_name: azure-default-version
   litellm_params:
     model: azure/${DEFAULT_VERSION_DEPLOYMENT}
+- model_name: azure-embed
+  litellm_params:
+    model: azure/embed-small
+    api_key: os.environ/AZURE_TEST_KEY
+    api_base: ${mock.url}
+    api_version: "2024-10-21"
 general_settings:
   master_key: os.environ/AZURE_TEST_MASTER_KEY
 `,
@@ -237,4 +243,17 @@ test('other Azure errors stay OpenAI-shaped', async () => {
             return true;
         },
     );
+});
+
+test('embeddings use the deployment embeddings path', async () => {
+    await mock.reset();
+    const res = await client().embeddings.create({ model: 'azure-embed', input: 'hello' });
+    assert.equal(res.object, 'list');
+    assert.equal(res.model, 'azure-embed');
+    assert.equal(res.data.length, 1);
+
+    const up = await onlyUpstreamRequest();
+    assert.equal(up.path, '/openai/deployments/embed-small/embeddings?api-version=2024-10-21');
+    assert.equal(up.headers['api-key'], UPSTREAM_KEY);
+    assert.equal(up.json.model, 'embed-small');
 });

@@ -461,6 +461,21 @@ TEST(gemini_embedding_response)
     sl_buf_dispose(&out);
 }
 
+TEST(gemini_embedding_response_base64)
+{
+    static const char body[] = "{\"embeddings\":[{\"values\":[0.5,-1]}]}";
+    struct sl_buf out;
+    struct sl_usage usage;
+    struct sl_errbuf err = {{0}};
+
+    /* 0.5 and -1 as little-endian float32 are 00 00 00 3f and 00 00 80 bf. */
+    sl_buf_init(&out, 0);
+    ASSERT_OK(translate_text("{\"input\":\"a\",\"encoding_format\":\"base64\"}", SL_KIND_EMBEDDING,
+                             body, strlen(body), &out, &usage, &err));
+    ASSERT_CONTAINS(out.data, "\"embedding\":\"AAAAPwAAgL8=\"");
+    sl_buf_dispose(&out);
+}
+
 /* ---------------------------------------------------------------- streams */
 
 struct stream_run {
