@@ -181,22 +181,40 @@ add_tool_use(cJSON *content, const cJSON *call, struct sl_errbuf *err)
     return SL_OK;
 }
 
+static void
+add_text_block(cJSON *content, const char *text)
+{
+    cJSON *block = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(block, "type", "text");
+    cJSON_AddStringToObject(block, "text", text);
+    cJSON_AddItemToArray(content, block);
+}
+
+/* Adds the message's text (a string, or the text of content parts), its refusal as text, and
+ * its tool calls. */
 static enum sl_status
 add_content(cJSON *content, const cJSON *message, struct sl_errbuf *err)
 {
-    const char *text = sl_json_get_string(message, "content");
-    const cJSON *call;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(message, "content");
+    const char *refusal = sl_json_get_string(message, "refusal");
+    const cJSON *parts = cJSON_IsArray(text) ? text : NULL;
+    const cJSON *item;
 
-    if (text != NULL && text[0] != '\0') {
-        cJSON *block = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(block, "type", "text");
-        cJSON_AddStringToObject(block, "text", text);
-        cJSON_AddItemToArray(content, block);
-    }
-    cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(message, "tool_calls"))
+    if (cJSON_IsString(text) && text->valuestring[0] != '\0')
+        add_text_block(content, text->valuestring);
+    cJSON_ArrayForEach(item, parts)
     {
-        if (add_tool_use(content, call, err) != SL_OK)
+        const char *part = sl_json_get_string(item, "text");
+
+        if (part != NULL && part[0] != '\0')
+            add_text_block(content, part);
+    }
+    if (refusal != NULL && refusal[0] != '\0')
+        add_text_block(content, refusal);
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(message, "tool_calls"))
+    {
+        if (add_tool_use(content, item, err) != SL_OK)
             return SL_ERR_UPSTREAM_PROTO;
     }
     return SL_OK;
@@ -239,8 +257,11 @@ convert_response(const struct sl_call_ctx *ctx, const char *json, size_t len, st
                      cJSON_GetObjectItemCaseSensitive(choice, "message"), err);
     if (rc != SL_OK)
         goto out;
-    cJSON_AddStringToObject(msg, "stop_reason",
-                            stop_reason_for(sl_json_get_string(choice, "finish_reason")));
+    if (sl_json_get_string(cJSON_GetObjectItemCaseSensitive(choice, "message"), "refusal") != NULL)
+        cJSON_AddStringToObject(msg, "stop_reason", "refusal");
+    else
+        cJSON_AddStringToObject(msg, "stop_reason",
+                                stop_reason_for(sl_json_get_string(choice, "finish_reason")));
     cJSON_AddNullToObject(msg, "stop_sequence");
     read_usage(root, &usage);
     add_usage(cJSON_AddObjectToObject(msg, "usage"), &usage);
@@ -454,6 +475,9 @@ on_chunk(const struct sl_call_ctx *ctx, struct stream_state *s, const cJSON *chu
         return;
     delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
     text = sl_json_get_string(delta, "content");
+    if (text != NULL && text[0] != '\0')
+        on_text(s, text, out);
+    text = sl_json_get_string(delta, "refusal");
     if (text != NULL && text[0] != '\0')
         on_text(s, text, out);
     cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"))

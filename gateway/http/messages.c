@@ -19,8 +19,8 @@
 #include "gateway/http/request.h"
 #include "gateway/worker.h"
 
-/* Answers paths below the route, methods other than POST and requests during a drain. Returns
- * 1 when the request may go on. */
+/* Rejects paths below the route, methods other than POST and requests during a drain with an
+ * error response. Returns 1 when the request may go on. */
 static int
 check_request(struct sl_request *r, struct sl_worker *w)
 {

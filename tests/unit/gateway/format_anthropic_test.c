@@ -194,6 +194,33 @@ TEST(response_bad_tool_arguments_rejected)
     sl_buf_dispose(&out);
 }
 
+/* Content parts become text blocks, and a refusal is text with stop_reason refusal. */
+TEST(response_parts_and_refusal)
+{
+    static const char parts[] =
+        "{\"id\":\"p\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"one\"},{\"type\":\"text\",\"text\":\"two\"}]},"
+        "\"finish_reason\":\"stop\"}]}";
+    static const char refusal[] =
+        "{\"id\":\"r\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":null,\"refusal\":\"I can't help with that.\"},\"finish_reason\":\"stop\"}]}";
+    const struct sl_format_ops *ops = sl_format_ops_for(SL_FORMAT_ANTHROPIC);
+    struct sl_call_ctx ctx = make_ctx("g", 0);
+    struct sl_errbuf err;
+    struct sl_buf out;
+
+    sl_buf_init(&out, 0);
+    ASSERT_OK(ops->convert_response(&ctx, parts, sizeof(parts) - 1, &out, &err));
+    ASSERT_CONTAINS(out.data, "\"content\":[{\"type\":\"text\",\"text\":\"one\"},"
+                              "{\"type\":\"text\",\"text\":\"two\"}]");
+    ASSERT_CONTAINS(out.data, "\"stop_reason\":\"end_turn\"");
+    sl_buf_reset(&out);
+    ASSERT_OK(ops->convert_response(&ctx, refusal, sizeof(refusal) - 1, &out, &err));
+    ASSERT_CONTAINS(out.data, "\"text\":\"I can't help with that.\"");
+    ASSERT_CONTAINS(out.data, "\"stop_reason\":\"refusal\"");
+    sl_buf_dispose(&out);
+}
+
 /* Token counts from a provider are clamped, never converted out of range. */
 TEST(response_huge_usage_clamped)
 {
