@@ -3,10 +3,10 @@
  * gemini_response_fuzz -- libFuzzer target for the Gemini family (gateway/providers/gemini.c):
  * its response and stream translators, its error reader and its request builder.
  *
- * The input is used as a generateContent body, as an SSE stream of GenerateContentResponse
- * events, as an error body and as an OpenAI chat request. Whatever the bytes, a successful
- * translation must be an OpenAI completion (or chunk frames) for the requested model with
- * well-formed choices and tool-call arguments that parse as JSON; a failed event appends
+ * The input is used as a generateContent body, as a batchEmbedContents body, as an SSE stream of
+ * GenerateContentResponse events, as an error body and as an OpenAI chat request. Whatever the
+ * bytes, a successful translation must be an OpenAI completion (or chunk frames) for the requested
+ * model with well-formed choices and tool-call arguments that parse as JSON; a failed event appends
  * nothing and carries an HTTP error status; a built request is a JSON object with contents.
  * Violations abort.
  */
@@ -35,6 +35,8 @@ static const char config_yaml[] = "model_list:\n"
 static struct sl_config config;
 static const struct sl_provider *provider;
 static cJSON *request_body;
+static cJSON *embed_floats;
+static cJSON *embed_base64;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,6 +62,8 @@ load_once(void)
     provider = sl_provider_find(config.deployments[0].provider);
     check(provider != NULL, "no provider family for the built-in config");
     request_body = cJSON_Parse("{\"n\":2,\"stream_options\":{\"include_usage\":true}}");
+    embed_floats = cJSON_Parse("{\"input\":\"a\"}");
+    embed_base64 = cJSON_Parse("{\"input\":\"a\",\"encoding_format\":\"base64\"}");
 }
 
 /* Checks one choice of a completion (`delta` 0) or chunk (`delta` 1). */
@@ -142,6 +146,39 @@ fuzz_body(const char *body, size_t len)
     sl_buf_init(&out, 0);
     if (provider->translate_response(&ctx, body, len, &out, &usage, &err) == SL_OK)
         check_object(out.data, out.len, "chat.completion");
+    sl_buf_dispose(&out);
+}
+
+/* An embeddings answer must be a list whose entries carry a vector or a base64 string. */
+static void
+fuzz_embeddings(const char *body, size_t len, const cJSON *request)
+{
+    struct sl_call_ctx ctx;
+    struct sl_buf out;
+    struct sl_usage usage = {0};
+    struct sl_errbuf err;
+    cJSON *root = NULL;
+    const cJSON *item;
+
+    make_ctx(&ctx, 0);
+    ctx.kind = SL_KIND_EMBEDDING;
+    ctx.body = request;
+    sl_buf_init(&out, 0);
+    if (provider->translate_response(&ctx, body, len, &out, &usage, &err) == SL_OK) {
+        check(sl_json_parse(out.data, out.len, MAX_DEPTH + 8, &root, NULL) == SL_OK,
+              "the embeddings output is not JSON");
+        check(sl_json_get_string(root, "object") != NULL &&
+                  strcmp(sl_json_get_string(root, "object"), "list") == 0,
+              "embeddings: not a list");
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, "data"))
+        {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "embedding");
+
+            check(cJSON_IsArray(e) || cJSON_IsString(e),
+                  "an embedding is neither array nor string");
+        }
+        cJSON_Delete(root);
+    }
     sl_buf_dispose(&out);
 }
 
@@ -248,6 +285,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     load_once();
     fuzz_body(bytes, size);
+    fuzz_embeddings(bytes, size, embed_floats);
+    fuzz_embeddings(bytes, size, embed_base64);
     fuzz_stream(bytes, size);
     fuzz_error(bytes, size);
     fuzz_request(bytes, size);
