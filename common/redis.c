@@ -85,7 +85,7 @@ struct command {
     void *privdata;
     uv_timer_t timer;
     int done;       /* cb has been called */
-    int in_flight;  /* hiredis holds a reply callback that points here */
+    int in_flight;  /* hiredis has a pending reply callback with this command */
     int timer_open; /* uv_close() has not completed yet */
     /* EVALSHA only: what the EVAL retry needs. argv[0] and argv[1] are rewritten for it. */
     const struct sl_redis_script *script;
@@ -193,12 +193,14 @@ conn_down(struct conn *c, const char *reason)
 
     c->state = CONN_DOWN;
     c->ac = NULL;
-    if (was_up || c->reported_up != 0 ||
-        sl_log_limiter_allow(&c->down_log, sl_now_ms(), DOWN_LOG_INTERVAL_MS))
+    /* A state change is always logged; repeated failures of an outage are rate-limited. */
+    int allowed = sl_log_limiter_allow(&c->down_log, sl_now_ms(), DOWN_LOG_INTERVAL_MS);
+    if (allowed || was_up || c->reported_up != 0)
         sl_log(SL_LOG_WARN, NULL, was_up ? "redis.disconnected" : "redis.connect_failed",
                SL_LOG_STR("connection", conn_name(c)), SL_LOG_STR("host", c->r->target.host),
                SL_LOG_INT("port", c->r->target.port), SL_LOG_STR("reason", reason),
-               SL_LOG_INT("retry_in_ms", delay), SL_LOG_INT("suppressed", c->down_log.suppressed));
+               SL_LOG_INT("retry_in_ms", delay),
+               SL_LOG_INT("suppressed", allowed ? c->down_log.suppressed : 0));
     for (struct subscription *s = c->r->subs; s != NULL && c->kind == CONN_PUBSUB; s = s->next)
         s->confirmed = 0;
     report_state(c, 0);
@@ -420,7 +422,7 @@ on_command_timeout(uv_timer_t *t)
 {
     struct command *cmd = t->data;
 
-    /* The reply may still come: on_command_reply() then sees `done` and drops it. */
+    /* The reply may still come. on_command_reply() then finds `done` set and drops it. */
     if (!cmd->done)
         command_finish(cmd, SL_ERR_TIMEOUT, NULL);
 }

@@ -11,9 +11,9 @@
 -- A request of `cost` units is admitted when estimate + cost <= limit; only an admitted
 -- request is counted, so rejected retries do not extend a block. Starting from an empty key,
 -- exactly floor(limit / cost) requests are admitted within one sub-window, whatever number of
--- gateways send them. The estimate assumes the previous sub-window's requests were spread
--- evenly, so over any sliding window of window_ms the admitted total can differ from `limit`
--- when traffic was bursty; it never exceeds `limit` within one fixed sub-window.
+-- gateways send them. The estimate assumes that the previous sub-window's requests were spread
+-- evenly. So when traffic was bursty, the admitted total over a sliding window of window_ms can
+-- differ from `limit`. Within one fixed sub-window it never exceeds `limit`.
 --
 -- KEYS[1]  the counter: a hash with one field per sub-window index, expiring 2 * window_ms
 --          after the last admission.

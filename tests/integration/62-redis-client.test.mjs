@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The asynchronous Redis client (common/redis.c) and lua-scripts/window_incr.lua against a real
-// Redis, through the redis_client_check program: replies and binary-safe arguments, EVALSHA
-// with NOSCRIPT recovery, command deadlines, pub/sub with resubscription, AUTH and SELECT,
-// sliding-window admissions across two connections, and a full Redis restart.
+// Tests the asynchronous Redis client (common/redis.c) and lua-scripts/window_incr.lua against a
+// real Redis, through the redis_client_check program. Covered: replies and binary-safe arguments,
+// EVALSHA with NOSCRIPT recovery, command deadlines, pub/sub with resubscription, AUTH and
+// SELECT, sliding-window admissions across two connections, and a full Redis restart.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -113,6 +113,12 @@ test('AUTH and SELECT', async () => {
     const res = await runScenario('auth', redis.port);
     assertPassed(res, ['auth accepted', 'command after auth', 'wrong password down',
         'select accepted', 'db 0 does not see db 5', 'db 5 sees its key']);
+});
+
+test('connect deadline and refused connects', async () => {
+    const res = await runScenario('unreachable', redis.port);
+    assertPassed(res, ['queued while connecting', 'connect deadline', 'silent server down',
+        'refused connect down', 'refused fails fast']);
 });
 
 // Starts redis-server again on `port` (the scenario shut the first one down).

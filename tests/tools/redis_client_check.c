@@ -3,16 +3,21 @@
  * redis_client_check -- drives common/redis.c against a real Redis for the integration tests.
  *
  * Usage: redis_client_check SCENARIO PORT, with SCENARIO one of basic, script, timeout, pubsub,
- * window, auth, restart. Each check prints "ok - NAME" or "not ok - NAME: DETAIL"; the exit
- * status is 0 when every check passed. The restart scenario shuts Redis down itself, prints
+ * window, auth, restart, unreachable. Each check prints "ok - NAME" or "not ok - NAME: DETAIL"; the
+ * exit status is 0 when every check passed. The restart scenario shuts Redis down itself, prints
  * "redis down" and waits up to 15 s for the test to start Redis again on the same port.
  * The loop runs in main(); each step waits for its callbacks with run_until().
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/lua_scripts.h"
@@ -699,6 +704,56 @@ scenario_restart(void)
     destroy_client(r);
 }
 
+/* A server that accepts TCP connections but never replies, and a port where nothing listens:
+ * the connect deadline and a refused connect both end in SL_REDIS_DOWN, and the commands
+ * queued meanwhile fail with SL_ERR_UNAVAILABLE. `port` is not used. */
+static void
+scenario_unreachable(void)
+{
+    struct sl_redis_options opt = {.connect_timeout_ms = 300, .command_timeout_ms = 5000};
+    struct sl_redis_target t = local_target();
+    struct sockaddr_in addr;
+    socklen_t addr_len = sizeof(addr);
+    struct outcome o;
+    int up;
+
+    /* The kernel completes the TCP handshake from the listen backlog; nobody reads. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 8) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &addr_len) != 0) {
+        printf("not ok - silent listener: %s\n", strerror(errno));
+        exit(1);
+    }
+    t.port = ntohs(addr.sin_port);
+    struct sl_redis *r = connect_client(&t, &opt, &up);
+    uint64_t start = sl_now_ms();
+    memset(&o, 0, sizeof(o));
+    const char *ping[1] = {"PING"};
+    size_t pinglen[1] = {4};
+    check(sl_redis_command_argv(r, 1, ping, pinglen, on_reply, &o) == SL_OK,
+          "queued while connecting", "rejected");
+    run_until(&o.done, 3000);
+    uint64_t took = o.at_ms - start;
+    check(o.calls == 1 && o.status == SL_ERR_UNAVAILABLE && took >= 250 && took < 2000,
+          "connect deadline", "calls %d status %d after %" PRIu64 " ms", o.calls, o.status, took);
+    check(up == -1 && !sl_redis_is_up(r), "silent server down", "state %d", up);
+    destroy_client(r);
+
+    /* Closing the listener frees its port: connects there are refused. */
+    close(fd);
+    r = connect_client(&t, &opt, &up);
+    run_until(&up, 3000);
+    check(up == -1, "refused connect down", "state %d", up);
+    memset(&o, 0, sizeof(o));
+    check(sl_redis_command_argv(r, 1, ping, pinglen, on_reply, &o) == SL_ERR_UNAVAILABLE &&
+              o.calls == 0,
+          "refused fails fast", "calls %d", o.calls);
+    destroy_client(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -706,9 +761,10 @@ main(int argc, char **argv)
         const char *name;
         void (*run)(void);
     } scenarios[] = {
-        {"basic", scenario_basic},     {"script", scenario_script}, {"timeout", scenario_timeout},
-        {"pubsub", scenario_pubsub},   {"window", scenario_window}, {"auth", scenario_auth},
-        {"restart", scenario_restart},
+        {"basic", scenario_basic},     {"script", scenario_script},
+        {"timeout", scenario_timeout}, {"pubsub", scenario_pubsub},
+        {"window", scenario_window},   {"auth", scenario_auth},
+        {"restart", scenario_restart}, {"unreachable", scenario_unreachable},
     };
     char *end = NULL;
 
