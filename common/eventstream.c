@@ -342,8 +342,8 @@ encode_header(struct sl_buf *out, const struct sl_es_header *h)
 }
 
 enum sl_status
-sl_es_encode(struct sl_buf *out, const struct sl_es_header *headers, size_t n,
-             const void *payload, size_t payload_len)
+sl_es_encode(struct sl_buf *out, const struct sl_es_header *headers, size_t n, const void *payload,
+             size_t payload_len)
 {
     struct sl_buf hdr;
     uint8_t prelude[12];

@@ -67,11 +67,11 @@ enum sl_es_result {
 };
 
 struct sl_es_parser {
-    struct sl_buf buf;       /* bytes not yet parsed, after `handed` bytes already returned */
-    size_t handed;           /* bytes of the last returned message, dropped on the next call */
+    struct sl_buf buf; /* bytes not yet parsed, after `handed` bytes already returned */
+    size_t handed;     /* bytes of the last returned message, dropped on the next call */
     size_t max_message_bytes;
-    enum sl_status status;   /* SL_OK until the stream breaks */
-    char reason[96];         /* why it broke, for logs and tests */
+    enum sl_status status; /* SL_OK until the stream breaks */
+    char reason[96];       /* why it broke, for logs and tests */
 };
 
 /* Initialises `p`; a `max_message_bytes` of 0 means SL_ES_DEFAULT_MAX_MESSAGE_BYTES. */

@@ -64,8 +64,8 @@ sl_sigv4_format_date(int64_t unix_s, char out[SL_SIGV4_DATE_LEN + 1])
 static int
 is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 void
@@ -348,8 +348,7 @@ derive_signature(const struct sl_sigv4_input *in, const char *date8, struct sl_s
 }
 
 enum sl_status
-sl_sigv4_sign(const struct sl_sigv4_input *in, struct sl_sigv4_output *out,
-              struct sl_errbuf *err)
+sl_sigv4_sign(const struct sl_sigv4_input *in, struct sl_sigv4_output *out, struct sl_errbuf *err)
 {
     struct sl_sigv4_header *all = NULL;
     char hash[SL_SIGV4_HEX_LEN + 1];
@@ -357,9 +356,8 @@ sl_sigv4_sign(const struct sl_sigv4_input *in, struct sl_sigv4_output *out,
     size_t n = 0;
     enum sl_status rc;
 
-    if (in->method == NULL || in->path == NULL || in->path[0] != '/' ||
-        in->access_key_id == NULL || in->secret_access_key == NULL || in->region == NULL ||
-        in->service == NULL) {
+    if (in->method == NULL || in->path == NULL || in->path[0] != '/' || in->access_key_id == NULL ||
+        in->secret_access_key == NULL || in->region == NULL || in->service == NULL) {
         sl_errbuf_set(err, "the request to sign lacks a method, a path starting with '/', "
                            "credentials, a region or a service");
         return SL_ERR_INVALID;
@@ -397,8 +395,7 @@ sl_sigv4_sign(const struct sl_sigv4_input *in, struct sl_sigv4_output *out,
     rc = append_canonical_headers(&out->canonical_request, all, n, out, err);
     if (rc != SL_OK)
         goto out;
-    sl_buf_printf(&out->canonical_request, "\n%s\n%s", out->signed_headers.data,
-                  out->payload_hash);
+    sl_buf_printf(&out->canonical_request, "\n%s\n%s", out->signed_headers.data, out->payload_hash);
 
     /* String to sign. */
     sl_sigv4_sha256_hex(out->canonical_request.data, out->canonical_request.len, hash);

@@ -46,13 +46,13 @@ struct sl_sigv4_input {
 
 /* The results; sl_sigv4_output_dispose() frees the buffers. */
 struct sl_sigv4_output {
-    char amz_date[SL_SIGV4_DATE_LEN + 1];      /* the X-Amz-Date header value */
-    char payload_hash[SL_SIGV4_HEX_LEN + 1];   /* hex SHA-256 of the payload */
+    char amz_date[SL_SIGV4_DATE_LEN + 1];    /* the X-Amz-Date header value */
+    char payload_hash[SL_SIGV4_HEX_LEN + 1]; /* hex SHA-256 of the payload */
     struct sl_buf canonical_request;
     struct sl_buf string_to_sign;
-    struct sl_buf signed_headers;              /* "host;x-amz-date", for the Authorization */
+    struct sl_buf signed_headers; /* "host;x-amz-date", for the Authorization */
     char signature[SL_SIGV4_HEX_LEN + 1];
-    struct sl_buf authorization;               /* the Authorization header value */
+    struct sl_buf authorization; /* the Authorization header value */
     /* Headers the caller must send beside its own. The signer adds X-Amz-Date, and
      * X-Amz-Security-Token or x-amz-content-sha256 when asked, unless `headers` already has
      * them. Names point to static strings and values into this struct. */

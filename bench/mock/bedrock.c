@@ -6,7 +6,7 @@
  * signature is recomputed with common/sigv4.c from the wire path, the signed headers and the
  * body, and a wrong key or signature gets 403 in Bedrock's error shape. The response is built
  * whole: Converse JSON, or every event-stream frame of the stream at once (with correct CRCs
- * unless the script asks for a corrupt frame). Delays and stalls are not played on these
+ * unless the script requests a corrupt frame). Delays and stalls are not played on these
  * routes.
  */
 #include "bench/mock/bedrock.h"
@@ -136,9 +136,9 @@ split_scope(const char *credential, char *key, char *region, char *service)
     char date[SCOPE_PART_BYTES];
     const char *p = credential;
 
-    if (next_scope_part(&p, key) != 0 || next_scope_part(&p, date) != 0 ||
-        strlen(date) != 8 || next_scope_part(&p, region) != 0 ||
-        next_scope_part(&p, service) != 0 || strcmp(p, "aws4_request") != 0)
+    if (next_scope_part(&p, key) != 0 || next_scope_part(&p, date) != 0 || strlen(date) != 8 ||
+        next_scope_part(&p, region) != 0 || next_scope_part(&p, service) != 0 ||
+        strcmp(p, "aws4_request") != 0)
         return -1;
     return 0;
 }
@@ -599,18 +599,17 @@ sl_mock_bedrock_handle(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t s
     add_script_headers(req, &script);
     if (script.status != 200) {
         if (script.has_body) {
-            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-errortype"),
-                                  0, NULL, error_type_for(script.status),
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-amzn-errortype"), 0,
+                                  NULL, error_type_for(script.status),
                                   strlen(error_type_for(script.status)));
-            sl_mock_send_body(req, script.status, "application/json", script.body,
-                              script.body_len);
+            sl_mock_send_body(req, script.status, "application/json", script.body, script.body_len);
         } else {
             send_aws_error(req, script.status, error_type_for(script.status),
                            "Scripted error from sluice-mock.");
         }
     } else if (script.has_body) {
-        sl_mock_send_body(req, 200, script.content_type != NULL ? script.content_type
-                                                                : "application/json",
+        sl_mock_send_body(req, 200,
+                          script.content_type != NULL ? script.content_type : "application/json",
                           script.body, script.body_len);
     } else {
         sl_mock_content_init(&content, &script);

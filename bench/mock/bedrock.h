@@ -18,7 +18,7 @@
 
 #include "bench/mock/mock.h"
 
-#define SL_MOCK_AWS_DEFAULT_ACCESS_KEY_ID "AKIDSLUICEMOCK"
+#define SL_MOCK_AWS_DEFAULT_ACCESS_KEY_ID     "AKIDSLUICEMOCK"
 #define SL_MOCK_AWS_DEFAULT_SECRET_ACCESS_KEY "sluice-mock-secret"
 
 /* Returns 1 when `path` (without its query) is a Bedrock runtime route. */

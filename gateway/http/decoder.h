@@ -24,8 +24,8 @@
 
 struct sl_decoder {
     enum sl_stream_framing framing;
-    struct sl_sse_parser sse;      /* SL_FRAMING_SSE */
-    struct sl_es_parser es;        /* SL_FRAMING_AWS_EVENTSTREAM */
+    struct sl_sse_parser sse; /* SL_FRAMING_SSE */
+    struct sl_es_parser es;   /* SL_FRAMING_AWS_EVENTSTREAM */
 };
 
 void sl_decoder_init(struct sl_decoder *d, enum sl_stream_framing framing, size_t max_event_bytes);

@@ -24,7 +24,7 @@
 #include "common/xalloc.h"
 #include "gateway/providers/provider.h"
 
-#define SL_BEDROCK_SIGNING_NAME "bedrock"
+#define SL_BEDROCK_SIGNING_NAME   "bedrock"
 #define SL_BEDROCK_DEFAULT_REGION "us-west-2"
 /* Content blocks per streamed message whose tool-call index is tracked. */
 #define SL_BEDROCK_MAX_BLOCKS 1024
@@ -116,17 +116,20 @@ image_block(const cJSON *part, size_t msg, cJSON **out, struct sl_errbuf *err)
     cJSON *img;
 
     if (url == NULL || strncmp(url, "data:image/", 11) != 0) {
-        sl_errbuf_set(err, "messages[%zu]: bedrock accepts images only as data:image/... URLs "
-                           "with base64 content", msg);
+        sl_errbuf_set(err,
+                      "messages[%zu]: bedrock accepts images only as data:image/... URLs "
+                      "with base64 content",
+                      msg);
         return SL_ERR_INVALID;
     }
     slash = url + 10;
     comma = strchr(url, ',');
     n = strcspn(slash + 1, ";,");
-    if (comma == NULL || n == 0 || n >= sizeof(format) ||
-        strstr(url, ";base64,") != comma - 7) {
-        sl_errbuf_set(err, "messages[%zu]: the image data URL is not base64 "
-                           "(data:image/<format>;base64,...)", msg);
+    if (comma == NULL || n == 0 || n >= sizeof(format) || strstr(url, ";base64,") != comma - 7) {
+        sl_errbuf_set(err,
+                      "messages[%zu]: the image data URL is not base64 "
+                      "(data:image/<format>;base64,...)",
+                      msg);
         return SL_ERR_INVALID;
     }
     memcpy(format, slash + 1, n);
@@ -174,8 +177,10 @@ append_content(const cJSON *content, size_t msg, int images_allowed, cJSON *bloc
                 return rc;
             cJSON_AddItemToArray(blocks, block);
         } else {
-            sl_errbuf_set(err, "messages[%zu].content has a part of type \"%s\" that bedrock "
-                               "does not accept here", msg, type != NULL ? type : "(none)");
+            sl_errbuf_set(err,
+                          "messages[%zu].content has a part of type \"%s\" that bedrock "
+                          "does not accept here",
+                          msg, type != NULL ? type : "(none)");
             return SL_ERR_INVALID;
         }
     }
@@ -332,8 +337,8 @@ add_inference_config(const cJSON *body, cJSON *req)
 static enum sl_status
 add_tool_choice(const cJSON *choice, cJSON *tool_config, struct sl_errbuf *err)
 {
-    const char *name = sl_json_get_string(cJSON_GetObjectItemCaseSensitive(choice, "function"),
-                                          "name");
+    const char *name =
+        sl_json_get_string(cJSON_GetObjectItemCaseSensitive(choice, "function"), "name");
     cJSON *out;
 
     if (choice == NULL || (cJSON_IsString(choice) && strcmp(choice->valuestring, "none") == 0))
@@ -532,9 +537,11 @@ sign_into(const struct sl_call_ctx *ctx, const struct endpoint *ep, const struct
     enum sl_status rc;
 
     if (in.access_key_id == NULL || in.secret_access_key == NULL) {
-        sl_errbuf_set(err, "deployment %s has no AWS credentials: set aws_access_key_id and "
-                           "aws_secret_access_key, or AWS_ACCESS_KEY_ID and "
-                           "AWS_SECRET_ACCESS_KEY", d->id);
+        sl_errbuf_set(err,
+                      "deployment %s has no AWS credentials: set aws_access_key_id and "
+                      "aws_secret_access_key, or AWS_ACCESS_KEY_ID and "
+                      "AWS_SECRET_ACCESS_KEY",
+                      d->id);
         return SL_ERR_CONFIG;
     }
     sl_sigv4_output_init(&sig);
@@ -551,8 +558,7 @@ sign_into(const struct sl_call_ctx *ctx, const struct endpoint *ep, const struct
 }
 
 static enum sl_status
-build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
-              struct sl_errbuf *err)
+build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, struct sl_errbuf *err)
 {
     const struct sl_deployment *d = ctx->deployment;
     const char *model = model_id_of(d);
@@ -600,9 +606,9 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
     sl_buf_append(&out->url, ep.path.data, ep.path.len);
 
     h = add_header(h, "Content-Type", "application/json");
-    h = add_header(h, "Accept", ctx->stream && ctx->kind == SL_KIND_CHAT
-                                    ? "application/vnd.amazon.eventstream"
-                                    : "application/json");
+    h = add_header(h, "Accept",
+                   ctx->stream && ctx->kind == SL_KIND_CHAT ? "application/vnd.amazon.eventstream"
+                                                            : "application/json");
     rc = sign_into(ctx, &ep, &out->body, &h, err);
     for (size_t i = 0; rc == SL_OK && i < d->n_extra_headers; i++)
         h = add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
@@ -649,8 +655,7 @@ read_usage(const cJSON *usage, struct sl_usage *u)
     u->present = 1;
     u->cached_tokens = get_int(usage, "cacheReadInputTokens");
     u->cache_creation_tokens = get_int(usage, "cacheWriteInputTokens");
-    u->prompt_tokens = get_int(usage, "inputTokens") + u->cached_tokens +
-                       u->cache_creation_tokens;
+    u->prompt_tokens = get_int(usage, "inputTokens") + u->cached_tokens + u->cache_creation_tokens;
     u->completion_tokens = get_int(usage, "outputTokens");
     u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
@@ -843,8 +848,8 @@ translate_embedding(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_
 }
 
 static enum sl_status
-translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
-                   struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
+translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, struct sl_buf *out,
+                   struct sl_usage *usage, struct sl_errbuf *err)
 {
     cJSON *root = NULL;
     enum sl_status rc;
@@ -870,16 +875,11 @@ static const struct {
     const char *name;
     int status;
 } exceptions[] = {
-    {"throttlingException", 429},
-    {"serviceQuotaExceededException", 429},
-    {"modelNotReadyException", 429},
-    {"validationException", 400},
-    {"accessDeniedException", 403},
-    {"resourceNotFoundException", 404},
-    {"modelTimeoutException", 408},
-    {"modelErrorException", 424},
-    {"modelStreamErrorException", 424},
-    {"internalServerException", 500},
+    {"throttlingException", 429},         {"serviceQuotaExceededException", 429},
+    {"modelNotReadyException", 429},      {"validationException", 400},
+    {"accessDeniedException", 403},       {"resourceNotFoundException", 404},
+    {"modelTimeoutException", 408},       {"modelErrorException", 424},
+    {"modelStreamErrorException", 424},   {"internalServerException", 500},
     {"serviceUnavailableException", 503},
 };
 
@@ -1034,10 +1034,9 @@ on_block_delta(const struct sl_call_ctx *ctx, struct bedrock_stream *s, const cJ
 {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(payload, "delta");
     const char *text = sl_json_get_string(d, "text");
-    const char *input = sl_json_get_string(cJSON_GetObjectItemCaseSensitive(d, "toolUse"),
-                                           "input");
-    const char *reasoning = sl_json_get_string(
-        cJSON_GetObjectItemCaseSensitive(d, "reasoningContent"), "text");
+    const char *input = sl_json_get_string(cJSON_GetObjectItemCaseSensitive(d, "toolUse"), "input");
+    const char *reasoning =
+        sl_json_get_string(cJSON_GetObjectItemCaseSensitive(d, "reasoningContent"), "text");
     cJSON *delta;
     cJSON *choice;
     cJSON *chunk;
@@ -1068,8 +1067,8 @@ on_block_delta(const struct sl_call_ctx *ctx, struct bedrock_stream *s, const cJ
 }
 
 static enum sl_stream_verdict
-on_message_stop(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
-                struct bedrock_stream *s, const cJSON *payload, struct sl_buf *out)
+on_message_stop(const struct sl_call_ctx *ctx, struct sl_stream_state *st, struct bedrock_stream *s,
+                const cJSON *payload, struct sl_buf *out)
 {
     cJSON *delta;
     cJSON *choice;
@@ -1140,8 +1139,7 @@ event_is(const struct sl_stream_event *ev, const char *name)
 
 static enum sl_stream_verdict
 translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
-                const struct sl_stream_event *ev, struct sl_buf *out,
-                struct sl_upstream_error *err)
+                const struct sl_stream_event *ev, struct sl_buf *out, struct sl_upstream_error *err)
 {
     struct bedrock_stream *s = stream_state(ctx, st);
     cJSON *payload = NULL;
@@ -1202,5 +1200,4 @@ const struct sl_provider sl_bedrock_families[] = {
     },
 };
 
-const size_t sl_bedrock_family_count =
-    sizeof(sl_bedrock_families) / sizeof(sl_bedrock_families[0]);
+const size_t sl_bedrock_family_count = sizeof(sl_bedrock_families) / sizeof(sl_bedrock_families[0]);

@@ -3,12 +3,12 @@
  * bedrock_response_fuzz -- libFuzzer target for the Bedrock family's response translators
  * (translate_response and translate_event in gateway/providers/bedrock.c).
  *
- * The input is used twice: as a complete Converse body, and as a stream of events, one per
- * line, whose first byte picks the event name (a ConverseStream event, an exception, or an
- * unknown name) and whose rest is the payload. A successful translation must be a JSON object
- * for the requested model; every stream frame must be a chat.completion.chunk for it; FAILED
- * must append nothing and carry an HTTP error status; the finish bookkeeping must stay within
- * the one choice Bedrock returns. Mismatches abort.
+ * The input is used twice. First it is a complete Converse body. Then it is a stream of
+ * events, one per line: the first byte of a line picks the event name (a ConverseStream event,
+ * an exception, or an unknown name) and the rest is the payload. A successful translation must be a
+ * JSON object for the requested model; every stream frame must be a chat.completion.chunk for it;
+ * FAILED must append nothing and carry an HTTP error status; the finish bookkeeping must stay
+ * within the one choice Bedrock returns. Mismatches abort.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,9 +33,12 @@ static const char config_yaml[] = "model_list:\n"
                                   "    aws_secret_access_key: fuzz\n";
 
 static const char *const event_names[] = {
-    "messageStart", "contentBlockStart",   "contentBlockDelta",         "contentBlockStop",
-    "messageStop",  "metadata",            "throttlingException",       "validationException",
-    "InternalFailure", "modelStreamErrorException", "somethingNew",
+    "messageStart",        "contentBlockStart",
+    "contentBlockDelta",   "contentBlockStop",
+    "messageStop",         "metadata",
+    "throttlingException", "validationException",
+    "InternalFailure",     "modelStreamErrorException",
+    "somethingNew",
 };
 
 static struct sl_config config;
@@ -135,8 +138,8 @@ fuzz_stream(const struct sl_call_ctx *ctx, const char *s, size_t len)
     while (v == SL_STREAM_CONTINUE && pos < len) {
         const char *nl = memchr(s + pos, '\n', len - pos);
         size_t line = nl != NULL ? (size_t)(nl - (s + pos)) : len - pos;
-        const char *name = event_names[(unsigned char)s[pos] %
-                                       (sizeof(event_names) / sizeof(event_names[0]))];
+        const char *name =
+            event_names[(unsigned char)s[pos] % (sizeof(event_names) / sizeof(event_names[0]))];
         struct sl_stream_event ev = {name, strlen(name), s + pos + (line > 0 ? 1 : 0),
                                      line > 0 ? line - 1 : 0};
         size_t before = out.len;

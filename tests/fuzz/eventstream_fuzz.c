@@ -16,7 +16,7 @@
 #include "common/buf.h"
 #include "common/eventstream.h"
 
-#define HEADER_BYTES 4
+#define HEADER_BYTES      4
 #define MODE_BYTE_BY_BYTE 0x1
 
 static const size_t caps[] = {16, 64, 256, 4096, 1024 * 1024};

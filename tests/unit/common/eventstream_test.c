@@ -251,9 +251,8 @@ TEST(eventstream_negative_vectors_rejected)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         bytes = read_hex(path, &len);
-        snprintf(expected_path, sizeof(expected_path),
-                 "%s/../../decoded/negative/%.*s.txt", dir, (int)(strlen(e->d_name) - 4),
-                 e->d_name);
+        snprintf(expected_path, sizeof(expected_path), "%s/../../decoded/negative/%.*s.txt", dir,
+                 (int)(strlen(e->d_name) - 4), e->d_name);
         expected = read_file(expected_path, &expected_len);
 
         /* Whole, and byte by byte: no message may come out of a corrupt frame. */

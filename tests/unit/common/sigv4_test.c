@@ -18,8 +18,8 @@
 
 #define SUITE_ACCESS_KEY "AKIDEXAMPLE"
 #define SUITE_SECRET_KEY "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-#define SUITE_TIME 1440938160 /* 2015-08-30T12:36:00Z */
-#define SUITE_TOKEN "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267"
+#define SUITE_TIME       1440938160 /* 2015-08-30T12:36:00Z */
+#define SUITE_TOKEN      "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267"
 
 /* Expected values for sigv4_bedrock_golden (Python hashlib/hmac, not this code). */
 #define GOLDEN_PAYLOAD_HASH "c3335e07d6e89650bf94cb98664be69f8774dbc3198df221f113db0a59ea14f0"
@@ -28,8 +28,8 @@
     "content-type:application/json\nhost:bedrock-runtime.us-east-1.amazonaws.com\n"                \
     "x-amz-content-sha256:" GOLDEN_PAYLOAD_HASH "\nx-amz-date:20241204T000000Z\n"                  \
     "x-amz-security-token:token-123\nx-custom:a b\n\n"                                             \
-    "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-custom\n"           \
-    GOLDEN_PAYLOAD_HASH
+    "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-"                    \
+    "custom\n" GOLDEN_PAYLOAD_HASH
 #define GOLDEN_STS                                                                                 \
     "AWS4-HMAC-SHA256\n20241204T000000Z\n20241204/us-east-1/bedrock/aws4_request\n"                \
     "9cb27f254c68e7f9338c19488779b33b39ecbbb68e11d235703871c93fd0f324"
@@ -346,9 +346,16 @@ TEST(sigv4_query_sorted_and_reencoded)
 {
     struct sl_sigv4_header headers[] = {{"Host", "h"}};
     struct sl_sigv4_input in = {
-        .method = "GET", .path = "/a b/c", .query = "b=2&a=x%2fy&a=%41&c",
-        .headers = headers, .n_headers = 1, .access_key_id = "k", .secret_access_key = "s",
-        .region = "r", .service = "svc", .now_unix_s = 0,
+        .method = "GET",
+        .path = "/a b/c",
+        .query = "b=2&a=x%2fy&a=%41&c",
+        .headers = headers,
+        .n_headers = 1,
+        .access_key_id = "k",
+        .secret_access_key = "s",
+        .region = "r",
+        .service = "svc",
+        .now_unix_s = 0,
     };
     struct sl_sigv4_output out;
     struct sl_errbuf err = {{0}};
@@ -363,8 +370,15 @@ TEST(sigv4_bad_escape_rejected)
 {
     struct sl_sigv4_header headers[] = {{"Host", "h"}};
     struct sl_sigv4_input in = {
-        .method = "GET", .path = "/", .query = "a=%4", .headers = headers, .n_headers = 1,
-        .access_key_id = "k", .secret_access_key = "s", .region = "r", .service = "svc",
+        .method = "GET",
+        .path = "/",
+        .query = "a=%4",
+        .headers = headers,
+        .n_headers = 1,
+        .access_key_id = "k",
+        .secret_access_key = "s",
+        .region = "r",
+        .service = "svc",
     };
     struct sl_sigv4_output out;
     struct sl_errbuf err = {{0}};

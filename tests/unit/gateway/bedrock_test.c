@@ -199,10 +199,16 @@ TEST(bedrock_request_signature_verifies)
         {"x-amz-content-sha256", find_header(up.headers, "x-amz-content-sha256")},
     };
     struct sl_sigv4_input in = {
-        .method = "POST", .path = "/prefix/model/us.amazon.nova-pro-v1%3A0/converse-stream",
-        .headers = headers, .n_headers = 5, .payload = up.body.data,
-        .payload_len = up.body.len, .access_key_id = "AKIDTEST",
-        .secret_access_key = "secret/TEST+key", .region = "us-east-1", .service = "bedrock",
+        .method = "POST",
+        .path = "/prefix/model/us.amazon.nova-pro-v1%3A0/converse-stream",
+        .headers = headers,
+        .n_headers = 5,
+        .payload = up.body.data,
+        .payload_len = up.body.len,
+        .access_key_id = "AKIDTEST",
+        .secret_access_key = "secret/TEST+key",
+        .region = "us-east-1",
+        .service = "bedrock",
         .now_unix_s = NOW,
     };
     sl_sigv4_output_init(&check);
@@ -372,8 +378,10 @@ TEST(bedrock_response_golden)
 TEST(bedrock_stop_reasons_mapped)
 {
     static const char *const table[][2] = {
-        {"end_turn", "stop"},          {"stop_sequence", "stop"},
-        {"max_tokens", "length"},      {"tool_use", "tool_calls"},
+        {"end_turn", "stop"},
+        {"stop_sequence", "stop"},
+        {"max_tokens", "length"},
+        {"tool_use", "tool_calls"},
         {"content_filtered", "content_filter"},
         {"guardrail_intervened", "content_filter"},
     };
@@ -388,7 +396,8 @@ TEST(bedrock_stop_reasons_mapped)
 
         snprintf(body, sizeof(body),
                  "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"x\"}]"
-                 "}},\"stopReason\":\"%s\"}", table[i][0]);
+                 "}},\"stopReason\":\"%s\"}",
+                 table[i][0]);
         translate(&s, body, &out, &usage);
         snprintf(want, sizeof(want), "\"finish_reason\":\"%s\"", table[i][1]);
         ASSERT_CONTAINS(out.data, want);
@@ -411,8 +420,7 @@ TEST(bedrock_response_not_converse_is_502)
     for (size_t i = 0; i < 3; i++) {
         sl_buf_init(&out, 0);
         ASSERT_EQ(SL_ERR_UPSTREAM_PROTO,
-                  s.p->translate_response(&ctx, bodies[i], strlen(bodies[i]), &out, &usage,
-                                          &err));
+                  s.p->translate_response(&ctx, bodies[i], strlen(bodies[i]), &out, &usage, &err));
         sl_buf_dispose(&out);
     }
     sl_config_dispose(&s.cfg);
@@ -466,7 +474,7 @@ encode_frames(const struct frame *frames, size_t n, struct sl_buf *out)
 }
 
 struct stream_result {
-    struct sl_buf sse;       /* the client frames, ids replaced by <id> */
+    struct sl_buf sse; /* the client frames, ids replaced by <id> */
     enum sl_stream_verdict last;
     struct sl_upstream_error err;
     struct sl_stream_state st;
@@ -720,10 +728,10 @@ read_sequence(const char *text, struct text_frame *frames, size_t max)
                 const char *sep = strstr(line + 1, ": ");
                 size_t name_len = (size_t)(sep - line);
 
-                ASSERT_TRUE(sep != NULL && sep < line + len);
+                ASSERT_TRUE(sep != NULL);
+                ASSERT_TRUE(sep < line + len);
                 snprintf(f->names[f->n_headers], 64, "%.*s", (int)name_len, line);
-                snprintf(f->values[f->n_headers], 128, "%.*s", (int)(len - name_len - 2),
-                         sep + 2);
+                snprintf(f->values[f->n_headers], 128, "%.*s", (int)(len - name_len - 2), sep + 2);
                 f->n_headers++;
             } else if (len > 0 && line[0] == '{') {
                 snprintf(f->payload, sizeof(f->payload), "%.*s", (int)len, line);
