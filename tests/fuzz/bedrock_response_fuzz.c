@@ -5,10 +5,10 @@
  *
  * The input is used twice. First it is a complete Converse body. Then it is a stream of
  * events, one per line: the first byte of a line picks the event name (a ConverseStream event,
- * an exception, or an unknown name) and the rest is the payload. A successful translation must be a
- * JSON object for the requested model; every stream frame must be a chat.completion.chunk for it;
- * FAILED must append nothing and carry an HTTP error status; the finish bookkeeping must stay
- * within the one choice Bedrock returns. Mismatches abort.
+ * an exception, or an unknown name) and the rest is the payload. A successful translation must
+ * be a JSON object for the requested model, and every stream frame a chat.completion.chunk for
+ * it. FAILED must append nothing and carry an HTTP error status, and the finish bookkeeping
+ * must stay within the one choice Bedrock returns. Mismatches abort.
  */
 #include <stdint.h>
 #include <stdio.h>
