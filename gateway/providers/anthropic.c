@@ -18,12 +18,16 @@
 #include "gateway/providers/provider.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
-/* max_tokens is required by the Messages API; this is LiteLLM's fallback when none is given. */
+/* The Messages API requires max_tokens. LiteLLM sends this value (its
+ * DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS) when the client gives none. */
 #define DEFAULT_MAX_TOKENS 4096
 /* Nesting accepted in provider bodies and events, as for the OpenAI family. */
 #define RESPONSE_MAX_DEPTH (SL_JSON_MAX_DEPTH * 4)
 /* Content blocks of one streamed message whose tool index is remembered. */
 #define MAX_STREAM_BLOCKS 1024
+/* Tool indexes of content blocks that are not client tool calls. */
+#define NOT_A_TOOL    (-1)
+#define UNKNOWN_BLOCK (-2)
 
 static const struct sl_provider *find_self(void);
 
@@ -978,7 +982,7 @@ struct anthropic_stream {
     int64_t input_tokens;
     int tools;                         /* tool calls started so far */
     size_t blocks;                     /* entries in block_tool */
-    int block_tool[MAX_STREAM_BLOCKS]; /* content block index -> tool index, -1 for others */
+    int block_tool[MAX_STREAM_BLOCKS]; /* content block index -> tool index, or NOT_A_TOOL */
 };
 
 static struct anthropic_stream *
@@ -1086,9 +1090,6 @@ block_index(const cJSON *ev)
 
 /* Returns the tool index of content block `block`, NOT_A_TOOL for another started block, or
  * UNKNOWN_BLOCK when the block was never started. */
-#define NOT_A_TOOL    (-1)
-#define UNKNOWN_BLOCK (-2)
-
 static int
 tool_of_block(const struct anthropic_stream *as, int block)
 {
@@ -1389,7 +1390,7 @@ pass_native_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st, con
         if (sl_json_get_string(cJSON_GetObjectItemCaseSensitive(root, "delta"), "stop_reason"))
             count_finish(st);
     }
-    /* Keep the event name as sent; the data's type stands in when there was none. */
+    /* Keep the event name as sent, or use the data's type when there was none. */
     if (ev->event != NULL && ev->event_len > 0 && ev->event_len < sizeof(name) &&
         memchr(ev->event, '\n', ev->event_len) == NULL &&
         memchr(ev->event, '\r', ev->event_len) == NULL)
