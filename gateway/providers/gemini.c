@@ -439,6 +439,16 @@ append_base(struct sl_buf *url, const struct sl_deployment *d)
         sl_buf_append_str(url, "/v1beta");
 }
 
+/* Returns the deployment's model id without a leading "models/", which Google's own resource
+ * names carry (gemini/models/gemini-2.0-flash and gemini/gemini-2.0-flash are the same). */
+static const char *
+model_id(const struct sl_deployment *d)
+{
+    const char *m = d->provider_model;
+
+    return strncmp(m, "models/", 7) == 0 ? m + 7 : m;
+}
+
 /* Appends a model name, percent-encoding bytes that could change the path. */
 static void
 append_model(struct sl_buf *url, const char *model)
@@ -491,7 +501,7 @@ build_embedding_body(const struct sl_call_ctx *ctx, cJSON **out, struct sl_errbu
                                  "embeddings");
     }
     sl_buf_init(&model, 0);
-    sl_buf_printf(&model, "models/%s", ctx->deployment->provider_model);
+    sl_buf_printf(&model, "models/%s", model_id(ctx->deployment));
     for (item = cJSON_IsString(input) ? input : input->child; item != NULL;
          item = cJSON_IsString(input) ? NULL : item->next) {
         cJSON *req;
@@ -538,7 +548,7 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, st
 
     append_base(&out->url, d);
     sl_buf_append_str(&out->url, "/models/");
-    append_model(&out->url, d->provider_model);
+    append_model(&out->url, model_id(d));
     if (ctx->kind == SL_KIND_EMBEDDING)
         sl_buf_append_str(&out->url, ":batchEmbedContents");
     else if (ctx->stream)

@@ -269,6 +269,24 @@ TEST(gemini_url_api_base_forms)
     }
 }
 
+TEST(gemini_url_strips_models_prefix)
+{
+    struct setup s;
+    struct sl_upstream_request up;
+    struct sl_errbuf err = {{0}};
+    static const char raw[] =
+        "{\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+
+    setup_load(
+        &s, "model_list:\n- model_name: g\n  litellm_params: {model: gemini/models/gemini-pro}\n");
+    ASSERT_OK(build_raw(&s, raw, SL_KIND_CHAT, 0, &up, &err));
+    ASSERT_STR_EQ(
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-pro:generateContent",
+        up.url.data);
+    upstream_dispose(&up);
+    sl_config_dispose(&s.cfg);
+}
+
 TEST(gemini_key_from_google_api_key)
 {
     struct setup s;
