@@ -734,6 +734,29 @@ TEST(anthropic_stream_json_delta_without_tool_fails)
     sl_buf_dispose(&run.out);
 }
 
+TEST(anthropic_stream_two_tools_indexed)
+{
+    static const char stream[] =
+        "event: content_block_start\n"
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
+        "\"tool_use\",\"id\":\"t0\",\"name\":\"a\",\"input\":{}}}\n\n"
+        "event: content_block_start\n"
+        "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":"
+        "\"tool_use\",\"id\":\"t1\",\"name\":\"b\",\"input\":{}}}\n\n"
+        "event: content_block_delta\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+        "\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n";
+    struct stream_run run;
+
+    run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
+    ASSERT_EQ(SL_STREAM_CONTINUE, run.last);
+    ASSERT_CONTAINS(run.out.data, "\"tool_calls\":[{\"index\":0,\"id\":\"t0\"");
+    ASSERT_CONTAINS(run.out.data, "\"tool_calls\":[{\"index\":1,\"id\":\"t1\"");
+    ASSERT_CONTAINS(run.out.data,
+                    "\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]");
+    sl_buf_dispose(&run.out);
+}
+
 TEST(anthropic_stream_server_tool_input_skipped)
 {
     static const char stream[] =
