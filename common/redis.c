@@ -75,7 +75,8 @@ struct sl_redis {
     struct conn sub;
     int sub_started;
     struct subscription *subs;
-    unsigned refs; /* the owner's, one per open uv handle and one per live command */
+    unsigned refs;      /* the owner's, one per open uv handle and one per live command */
+    uint32_t in_flight; /* commands hiredis has not answered yet, timed out or not */
     int destroying;
 };
 
@@ -454,6 +455,7 @@ retry_as_eval(struct command *cmd)
         REDIS_OK)
         return -1;
     cmd->in_flight = 1;
+    cmd->r->in_flight++;
     return 0;
 }
 
@@ -465,6 +467,7 @@ on_command_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata)
 
     (void)ac;
     cmd->in_flight = 0;
+    cmd->r->in_flight--;
     if (!cmd->done) {
         if (reply != NULL && cmd->script != NULL && !cmd->retried && is_noscript(reply) &&
             retry_as_eval(cmd) == 0)
@@ -498,6 +501,7 @@ command_send(struct command *cmd, int argc, const char **argv, const size_t *arg
         return SL_ERR_UNAVAILABLE;
     }
     cmd->in_flight = 1;
+    r->in_flight++;
     uv_timer_init(r->loop, &cmd->timer);
     cmd->timer.data = cmd;
     cmd->timer_open = 1;
@@ -511,7 +515,7 @@ sl_redis_command_argv(struct sl_redis *r, int argc, const char **argv, const siz
 {
     if (argc <= 0 || argc > SL_REDIS_MAX_ARGS)
         return SL_ERR_INVALID;
-    if (r->cmd.ac == NULL || r->destroying)
+    if (r->cmd.ac == NULL || r->destroying || r->in_flight >= r->opt.max_in_flight)
         return SL_ERR_UNAVAILABLE;
     return command_send(command_new(r, cb, privdata), argc, argv, argvlen);
 }
@@ -559,7 +563,7 @@ sl_redis_eval(struct sl_redis *r, const struct sl_redis_script *script, size_t n
 {
     if (nkeys > SL_REDIS_MAX_ARGS - 3 || nargs > SL_REDIS_MAX_ARGS - 3 - nkeys)
         return SL_ERR_INVALID;
-    if (r->cmd.ac == NULL || r->destroying)
+    if (r->cmd.ac == NULL || r->destroying || r->in_flight >= r->opt.max_in_flight)
         return SL_ERR_UNAVAILABLE;
 
     struct command *cmd = command_new(r, cb, privdata);
@@ -725,6 +729,8 @@ sl_redis_create(uv_loop_t *loop, const struct sl_redis_target *target,
         opt.backoff_min_ms = SL_REDIS_DEFAULT_BACKOFF_MIN_MS;
     if (opt.backoff_max_ms == 0)
         opt.backoff_max_ms = SL_REDIS_DEFAULT_BACKOFF_MAX_MS;
+    if (opt.max_in_flight == 0)
+        opt.max_in_flight = SL_REDIS_DEFAULT_MAX_IN_FLIGHT;
     if (opt.backoff_max_ms < opt.backoff_min_ms) {
         sl_errbuf_set(err, "Redis reconnect backoff: maximum %u ms is below minimum %u ms",
                       opt.backoff_max_ms, opt.backoff_min_ms);

@@ -39,6 +39,7 @@ struct sl_redis;
 #define SL_REDIS_DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define SL_REDIS_DEFAULT_BACKOFF_MIN_MS     100
 #define SL_REDIS_DEFAULT_BACKOFF_MAX_MS     5000
+#define SL_REDIS_DEFAULT_MAX_IN_FLIGHT      10000
 #define SL_REDIS_DEFAULT_KEY_PREFIX         "sluice:"
 
 /* Where the Redis server is, as configured. */
@@ -64,6 +65,9 @@ struct sl_redis_options {
     uint32_t connect_timeout_ms; /* TCP connect plus AUTH and SELECT; 0: the default */
     uint32_t backoff_min_ms;     /* first reconnect delay, doubled up to backoff_max_ms */
     uint32_t backoff_max_ms;
+    /* Most commands sent and not yet answered by Redis, timed-out ones included; a hung Redis
+     * then costs bounded memory. 0: the default. */
+    uint32_t max_in_flight;
     const char *key_prefix; /* copied; NULL: SL_REDIS_DEFAULT_KEY_PREFIX */
     /* Called on each change of the command connection's state; may be NULL. */
     sl_redis_state_cb on_state;
@@ -155,8 +159,8 @@ int sl_redis_is_up(const struct sl_redis *r);
 /*
  * Sends the command made of `argc` arguments (`argv[i]` of `argvlen[i]` bytes, binary-safe,
  * copied before this returns). On SL_OK, `cb` will be called exactly once. While the client
- * has no connection, returns SL_ERR_UNAVAILABLE at once and `cb` is never called; also
- * SL_ERR_INVALID when `argc` is 0 or over SL_REDIS_MAX_ARGS.
+ * has no connection, or max_in_flight commands await their reply, returns SL_ERR_UNAVAILABLE
+ * at once and `cb` is never called; also SL_ERR_INVALID when `argc` is 0 or over SL_REDIS_MAX_ARGS.
  * Not for SUBSCRIBE and its relatives: use sl_redis_subscribe().
  */
 enum sl_status sl_redis_command_argv(struct sl_redis *r, int argc, const char **argv,

@@ -90,9 +90,10 @@ test('EVALSHA recovers from SCRIPT FLUSH with one EVAL', async () => {
         'evalsha cached', 'one eval fallback', 'script error reply']);
 });
 
-test('command deadline during a 1 s Lua busy loop', async () => {
+test('deadline and in-flight cap during a busy loop', async () => {
     const res = await runScenario('timeout', redis.port);
-    assertPassed(res, ['deadline fires', 'late reply dropped', 'usable after timeout']);
+    assertPassed(res, ['deadline fires', 'second command in flight', 'in-flight cap',
+        'late reply dropped', 'queued command timed out', 'usable after timeout']);
 });
 
 test('pub/sub delivery and resubscription', async () => {

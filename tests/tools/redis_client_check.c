@@ -346,7 +346,7 @@ scenario_script(void)
 static void
 scenario_timeout(void)
 {
-    struct sl_redis_options opt = {.command_timeout_ms = 200};
+    struct sl_redis_options opt = {.command_timeout_ms = 200, .max_in_flight = 2};
     struct sl_redis_target t = local_target();
     struct outcome slow;
     struct outcome o;
@@ -372,9 +372,23 @@ scenario_timeout(void)
     check(slow.status == SL_ERR_TIMEOUT && took >= 180 && took < 800, "deadline fires",
           "status %d after %" PRIu64 " ms", slow.status, took);
 
+    /* The timed-out script still counts as in flight: one more fits, the next fails fast. */
+    struct outcome queued;
+    memset(&queued, 0, sizeof(queued));
+    memset(&o, 0, sizeof(o));
+    const char *ping[1] = {"PING"};
+    size_t pinglen[1] = {4};
+    check(sl_redis_command_argv(r, 1, ping, pinglen, on_reply, &queued) == SL_OK,
+          "second command in flight", "rejected");
+    check(sl_redis_command_argv(r, 1, ping, pinglen, on_reply, &o) == SL_ERR_UNAVAILABLE &&
+              o.calls == 0,
+          "in-flight cap", "calls %d", o.calls);
+
     /* Let the script finish and its late reply arrive: the callback must not run again. */
     sleep_loop_ms(1300);
     check(slow.calls == 1, "late reply dropped", "callback ran %d times", slow.calls);
+    check(queued.calls == 1 && queued.status == SL_ERR_TIMEOUT, "queued command timed out",
+          "calls %d status %d", queued.calls, queued.status);
     cmd(r, &o, 1, "PING");
     check(o.status == SL_OK && o.type == REDIS_REPLY_STATUS, "usable after timeout", "status %d",
           o.status);
