@@ -3,7 +3,7 @@
  * azure -- the Azure OpenAI family (`azure/<deployment>`).
  *
  * Bodies, responses and stream chunks are OpenAI's and go through the OpenAI family's
- * translators; only the URL (deployment and api-version in it), the authentication header and
+ * translators. Only the URL (deployment and api-version in it), the authentication header and
  * the reading of content-filter refusals differ. A content-filter error body, or a stream chunk
  * that finishes with content_filter, becomes a 400 `content_policy_violation`, the type a
  * router matches for content_policy_fallbacks.
@@ -59,7 +59,7 @@ append_escaped(struct sl_buf *url, const char *s)
 
 /*
  * Returns the deployment's api_base. The gateway copies AZURE_API_BASE into deployments
- * without one when it loads its config; a config loaded elsewhere (tests, tools) gets the
+ * without one when it loads its config. A config loaded elsewhere (tests, tools) reads the
  * variable here, when the request is built.
  */
 static const char *
@@ -88,7 +88,7 @@ add_auth(struct curl_slist *h, const struct sl_deployment *d)
         return sl_openai_add_header(h, "api-key", d->api_key);
     if (token == NULL || token[0] == '\0')
         return h;
-    /* NOTE: an Entra ID token is read from AZURE_AD_TOKEN only; litellm_params.azure_ad_token
+    /* NOTE: an Entra ID token is read from AZURE_AD_TOKEN only. litellm_params.azure_ad_token
      * and the client-credentials flow are not supported. */
     sl_buf_init(&bearer, 0);
     sl_buf_printf(&bearer, "Bearer %s", token);
@@ -142,7 +142,7 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, st
 /*
  * Returns 1 when an error object is a content-filter refusal: `code` "content_filter", or an
  * inner error with code "ResponsibleAIPolicyViolation". Azure's docs spell the inner object
- * `innererror` and its REST spec `inner_error`; both are read.
+ * `innererror` and its REST spec `inner_error`, so both are read.
  */
 static int
 is_filter_error(const cJSON *error)

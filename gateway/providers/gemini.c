@@ -4,9 +4,9 @@
  * streamGenerateContent (SSE) and batchEmbedContents.
  *
  * OpenAI requests are rebuilt as Gemini requests (contents, systemInstruction, tools,
- * generationConfig) and Gemini answers are rebuilt as OpenAI completions and chunks. The key
+ * generationConfig) and Gemini responses are rebuilt as OpenAI completions and chunks. The key
  * goes in the x-goog-api-key header, never in the URL, so it cannot leak into access logs.
- * There is no Gemini client format: calls are always translated, `ctx->native` is ignored.
+ * No client speaks Gemini's format, so calls are always translated and `ctx->native` is ignored.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,7 +116,7 @@ parts_for(cJSON *contents, const char *role)
     const char *last_role = sl_json_get_string(last, "role");
     cJSON *content;
 
-    /* Gemini wants turns to alternate, and parallel tool results in one turn. */
+    /* Consecutive messages of one role share a turn, so parallel tool results go together. */
     if (last_role != NULL && strcmp(last_role, role) == 0)
         return cJSON_GetObjectItemCaseSensitive(last, "parts");
     content = cJSON_CreateObject();
@@ -477,7 +477,7 @@ build_headers(const struct sl_deployment *d)
     const char *key = d->api_key != NULL ? d->api_key : getenv("GOOGLE_API_KEY");
 
     h = sl_openai_add_header(h, "Content-Type", "application/json");
-    /* The gateway reads GEMINI_API_KEY at load; GOOGLE_API_KEY is the second choice. */
+    /* The gateway reads GEMINI_API_KEY at load. GOOGLE_API_KEY is the second choice. */
     if (key != NULL && key[0] != '\0')
         h = sl_openai_add_header(h, "x-goog-api-key", key);
     for (size_t i = 0; i < d->n_extra_headers; i++)
@@ -596,7 +596,7 @@ parse_error(long status, const char *body, size_t len, struct sl_upstream_error 
 
 /* ---------------------------------------------------------------- response translation */
 
-/* Maps a Gemini finishReason to OpenAI's, as LiteLLM 1.81.13 does; names it does not list are
+/* Maps a Gemini finishReason to OpenAI's as LiteLLM 1.81.13 does. Names it does not list are
  * passed on in lowercase. */
 static void
 map_finish(const char *reason, int had_tool_calls, char *out, size_t size)
@@ -652,7 +652,7 @@ make_id(const cJSON *root, const char *body, size_t len, char *out, size_t size)
         snprintf(out, size, "chatcmpl-%016llx", (unsigned long long)hash_bytes(body, len));
 }
 
-/* Reads usageMetadata into `usage`; returns thoughtsTokenCount (counted as completion). */
+/* Reads usageMetadata into `usage` and returns thoughtsTokenCount, which counts as completion. */
 static int64_t
 read_usage_metadata(const cJSON *root, struct sl_usage *usage)
 {
@@ -809,8 +809,8 @@ completion_choice(int index, const struct candidate_parts *parts, const char *fi
     return choice;
 }
 
-/* Adds one choice per candidate; a prompt blocked before any candidate gets content_filter
- * choices, as LiteLLM returns them. Returns 0 when there is nothing to translate. */
+/* Adds one choice per candidate. A prompt blocked before any candidate gets one content_filter
+ * choice per requested choice. Returns 0 when there is nothing to translate. */
 static int
 add_completion_choices(const struct sl_call_ctx *ctx, const cJSON *root, uint64_t seed,
                        cJSON *choices, struct sl_errbuf *err)

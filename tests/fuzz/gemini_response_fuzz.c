@@ -6,9 +6,9 @@
  * The input is used as a generateContent body, as a batchEmbedContents body, as an SSE stream of
  * GenerateContentResponse events, as an error body and as an OpenAI chat request. Whatever the
  * bytes, a successful translation must be an OpenAI completion (or chunk frames) for the requested
- * model with well-formed choices and tool-call arguments that parse as JSON; a failed event appends
- * nothing and carries an HTTP error status; a built request is a JSON object with contents.
- * Violations abort.
+ * model, with well-formed choices and tool-call arguments that parse as JSON. A failed event
+ * appends nothing and carries an HTTP error status. A built request is a JSON object with
+ * contents. Violations abort.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -149,7 +149,7 @@ fuzz_body(const char *body, size_t len)
     sl_buf_dispose(&out);
 }
 
-/* An embeddings answer must be a list whose entries carry a vector or a base64 string. */
+/* An embeddings response must be a list whose entries carry a vector or a base64 string. */
 static void
 fuzz_embeddings(const char *body, size_t len, const cJSON *request)
 {
