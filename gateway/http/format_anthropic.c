@@ -284,6 +284,7 @@ struct stream_state {
     int block_tool;   /* the open block is a tool_use block */
     int block_index;  /* index of the open or last block; -1 before the first */
     int tool_index;   /* OpenAI tool_calls index of the open tool_use block */
+    char *tool_id;    /* id of the open tool_use block; NULL when none is open */
     char *message_id; /* msg_... */
     char finish[32];  /* the last finish_reason seen; "" before one */
     struct sl_usage usage;
@@ -296,6 +297,7 @@ free_state(void *state)
 
     if (s == NULL)
         return;
+    free(s->tool_id);
     free(s->message_id);
     free(s);
 }
@@ -413,11 +415,21 @@ on_text(struct stream_state *s, const char *text, struct sl_buf *out)
     write_delta(s, "text_delta", "text", text, out);
 }
 
+/* Returns 1 when a delta.tool_calls entry starts a call other than the open tool_use block's:
+ * another index, or another id (servers that omit `index` send one whole call per entry). */
+static int
+starts_new_call(const struct stream_state *s, int index, const char *id)
+{
+    if (!s->block_open || !s->block_tool || s->tool_index != index)
+        return 1;
+    return id != NULL && s->tool_id != NULL && strcmp(id, s->tool_id) != 0;
+}
+
 /*
- * One entry of delta.tool_calls. A new tool_calls index opens a tool_use block; later entries
- * of the same index add input_json_delta to it.
+ * One entry of delta.tool_calls. A new call opens a tool_use block; later entries of the same
+ * call add input_json_delta to it.
  * NOTE: OpenAI sends each call's deltas contiguously. A server that interleaves two calls would
- * get a new block each time the index changes, because a closed block cannot be reopened.
+ * get a new block each time the call changes, because a closed block cannot be reopened.
  */
 static void
 on_tool_call(struct stream_state *s, const cJSON *call, int position, struct sl_buf *out)
@@ -425,10 +437,10 @@ on_tool_call(struct stream_state *s, const cJSON *call, int position, struct sl_
     const cJSON *index = cJSON_GetObjectItemCaseSensitive(call, "index");
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
     const char *args = sl_json_get_string(fn, "arguments");
+    const char *id = sl_json_get_string(call, "id");
     int i = cJSON_IsNumber(index) ? index->valueint : position;
 
-    if (!s->block_open || !s->block_tool || s->tool_index != i) {
-        const char *id = sl_json_get_string(call, "id");
+    if (starts_new_call(s, i, id)) {
         const char *name = sl_json_get_string(fn, "name");
         cJSON *block = cJSON_CreateObject();
         char fallback_id[160];
@@ -440,6 +452,8 @@ on_tool_call(struct stream_state *s, const cJSON *call, int position, struct sl_
         cJSON_AddStringToObject(block, "name", name != NULL ? name : "");
         cJSON_AddObjectToObject(block, "input");
         open_block(s, block, 1, i, out);
+        free(s->tool_id);
+        s->tool_id = sl_xstrdup(id != NULL ? id : fallback_id);
     }
     if (args != NULL && args[0] != '\0')
         write_delta(s, "input_json_delta", "partial_json", args, out);

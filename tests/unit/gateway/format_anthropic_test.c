@@ -455,6 +455,39 @@ TEST(stream_text_after_tool_reopens_block)
     sl_buf_dispose(&out);
 }
 
+/* Servers that omit tool_calls[].index send one whole call per entry: a new id is a new call. */
+TEST(stream_tool_calls_without_index)
+{
+    static const char frames[] =
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"t1\","
+        "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]}}]}\n\n"
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"t2\","
+        "\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"b\\\":2}\"}}]}}]}\n\n"
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"tool_calls\"}]}\n\n";
+    struct parsed_event events[MAX_EVENTS];
+    struct sl_buf tool_inputs[8];
+    struct sl_buf out;
+    struct sl_buf text;
+    int tools;
+    int n;
+
+    sl_buf_init(&out, 0);
+    sl_buf_init(&text, 0);
+    convert_stream(frames, sizeof(frames) - 1, 0, &out);
+    n = parse_events(out.data, out.len, events);
+    check_event_order(events, n, &text, tool_inputs, &tools);
+    ASSERT_EQ(2, tools);
+    ASSERT_STR_EQ("{\"a\":1}", tool_inputs[0].data);
+    ASSERT_STR_EQ("{\"b\":2}", tool_inputs[1].data);
+
+    for (int i = 0; i < tools; i++)
+        sl_buf_dispose(&tool_inputs[i]);
+    free_events(events, n);
+    sl_buf_dispose(&text);
+    sl_buf_dispose(&out);
+}
+
 /* A native stream was ended by the provider's own message_stop: nothing is added. */
 TEST(stream_end_native_writes_nothing)
 {
