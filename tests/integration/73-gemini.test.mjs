@@ -408,3 +408,41 @@ test('embeddings go through batchEmbedContents', async () => {
         ],
     });
 });
+
+test('stream that ends after a finish closes in order', async () => {
+    // Two choices are requested but the provider finishes only one and then closes the
+    // stream, which has no end marker: the gateway must still end the client's stream cleanly.
+    const event = {
+        candidates: [{
+            content: { role: 'model', parts: [{ text: 'Only one.' }] },
+            finishReason: 'STOP',
+            index: 0,
+        }],
+    };
+    await mock.reset();
+    await mock.queue({
+        model: PROVIDER_MODEL,
+        content_type: 'text/event-stream',
+        body: `data: ${JSON.stringify(event)}\r\n\r\n`,
+    });
+    const stream = await client().chat.completions.create({
+        model: GROUP,
+        messages: [{ role: 'user', content: 'Two answers, please.' }],
+        n: 2,
+        stream: true,
+    });
+    let content = '';
+    const finishes = [];
+    for await (const chunk of stream) {
+        for (const choice of chunk.choices) {
+            content += choice.delta.content || '';
+            if (choice.finish_reason) {
+                finishes.push(`${choice.index}:${choice.finish_reason}`);
+            }
+        }
+    }
+    assert.equal(content, 'Only one.');
+    assert.deepEqual(finishes, ['0:stop']);
+    const up = await onlyUpstreamRequest();
+    assert.equal(up.json.generationConfig.candidateCount, 2);
+});
