@@ -172,7 +172,7 @@ check_header(const struct sl_es_header *h, const cJSON *want)
 static void
 check_positive(const char *root, const char *name)
 {
-    char path[1024];
+    char path[1300]; /* room for the root (up to 1024 bytes) and the file name */
     size_t len;
     size_t json_len;
     uint8_t *bytes;
@@ -281,7 +281,7 @@ TEST(eventstream_negative_vectors_rejected)
 static void
 check_snapshot(const char *hex_name, const char *json_name)
 {
-    char path[1024];
+    char path[1300];
     size_t len;
     size_t json_len;
     uint8_t *bytes;
