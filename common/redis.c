@@ -48,7 +48,7 @@ struct conn {
     struct sl_redis *r;
     enum conn_kind kind;
     enum conn_state state;
-    int reported_up; /* state last given to on_state: 1 up, 0 down, -1 never */
+    int reported_up; /* last state reported (to on_state for CONN_COMMAND): 1 up, 0 down, -1 none */
     redisAsyncContext *ac;
     uv_timer_t timer;
     uint32_t backoff_ms;
@@ -163,10 +163,10 @@ report_state(struct conn *c, int up)
 {
     struct sl_redis *r = c->r;
 
-    if (c->kind != CONN_COMMAND || c->reported_up == up)
+    if (c->reported_up == up)
         return;
     c->reported_up = up;
-    if (r->opt.on_state != NULL)
+    if (c->kind == CONN_COMMAND && r->opt.on_state != NULL)
         r->opt.on_state(r, up ? SL_REDIS_UP : SL_REDIS_DOWN, r->opt.state_privdata);
 }
 

@@ -152,4 +152,11 @@ test('reconnect after a Redis restart', async () => {
     assertPassed(res, ['connected', 'subscribed', 'pending command fails', 'state down',
         'fail fast', 'reconnected', 'command after reconnect', 'resubscribed after restart',
         'message after restart']);
+
+    // Both connections retried for 300 ms or more while Redis was down. Each logged its loss
+    // once, and the failed retries that followed stayed under the log rate limit.
+    const events = res.stdout.split('\n').filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line).event);
+    assert.equal(events.filter((e) => e === 'redis.connect_failed').length, 0, res.stdout);
+    assert.ok(events.filter((e) => e === 'redis.disconnected').length >= 2, res.stdout);
 });
