@@ -496,6 +496,31 @@ describe('conversion path, raw HTTP', () => {
         assert.ok(res.body.endsWith('\n\n'));
     });
 
+    test('cut stream ends with error event', async () => {
+        await mock.reset();
+        await mock.queue({ text: MOCK_TEXT, chunks: 4, cut_after_chunks: 2 });
+        const res = await postJson(`${gateway.url}/v1/messages`, {
+            model: 'oai-chat', max_tokens: 8, stream: true, messages: [{ role: 'user', content: 'hi' }],
+        }, headers);
+        assert.equal(res.status, 200);
+        const events = sseEvents(res.body);
+        assert.equal(events[0].event, 'message_start');
+        assert.equal(events.at(-1).event, 'error');
+        assert.equal(JSON.parse(events.at(-1).data).error.type, 'api_error');
+        assert.ok(!events.some((e) => e.event === 'message_stop'));
+    });
+
+    test('stream 429 before first byte is JSON', async () => {
+        await mock.reset();
+        await mock.queue({ status: 429 });
+        const res = await postJson(`${gateway.url}/v1/messages`, {
+            model: 'oai-chat', max_tokens: 8, stream: true, messages: [{ role: 'user', content: 'hi' }],
+        }, headers);
+        assert.equal(res.status, 429);
+        assert.match(String(res.headers['content-type']), /application\/json/);
+        assert.equal(res.json().error.type, 'rate_limit_error');
+    });
+
     test('count_tokens needs anthropic deployment', async () => {
         const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, {
             model: 'oai-chat', messages: [{ role: 'user', content: 'hi' }],
