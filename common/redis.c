@@ -736,6 +736,11 @@ sl_redis_create(uv_loop_t *loop, const struct sl_redis_target *target,
                       opt.backoff_max_ms, opt.backoff_min_ms);
         return SL_ERR_CONFIG;
     }
+    if (target->db < 0) {
+        sl_errbuf_set(err, "Redis target from %s: invalid database index %d (expected 0 or more)",
+                      target->source != NULL ? target->source : "the caller", target->db);
+        return SL_ERR_CONFIG;
+    }
     if (target->host[0] == '\0' || target->port == 0) {
         sl_errbuf_set(err, "Redis target from %s has no host or port",
                       target->source != NULL ? target->source : "the caller");

@@ -117,8 +117,8 @@ sl_redis_target_parse_url(const char *url, const char *source, struct sl_redis_t
     const char *p = url + strlen(REDIS_SCHEME);
     const char *end = p + strcspn(p, "/?#");
 
-    /* Credentials end at the last '@' before the path, because a password may contain '@'
-     * only percent-encoded but some operators write it raw. */
+    /* The user info ends at the last '@' before the path, so a password with a raw '@' (which
+     * should be written %40) still parses. */
     const char *at = NULL;
     for (const char *q = p; q < end; q++) {
         if (*q == '@')
@@ -135,7 +135,7 @@ sl_redis_target_parse_url(const char *url, const char *source, struct sl_redis_t
             return SL_ERR_CONFIG;
         }
         if (colon == NULL) {
-            /* redis://secret@host: a lone user-info part is the password, as redis-cli reads it. */
+            /* redis://secret@host: a lone user-info part is the password, as in redis-cli. */
             memcpy(t.password, t.username, sizeof(t.password));
             t.username[0] = '\0';
         }

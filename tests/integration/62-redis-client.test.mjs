@@ -81,7 +81,8 @@ test('commands, replies and binary-safe arguments', async () => {
     const res = await runScenario('basic', redis.port);
     assertPassed(res, ['ping before connect', 'binary get', 'binary strlen', 'error reply',
         'nil reply', 'integer reply', 'pipelined commands', 'zero arguments rejected',
-        'destroy fails pending', 'key prefix', 'key too long']);
+        'destroy fails pending', 'key prefix', 'custom key prefix', 'negative database rejected',
+        'key too long']);
 });
 
 test('EVALSHA recovers from SCRIPT FLUSH with one EVAL', async () => {

@@ -227,6 +227,23 @@ scenario_basic(void)
     check(sl_redis_key(key, sizeof(key), r, "check:%s", "basic") == SL_OK &&
               strcmp(key, "sluice:check:basic") == 0,
           "key prefix", "key %s", key);
+    struct sl_redis_options other_opt = {.key_prefix = "tenant-a:"};
+    int other_up;
+    struct sl_redis *other = connect_client(&t, &other_opt, &other_up);
+    check(sl_redis_key(key, sizeof(key), other, "check:%d", 7) == SL_OK &&
+              strcmp(key, "tenant-a:check:7") == 0,
+          "custom key prefix", "key %s", key);
+    destroy_client(other);
+    sl_redis_key(key, sizeof(key), r, "check:%s", "basic");
+
+    struct sl_redis_target negative = t;
+    struct sl_errbuf err;
+    struct sl_redis *never = NULL;
+    negative.db = -1;
+    check(sl_redis_create(&loop, &negative, NULL, &never, &err) == SL_ERR_CONFIG && never == NULL &&
+              strstr(err.msg, "database") != NULL,
+          "negative database rejected", "%s", err.msg);
+
     char tiny[8];
     check(sl_redis_key(tiny, sizeof(tiny), r, "check:%s", "basic") == SL_ERR_TOO_LARGE &&
               tiny[0] == '\0',
