@@ -63,6 +63,7 @@ struct sl_pg {
     size_t queued;
     int running;
     unsigned failures; /* connection attempts that failed in a row */
+    int connected_before;
     int open_handles;
     struct sl_log_limiter log_limit;
 };
@@ -277,8 +278,10 @@ on_connected(struct sl_pg *pg)
         return;
     }
     PQsetNoticeProcessor(pg->conn, drop_notice, NULL);
-    if (pg->failures > 0)
-        sl_log(SL_LOG_INFO, NULL, "pg.reconnected", SL_LOG_INT("failures", pg->failures));
+    sl_log(SL_LOG_INFO, NULL, "pg.connected", SL_LOG_STR("host", PQhost(pg->conn)),
+           SL_LOG_STR("port", PQport(pg->conn)), SL_LOG_BOOL("reconnect", pg->connected_before),
+           SL_LOG_INT("failed_attempts", pg->failures));
+    pg->connected_before = 1;
     pg->failures = 0;
     pg->state = PG_READY;
     pump(pg);
