@@ -5,8 +5,9 @@
  *
  * One struct sl_pg is one connection owned by one loop thread. Queries wait in a FIFO queue and
  * run one at a time. Every accepted query gets exactly one callback, on the loop thread and never
- * from inside sl_pg_query(). A dropped connection is reopened with exponential backoff; while
- * it is down, sl_pg_query() rejects at once instead of letting requests wait.
+ * from inside sl_pg_query(). A dropped connection is reopened at once, and failed attempts are
+ * retried with exponential backoff. While it is down, sl_pg_query() rejects at once instead of
+ * letting requests wait.
  *
  * NOTE: libpq buffers each result whole before the callback runs, so a query's result size is
  * bounded only by the SQL itself: callers on the request path use LIMIT.
