@@ -8,8 +8,9 @@
  * Scripts run as EVALSHA with the SHA-1 computed locally; a NOSCRIPT reply is retried once as
  * EVAL. The host name is resolved once, in sl_redis_create(); nothing on the loop blocks.
  *
- * Threads: a client belongs to the thread that runs its loop. Every function and callback here
- * runs on that thread. Shared state lives in Redis and changes only through Lua scripts.
+ * Threads: a client belongs to the thread that runs its loop. Call its functions on that
+ * thread only; its callbacks run there too. Scripts (struct sl_redis_script) are read-only and
+ * may be shared. Design notes: docs/internals/redis.md.
  */
 #ifndef SL_REDIS_H
 #define SL_REDIS_H
@@ -26,11 +27,11 @@
 struct sl_config;
 struct sl_redis;
 
-/* Longest host name, user name and password a target accepts, without the NUL. */
+/* Maximum lengths of a target's host name, user name and password, without the NUL. */
 #define SL_REDIS_HOST_MAX   255
 #define SL_REDIS_SECRET_MAX 511
 
-/* Most arguments of one command (command name, keys and script arguments included). */
+/* Maximum number of arguments of one command, its name and a script's keys included. */
 #define SL_REDIS_MAX_ARGS 1024
 
 /* Defaults used when an option is 0 or NULL. */
@@ -42,7 +43,7 @@ struct sl_redis;
 #define SL_REDIS_DEFAULT_MAX_IN_FLIGHT      10000
 #define SL_REDIS_DEFAULT_KEY_PREFIX         "sluice:"
 
-/* Where the Redis server is, as configured. */
+/* Address and credentials of the Redis server, as configured. */
 struct sl_redis_target {
     char host[SL_REDIS_HOST_MAX + 1]; /* name or IP address */
     uint16_t port;
@@ -65,8 +66,8 @@ struct sl_redis_options {
     uint32_t connect_timeout_ms; /* TCP connect plus AUTH and SELECT; 0: the default */
     uint32_t backoff_min_ms;     /* first reconnect delay, doubled up to backoff_max_ms */
     uint32_t backoff_max_ms;
-    /* Most commands sent and not yet answered by Redis, timed-out ones included; a hung Redis
-     * then costs bounded memory. 0: the default. */
+    /* Maximum number of commands awaiting their reply, timed-out ones included, so a hung
+     * Redis costs bounded memory. 0: the default. */
     uint32_t max_in_flight;
     const char *key_prefix; /* copied; NULL: SL_REDIS_DEFAULT_KEY_PREFIX */
     /* Called on each change of the command connection's state; may be NULL. */
@@ -177,7 +178,7 @@ void sl_redis_script_destroy(struct sl_redis_script *script);
 /*
  * Runs `script` with `nkeys` keys and `nargs` arguments (binary-safe, copied) as EVALSHA. A
  * NOSCRIPT reply (Redis restarted, failed over or its script cache was flushed) is retried
- * once as EVAL, which also caches the script again; the caller sees only the final reply.
+ * once as EVAL, which also caches the script again. The caller receives only the final reply.
  * The deadline covers both attempts. `script` is borrowed until `cb` has been called.
  * Returns and calls `cb` as sl_redis_command_argv() does.
  */
@@ -201,7 +202,7 @@ int sl_redis_subscriptions_live(const struct sl_redis *r);
 /*
  * Writes the client's key prefix followed by the printf-style `fmt` into `buf` of `size`
  * bytes, NUL-terminated, e.g. "sluice:rl:key:ab12" for ("rl:key:%s", "ab12"). Returns SL_OK,
- * or SL_ERR_TOO_LARGE when the key does not fit (`buf` then holds an empty string).
+ * or SL_ERR_TOO_LARGE when the key does not fit (`buf` then contains an empty string).
  */
 enum sl_status sl_redis_key(char *buf, size_t size, const struct sl_redis *r, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
