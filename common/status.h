@@ -23,6 +23,7 @@
     X(ERR_IO, 500, "input/output error")                                                           \
     X(ERR_UPSTREAM, 502, "upstream request failed")                                                \
     X(ERR_UPSTREAM_PROTO, 502, "upstream sent an invalid response")                                \
+    X(ERR_REFUSED, 400, "refused by the provider's content policy")                                \
     X(ERR_TIMEOUT, 408, "timed out")                                                               \
     X(ERR_UNAVAILABLE, 503, "service unavailable")                                                 \
     X(ERR_STORE, 503, "state store unavailable")

@@ -210,7 +210,9 @@ finish_whole(struct sl_request *r, struct sl_call *call)
             converted = tmp;
         }
     }
-    if (rc != SL_OK) {
+    if (rc == SL_ERR_REFUSED) {
+        fail(r, 400, "content_policy_violation", "%s", err.msg);
+    } else if (rc != SL_OK) {
         fail(r, 502, "api_error", "The provider's response could not be read: %s.", err.msg);
     } else {
         add_proxy_headers(r);

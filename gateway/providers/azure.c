@@ -214,17 +214,25 @@ has_filter_finish(const cJSON *root)
     return 0;
 }
 
-/*
- * Passes the response through the OpenAI translator.
- * TODO: a 200 response whose finish_reason is content_filter reaches the client as it is,
- * because the relay turns every translate_response failure into a 502; a 400
- * content_policy_violation here needs a way for a family to return a provider error.
- */
+/* Passes the response through the OpenAI translator; a choice that finished with
+ * content_filter refuses the whole response, as a streamed one fails its stream. */
 static enum sl_status
 translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, struct sl_buf *out,
                    struct sl_usage *usage, struct sl_errbuf *err)
 {
-    return sl_openai_translate_response(ctx, body, len, out, usage, err);
+    enum sl_status rc = sl_openai_translate_response(ctx, body, len, out, usage, err);
+    cJSON *root = NULL;
+    int filtered = 0;
+
+    if (rc != SL_OK)
+        return rc;
+    if (sl_json_parse(body, len, SL_JSON_MAX_DEPTH * 4, &root, NULL) == SL_OK)
+        filtered = has_filter_finish(root);
+    cJSON_Delete(root);
+    if (!filtered)
+        return SL_OK;
+    sl_errbuf_set(err, "%s", SL_AZURE_FILTER_MESSAGE);
+    return SL_ERR_REFUSED;
 }
 
 /* Like the OpenAI family, but a chunk that finishes a choice with content_filter, or an in-band

@@ -129,7 +129,9 @@ struct sl_provider {
 
     /* Translates a complete 2xx response body into OpenAI's shape for ctx->kind (or passes it
      * through when native) in `out`, with the usage it reports. SL_ERR_UPSTREAM_PROTO when the
-     * body is not what the family sends. */
+     * body is not what the family sends; SL_ERR_REFUSED, with the provider's words in `err`,
+     * when the provider withheld the answer under its content policy (the client gets a 400
+     * content_policy_violation). */
     enum sl_status (*translate_response)(const struct sl_call_ctx *ctx, const char *body,
                                          size_t len, struct sl_buf *out, struct sl_usage *usage,
                                          struct sl_errbuf *err);

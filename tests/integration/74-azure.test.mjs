@@ -223,6 +223,23 @@ test('content_filter finish in a stream ends it with the error', async () => {
     assert.equal(content, 'Partial answer');
 });
 
+test('content_filter finish without a stream is a 400', async () => {
+    await mock.reset();
+    await mock.queue({ model: DEPLOYMENT, text: 'Withheld', finish_reason: 'content_filter' });
+    await assert.rejects(
+        client().chat.completions.create({
+            model: 'azure-chat',
+            messages: [{ role: 'user', content: 'Something filtered in the answer.' }],
+        }),
+        (err) => {
+            assert.equal(err.status, 400);
+            assert.equal(err.error.type, 'content_policy_violation');
+            assert.match(err.error.message, /content_filter/);
+            return true;
+        },
+    );
+});
+
 test('other Azure errors stay OpenAI-shaped', async () => {
     await mock.reset();
     await mock.queue({
