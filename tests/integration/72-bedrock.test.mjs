@@ -363,6 +363,27 @@ test('frame with a bad CRC ends the stream with an error event', async () => {
     assert.equal(content, 'a');
 });
 
+// corrupt_after_chunks 0 breaks the message CRC of the first contentBlockDelta frame, the first
+// frame with content. Only the messageStart frame before it is valid, and it carries no content,
+// so nothing has reached the client yet and the failure must be an HTTP status.
+// NOTE: fails today with a 200 stream (role chunk, error event, [DONE]), because translate_event
+// in gateway/providers/bedrock.c writes the role chunk for messageStart, which starts the stream.
+test('bad CRC before any content is a 502', async () => {
+    await mock.reset();
+    await mock.queue({
+        route: 'chat', model: MODEL_ID, text: 'a b c d', chunks: 4, corrupt_after_chunks: 0,
+    });
+    const res = await streamRaw(GROUP);
+    assert.equal(res.status, 502, `raw: ${res.raw.slice(0, 600)}`);
+    assert.match(String(res.headers['content-type']), /application\/json/);
+    const body = JSON.parse(res.raw);
+    assert.equal(typeof body.error, 'object');
+    assert.match(body.error.message, /malformed stream/);
+    assert.equal(body.error.type, 'api_error');
+    assert.equal(body.error.code, '502');
+    assert.ok('param' in body.error, 'error.param is present');
+});
+
 test('stream cut inside a frame ends with an error event', async () => {
     await mock.reset();
     await mock.queue({
