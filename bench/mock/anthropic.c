@@ -38,9 +38,10 @@ content_bytes(const cJSON *content)
     return n;
 }
 
-enum sl_status
-sl_mock_messages_parse(const char *body, size_t len, struct sl_mock_chat *chat, const char **param,
-                       struct sl_errbuf *err)
+/* Parses a Messages or count_tokens body into `chat`; max_tokens is required for a message. */
+static enum sl_status
+parse_request(const char *body, size_t len, int count_tokens, struct sl_mock_chat *chat,
+              const char **param, struct sl_errbuf *err)
 {
     cJSON *root = NULL;
     const cJSON *messages, *msg;
@@ -72,7 +73,7 @@ sl_mock_messages_parse(const char *body, size_t len, struct sl_mock_chat *chat, 
         sl_errbuf_set(err, "messages: Field required");
         goto out;
     }
-    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "max_tokens"))) {
+    if (!count_tokens && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "max_tokens"))) {
         *param = "max_tokens";
         sl_errbuf_set(err, "max_tokens: Field required");
         goto out;
@@ -88,6 +89,26 @@ sl_mock_messages_parse(const char *body, size_t len, struct sl_mock_chat *chat, 
 out:
     cJSON_Delete(root);
     return rc;
+}
+
+enum sl_status
+sl_mock_messages_parse(const char *body, size_t len, struct sl_mock_chat *chat, const char **param,
+                       struct sl_errbuf *err)
+{
+    return parse_request(body, len, 0, chat, param, err);
+}
+
+enum sl_status
+sl_mock_count_tokens_parse(const char *body, size_t len, struct sl_mock_chat *chat,
+                           const char **param, struct sl_errbuf *err)
+{
+    return parse_request(body, len, 1, chat, param, err);
+}
+
+enum sl_status
+sl_mock_count_tokens_json(struct sl_buf *out, const struct sl_mock_chat *chat)
+{
+    return sl_buf_printf(out, "{\"input_tokens\":%" PRId64 "}", chat->prompt_tokens);
 }
 
 char *

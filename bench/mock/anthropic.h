@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * anthropic -- the Anthropic Messages API wire format as the mock speaks it (POST /v1/messages).
+ * anthropic -- the Anthropic Messages API wire format as the mock speaks it (POST /v1/messages
+ * and POST /v1/messages/count_tokens).
  *
  * Parses the request fields the mock uses and writes Message bodies, the SSE events of a
  * streamed message (message_start, content_block_*, ping, message_delta, message_stop), the
@@ -25,6 +26,17 @@
  */
 enum sl_status sl_mock_messages_parse(const char *body, size_t len, struct sl_mock_chat *chat,
                                       const char **param, struct sl_errbuf *err);
+
+/*
+ * Parses a count_tokens body like a Messages body, except that max_tokens is not required.
+ * chat->prompt_tokens is the count: ceil(B / 4), where B is the byte length of the text of
+ * `system` and of every message's content (text blocks and tool_result text), the same number
+ * that /v1/messages reports as usage.input_tokens.
+ */
+enum sl_status sl_mock_count_tokens_parse(const char *body, size_t len, struct sl_mock_chat *chat,
+                                          const char **param, struct sl_errbuf *err);
+/* Writes {"input_tokens":N}, N being chat->prompt_tokens. */
+enum sl_status sl_mock_count_tokens_json(struct sl_buf *out, const struct sl_mock_chat *chat);
 
 /* Returns the usage object as JSON (caller frees): defaults, then the script's overrides. */
 char *sl_mock_messages_usage_json(const cJSON *overrides, int64_t input_tokens,

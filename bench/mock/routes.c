@@ -210,6 +210,47 @@ on_messages(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
     sl_mock_exchange_start(req, seq, SL_MOCK_KIND_MESSAGES, &script, &chat);
 }
 
+/* Anthropic's token counting: the count is built here and played as the script's body, and a
+ * scripted error without a body gets Anthropic's envelope. */
+static void
+on_count_tokens(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
+{
+    struct sl_mock_chat chat;
+    struct sl_mock_script script;
+    struct sl_errbuf err;
+    struct sl_buf body;
+    const char *param;
+
+    sl_buf_init(&body, 0);
+    if (sl_mock_count_tokens_parse(req->entity.base != NULL ? req->entity.base : "",
+                                   req->entity.base != NULL ? req->entity.len : 0, &chat, &param,
+                                   &err) != SL_OK) {
+        mark_completed(shared, seq);
+        (void)sl_mock_messages_error_json(&body, 400, err.msg);
+        send_json(req, 400, &body);
+        sl_buf_dispose(&body);
+        return;
+    }
+    take_script(shared, SL_MOCK_ROUTE_COUNT_TOKENS, chat.model, &script);
+    if (!script.has_body) {
+        if (script.status >= 400) {
+            char message[96];
+
+            snprintf(message, sizeof(message), "sluice-mock scripted error (status %d)",
+                     script.status);
+            (void)sl_mock_messages_error_json(&body, script.status, message);
+        } else {
+            (void)sl_mock_count_tokens_json(&body, &chat);
+        }
+        script.body = sl_buf_take(&body, &script.body_len);
+        script.has_body = 1;
+        script.content_type = NULL;
+    }
+    sl_buf_dispose(&body);
+    sl_mock_chat_dispose(&chat);
+    sl_mock_exchange_start(req, seq, SL_MOCK_KIND_EMBEDDINGS, &script, NULL);
+}
+
 /* Embeddings never stream, so the reply is built here and played as the script's body. */
 static void
 on_embeddings(struct sl_mock_shared *shared, h2o_req_t *req, uint64_t seq)
@@ -339,6 +380,7 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
     int completions = path_is(path, "/v1/completions") || path_is(path, "/completions");
     int embeddings = path_is(path, "/v1/embeddings") || path_is(path, "/embeddings");
     int messages = path_is(path, "/v1/messages");
+    int count_tokens = path_is(path, "/v1/messages/count_tokens");
 
     if (azure == SL_MOCK_AZURE_NO_VERSION) {
         mark_completed(shared, seq);
@@ -361,6 +403,10 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
         on_messages(shared, req, seq);
         return;
     }
+    if (count_tokens && method_is(req, "POST")) {
+        on_count_tokens(shared, req, seq);
+        return;
+    }
     if (embeddings && method_is(req, "POST")) {
         on_embeddings(shared, req, seq);
         return;
@@ -375,7 +421,7 @@ on_provider_request(struct sl_mock_shared *shared, h2o_req_t *req)
         return;
     }
     mark_completed(shared, seq);
-    if (chat || models || completions || embeddings || messages)
+    if (chat || models || completions || embeddings || messages || count_tokens)
         sl_mock_send_error(req, 405, "method not allowed on this path", "invalid_request_error",
                            NULL);
     else

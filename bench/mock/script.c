@@ -189,6 +189,7 @@ static const struct {
     {"embeddings", SL_MOCK_ROUTE_EMBEDDINGS},
     {"completions", SL_MOCK_ROUTE_COMPLETIONS},
     {"messages", SL_MOCK_ROUTE_MESSAGES},
+    {"count_tokens", SL_MOCK_ROUTE_COUNT_TOKENS},
 };
 
 /* Looks up a `route` value; returns 0 when the name is unknown. */

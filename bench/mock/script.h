@@ -23,6 +23,7 @@ enum sl_mock_route {
     SL_MOCK_ROUTE_EMBEDDINGS,
     SL_MOCK_ROUTE_COMPLETIONS,
     SL_MOCK_ROUTE_MESSAGES, /* Anthropic's POST /v1/messages */
+    SL_MOCK_ROUTE_COUNT_TOKENS, /* Anthropic's POST /v1/messages/count_tokens */
 };
 
 /* Maximum delay a script may request, in milliseconds. */
