@@ -5,7 +5,12 @@
  * authenticate, route) with every error in Anthropic's envelope, then the relay takes over.
  *
  * Any model group may serve /v1/messages: the relay passes the body through to a family whose
- * native format is Anthropic's and converts it for the others (format_anthropic.h).
+ * native format is Anthropic's and converts it for the others (format_anthropic.h). Token
+ * counts come only from the provider that would run the request, so count_tokens is forwarded
+ * to a family whose native format is Anthropic's and rejected with a 400 for the others.
+ *
+ * The client's anthropic-version and anthropic-beta headers reach the family through
+ * ctx.client_headers; no other client header does.
  */
 #define SL_LOG_MODULE "http"
 #include <string.h>
@@ -82,6 +87,57 @@ parse_body(struct sl_request *r, const struct sl_config *cfg, int count_tokens)
     return 1;
 }
 
+/* Client headers forwarded to the family, and the limit on each joined value. */
+static const char *const forwarded_headers[] = {"anthropic-version", "anthropic-beta"};
+#define SL_MESSAGES_MAX_HEADER_BYTES 4096
+
+/* Copies the allow-listed client headers into the request's memory pool and points
+ * r->ctx.client_headers at them. Repeated lines of one header are joined with ",", as RFC 9110
+ * allows for list values. Returns 1 when done; else a 400 was sent. */
+static int
+collect_client_headers(struct sl_request *r)
+{
+    h2o_req_t *req = r->req;
+    size_t max = sizeof(forwarded_headers) / sizeof(forwarded_headers[0]);
+    struct sl_header *list = h2o_mem_alloc_pool(&req->pool, sizeof(*list) * max);
+    size_t n = 0;
+
+    for (size_t k = 0; k < max; k++) {
+        const char *name = forwarded_headers[k];
+        struct sl_buf value;
+        ssize_t i = -1;
+
+        sl_buf_init(&value, 0);
+        while ((i = h2o_find_header_by_str(&req->headers, name, strlen(name), i)) != -1) {
+            const h2o_iovec_t *v = &req->headers.entries[i].value;
+
+            if (value.len + 1 + v->len > SL_MESSAGES_MAX_HEADER_BYTES) {
+                sl_buf_dispose(&value);
+                sl_request_respond_error(r, 400, "invalid_request_error", NULL,
+                                         "The %s header is longer than %d bytes.", name,
+                                         SL_MESSAGES_MAX_HEADER_BYTES);
+                return 0;
+            }
+            if (value.len > 0)
+                sl_buf_append_str(&value, ",");
+            sl_buf_append(&value, v->base, v->len);
+        }
+        if (value.len > 0) {
+            char *copy = h2o_mem_alloc_pool(&req->pool, value.len + 1);
+
+            memcpy(copy, value.data, value.len);
+            copy[value.len] = '\0';
+            list[n].name = (char *)name;
+            list[n].value = copy;
+            n++;
+        }
+        sl_buf_dispose(&value);
+    }
+    r->ctx.client_headers = list;
+    r->ctx.n_client_headers = n;
+    return 1;
+}
+
 /* Stages 1 to 3 for both routes. Returns the model group, or NULL once an error was sent. */
 static const struct sl_model_group *
 accept_request(struct sl_request *r, struct sl_worker *w, int count_tokens)
@@ -90,7 +146,7 @@ accept_request(struct sl_request *r, struct sl_worker *w, int count_tokens)
     const struct sl_model_group *group;
 
     if (!check_request(r, w) || !sl_http_authenticate(r, cfg) ||
-        !parse_body(r, cfg, count_tokens))
+        !parse_body(r, cfg, count_tokens) || !collect_client_headers(r))
         return NULL;
 
     r->model = sl_xstrdup(sl_json_get_string(r->body, "model"));
@@ -139,14 +195,7 @@ sl_handle_messages(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-/*
- * Token counts come only from the provider that would run the request, and the provider
- * vtable has no call kind for Anthropic's count_tokens endpoint yet, so no count is made up
- * here: the request is checked, authenticated and routed, then rejected with a 400 that says
- * what is missing.
- * TODO: forward to {api_base}/v1/messages/count_tokens once the Anthropic family builds that
- * call.
- */
+/* Forwards the count to a family that speaks Anthropic's format; no count is made up here. */
 int
 sl_handle_count_tokens(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -170,9 +219,12 @@ sl_handle_count_tokens(h2o_handler_t *self, h2o_req_t *req)
                                  r->model, r->deployment->provider);
         return 0;
     }
-    sl_request_respond_error(r, 400, "invalid_request_error", NULL,
-                             "count_tokens is not forwarded to Anthropic deployments by this "
-                             "version of the gateway (model group \"%s\").",
-                             r->model);
+    r->stream = 0; /* the endpoint never streams, whatever the body says */
+    r->ctx.kind = SL_KIND_COUNT_TOKENS;
+    r->ctx.inbound = SL_FORMAT_ANTHROPIC;
+    r->ctx.body = r->body;
+    r->ctx.raw_body = req->entity.base;
+    r->ctx.raw_len = req->entity.len;
+    sl_relay_start(r);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "common/xalloc.h"
 #include "gateway/providers/provider.h"
 
+/* The anthropic-version header sent when the client sent none. */
 #define ANTHROPIC_VERSION "2023-06-01"
 /* The Messages API requires max_tokens. LiteLLM sends this value (its
  * DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS) when the client gives none. */
@@ -54,29 +55,49 @@ ends_with(const char *s, size_t n, const char *suffix)
     return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-/* <base>/v1/messages; a base that already ends in /v1 or /v1/messages is not extended twice. */
+/* <base>/v1/messages, or <base>/v1/messages/count_tokens for SL_KIND_COUNT_TOKENS; a base
+ * that already ends in /v1 or /v1/messages is not extended twice. */
 static void
-append_url(struct sl_buf *url, const char *base)
+append_url(struct sl_buf *url, const char *base, enum sl_call_kind kind)
 {
     size_t n = strlen(base);
 
     while (n > 0 && base[n - 1] == '/')
         n--;
     sl_buf_append(url, base, n);
-    if (ends_with(base, n, "/v1/messages"))
-        return;
-    sl_buf_append_str(url, ends_with(base, n, "/v1") ? "/messages" : "/v1/messages");
+    if (!ends_with(base, n, "/v1/messages"))
+        sl_buf_append_str(url, ends_with(base, n, "/v1") ? "/messages" : "/v1/messages");
+    if (kind == SL_KIND_COUNT_TOKENS)
+        sl_buf_append_str(url, "/count_tokens");
 }
 
-static struct curl_slist *
-build_headers(const struct sl_deployment *d)
+/* Returns the value of the forwarded client header `name`, or NULL. */
+static const char *
+client_header(const struct sl_call_ctx *ctx, const char *name)
 {
+    for (size_t i = 0; i < ctx->n_client_headers; i++)
+        if (strcmp(ctx->client_headers[i].name, name) == 0)
+            return ctx->client_headers[i].value;
+    return NULL;
+}
+
+/* The client's anthropic-version and anthropic-beta go upstream on native and converted calls
+ * alike (a converted body is a valid Messages request, so beta features apply to it too). No
+ * other client header is sent. */
+static struct curl_slist *
+build_headers(const struct sl_call_ctx *ctx)
+{
+    const struct sl_deployment *d = ctx->deployment;
+    const char *version = client_header(ctx, "anthropic-version");
+    const char *beta = client_header(ctx, "anthropic-beta");
     struct curl_slist *h = NULL;
 
     h = add_header(h, "Content-Type", "application/json");
     if (d->api_key != NULL)
         h = add_header(h, "x-api-key", d->api_key);
-    h = add_header(h, "anthropic-version", ANTHROPIC_VERSION);
+    h = add_header(h, "anthropic-version", version != NULL ? version : ANTHROPIC_VERSION);
+    if (beta != NULL)
+        h = add_header(h, "anthropic-beta", beta);
     for (size_t i = 0; i < d->n_extra_headers; i++)
         h = add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
     return h;
@@ -660,12 +681,14 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, st
 {
     const struct sl_deployment *d = ctx->deployment;
 
-    if (ctx->kind != SL_KIND_CHAT) {
-        sl_errbuf_set(err, "deployment %s (anthropic) serves chat requests only", d->id);
+    if (ctx->kind != SL_KIND_CHAT && !(ctx->kind == SL_KIND_COUNT_TOKENS && ctx->native)) {
+        sl_errbuf_set(err, "deployment %s (anthropic) serves chat and Messages API requests "
+                           "only", d->id);
         return SL_ERR_INVALID;
     }
-    append_url(&out->url, d->api_base != NULL ? d->api_base : find_self()->default_api_base);
-    out->headers = build_headers(d);
+    append_url(&out->url, d->api_base != NULL ? d->api_base : find_self()->default_api_base,
+               ctx->kind);
+    out->headers = build_headers(ctx);
 
     if (!ctx->native)
         return convert_chat(ctx, &out->body, err);
@@ -890,6 +913,20 @@ translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, 
         sl_errbuf_set(err, "the provider's response is not a JSON object");
         cJSON_Delete(root);
         return SL_ERR_UPSTREAM_PROTO;
+    }
+    if (ctx->kind == SL_KIND_COUNT_TOKENS) {
+        /* A token count carries no model member, and sl_json_replace_top_string would add one:
+         * the answer goes to the client byte for byte. */
+        rc = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "input_tokens"))
+                 ? SL_OK
+                 : SL_ERR_UPSTREAM_PROTO;
+        cJSON_Delete(root);
+        if (rc != SL_OK) {
+            sl_errbuf_set(err, "the provider's token count has no numeric input_tokens");
+            return rc;
+        }
+        sl_buf_append(out, body, len);
+        return SL_OK;
     }
     if (!ctx->native) {
         rc = translate_message(ctx, root, out, usage, err);

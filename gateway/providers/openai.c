@@ -66,6 +66,7 @@ path_for(enum sl_call_kind kind)
         return "/completions";
     case SL_KIND_EMBEDDING:
         return "/embeddings";
+    case SL_KIND_COUNT_TOKENS: /* not started here: only Anthropic-format families count */
     case SL_KIND_CHAT:
         break;
     }

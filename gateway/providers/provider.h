@@ -32,6 +32,10 @@ enum sl_call_kind {
     SL_KIND_CHAT,       /* /v1/chat/completions, or /v1/messages converted to it */
     SL_KIND_COMPLETION, /* /v1/completions (legacy text completions) */
     SL_KIND_EMBEDDING,  /* /v1/embeddings */
+    /* /v1/messages/count_tokens: the handler starts it only on a family whose native_format
+     * is the client's, so it is always native and never streams. The family sends the body to
+     * its token counting endpoint and passes the provider's answer through unchanged. */
+    SL_KIND_COUNT_TOKENS,
 };
 
 /* The wire format a client speaks. */
@@ -62,6 +66,12 @@ struct sl_call_ctx {
     size_t raw_len;
     int stream;
     int64_t now_unix_s;          /* wall clock at the call's start, for request signing */
+    /* Client headers that the inbound format forwards (a fixed allow-list per format, e.g.
+     * anthropic-version and anthropic-beta for Anthropic's; none for OpenAI's), with lower-case
+     * names. A family may send them upstream and must ignore the names it does not know. The
+     * memory belongs to the client's request: read it in build_request only. */
+    const struct sl_header *client_headers;
+    size_t n_client_headers;
 };
 
 /* The upstream request a family builds for curl. The caller owns and frees every field. */

@@ -3,7 +3,8 @@
 // Authorization: Bearer, 0.x with x-api-key), talks to sluice-gateway, which serves model groups
 // of any family. An OpenAI-compatible deployment on sluice-mock covers the conversion path
 // (requests, whole responses, streams, tools, errors); an anthropic/ deployment covers the
-// native path, where bodies and events pass through with only the model rewritten.
+// native path, where bodies and events pass through with only the model rewritten. The native
+// path also covers /v1/messages/count_tokens and the anthropic-version and anthropic-beta headers.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -615,16 +616,118 @@ describe('native path', () => {
         assert.equal(reqs[1].headers.authorization, undefined);
     });
 
-    test('count_tokens is not forwarded yet', opts(), async () => {
+    // sluice-mock counts ceil(bytes of system and message text / 4) input tokens.
+    const countRequest = {
+        model: 'claude-native',
+        system: 'Count these.',
+        messages: [{ role: 'user', content: 'How many tokens does this sentence take?' }],
+    };
+    const countExpected = Math.ceil(('Count these.'.length + 40) / 4);
+
+    test('count_tokens forwarded natively', opts(), async () => {
         failIfMissing(nativeWhy);
         await mock.reset();
-        const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, {
-            model: 'claude-native', messages: [{ role: 'user', content: 'hi' }],
-        }, headers);
-        assert.equal(res.status, 400);
+        const text = JSON.stringify(countRequest);
+        const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, text, headers);
+        assert.equal(res.status, 200, res.body);
+        const direct = await postJson(`${mock.url}/v1/messages/count_tokens`, {
+            ...countRequest, model: 'claude-sonnet-4-5',
+        });
+        assert.equal(direct.status, 200, direct.body);
+        assert.equal(res.body, direct.body, 'the count passes through unchanged');
+        assert.deepEqual(res.json(), { input_tokens: countExpected });
+        const reqs = await mock.requests();
+        assert.match(reqs[0].path, /^\/v1\/messages\/count_tokens$/);
+        assert.equal(reqs[0].body, text.replace('"model":"claude-native"', '"model":"claude-sonnet-4-5"'));
+    });
+
+    test('count_tokens through both sdk lines', opts(), async () => {
+        failIfMissing(nativeWhy);
+        for (const sdk of SDKS) {
+            await mock.reset();
+            const count = await clientFor(sdk).messages.countTokens(countRequest);
+            assert.equal(count.input_tokens, countExpected, sdk.name);
+            const body = await lastMockBody();
+            assert.equal(body.model, 'claude-sonnet-4-5', sdk.name);
+            assert.equal(body.messages[0].content, countRequest.messages[0].content, sdk.name);
+        }
+    });
+
+    test('count_tokens on openai deployment is 400 for sdks', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        for (const sdk of SDKS) {
+            await assert.rejects(
+                clientFor(sdk).messages.countTokens({ ...countRequest, model: 'oai-chat' }),
+                (err) => {
+                    assert.equal(err.status, 400, sdk.name);
+                    assert.equal(err.error.type, 'error', sdk.name);
+                    assert.equal(err.error.error.type, 'invalid_request_error', sdk.name);
+                    assert.match(err.error.error.message, /count_tokens needs an Anthropic deployment/);
+                    return true;
+                });
+        }
+        assert.equal((await mock.requests()).length, 0, 'nothing was sent upstream');
+    });
+
+    test('count_tokens provider error keeps status', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        await mock.queue({ route: 'count_tokens', status: 429 });
+        const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, countRequest, headers);
+        assert.equal(res.status, 429, res.body);
+        assert.equal(res.json().type, 'error');
+        assert.equal(res.json().error.type, 'rate_limit_error');
+    });
+
+    test('count_tokens body without messages is 400', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, { model: 'claude-native' }, headers);
+        assert.equal(res.status, 400, res.body);
         assert.equal(res.json().error.type, 'invalid_request_error');
-        assert.match(res.json().error.message, /claude-native/);
-        assert.equal((await mock.requests()).length, 0, 'no count is made up and nothing is sent');
+        assert.equal((await mock.requests()).length, 0, 'nothing was sent upstream');
+    });
+
+    test('anthropic headers reach mock, others not', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        const request = { model: 'claude-native', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
+        const res = await postJson(`${gateway.url}/v1/messages`, request, {
+            ...headers,
+            'anthropic-beta': 'x,y',
+            'anthropic-version': '2024-01-01',
+            'x-foo': 'bar',
+        });
+        assert.equal(res.status, 200, res.body);
+        const [req] = await mock.requests();
+        assert.equal(req.headers['anthropic-beta'], 'x,y');
+        assert.equal(req.headers['anthropic-version'], '2024-01-01');
+        assert.equal(req.headers['x-foo'], undefined);
+    });
+
+    test('oversized anthropic-beta is 400', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, countRequest, {
+            ...headers, 'anthropic-beta': 'b'.repeat(5000),
+        });
+        assert.equal(res.status, 400, res.body);
+        assert.equal(res.json().error.type, 'invalid_request_error');
+        assert.match(res.json().error.message, /anthropic-beta header is longer than 4096 bytes/);
+        assert.equal((await mock.requests()).length, 0, 'nothing was sent upstream');
+    });
+
+    test('repeated anthropic-beta lines are joined', opts(), async () => {
+        failIfMissing(nativeWhy);
+        await mock.reset();
+        const res = await postJson(`${gateway.url}/v1/messages/count_tokens`, countRequest, {
+            ...headers, 'anthropic-beta': ['a', 'b'],
+        });
+        assert.equal(res.status, 200, res.body);
+        const [req] = await mock.requests();
+        assert.equal(req.headers['anthropic-beta'], 'a,b');
+        assert.equal(req.headers['anthropic-version'], '2023-06-01', 'the default version');
     });
 
     test('native agent request unchanged', opts(), async () => {

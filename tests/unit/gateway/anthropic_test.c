@@ -411,6 +411,202 @@ TEST(anthropic_request_native_rewrites_model_only)
     sl_config_dispose(&s.cfg);
 }
 
+/* ---------------------------------------------------------------- count_tokens, headers */
+
+/* Builds a native count_tokens request from `raw` on a deployment with api_base `base`. */
+static enum sl_status
+build_count_tokens(const char *base, const char *raw, int native, struct sl_upstream_request *up,
+                   struct sl_errbuf *err)
+{
+    struct setup s;
+    struct sl_call_ctx ctx;
+    char yaml[512];
+    cJSON *body = parse_json(raw, strlen(raw), "request");
+    enum sl_status rc;
+
+    snprintf(yaml, sizeof(yaml),
+             "model_list:\n- model_name: claude\n  litellm_params:\n"
+             "    model: anthropic/claude-x\n    api_base: \"%s\"\n",
+             base);
+    setup_load(&s, yaml);
+    ctx_init(&ctx, &s, body);
+    ctx.kind = SL_KIND_COUNT_TOKENS;
+    ctx.inbound = SL_FORMAT_ANTHROPIC;
+    ctx.native = native;
+    ctx.raw_body = raw;
+    ctx.raw_len = strlen(raw);
+    upstream_init(up);
+    rc = s.p->build_request(&ctx, up, err);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+    return rc;
+}
+
+TEST(count_tokens_request_rewrites_model)
+{
+    static const char raw[] = "{\"model\": \"claude\", \"messages\":[{\"role\":\"user\","
+                              "\"content\":\"hi\"}]}";
+    static const char want[] = "{\"model\": \"claude-x\", \"messages\":[{\"role\":\"user\","
+                               "\"content\":\"hi\"}]}";
+    struct sl_upstream_request up;
+    struct sl_errbuf err;
+
+    ASSERT_OK(build_count_tokens("http://127.0.0.1:9", raw, 1, &up, &err));
+    ASSERT_STR_EQ("http://127.0.0.1:9/v1/messages/count_tokens", up.url.data);
+    ASSERT_MEM_EQ(want, strlen(want), up.body.data, up.body.len);
+    upstream_dispose(&up);
+}
+
+static void
+expect_count_tokens_url(const char *base, const char *want)
+{
+    struct sl_upstream_request up;
+    struct sl_errbuf err;
+
+    ASSERT_OK(build_count_tokens(base, "{\"model\":\"claude\",\"messages\":[]}", 1, &up, &err));
+    ASSERT_STR_EQ(want, up.url.data);
+    upstream_dispose(&up);
+}
+
+TEST(count_tokens_api_base_forms)
+{
+    expect_count_tokens_url("http://127.0.0.1:9/", "http://127.0.0.1:9/v1/messages/count_tokens");
+    expect_count_tokens_url("http://127.0.0.1:9/v1",
+                            "http://127.0.0.1:9/v1/messages/count_tokens");
+    expect_count_tokens_url("http://127.0.0.1:9/v1/messages",
+                            "http://127.0.0.1:9/v1/messages/count_tokens");
+}
+
+TEST(count_tokens_converted_rejected)
+{
+    struct sl_upstream_request up;
+    struct sl_errbuf err;
+
+    ASSERT_EQ(SL_ERR_INVALID,
+              build_count_tokens("http://127.0.0.1:9", "{\"model\":\"claude\",\"messages\":[]}",
+                                 0, &up, &err));
+    ASSERT_CONTAINS(err.msg, "Messages API");
+    upstream_dispose(&up);
+}
+
+static enum sl_status
+translate_count(const char *body, struct sl_buf *out, struct sl_errbuf *err)
+{
+    struct setup s;
+    struct sl_call_ctx ctx;
+    struct sl_usage usage;
+    enum sl_status rc;
+
+    setup_load(&s, default_yaml);
+    ctx_init(&ctx, &s, NULL);
+    ctx.kind = SL_KIND_COUNT_TOKENS;
+    ctx.inbound = SL_FORMAT_ANTHROPIC;
+    ctx.native = 1;
+    memset(&usage, 0, sizeof(usage));
+    sl_buf_init(out, 0);
+    rc = s.p->translate_response(&ctx, body, strlen(body), out, &usage, err);
+    ASSERT_EQ(0, usage.present);
+    sl_config_dispose(&s.cfg);
+    return rc;
+}
+
+TEST(count_tokens_response_unchanged)
+{
+    static const char body[] = "{\"input_tokens\": 2095 }";
+    struct sl_buf out;
+    struct sl_errbuf err;
+
+    ASSERT_OK(translate_count(body, &out, &err));
+    ASSERT_MEM_EQ(body, strlen(body), out.data, out.len);
+    sl_buf_dispose(&out);
+}
+
+TEST(count_tokens_response_malformed)
+{
+    static const char *const bodies[] = {"", "[1]", "{\"input_tokens\":\"7\"}", "{}", "{\"x\":1"};
+    struct sl_buf out;
+    struct sl_errbuf err;
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        ASSERT_EQ(SL_ERR_UPSTREAM_PROTO, translate_count(bodies[i], &out, &err));
+        sl_buf_dispose(&out);
+    }
+}
+
+/* Builds a request with the given forwarded client headers; returns its header lines. */
+static char *
+build_with_client_headers(const struct sl_header *hdrs, size_t n, int native)
+{
+    static const char raw[] = "{\"model\":\"claude\",\"max_tokens\":5,"
+                              "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    struct setup s;
+    struct sl_call_ctx ctx;
+    struct sl_upstream_request up;
+    struct sl_errbuf err;
+    struct sl_buf text;
+    cJSON *body = parse_json(raw, strlen(raw), "request");
+
+    setup_load(&s, default_yaml);
+    ctx_init(&ctx, &s, body);
+    ctx.native = native;
+    ctx.inbound = native ? SL_FORMAT_ANTHROPIC : SL_FORMAT_OPENAI;
+    ctx.raw_body = native ? raw : NULL;
+    ctx.raw_len = native ? strlen(raw) : 0;
+    ctx.client_headers = hdrs;
+    ctx.n_client_headers = n;
+    upstream_init(&up);
+    if (s.p->build_request(&ctx, &up, &err) != SL_OK)
+        SL_TEST_FAIL("build_request failed: %s", err.msg);
+    sl_buf_init(&text, 0);
+    for (const struct curl_slist *h = up.headers; h != NULL; h = h->next)
+        sl_buf_printf(&text, "%s\n", h->data);
+    upstream_dispose(&up);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+    return sl_buf_take(&text, NULL);
+}
+
+TEST(client_headers_forwarded_native)
+{
+    struct sl_header hdrs[] = {
+        {"anthropic-beta", "x,y"},
+        {"anthropic-version", "2099-01-01"},
+        {"x-foo", "bar"},
+    };
+    char *text = build_with_client_headers(hdrs, 3, 1);
+
+    ASSERT_STR_EQ("Content-Type: application/json\n"
+                  "x-api-key: sk-ant-test\n"
+                  "anthropic-version: 2099-01-01\n"
+                  "anthropic-beta: x,y\n",
+                  text);
+    free(text);
+}
+
+TEST(client_headers_forwarded_converted)
+{
+    struct sl_header hdrs[] = {{"anthropic-beta", "z"}};
+    char *text = build_with_client_headers(hdrs, 1, 0);
+
+    ASSERT_STR_EQ("Content-Type: application/json\n"
+                  "x-api-key: sk-ant-test\n"
+                  "anthropic-version: 2023-06-01\n"
+                  "anthropic-beta: z\n",
+                  text);
+    free(text);
+}
+
+TEST(client_headers_absent_default_version)
+{
+    char *text = build_with_client_headers(NULL, 0, 1);
+
+    ASSERT_STR_EQ("Content-Type: application/json\n"
+                  "x-api-key: sk-ant-test\n"
+                  "anthropic-version: 2023-06-01\n",
+                  text);
+    free(text);
+}
+
 /* ---------------------------------------------------------------- responses */
 
 static enum sl_status
