@@ -155,8 +155,9 @@ function azureToolStream() {
 // One row per family. `usage` is the usage the client must see for the text request (SYSTEM plus
 // QUESTION, with MOCK_TEXT as the reply). Bedrock's mock computes it (42 text bytes / 4 rounded
 // up, and 8 words), and the other two mocks return the scripted numbers. `toolScript` and
-// `toolStreamScript` make the family reply with a get_weather call; `toolId` checks the id the
-// client sees; `checkToolResult` checks the family's wire shape of the second turn.
+// `toolStreamScript` make the family reply with a get_weather call, and `toolId` checks the id
+// the client sees. `checkTextRequest` and `checkToolResult` check the request in the family's
+// wire shape, for the text request and for the turn that carries the tool_result.
 const FAMILIES = [
     {
         name: 'bedrock',
@@ -171,6 +172,11 @@ const FAMILIES = [
         checkPath(path, stream) {
             const encoded = encodeURIComponent(BEDROCK_MODEL);
             assert.equal(path, `/model/${encoded}/${stream ? 'converse-stream' : 'converse'}`);
+        },
+        checkTextRequest(body) {
+            assert.deepEqual(body.system, [{ text: SYSTEM }]);
+            assert.deepEqual(body.messages, [{ role: 'user', content: [{ text: QUESTION }] }]);
+            assert.equal(body.inferenceConfig.maxTokens, 64);
         },
         checkToolResult(body, id) {
             assert.deepEqual(body.messages, [
@@ -197,6 +203,11 @@ const FAMILIES = [
             assert.equal(path, stream ? `/v1beta/models/${GEMINI_MODEL}:streamGenerateContent?alt=sse`
                 : `/v1beta/models/${GEMINI_MODEL}:generateContent`);
         },
+        checkTextRequest(body) {
+            assert.deepEqual(body.systemInstruction, { parts: [{ text: SYSTEM }] });
+            assert.deepEqual(body.contents, [{ role: 'user', parts: [{ text: QUESTION }] }]);
+            assert.equal(body.generationConfig.maxOutputTokens, 64);
+        },
         checkToolResult(body) {
             assert.deepEqual(body.contents, [
                 { role: 'user', parts: [{ text: 'Weather in Oslo?' }] },
@@ -216,6 +227,13 @@ const FAMILIES = [
         toolId: (id) => assert.match(id, /^call_az[12]$/),
         checkPath(path) {
             assert.equal(path, `/openai/deployments/${AZURE_DEPLOYMENT}/chat/completions?api-version=2024-10-21`);
+        },
+        checkTextRequest(body) {
+            assert.deepEqual(body.messages, [
+                { role: 'system', content: SYSTEM },
+                { role: 'user', content: QUESTION },
+            ]);
+            assert.equal(body.max_tokens, 64);
         },
         checkToolResult(body, id) {
             assert.deepEqual(body.messages, [
@@ -285,6 +303,7 @@ for (const family of FAMILIES) {
 
                 const up = await onlyUpstreamRequest();
                 family.checkPath(up.path, false);
+                family.checkTextRequest(up.json);
             });
 
             test('stream text event order', async () => {
@@ -332,6 +351,7 @@ for (const family of FAMILIES) {
 
                 const up = await onlyUpstreamRequest();
                 family.checkPath(up.path, true);
+                family.checkTextRequest(up.json);
             });
 
             test('tool_use and tool_result', async () => {
