@@ -7,6 +7,26 @@
 
 #include "common/xalloc.h"
 
+/* Returns the length of the escape sequence starting at text[i] (a backslash), or 0 when it is
+ * not one of JSON's: \" \\ \/ \b \f \n \r \t or \u with four hex digits. */
+static size_t
+escape_length(const char *text, size_t len, size_t i)
+{
+    if (i + 1 >= len)
+        return 0;
+    if (strchr("\"\\/bfnrt", text[i + 1]) != NULL && text[i + 1] != '\0')
+        return 2;
+    if (text[i + 1] != 'u' || i + 6 > len)
+        return 0;
+    for (size_t k = i + 2; k < i + 6; k++) {
+        char h = text[k];
+
+        if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+            return 0;
+    }
+    return 6;
+}
+
 /* Scans `text` once for the maximum nesting depth and the first control byte that JSON does not
  * allow: unescaped inside a string, or outside strings other than its four whitespace bytes.
  * cJSON accepts both, and then reads a key such as "model\0x" as "model". */
@@ -22,9 +42,15 @@ scan(const char *text, size_t len, int *bad_byte_at)
         char c = text[i];
 
         if (in_string) {
-            if (c == '\\')
-                i++; /* skip the escaped character, including an escaped quote */
-            else if (c == '"')
+            if (c == '\\') {
+                /* Only JSON's escapes: cJSON reads some others, and its reading of a bad \u
+                 * can make a member name differ from what a strict parser sees. */
+                size_t skip = escape_length(text, len, i);
+
+                if (skip == 0 && *bad_byte_at < 0)
+                    *bad_byte_at = i > INT32_MAX ? INT32_MAX : (int)i;
+                i += skip > 0 ? skip - 1 : 1;
+            } else if (c == '"')
                 in_string = 0;
             else if ((unsigned char)c < 0x20 && *bad_byte_at < 0)
                 *bad_byte_at = i > INT32_MAX ? INT32_MAX : (int)i; /* JSON wants it escaped */
@@ -66,7 +92,8 @@ sl_json_parse(const char *text, size_t len, int max_depth, cJSON **out, struct s
         return SL_ERR_TOO_DEEP;
     }
     if (bad_byte_at >= 0) {
-        sl_errbuf_set(err, "invalid JSON: unescaped control character at byte %d", bad_byte_at);
+        sl_errbuf_set(err, "invalid JSON: control character or bad escape at byte %d",
+                      bad_byte_at);
         return SL_ERR_INVALID;
     }
 

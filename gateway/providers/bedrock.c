@@ -927,6 +927,7 @@ struct bedrock_stream {
     char id[40];
     int include_usage;
     int tool_count;                            /* tool calls started so far */
+    int role_pending; /* messageStart seen: the next chunk carries the assistant role */
     int16_t block_tool[SL_BEDROCK_MAX_BLOCKS]; /* contentBlockIndex -> tool index, or -1 */
 };
 
@@ -956,8 +957,10 @@ stream_state(const struct sl_call_ctx *ctx, struct sl_stream_state *st)
 }
 
 /* Returns a chunk object with one choice whose delta the caller fills. */
+/* The first chunk written carries the role, so messageStart alone sends the client nothing:
+ * an exception or a corrupt frame right after it still becomes a real HTTP error status. */
 static cJSON *
-new_chunk(const struct sl_call_ctx *ctx, const struct bedrock_stream *s, cJSON **delta,
+new_chunk(const struct sl_call_ctx *ctx, struct bedrock_stream *s, cJSON **delta,
           cJSON **choice)
 {
     cJSON *chunk = cJSON_CreateObject();
@@ -970,6 +973,10 @@ new_chunk(const struct sl_call_ctx *ctx, const struct bedrock_stream *s, cJSON *
     cJSON_AddItemToArray(cJSON_AddArrayToObject(chunk, "choices"), *choice);
     cJSON_AddNumberToObject(*choice, "index", 0);
     *delta = cJSON_AddObjectToObject(*choice, "delta");
+    if (s->role_pending) {
+        cJSON_AddStringToObject(*delta, "role", "assistant");
+        s->role_pending = 0;
+    }
     return chunk;
 }
 
@@ -1159,14 +1166,7 @@ translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
     }
 
     if (event_is(ev, "messageStart")) {
-        cJSON *delta;
-        cJSON *choice;
-        cJSON *chunk = new_chunk(ctx, s, &delta, &choice);
-
-        cJSON_AddStringToObject(delta, "role", "assistant");
-        cJSON_AddStringToObject(delta, "content", "");
-        cJSON_AddNullToObject(choice, "finish_reason");
-        write_chunk(out, chunk);
+        s->role_pending = 1;
         v = SL_STREAM_CONTINUE;
     } else if (event_is(ev, "contentBlockStart")) {
         v = on_block_start(ctx, s, payload, out, err);

@@ -116,28 +116,36 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
     return rc;
 }
 
+/* Largest token count taken from a provider: far above any real count, and it keeps sums and
+ * conversions to int64_t defined whatever number a provider sends. */
+#define SL_OPENAI_MAX_TOKENS 1e15
+
+/* Reads a token count; a missing, negative or non-number value leaves `*out` as it was. */
+static void
+read_tokens(const cJSON *v, int64_t *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0))
+        return;
+    *out = v->valuedouble > SL_OPENAI_MAX_TOKENS ? (int64_t)SL_OPENAI_MAX_TOKENS
+                                                 : (int64_t)v->valuedouble;
+}
+
 void
 sl_openai_read_usage(const cJSON *root, struct sl_usage *usage)
 {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
-    const cJSON *v;
+    const cJSON *details;
 
     if (!cJSON_IsObject(u))
         return;
     usage->present = 1;
-    v = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-    if (cJSON_IsNumber(v))
-        usage->prompt_tokens = (int64_t)v->valuedouble;
-    v = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-    if (cJSON_IsNumber(v))
-        usage->completion_tokens = (int64_t)v->valuedouble;
-    v = cJSON_GetObjectItemCaseSensitive(u, "total_tokens");
-    usage->total_tokens = cJSON_IsNumber(v) ? (int64_t)v->valuedouble
-                                            : usage->prompt_tokens + usage->completion_tokens;
-    v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"),
-                                         "cached_tokens");
-    if (cJSON_IsNumber(v))
-        usage->cached_tokens = (int64_t)v->valuedouble;
+    read_tokens(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens"), &usage->prompt_tokens);
+    read_tokens(cJSON_GetObjectItemCaseSensitive(u, "completion_tokens"),
+                &usage->completion_tokens);
+    usage->total_tokens = usage->prompt_tokens + usage->completion_tokens;
+    read_tokens(cJSON_GetObjectItemCaseSensitive(u, "total_tokens"), &usage->total_tokens);
+    details = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
+    read_tokens(cJSON_GetObjectItemCaseSensitive(details, "cached_tokens"), &usage->cached_tokens);
 }
 
 enum sl_status

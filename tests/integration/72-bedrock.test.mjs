@@ -366,8 +366,6 @@ test('frame with a bad CRC ends the stream with an error event', async () => {
 // corrupt_after_chunks 0 breaks the message CRC of the first contentBlockDelta frame, the first
 // frame with content. Only the messageStart frame before it is valid, and it carries no content,
 // so nothing has reached the client yet and the failure must be an HTTP status.
-// NOTE: fails today with a 200 stream (role chunk, error event, [DONE]), because translate_event
-// in gateway/providers/bedrock.c writes the role chunk for messageStart, which starts the stream.
 test('bad CRC before any content is a 502', async () => {
     await mock.reset();
     await mock.queue({

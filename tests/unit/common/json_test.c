@@ -90,3 +90,19 @@ TEST(json_parse_rejects_control_bytes)
     ASSERT_OK(parse(" \t\r\n{\"a\":\"\\t\\u0001\"}\n", &root, &err));
     cJSON_Delete(root);
 }
+
+/* cJSON reads some escapes JSON does not have; a strict parser would see other member names. */
+TEST(json_parse_rejects_bad_escapes)
+{
+    static const char *const bad[] = {"{\"a\\x\":1}", "[\"\\u00g0\"]", "[\"\\u12\"]", "[\"\\"};
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (sl_json_parse(bad[i], strlen(bad[i]), SL_JSON_MAX_DEPTH, &root, &err) !=
+            SL_ERR_INVALID)
+            SL_TEST_FAIL("case %zu (%s): expected SL_ERR_INVALID", i, bad[i]);
+    }
+    ASSERT_OK(parse("[\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"]", &root, &err));
+    cJSON_Delete(root);
+}

@@ -689,7 +689,7 @@ TEST(bedrock_stream_sdk_snapshot)
     run_stream(&s, "{\"stream\":true}", &bytes, 1, &r);
     ASSERT_EQ(SL_STREAM_CONTINUE, r.last);
     ASSERT_EQ(1, r.st.finish_count);
-    ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"role\":\"assistant\",\"content\":\"\"}");
+    ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"role\":\"assistant\"");
     sl_buf_dispose(&r.sse);
     sl_buf_dispose(&bytes);
     free(raw);
@@ -792,7 +792,7 @@ TEST(bedrock_stream_documented_sequence)
     encode_text_frames(frames, 0, 10, &bytes);
     run_stream(&s, "{\"stream\":true}", &bytes, 5, &r);
     ASSERT_EQ(SL_STREAM_END, r.last);
-    ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"content\":\"Hello\"}");
+    ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"role\":\"assistant\",\"content\":\"Hello\"}");
     ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"content\":\" there.\"}");
     ASSERT_CONTAINS(r.sse.data, "{\"index\":0,\"id\":\"tooluse_EXAMPLE\",\"type\":\"function\","
                                 "\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}");
