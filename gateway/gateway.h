@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "common/config.h"
+#include "common/redis.h"
 #include "gateway/router/router.h"
 #include "gateway/upstream/upstream.h"
 
@@ -22,6 +23,13 @@ struct sl_gateway {
     struct sl_upstream_tls tls;
     h2o_globalconf_t h2o;
     SSL_CTX *ssl_ctx; /* NULL: plain HTTP (HTTP/1.1 and h2c) */
+
+    /* Shared state, each optional: without a database the gateway runs on the master key
+     * alone; without Redis nothing is shared between nodes. Every worker opens its own
+     * connections to them (worker.h). */
+    int have_database;
+    int have_redis;
+    struct sl_redis_target redis_target;
 
     const char *host;
     int port;

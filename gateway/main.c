@@ -17,6 +17,8 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/redis.h"
+#include "common/schema.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
@@ -144,6 +146,33 @@ check_deployments(struct sl_config *cfg, struct sl_errbuf *err)
     return SL_OK;
 }
 
+/*
+ * Finds the database and Redis the config names. A database must carry the schema this build
+ * needs (`sluice-coordinator migrate` applies it); an unreachable one only delays start-up
+ * errors to the requests that need it. Redis is optional.
+ */
+static enum sl_status
+check_stores(struct sl_gateway *gw, struct sl_errbuf *err)
+{
+    enum sl_status rc;
+
+    if (gw->cfg.database_url != NULL) {
+        rc = sl_schema_check(gw->cfg.database_url, err);
+        if (rc == SL_ERR_CONFIG)
+            return rc;
+        if (rc != SL_OK)
+            sl_log(SL_LOG_WARN, NULL, "database.unavailable", SL_LOG_STR("message", err->msg));
+        gw->have_database = 1;
+    }
+
+    rc = sl_redis_target_from_config(&gw->cfg, &gw->redis_target, err);
+    if (rc == SL_OK)
+        gw->have_redis = 1;
+    else if (rc != SL_ERR_NOT_FOUND)
+        return rc;
+    return SL_OK;
+}
+
 static void
 log_config_warnings(const struct sl_config *cfg)
 {
@@ -213,7 +242,7 @@ main(int argc, char **argv)
     sl_log_init("gateway");
 
     if (sl_config_load(opts.config, &gw->cfg, &err) != SL_OK ||
-        check_deployments(&gw->cfg, &err) != SL_OK) {
+        check_deployments(&gw->cfg, &err) != SL_OK || check_stores(gw, &err) != SL_OK) {
         sl_log(SL_LOG_ERROR, NULL, "config.invalid", SL_LOG_STR("message", err.msg));
         return 1;
     }
@@ -256,6 +285,7 @@ main(int argc, char **argv)
     sl_log(SL_LOG_INFO, NULL, "gateway.listening", SL_LOG_STR("host", gw->host),
            SL_LOG_INT("port", gw->port), SL_LOG_INT("workers", gw->num_workers),
            SL_LOG_BOOL("tls", gw->ssl_ctx != NULL), SL_LOG_INT("model_groups", (int64_t)gw->router.n_groups),
+           SL_LOG_BOOL("database", gw->have_database), SL_LOG_BOOL("redis", gw->have_redis),
            SL_LOG_STR("version", SL_VERSION));
 
     uv_run(main_loop, UV_RUN_DEFAULT);

@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
+#include "common/pg.h"
+#include "common/redis.h"
 #include "gateway/http/request.h"
 
 /* How often waiting HTTP/1 requests are checked for a client that hung up. */
@@ -102,6 +104,12 @@ finish_loop(struct sl_worker *w)
     uv_timer_stop(&w->drain_timer);
     uv_timer_stop(&w->probe_timer);
     sl_upstream_dispose(&w->upstream);
+    if (w->pg != NULL)
+        sl_pg_destroy(w->pg);
+    w->pg = NULL;
+    if (w->redis != NULL)
+        sl_redis_destroy(w->redis);
+    w->redis = NULL;
     uv_stop(&w->loop);
 }
 
@@ -143,6 +151,28 @@ sl_worker_request_stop(struct sl_worker *w)
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* Opens this worker's own Postgres and Redis clients; both connect in the background and
+ * retry on their own, so a store that is down at start delays nothing. */
+static int
+connect_stores(struct sl_worker *w)
+{
+    struct sl_errbuf err = {{0}};
+
+    if (w->gw->have_database) {
+        w->pg = sl_pg_create(&w->loop, w->gw->cfg.database_url, NULL, &err);
+        if (w->pg == NULL) {
+            sl_log(SL_LOG_ERROR, NULL, "worker.database_failed", SL_LOG_STR("message", err.msg));
+            return -1;
+        }
+    }
+    if (w->gw->have_redis &&
+        sl_redis_create(&w->loop, &w->gw->redis_target, NULL, &w->redis, &err) != SL_OK) {
+        sl_log(SL_LOG_ERROR, NULL, "worker.redis_failed", SL_LOG_STR("message", err.msg));
+        return -1;
+    }
+    return 0;
+}
+
 struct sl_worker *
 sl_worker_from_ctx(h2o_context_t *ctx)
 {
@@ -166,6 +196,8 @@ sl_worker_init(struct sl_worker *w, int index, struct sl_gateway *gw, int listen
     w->accept_ctx.ssl_ctx = gw->ssl_ctx;
 
     if (sl_upstream_init(&w->upstream, &w->loop) != 0)
+        return -1;
+    if (connect_stores(w) != 0)
         return -1;
     uv_async_init(&w->loop, &w->stop_async, on_stop_request);
     w->stop_async.data = w;

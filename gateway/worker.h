@@ -21,6 +21,8 @@
 #include "gateway/upstream/upstream.h"
 
 struct sl_gateway;
+struct sl_pg;
+struct sl_redis;
 
 struct sl_worker {
     int index;
@@ -34,6 +36,8 @@ struct sl_worker {
     int listen_fd;
 
     struct sl_upstream upstream;
+    struct sl_pg *pg;       /* NULL without a database; reconnects by itself */
+    struct sl_redis *redis; /* NULL without Redis; reconnects by itself */
 
     uv_async_t stop_async;
     uv_timer_t drain_timer;
