@@ -120,6 +120,7 @@ struct sl_config {
     char *tls_key_file;
     int store_prompts_in_spend_logs; /* 0 or 1 */
     int disable_spend_logs;          /* 0 or 1 */
+    int allow_requests_on_db_unavailable; /* 0 or 1 */
 
     /* litellm_settings */
     struct sl_strlist callbacks;

@@ -68,6 +68,11 @@ const struct sl_config_option sl_config__options[] = {
     {"general_settings.disable_spend_logs", GLOBAL(disable_spend_logs), .type = SL_CONFIG_T_BOOL,
      .def = "false", .flags = RELOAD,
      .doc = "Write no spend log rows (spend totals are still updated)."},
+    {"general_settings.allow_requests_on_db_unavailable",
+     GLOBAL(allow_requests_on_db_unavailable), .type = SL_CONFIG_T_BOOL, .def = "false",
+     .flags = RELOAD,
+     .doc = "Let a virtual key that no cache holds through without checks while PostgreSQL is "
+            "unreachable, instead of answering 401."},
 
     /* litellm_settings */
     {"litellm_settings.callbacks", GLOBAL(callbacks), .type = SL_CONFIG_T_STRLIST,

@@ -17,6 +17,7 @@
 #include "gateway/gateway.h"
 #include "common/pg.h"
 #include "common/redis.h"
+#include "gateway/auth/keys.h"
 #include "gateway/http/request.h"
 
 /* How often waiting HTTP/1 requests are checked for a client that hung up. */
@@ -110,6 +111,7 @@ finish_loop(struct sl_worker *w)
     if (w->redis != NULL)
         sl_redis_destroy(w->redis);
     w->redis = NULL;
+    sl_auth_worker_dispose(w);
     uv_stop(&w->loop);
 }
 
@@ -170,6 +172,7 @@ connect_stores(struct sl_worker *w)
         sl_log(SL_LOG_ERROR, NULL, "worker.redis_failed", SL_LOG_STR("message", err.msg));
         return -1;
     }
+    sl_auth_worker_init(w);
     return 0;
 }
 

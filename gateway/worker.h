@@ -20,6 +20,7 @@
 
 #include "gateway/upstream/upstream.h"
 
+struct sl_auth_cache;
 struct sl_gateway;
 struct sl_pg;
 struct sl_redis;
@@ -38,6 +39,7 @@ struct sl_worker {
     struct sl_upstream upstream;
     struct sl_pg *pg;       /* NULL without a database; reconnects by itself */
     struct sl_redis *redis; /* NULL without Redis; reconnects by itself */
+    struct sl_auth_cache *auth; /* virtual key records, gateway/auth/keys.h */
 
     uv_async_t stop_async;
     uv_timer_t drain_timer;

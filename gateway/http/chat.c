@@ -4,14 +4,23 @@
  * /v1/embeddings, each also without /v1. One handler body runs stages 1 to 3 of
  * http/pipeline.h (parse, authenticate, route) for all three, then the relay takes over. The
  * routes differ only in their body checks, their call kind and whether they may stream.
+ *
+ * This file also contains the authentication that every model route shares: the master key is checked
+ * at once, a virtual key through the lookup chain of auth/keys.h, after which the route goes on
+ * from a callback (the request is retained meanwhile).
  */
 #define SL_LOG_MODULE "http"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "gateway/auth/access.h"
 #include "gateway/auth/auth.h"
+#include "gateway/auth/keys.h"
 #include "gateway/gateway.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
@@ -33,43 +42,262 @@ find_header(h2o_req_t *req, const char *name, const char **value, size_t *len)
     *len = req->headers.entries[i].value.len;
 }
 
-int
-sl_http_authenticate(struct sl_request *r, const struct sl_config *cfg)
+/* Writes "abcd****wxyz" (the first and last four characters) for the message that rejects a
+ * key without the sk- prefix. A key of 8 characters or fewer is shown as "****" alone. */
+static void
+mask_ends(const char *key, size_t len, char out[16])
+{
+    if (len <= 8) {
+        snprintf(out, 16, "****");
+        return;
+    }
+    snprintf(out, 16, "%.4s****%.4s", key, key + len - 4);
+}
+
+/* Formats Unix seconds as LiteLLM prints a UTC datetime, e.g. "2026-01-02 03:04:05+00:00". */
+static void
+format_utc(int64_t unix_s, char out[40])
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, 40, "%Y-%m-%d %H:%M:%S+00:00", &tm) == 0)
+        snprintf(out, 40, "%lld", (long long)unix_s);
+}
+
+/* A request waiting for its key's record. */
+struct auth_wait {
+    struct sl_request *r;
+    sl_http_auth_next_cb next;
+    void *privdata;
+    char masked[16];
+    char token[SL_AUTH_HASH_HEX_LEN + 1];
+};
+
+/* The checks on the key's own record (LiteLLM's order: blocked, expiry, team blocked). Returns
+ * 1 when they pass; else the error has been sent. */
+static int
+check_record(struct sl_request *r, const struct sl_auth_record *rec, const char *masked)
+{
+    int64_t now = (int64_t)time(NULL);
+    char expires[40];
+    char current[40];
+
+    if (rec->blocked) {
+        sl_request_respond_error(r, 401, "auth_error", NULL,
+                                 "Authentication Error, Key is blocked. Update via `/key/unblock` "
+                                 "if you're admin.");
+        return 0;
+    }
+    if (rec->expires != 0 && rec->expires < now) {
+        format_utc(rec->expires, expires);
+        format_utc(now, current);
+        sl_request_respond_error(r, 400, "expired_key", masked,
+                                 "Authentication Error - Expired Key. Key Expiry time %s and "
+                                 "current time %s", expires, current);
+        return 0;
+    }
+    if (rec->has_team && rec->team_blocked) {
+        sl_request_respond_error(r, 401, "auth_error", NULL,
+                                 "Authentication Error, Team=%s is blocked. Update via "
+                                 "`/team/unblock` if your admin.",
+                                 rec->team_id != NULL ? rec->team_id : "");
+        return 0;
+    }
+    return 1;
+}
+
+static void
+on_key_record(enum sl_auth_lookup_status status, const struct sl_auth_record *rec, void *privdata)
+{
+    struct auth_wait *wait = privdata;
+    struct sl_request *r = wait->r;
+
+    /* The client may have gone while the stores were asked. */
+    if (r->req == NULL)
+        goto out;
+
+    switch (status) {
+    case SL_AUTH_FOUND:
+        if (check_record(r, rec, wait->masked))
+            wait->next(r, rec, wait->privdata);
+        break;
+    case SL_AUTH_NOT_FOUND:
+        sl_request_respond_error(r, 401, "token_not_found_in_db", "key",
+                                 "Authentication Error, Invalid proxy server token passed. "
+                                 "Received API Key = %s, Key Hash (Token) =%s. Unable to find "
+                                 "token in cache or `LiteLLM_VerificationTokenTable`",
+                                 wait->masked, wait->token);
+        break;
+    case SL_AUTH_UNAVAILABLE:
+        if (r->worker->gw->cfg.allow_requests_on_db_unavailable) {
+            sl_log(SL_LOG_WARN, r->call_id, "auth.store_unavailable_allowed",
+                   SL_LOG_STR("token", wait->token));
+            wait->next(r, NULL, wait->privdata);
+            break;
+        }
+        sl_request_respond_error(r, 401, "auth_error", NULL,
+                                 "Authentication Error, the key store is unavailable");
+        break;
+    }
+
+out:
+    sl_request_release(r);
+    free(wait);
+}
+
+/* Finds the caller's key in the headers. Returns 1 with `*key` pointing into the request, or
+ * 0 once the 401 has been sent. */
+static int
+read_key(struct sl_request *r, const char **key, size_t *len)
 {
     struct sl_auth_headers h;
-    const char *key = NULL;
-    size_t len = 0;
-    char masked[16];
-
-    if (cfg->master_key == NULL)
-        return 1;
 
     find_header(r->req, "x-litellm-api-key", &h.litellm_api_key, &h.litellm_api_key_len);
     find_header(r->req, "authorization", &h.authorization, &h.authorization_len);
     find_header(r->req, "api-key", &h.api_key, &h.api_key_len);
     find_header(r->req, "x-api-key", &h.x_api_key, &h.x_api_key_len);
 
-    switch (sl_auth_extract(&h, &key, &len)) {
+    switch (sl_auth_extract(&h, key, len)) {
     case SL_AUTH_OK:
-        break;
+        return 1;
     case SL_AUTH_MISSING:
         sl_request_respond_error(r, 401, "auth_error", NULL,
                                  "Authentication Error, No api key passed in.");
         return 0;
     case SL_AUTH_MALFORMED:
     case SL_AUTH_INVALID:
-        sl_request_respond_error(r, 401, "auth_error", NULL,
-                                 "Authentication Error, Malformed API Key passed in. Ensure Key "
-                                 "has `Bearer ` prefix.");
-        return 0;
+        break;
     }
-    if (sl_auth_is_master(cfg->master_key, key, len))
-        return 1;
+    sl_request_respond_error(r, 401, "auth_error", NULL,
+                             "Authentication Error, Malformed API Key passed in. Ensure Key "
+                             "has `Bearer ` prefix.");
+    return 0;
+}
+
+static void
+reject_not_master(struct sl_request *r, const char *key, size_t len)
+{
+    char masked[16];
 
     sl_auth_mask(key, len, masked);
     sl_request_respond_error(r, 401, "auth_error", "key",
                              "Authentication Error, Invalid proxy server token passed. Received "
                              "API Key = %s. The key is not the master key.", masked);
+}
+
+int
+sl_http_authenticate_master(struct sl_request *r, const struct sl_config *cfg)
+{
+    const char *key = NULL;
+    size_t len = 0;
+
+    if (cfg->master_key == NULL)
+        return 1;
+    if (!read_key(r, &key, &len))
+        return 0;
+    if (sl_auth_is_master(cfg->master_key, key, len))
+        return 1;
+    reject_not_master(r, key, len);
+    return 0;
+}
+
+void
+sl_http_authenticate(struct sl_request *r, sl_http_auth_next_cb next, void *privdata)
+{
+    struct sl_worker *w = r->worker;
+    const struct sl_config *cfg = &w->gw->cfg;
+    const char *key = NULL;
+    size_t len = 0;
+    struct auth_wait *wait;
+
+    if (cfg->master_key == NULL) {
+        next(r, NULL, privdata);
+        return;
+    }
+    if (!read_key(r, &key, &len))
+        return;
+    if (sl_auth_is_master(cfg->master_key, key, len)) {
+        next(r, NULL, privdata);
+        return;
+    }
+    if (!w->gw->have_database) {
+        reject_not_master(r, key, len);
+        return;
+    }
+    if (len < 3 || memcmp(key, "sk-", 3) != 0) {
+        char ends[16];
+
+        mask_ends(key, len, ends);
+        sl_request_respond_error(r, 401, "auth_error", NULL,
+                                 "Authentication Error, LiteLLM Virtual Key expected. "
+                                 "Received=%s, expected to start with 'sk-'.", ends);
+        return;
+    }
+
+    wait = sl_xcalloc(1, sizeof(*wait));
+    wait->r = r;
+    wait->next = next;
+    wait->privdata = privdata;
+    sl_auth_mask(key, len, wait->masked);
+    sl_auth_hash_key(key, len, wait->token);
+    sl_request_retain(r);
+    sl_auth_lookup(w, key, len, on_key_record, wait);
+}
+
+/* Builds the access lists of `rec`; the strings stay owned by the record. */
+static void
+access_lists_of(const struct sl_auth_record *rec, struct sl_access_lists *out)
+{
+    out->key = (struct sl_access_list){(const char *const *)rec->models.items, rec->models.n, 1};
+    out->team = (struct sl_access_list){(const char *const *)rec->team_models.items,
+                                        rec->team_models.n, rec->has_team};
+    out->user = (struct sl_access_list){(const char *const *)rec->user_models.items,
+                                        rec->user_models.n, rec->has_user};
+    out->org = (struct sl_access_list){(const char *const *)rec->org_models.items,
+                                       rec->org_models.n, rec->has_org};
+}
+
+int
+sl_http_model_allowed(const struct sl_auth_record *rec, const char *model,
+                      const struct sl_model_group *group)
+{
+    struct sl_access_lists lists;
+    enum sl_access_scope scope;
+
+    if (rec == NULL)
+        return 1;
+    access_lists_of(rec, &lists);
+    return sl_access_check(&lists, model, group, &scope);
+}
+
+int
+sl_http_check_model_access(struct sl_request *r, const struct sl_auth_record *rec,
+                           const char *model, const struct sl_model_group *group)
+{
+    struct sl_access_lists lists;
+    enum sl_access_scope scope;
+    const struct sl_access_list *denied;
+    struct sl_buf allowed;
+
+    if (rec == NULL)
+        return 1;
+    access_lists_of(rec, &lists);
+    if (sl_access_check(&lists, model, group, &scope))
+        return 1;
+
+    denied = scope == SL_ACCESS_KEY    ? &lists.key
+             : scope == SL_ACCESS_TEAM ? &lists.team
+             : scope == SL_ACCESS_USER ? &lists.user
+                                       : &lists.org;
+    sl_buf_init(&allowed, 64 * 1024);
+    sl_access_append_list(&allowed, denied);
+    sl_request_respond_error(r, 401, sl_access_error_type(scope), "model",
+                             "%s not allowed to access model. This %s can only access models=%s. "
+                             "Tried to access %s",
+                             sl_access_scope_name(scope), sl_access_scope_name(scope),
+                             allowed.data != NULL ? allowed.data : "[]", model);
+    sl_buf_dispose(&allowed);
     return 0;
 }
 
@@ -136,14 +364,44 @@ parse_body(struct sl_request *r, const struct sl_config *cfg, const struct model
     return 1;
 }
 
+/* Stages 1 and 3 once the key passed: body, model access, route; then the relay. */
+static void
+continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
+{
+    const struct model_route *route = privdata;
+    struct sl_worker *w = r->worker;
+    h2o_req_t *req = r->req;
+    const struct sl_model_group *group;
+    const cJSON *stream;
+
+    if (!parse_body(r, &w->gw->cfg, route))
+        return;
+
+    r->model = sl_xstrdup(sl_json_get_string(r->body, "model"));
+    stream = cJSON_GetObjectItemCaseSensitive(r->body, "stream");
+    r->stream = cJSON_IsTrue(stream);
+
+    group = sl_router_find(&w->gw->router, r->model);
+    if (!sl_http_check_model_access(r, rec, r->model, group))
+        return;
+    if (group == NULL) {
+        reject_unknown_model(r, &w->gw->router, r->model);
+        return;
+    }
+    r->deployment = sl_router_pick(group, &w->rng);
+    r->ctx.kind = route->kind;
+    r->ctx.inbound = SL_FORMAT_OPENAI;
+    r->ctx.body = r->body;
+    r->ctx.raw_body = req->entity.base;
+    r->ctx.raw_len = req->entity.len;
+    sl_relay_start(r);
+}
+
 static int
 handle_model_route(h2o_req_t *req, const struct model_route *route)
 {
     struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
-    const struct sl_config *cfg = &w->gw->cfg;
     struct sl_request *r = sl_request_create(w, req, route->route);
-    const struct sl_model_group *group;
-    const cJSON *stream;
 
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         sl_request_add_header(r, "allow", "POST");
@@ -157,25 +415,8 @@ handle_model_route(h2o_req_t *req, const struct model_route *route)
                                  "The gateway is shutting down; retry on another instance.");
         return 0;
     }
-    if (!sl_http_authenticate(r, cfg) || !parse_body(r, cfg, route))
-        return 0;
-
-    r->model = sl_xstrdup(sl_json_get_string(r->body, "model"));
-    stream = cJSON_GetObjectItemCaseSensitive(r->body, "stream");
-    r->stream = cJSON_IsTrue(stream);
-
-    group = sl_router_find(&w->gw->router, r->model);
-    if (group == NULL) {
-        reject_unknown_model(r, &w->gw->router, r->model);
-        return 0;
-    }
-    r->deployment = sl_router_pick(group, &w->rng);
-    r->ctx.kind = route->kind;
-    r->ctx.inbound = SL_FORMAT_OPENAI;
-    r->ctx.body = r->body;
-    r->ctx.raw_body = req->entity.base;
-    r->ctx.raw_len = req->entity.len;
-    sl_relay_start(r);
+    /* The cast drops const only to pass the route through privdata; it is never written. */
+    sl_http_authenticate(r, continue_model_route, (void *)route);
     return 0;
 }
 

@@ -3,7 +3,8 @@
  * info -- the small routes: model list, liveness, readiness and the JSON 404.
  *
  * Health routes need no key, as in LiteLLM, so load balancers and Kubernetes probes can use
- * them; the model list needs the same key as the chat route.
+ * them; the model list needs the same key as the chat route and shows only the model groups
+ * that key may call.
  */
 #define SL_LOG_MODULE "http"
 #include <string.h>
@@ -32,24 +33,24 @@ check_method(struct sl_request *r, const char *allowed)
     return 0;
 }
 
-int
-sl_handle_models(h2o_handler_t *self, h2o_req_t *req)
+/* Lists the model groups that the caller's key may call. */
+static void
+list_models(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
 {
-    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
-    struct sl_request *r = sl_request_create(w, req, "/models");
-    const struct sl_router *router = &w->gw->router;
+    const struct sl_router *router = &r->worker->gw->router;
     struct sl_buf out;
+    int first = 1;
 
-    (void)self;
-    if (!check_method(r, "GET") || !sl_http_authenticate(r, &w->gw->cfg))
-        return 0;
-
+    (void)privdata;
     sl_buf_init(&out, 0);
     sl_buf_append_str(&out, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0; i < router->n_groups; i++) {
         const char *name = router->groups[i].name;
 
-        sl_buf_append_str(&out, i == 0 ? "{\"id\":" : ",{\"id\":");
+        if (!sl_http_model_allowed(rec, name, &router->groups[i]))
+            continue;
+        sl_buf_append_str(&out, first ? "{\"id\":" : ",{\"id\":");
+        first = 0;
         sl_json_append_string(&out, name, strlen(name));
         sl_buf_printf(&out, ",\"object\":\"model\",\"created\":%d,\"owned_by\":\"openai\"}",
                       SL_MODEL_CREATED_AT);
@@ -57,6 +58,17 @@ sl_handle_models(h2o_handler_t *self, h2o_req_t *req)
     sl_buf_append_str(&out, "]}");
     sl_request_respond_json(r, 200, out.data, out.len);
     sl_buf_dispose(&out);
+}
+
+int
+sl_handle_models(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
+    struct sl_request *r = sl_request_create(w, req, "/models");
+
+    (void)self;
+    if (check_method(r, "GET"))
+        sl_http_authenticate(r, list_models, NULL);
     return 0;
 }
 

@@ -3,6 +3,8 @@
  * messages -- POST /v1/messages and /v1/messages/count_tokens, Anthropic's Messages API for
  * clients such as Claude Code and the Anthropic SDKs: stages 1 to 3 of http/pipeline.h (parse,
  * authenticate, route) with every error in Anthropic's envelope, then the relay takes over.
+ * The key is checked before the body is read; the route goes on from the callback of
+ * sl_http_authenticate().
  *
  * Any model group may serve /v1/messages: the relay passes the body through to a family whose
  * native format is Anthropic's and converts it for the others (format_anthropic.h). Token
@@ -138,19 +140,21 @@ collect_client_headers(struct sl_request *r)
     return 1;
 }
 
-/* Stages 1 to 3 for both routes. Returns the model group, or NULL once an error was sent. */
+/* Stages 1 and 3 for both routes once the key passed. Returns the model group, or NULL once
+ * an error was sent. */
 static const struct sl_model_group *
-accept_request(struct sl_request *r, struct sl_worker *w, int count_tokens)
+accept_request(struct sl_request *r, const struct sl_auth_record *rec, int count_tokens)
 {
-    const struct sl_config *cfg = &w->gw->cfg;
+    struct sl_worker *w = r->worker;
     const struct sl_model_group *group;
 
-    if (!check_request(r, w) || !sl_http_authenticate(r, cfg) ||
-        !parse_body(r, cfg, count_tokens) || !collect_client_headers(r))
+    if (!parse_body(r, &w->gw->cfg, count_tokens) || !collect_client_headers(r))
         return NULL;
 
     r->model = sl_xstrdup(sl_json_get_string(r->body, "model"));
     group = sl_router_find(&w->gw->router, r->model);
+    if (!sl_http_check_model_access(r, rec, r->model, group))
+        return NULL;
     if (group == NULL) {
         sl_request_respond_error(r, 400, "invalid_request_error", NULL,
                                  "model: no model group is named \"%s\" on this gateway. Call "
@@ -172,17 +176,17 @@ create_request(h2o_req_t *req, const char *route)
     return r;
 }
 
-int
-sl_handle_messages(h2o_handler_t *self, h2o_req_t *req)
+static void
+continue_messages(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
 {
-    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
-    struct sl_request *r = create_request(req, "/v1/messages");
+    struct sl_worker *w = r->worker;
+    h2o_req_t *req = r->req;
     const struct sl_model_group *group;
 
-    (void)self;
-    group = accept_request(r, w, 0);
+    (void)privdata;
+    group = accept_request(r, rec, 0);
     if (group == NULL)
-        return 0;
+        return;
 
     r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->body, "stream"));
     r->deployment = sl_router_pick(group, &w->rng);
@@ -192,22 +196,33 @@ sl_handle_messages(h2o_handler_t *self, h2o_req_t *req)
     r->ctx.raw_body = req->entity.base;
     r->ctx.raw_len = req->entity.len;
     sl_relay_start(r);
+}
+
+int
+sl_handle_messages(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
+    struct sl_request *r = create_request(req, "/v1/messages");
+
+    (void)self;
+    if (check_request(r, w))
+        sl_http_authenticate(r, continue_messages, NULL);
     return 0;
 }
 
 /* Forwards the count to a family that speaks Anthropic's format; no count is made up here. */
-int
-sl_handle_count_tokens(h2o_handler_t *self, h2o_req_t *req)
+static void
+continue_count_tokens(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
 {
-    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
-    struct sl_request *r = create_request(req, "/v1/messages/count_tokens");
+    struct sl_worker *w = r->worker;
+    h2o_req_t *req = r->req;
     const struct sl_model_group *group;
     const struct sl_provider *provider;
 
-    (void)self;
-    group = accept_request(r, w, 1);
+    (void)privdata;
+    group = accept_request(r, rec, 1);
     if (group == NULL)
-        return 0;
+        return;
 
     r->deployment = sl_router_pick(group, &w->rng);
     provider = sl_provider_find(r->deployment->provider);
@@ -217,7 +232,7 @@ sl_handle_count_tokens(h2o_handler_t *self, h2o_req_t *req)
                                  "model anthropic/...): model group \"%s\" is served by "
                                  "provider \"%s\", which has no token counting endpoint.",
                                  r->model, r->deployment->provider);
-        return 0;
+        return;
     }
     r->stream = 0; /* the endpoint never streams, whatever the body says */
     r->ctx.kind = SL_KIND_COUNT_TOKENS;
@@ -226,5 +241,16 @@ sl_handle_count_tokens(h2o_handler_t *self, h2o_req_t *req)
     r->ctx.raw_body = req->entity.base;
     r->ctx.raw_len = req->entity.len;
     sl_relay_start(r);
+}
+
+int
+sl_handle_count_tokens(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
+    struct sl_request *r = create_request(req, "/v1/messages/count_tokens");
+
+    (void)self;
+    if (check_request(r, w))
+        sl_http_authenticate(r, continue_count_tokens, NULL);
     return 0;
 }

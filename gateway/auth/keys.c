@@ -1,0 +1,768 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keys -- the lookup chain of virtual keys (local cache, Redis, Postgres) and its
+ * invalidation; see keys.h. The local cache is direct-mapped by the hash: a new record takes
+ * the slot of whatever was there, which bounds memory without an eviction list.
+ */
+#define SL_LOG_MODULE "auth"
+#include "gateway/auth/keys.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <msgpack.h>
+#include <openssl/sha.h>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/redis.h"
+#include "common/xalloc.h"
+#include "gateway/worker.h"
+
+/* How long a record read from a store may still serve while no store responds. */
+#define SL_AUTH_STALE_MAX_MS ((uint64_t)SL_AUTH_REDIS_TTL_S * 1000)
+/* Version of the Redis record layout; a record of another version is a miss. */
+#define SL_AUTH_RECORD_VERSION 1
+/* Longest Redis key or channel name built here. */
+#define SL_AUTH_REDIS_KEY_MAX 256
+#define SL_AUTH_LOG_INTERVAL_MS 30000
+
+struct sl_auth_slot {
+    int used;
+    uint64_t fetched_ms;
+    struct sl_auth_record rec;
+};
+
+struct sl_auth_cache {
+    struct sl_auth_slot *slots; /* SL_AUTH_LOCAL_SLOTS of them */
+    /* Counts invalidations seen by this worker. A lookup that started under an older value
+     * does not fill any cache, so a record read before a change cannot outlive it. */
+    uint64_t epoch;
+    struct sl_log_limiter store_log;
+};
+
+/* One lookup waiting on Redis or Postgres. */
+struct lookup {
+    struct sl_worker *w;
+    char token[SL_AUTH_HASH_HEX_LEN + 1];
+    sl_auth_lookup_cb cb;
+    void *privdata;
+    uint64_t epoch;
+};
+
+static const char lookup_sql[] =
+    "SELECT k.token, k.key_name, k.key_alias, k.user_id, u.user_role, k.team_id, m.role,"
+    " COALESCE(k.organization_id, t.organization_id), k.metadata::text,"
+    " COALESCE(floor(extract(epoch FROM k.expires))::bigint, 0), k.blocked,"
+    " t.team_id IS NOT NULL, COALESCE(t.blocked, false), u.user_id IS NOT NULL,"
+    " o.organization_id IS NOT NULL, to_json(k.models)::text, to_json(t.models)::text,"
+    " to_json(u.models)::text, to_json(o.models)::text"
+    " FROM keys k"
+    " LEFT JOIN users u ON u.user_id = k.user_id"
+    " LEFT JOIN teams t ON t.team_id = k.team_id"
+    " LEFT JOIN team_memberships m ON m.team_id = k.team_id AND m.user_id = k.user_id"
+    " LEFT JOIN organizations o"
+    "   ON o.organization_id = COALESCE(k.organization_id, t.organization_id)"
+    " WHERE k.token = $1 LIMIT 1";
+
+/* ---------------------------------------------------------------- records */
+
+static void
+models_dispose(struct sl_auth_models *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->items[i]);
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+static void
+models_copy(struct sl_auth_models *dst, const struct sl_auth_models *src)
+{
+    dst->n = src->n;
+    dst->items = src->n > 0 ? sl_xcalloc(src->n, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < src->n; i++)
+        dst->items[i] = sl_xstrdup(src->items[i]);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    return s != NULL ? sl_xstrdup(s) : NULL;
+}
+
+void
+sl_auth_record_dispose(struct sl_auth_record *rec)
+{
+    free(rec->key_name);
+    free(rec->key_alias);
+    free(rec->user_id);
+    free(rec->user_role);
+    free(rec->team_id);
+    free(rec->team_member_role);
+    free(rec->org_id);
+    free(rec->metadata);
+    models_dispose(&rec->models);
+    models_dispose(&rec->team_models);
+    models_dispose(&rec->user_models);
+    models_dispose(&rec->org_models);
+    memset(rec, 0, sizeof(*rec));
+}
+
+void
+sl_auth_record_copy(struct sl_auth_record *dst, const struct sl_auth_record *src)
+{
+    *dst = *src;
+    dst->key_name = dup_or_null(src->key_name);
+    dst->key_alias = dup_or_null(src->key_alias);
+    dst->user_id = dup_or_null(src->user_id);
+    dst->user_role = dup_or_null(src->user_role);
+    dst->team_id = dup_or_null(src->team_id);
+    dst->team_member_role = dup_or_null(src->team_member_role);
+    dst->org_id = dup_or_null(src->org_id);
+    dst->metadata = dup_or_null(src->metadata);
+    models_copy(&dst->models, &src->models);
+    models_copy(&dst->team_models, &src->team_models);
+    models_copy(&dst->user_models, &src->user_models);
+    models_copy(&dst->org_models, &src->org_models);
+}
+
+void
+sl_auth_hash_key(const char *key, size_t len, char out[SL_AUTH_HASH_HEX_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+
+    SHA256((const unsigned char *)key, len, digest);
+    for (size_t i = 0; i < sizeof(digest); i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0xf];
+    }
+    out[SL_AUTH_HASH_HEX_LEN] = '\0';
+    OPENSSL_cleanse(digest, sizeof(digest));
+}
+
+static int
+is_hash(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n] != '\0'; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return 0;
+    return n == SL_AUTH_HASH_HEX_LEN;
+}
+
+/* ---------------------------------------------------------------- msgpack encoding */
+
+static int
+write_sbuf(void *data, const char *buf, size_t len)
+{
+    return sl_buf_append(data, buf, len) == SL_OK ? 0 : -1;
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static void
+pack_field_str(msgpack_packer *pk, const char *name, const char *value)
+{
+    pack_str(pk, name);
+    if (value == NULL)
+        msgpack_pack_nil(pk);
+    else
+        pack_str(pk, value);
+}
+
+static void
+pack_field_bool(msgpack_packer *pk, const char *name, int value)
+{
+    pack_str(pk, name);
+    if (value)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+static void
+pack_field_models(msgpack_packer *pk, const char *name, const struct sl_auth_models *m)
+{
+    pack_str(pk, name);
+    msgpack_pack_array(pk, m->n);
+    for (size_t i = 0; i < m->n; i++)
+        pack_str(pk, m->items[i]);
+}
+
+void
+sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
+{
+    msgpack_packer pk;
+
+    msgpack_packer_init(&pk, out, write_sbuf);
+    msgpack_pack_map(&pk, 20);
+    pack_str(&pk, "v");
+    msgpack_pack_int(&pk, SL_AUTH_RECORD_VERSION);
+    pack_field_str(&pk, "token", rec->token);
+    pack_field_str(&pk, "key_name", rec->key_name);
+    pack_field_str(&pk, "key_alias", rec->key_alias);
+    pack_field_str(&pk, "user_id", rec->user_id);
+    pack_field_str(&pk, "user_role", rec->user_role);
+    pack_field_str(&pk, "team_id", rec->team_id);
+    pack_field_str(&pk, "team_member_role", rec->team_member_role);
+    pack_field_str(&pk, "org_id", rec->org_id);
+    pack_field_str(&pk, "metadata", rec->metadata);
+    pack_str(&pk, "expires");
+    msgpack_pack_int64(&pk, rec->expires);
+    pack_field_bool(&pk, "blocked", rec->blocked);
+    pack_field_bool(&pk, "has_team", rec->has_team);
+    pack_field_bool(&pk, "team_blocked", rec->team_blocked);
+    pack_field_bool(&pk, "has_user", rec->has_user);
+    pack_field_bool(&pk, "has_org", rec->has_org);
+    pack_field_models(&pk, "models", &rec->models);
+    pack_field_models(&pk, "team_models", &rec->team_models);
+    pack_field_models(&pk, "user_models", &rec->user_models);
+    pack_field_models(&pk, "org_models", &rec->org_models);
+}
+
+static int
+obj_is(const msgpack_object *o, const char *name)
+{
+    size_t len = strlen(name);
+
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp(o->via.str.ptr, name, len) == 0;
+}
+
+/* Reads a string or nil into `*out` (freed first). Returns 0, or -1 for another type. */
+static int
+read_str(const msgpack_object *o, char **out)
+{
+    free(*out);
+    *out = NULL;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return -1;
+    *out = sl_xstrndup(o->via.str.ptr, o->via.str.size);
+    return 0;
+}
+
+static int
+read_bool(const msgpack_object *o, int *out)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    *out = o->via.boolean ? 1 : 0;
+    return 0;
+}
+
+static int
+read_models(const msgpack_object *o, struct sl_auth_models *out)
+{
+    models_dispose(out);
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    out->items = o->via.array.size > 0 ? sl_xcalloc(o->via.array.size, sizeof(char *)) : NULL;
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        if (read_str(&o->via.array.ptr[i], &out->items[out->n]) != 0 ||
+            out->items[out->n] == NULL)
+            return -1;
+        out->n++;
+    }
+    return 0;
+}
+
+static int
+read_int64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *out = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = o->via.i64;
+    else
+        return -1;
+    return 0;
+}
+
+/* Reads one map entry into `rec`. Unknown names are skipped so that a later version may add
+ * fields. Returns 0, or -1 for a known name with a value of the wrong type. */
+static int
+read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_record *rec)
+{
+    char *token = NULL;
+    int rc;
+
+    if (obj_is(name, "token")) {
+        rc = read_str(v, &token);
+        if (rc == 0 && (token == NULL || !is_hash(token)))
+            rc = -1;
+        if (rc == 0)
+            memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
+        free(token);
+        return rc;
+    }
+    if (obj_is(name, "key_name"))
+        return read_str(v, &rec->key_name);
+    if (obj_is(name, "key_alias"))
+        return read_str(v, &rec->key_alias);
+    if (obj_is(name, "user_id"))
+        return read_str(v, &rec->user_id);
+    if (obj_is(name, "user_role"))
+        return read_str(v, &rec->user_role);
+    if (obj_is(name, "team_id"))
+        return read_str(v, &rec->team_id);
+    if (obj_is(name, "team_member_role"))
+        return read_str(v, &rec->team_member_role);
+    if (obj_is(name, "org_id"))
+        return read_str(v, &rec->org_id);
+    if (obj_is(name, "metadata"))
+        return read_str(v, &rec->metadata);
+    if (obj_is(name, "expires"))
+        return read_int64(v, &rec->expires);
+    if (obj_is(name, "blocked"))
+        return read_bool(v, &rec->blocked);
+    if (obj_is(name, "has_team"))
+        return read_bool(v, &rec->has_team);
+    if (obj_is(name, "team_blocked"))
+        return read_bool(v, &rec->team_blocked);
+    if (obj_is(name, "has_user"))
+        return read_bool(v, &rec->has_user);
+    if (obj_is(name, "has_org"))
+        return read_bool(v, &rec->has_org);
+    if (obj_is(name, "models"))
+        return read_models(v, &rec->models);
+    if (obj_is(name, "team_models"))
+        return read_models(v, &rec->team_models);
+    if (obj_is(name, "user_models"))
+        return read_models(v, &rec->user_models);
+    if (obj_is(name, "org_models"))
+        return read_models(v, &rec->org_models);
+    return 0;
+}
+
+enum sl_status
+sl_auth_record_decode(const char *data, size_t len, struct sl_auth_record *rec)
+{
+    msgpack_unpacked msg;
+    size_t off = 0;
+    enum sl_status st = SL_ERR_INVALID;
+    int64_t version = 0;
+
+    memset(rec, 0, sizeof(*rec));
+    msgpack_unpacked_init(&msg);
+    if (msgpack_unpack_next(&msg, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+        msg.data.type != MSGPACK_OBJECT_MAP)
+        goto out;
+
+    for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &msg.data.via.map.ptr[i];
+
+        if (obj_is(&kv->key, "v")) {
+            if (read_int64(&kv->val, &version) != 0)
+                goto out;
+        } else if (read_field(&kv->key, &kv->val, rec) != 0) {
+            goto out;
+        }
+    }
+    if (version != SL_AUTH_RECORD_VERSION || rec->token[0] == '\0')
+        goto out;
+    st = SL_OK;
+
+out:
+    msgpack_unpacked_destroy(&msg);
+    if (st != SL_OK)
+        sl_auth_record_dispose(rec);
+    return st;
+}
+
+/* ---------------------------------------------------------------- local cache */
+
+static struct sl_auth_slot *
+slot_of(struct sl_auth_cache *c, const char *token)
+{
+    uint32_t h = 0;
+
+    /* The hash is already uniform: its first 8 hex digits pick the slot. */
+    for (int i = 0; i < 8; i++)
+        h = (h << 4) | (uint32_t)(token[i] <= '9' ? token[i] - '0' : token[i] - 'a' + 10);
+    return &c->slots[h % SL_AUTH_LOCAL_SLOTS];
+}
+
+/* Returns the slot holding `token` no older than `max_age_ms`, or NULL. */
+static struct sl_auth_slot *
+cache_find(struct sl_auth_cache *c, const char *token, uint64_t max_age_ms)
+{
+    struct sl_auth_slot *s = slot_of(c, token);
+
+    if (!s->used || strcmp(s->rec.token, token) != 0)
+        return NULL;
+    if (sl_now_ms() - s->fetched_ms > max_age_ms)
+        return NULL;
+    return s;
+}
+
+static void
+cache_store(struct sl_auth_cache *c, const struct sl_auth_record *rec)
+{
+    struct sl_auth_slot *s = slot_of(c, rec->token);
+
+    if (s->used)
+        sl_auth_record_dispose(&s->rec);
+    sl_auth_record_copy(&s->rec, rec);
+    s->fetched_ms = sl_now_ms();
+    s->used = 1;
+}
+
+static void
+cache_drop(struct sl_auth_cache *c, const char *token)
+{
+    struct sl_auth_slot *s = slot_of(c, token);
+
+    c->epoch++;
+    if (s->used && strcmp(s->rec.token, token) == 0) {
+        sl_auth_record_dispose(&s->rec);
+        s->used = 0;
+    }
+}
+
+static void
+log_store_error(struct sl_auth_cache *c, const char *event, const char *message)
+{
+    if (!sl_log_limiter_allow(&c->store_log, sl_now_ms(), SL_AUTH_LOG_INTERVAL_MS))
+        return;
+    sl_log(SL_LOG_WARN, NULL, event, SL_LOG_STR("message", message),
+           SL_LOG_INT("suppressed", (int64_t)c->store_log.suppressed));
+}
+
+/* ---------------------------------------------------------------- lookup chain */
+
+static void
+finish(struct lookup *l, enum sl_auth_lookup_status status, const struct sl_auth_record *rec)
+{
+    l->cb(status, rec, l->privdata);
+    free(l);
+}
+
+/* No store responded. A record read recently still serves, so a Postgres outage does not
+ * lock out keys that were in use. */
+static void
+finish_unavailable(struct lookup *l)
+{
+    struct sl_auth_slot *s = cache_find(l->w->auth, l->token, SL_AUTH_STALE_MAX_MS);
+
+    finish(l, s != NULL ? SL_AUTH_FOUND : SL_AUTH_UNAVAILABLE, s != NULL ? &s->rec : NULL);
+}
+
+static void
+on_redis_set(struct sl_redis *r, enum sl_status status, const redisReply *reply, void *privdata)
+{
+    struct sl_worker *w = privdata;
+
+    (void)r;
+    if (status != SL_OK)
+        log_store_error(w->auth, "auth.redis_fill_failed", sl_status_str(status));
+    else if (reply->type == REDIS_REPLY_ERROR)
+        log_store_error(w->auth, "auth.redis_fill_failed", reply->str);
+}
+
+static void
+fill_redis(struct sl_worker *w, const struct sl_auth_record *rec)
+{
+    char key[SL_AUTH_REDIS_KEY_MAX];
+    char ttl[24];
+    struct sl_buf blob;
+    const char *argv[5];
+    size_t lens[5];
+
+    if (w->redis == NULL || sl_redis_key(key, sizeof(key), w->redis, "auth:%s", rec->token) != SL_OK)
+        return;
+    sl_buf_init(&blob, 0);
+    sl_auth_record_encode(rec, &blob);
+    argv[0] = "SET";
+    argv[1] = key;
+    argv[2] = blob.data;
+    argv[3] = "EX";
+    snprintf(ttl, sizeof(ttl), "%d", SL_AUTH_REDIS_TTL_S);
+    argv[4] = ttl;
+    for (int i = 0; i < 5; i++)
+        lens[i] = i == 2 ? blob.len : strlen(argv[i]);
+    if (sl_redis_command_argv(w->redis, 5, argv, lens, on_redis_set, w) != SL_OK)
+        log_store_error(w->auth, "auth.redis_fill_failed", "Redis is not connected");
+    sl_buf_dispose(&blob);
+}
+
+/* Reads a text[] rendered by to_json(). SQL NULL (no such row) leaves the list empty. */
+static int
+parse_models(const PGresult *res, int col, struct sl_auth_models *out)
+{
+    cJSON *arr = NULL;
+    struct sl_errbuf err;
+    int n;
+
+    if (PQgetisnull(res, 0, col))
+        return 0;
+    if (sl_json_parse(PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col), 4, &arr,
+                      &err) != SL_OK || !cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        return -1;
+    }
+    n = cJSON_GetArraySize(arr);
+    out->items = n > 0 ? sl_xcalloc((size_t)n, sizeof(char *)) : NULL;
+    for (const cJSON *it = arr->child; it != NULL; it = it->next)
+        if (cJSON_IsString(it))
+            out->items[out->n++] = sl_xstrdup(it->valuestring);
+    cJSON_Delete(arr);
+    return 0;
+}
+
+static char *
+text_or_null(const PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? NULL : sl_xstrdup(PQgetvalue(res, 0, col));
+}
+
+static int
+is_true(const PGresult *res, int col)
+{
+    return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
+}
+
+/* Fills `rec` from the one row of lookup_sql. Returns 0, or -1 for a malformed row. */
+static int
+record_from_row(const PGresult *res, struct sl_auth_record *rec)
+{
+    const char *token = PQgetvalue(res, 0, 0);
+    char *end = NULL;
+
+    memset(rec, 0, sizeof(*rec));
+    if (PQnfields(res) != 19 || !is_hash(token))
+        return -1;
+    memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
+    rec->key_name = text_or_null(res, 1);
+    rec->key_alias = text_or_null(res, 2);
+    rec->user_id = text_or_null(res, 3);
+    rec->user_role = text_or_null(res, 4);
+    rec->team_id = text_or_null(res, 5);
+    rec->team_member_role = text_or_null(res, 6);
+    rec->org_id = text_or_null(res, 7);
+    rec->metadata = text_or_null(res, 8);
+    errno = 0;
+    rec->expires = strtoll(PQgetvalue(res, 0, 9), &end, 10);
+    if (errno != 0 || end == NULL || *end != '\0')
+        return -1;
+    rec->blocked = is_true(res, 10);
+    rec->has_team = is_true(res, 11);
+    rec->team_blocked = is_true(res, 12);
+    rec->has_user = is_true(res, 13);
+    rec->has_org = is_true(res, 14);
+    if (parse_models(res, 15, &rec->models) != 0 ||
+        parse_models(res, 16, &rec->team_models) != 0 ||
+        parse_models(res, 17, &rec->user_models) != 0 ||
+        parse_models(res, 18, &rec->org_models) != 0)
+        return -1;
+    return 0;
+}
+
+static void
+on_pg_result(enum sl_status st, const PGresult *res, const char *error, void *privdata)
+{
+    struct lookup *l = privdata;
+    struct sl_worker *w = l->w;
+    struct sl_auth_record rec;
+
+    if (st != SL_OK) {
+        log_store_error(w->auth, "auth.database_failed", error != NULL ? error : "unknown");
+        finish_unavailable(l);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        finish(l, SL_AUTH_NOT_FOUND, NULL);
+        return;
+    }
+    if (record_from_row(res, &rec) != 0) {
+        sl_auth_record_dispose(&rec);
+        log_store_error(w->auth, "auth.database_failed", "the key row could not be read");
+        finish_unavailable(l);
+        return;
+    }
+    if (w->auth->epoch == l->epoch) {
+        cache_store(w->auth, &rec);
+        fill_redis(w, &rec);
+    }
+    finish(l, SL_AUTH_FOUND, &rec);
+    sl_auth_record_dispose(&rec);
+}
+
+static void
+query_database(struct lookup *l)
+{
+    const char *params[1] = {l->token};
+
+    if (l->w->pg == NULL ||
+        sl_pg_query(l->w->pg, lookup_sql, 1, params, on_pg_result, l) != SL_OK)
+        finish_unavailable(l);
+}
+
+static void
+on_redis_get(struct sl_redis *r, enum sl_status status, const redisReply *reply, void *privdata)
+{
+    struct lookup *l = privdata;
+    struct sl_worker *w = l->w;
+    struct sl_auth_record rec;
+
+    (void)r;
+    if (status != SL_OK || reply->type != REDIS_REPLY_STRING) {
+        if (status != SL_OK || reply->type == REDIS_REPLY_ERROR)
+            log_store_error(w->auth, "auth.redis_failed",
+                            status != SL_OK ? sl_status_str(status) : reply->str);
+        query_database(l);
+        return;
+    }
+    if (sl_auth_record_decode(reply->str, reply->len, &rec) != SL_OK ||
+        strcmp(rec.token, l->token) != 0) {
+        sl_auth_record_dispose(&rec);
+        log_store_error(w->auth, "auth.redis_record_invalid", "not a version 1 auth record");
+        query_database(l);
+        return;
+    }
+    if (w->auth->epoch == l->epoch)
+        cache_store(w->auth, &rec);
+    finish(l, SL_AUTH_FOUND, &rec);
+    sl_auth_record_dispose(&rec);
+}
+
+void
+sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_cb cb,
+               void *privdata)
+{
+    struct lookup *l = sl_xcalloc(1, sizeof(*l));
+    struct sl_auth_slot *s;
+    char rkey[SL_AUTH_REDIS_KEY_MAX];
+    const char *argv[2];
+    size_t lens[2];
+
+    l->w = w;
+    l->cb = cb;
+    l->privdata = privdata;
+    l->epoch = w->auth->epoch;
+    sl_auth_hash_key(key, len, l->token);
+
+    s = cache_find(w->auth, l->token, SL_AUTH_LOCAL_TTL_MS);
+    if (s != NULL) {
+        finish(l, SL_AUTH_FOUND, &s->rec);
+        return;
+    }
+    if (w->redis == NULL || sl_redis_key(rkey, sizeof(rkey), w->redis, "auth:%s", l->token) != SL_OK) {
+        query_database(l);
+        return;
+    }
+    argv[0] = "GET";
+    argv[1] = rkey;
+    lens[0] = 3;
+    lens[1] = strlen(rkey);
+    if (sl_redis_command_argv(w->redis, 2, argv, lens, on_redis_get, l) != SL_OK)
+        query_database(l);
+}
+
+/* ---------------------------------------------------------------- invalidation */
+
+static void
+on_invalidate_reply(struct sl_redis *r, enum sl_status status, const redisReply *reply,
+                    void *privdata)
+{
+    struct sl_worker *w = privdata;
+
+    (void)r;
+    if (status != SL_OK)
+        log_store_error(w->auth, "auth.invalidate_failed", sl_status_str(status));
+    else if (reply->type == REDIS_REPLY_ERROR)
+        log_store_error(w->auth, "auth.invalidate_failed", reply->str);
+}
+
+static void
+send_command(struct sl_worker *w, const char *a0, const char *a1, const char *a2)
+{
+    const char *argv[3] = {a0, a1, a2};
+    size_t lens[3];
+    int argc = a2 != NULL ? 3 : 2;
+
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    if (sl_redis_command_argv(w->redis, argc, argv, lens, on_invalidate_reply, w) != SL_OK)
+        log_store_error(w->auth, "auth.invalidate_failed", "Redis is not connected");
+}
+
+enum sl_status
+sl_auth_invalidate(struct sl_worker *w, const char *token_hash)
+{
+    char key[SL_AUTH_REDIS_KEY_MAX];
+    char channel[SL_AUTH_REDIS_KEY_MAX];
+
+    if (token_hash == NULL || !is_hash(token_hash))
+        return SL_ERR_INVALID;
+    cache_drop(w->auth, token_hash);
+    if (w->redis == NULL)
+        return SL_OK;
+    if (sl_redis_key(key, sizeof(key), w->redis, "auth:%s", token_hash) != SL_OK ||
+        sl_redis_key(channel, sizeof(channel), w->redis, "auth:invalidate") != SL_OK)
+        return SL_ERR_TOO_LARGE;
+    send_command(w, "DEL", key, NULL);
+    send_command(w, "PUBLISH", channel, token_hash);
+    return SL_OK;
+}
+
+static void
+on_invalidate_message(struct sl_redis *r, const char *channel, const char *payload,
+                      size_t payload_len, void *privdata)
+{
+    struct sl_worker *w = privdata;
+    char token[SL_AUTH_HASH_HEX_LEN + 1];
+
+    (void)r;
+    (void)channel;
+    if (payload_len != SL_AUTH_HASH_HEX_LEN)
+        return;
+    memcpy(token, payload, SL_AUTH_HASH_HEX_LEN);
+    token[SL_AUTH_HASH_HEX_LEN] = '\0';
+    if (is_hash(token))
+        cache_drop(w->auth, token);
+}
+
+void
+sl_auth_worker_init(struct sl_worker *w)
+{
+    char channel[SL_AUTH_REDIS_KEY_MAX];
+
+    w->auth = sl_xcalloc(1, sizeof(*w->auth));
+    w->auth->slots = sl_xcalloc(SL_AUTH_LOCAL_SLOTS, sizeof(struct sl_auth_slot));
+    if (w->redis == NULL)
+        return;
+    if (sl_redis_key(channel, sizeof(channel), w->redis, "auth:invalidate") != SL_OK ||
+        sl_redis_subscribe(w->redis, channel, on_invalidate_message, w) != SL_OK)
+        sl_log(SL_LOG_ERROR, NULL, "auth.subscribe_failed", SL_LOG_INT("worker", w->index));
+}
+
+void
+sl_auth_worker_dispose(struct sl_worker *w)
+{
+    if (w->auth == NULL)
+        return;
+    for (size_t i = 0; i < SL_AUTH_LOCAL_SLOTS; i++)
+        if (w->auth->slots[i].used)
+            sl_auth_record_dispose(&w->auth->slots[i].rec);
+    free(w->auth->slots);
+    free(w->auth);
+    w->auth = NULL;
+}
