@@ -413,6 +413,16 @@ test('database down keeps cached keys', async () => {
     await expectChatOk(open, unknown);
 });
 
+test('gateways exit cleanly', async () => {
+    for (const gw of [gwA, gwB, ...extraGateways]) {
+        const code = await gw.stop('SIGTERM', 10000);
+        const stderr = gw.proc.stderrText;
+        assert.ok(!/Sanitizer|runtime error/.test(stderr), `sanitizer report:\n${stderr.slice(-4000)}`);
+        assert.equal(code, 0, `exit status; stderr:\n${stderr.slice(-4000)}`);
+    }
+});
+
+// Runs after the gateways exited, so their whole output is checked.
 test('no key in gateway output', async () => {
     for (const gw of [gwA, gwB, ...extraGateways]) {
         const text = gw.proc.stdoutText + gw.proc.stderrText;
