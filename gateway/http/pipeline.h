@@ -8,6 +8,10 @@
  *                                 checks of http/validate.c. Bad input ends here with a 4xx.
  *  2. auth       auth/auth.c      the key from x-litellm-api-key, Authorization, api-key or
  *                                 x-api-key, compared with the master key in constant time.
+ *                auth/keys.c      a virtual key's record by its SHA-256: local cache, Redis,
+ *                                 Postgres; the route resumes from the lookup's callback.
+ *                auth/access.c    after parsing, the model checked against the key, team,
+ *                                 user and organization lists.
  *  3. route      router/router.c  the model group the client named, then one deployment of it.
  *  4. call       providers/       the provider family builds URL, headers and body;
  *                upstream/        curl multi sends it on the worker's loop with the timeout.
