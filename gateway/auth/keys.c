@@ -588,6 +588,8 @@ on_pg_result(enum sl_status st, const PGresult *res, const char *error, void *pr
         return;
     }
     if (PQntuples(res) == 0) {
+        /* NOTE: misses are not cached, so a key created a moment ago works at once, but every
+         * request with an unknown key costs one indexed Postgres query. */
         finish(l, SL_AUTH_NOT_FOUND, NULL);
         return;
     }

@@ -260,6 +260,27 @@ test('unknown key on messages uses anthropic envelope', async () => {
     assert.ok(body.error.message.includes(`Key Hash (Token) =${sha256(key)}`), body.error.message);
 });
 
+test('valid key on messages route', async () => {
+    const key = newKey({ models: ['gpt-4o-mini'] });
+    const res = await postJson(`${gwA.url}/v1/messages`,
+        { model: 'gpt-4o-mini', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
+        { 'x-api-key': key });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.json().type, 'message');
+});
+
+test('denied model on messages route', async () => {
+    const key = newKey({ models: ['gpt-4o-mini'] });
+    const res = await postJson(`${gwA.url}/v1/messages`,
+        { model: 'gpt-4o', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
+        { 'x-api-key': key });
+    assert.equal(res.status, 401, res.body);
+    const body = res.json();
+    assert.equal(body.type, 'error');
+    assert.equal(body.error.message, "key not allowed to access model. This key can only access "
+        + "models=['gpt-4o-mini']. Tried to access gpt-4o");
+});
+
 // ---------------------------------------------------------------- model access
 
 test('access exact model allowed', async () => {
@@ -385,6 +406,18 @@ test('lost message heals within a second', async () => {
     for (let i = 0; i < 4; i++) {
         expectErrorEnvelope(assert, await chat(gwA, key), 401);
     }
+});
+
+test('node without redis reads postgres', async () => {
+    const local = await startGateway({ config: config(), workers: 2 });
+    extraGateways.push(local);
+    const key = newKey({ models: ['gpt-4o-mini'] });
+    await expectChatOk(local, key);
+    await expectChatOk(local, key);
+    const res = await chat(local, key, 'gpt-4o');
+    assert.equal(expectErrorEnvelope(assert, res, 401).type, 'key_model_access_denied');
+    assert.equal(redisCli('--no-raw', 'EXISTS', `sluice:auth:${sha256(key)}`), '(integer) 0',
+        'a node without Redis writes no record');
 });
 
 // ---------------------------------------------------------------- PostgreSQL down
