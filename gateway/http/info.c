@@ -3,7 +3,7 @@
  * info -- the small routes: model list, liveness, readiness and the JSON 404.
  *
  * Health routes need no key, as in LiteLLM, so load balancers and Kubernetes probes can use
- * them; the model list needs the same key as the chat route and shows only the model groups
+ * them. The model list needs the same key as the chat route and shows only the model groups
  * that key may call.
  */
 #define SL_LOG_MODULE "http"
