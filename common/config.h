@@ -140,6 +140,31 @@ struct sl_config {
     char *cache_password;
     double cache_ttl_s; /* seconds, NAN when unset */
 
+    /* litellm_settings.upperbound_key_generate_params: caps on /key/generate and /key/update.
+     * Durations are kept as written ("30d", "-1" for no cap) and parsed by the key API. */
+    double key_upper_max_budget; /* USD, NAN when unset */
+    int64_t key_upper_max_parallel_requests;
+    int64_t key_upper_tpm_limit;
+    int64_t key_upper_rpm_limit;
+    char *key_upper_budget_duration;
+    char *key_upper_duration;
+
+    /* litellm_settings.default_key_generate_params: values of /key/generate fields left out. */
+    double key_default_max_budget; /* USD, NAN when unset */
+    int64_t key_default_max_parallel_requests;
+    int64_t key_default_tpm_limit;
+    int64_t key_default_rpm_limit;
+    char *key_default_budget_duration;
+    char *key_default_duration;
+    char *key_default_user_id;
+    char *key_default_team_id;
+    struct sl_strlist key_default_models;
+
+    /* litellm_settings.key_generation_settings.personal_key_generation.allowed_user_roles:
+     * roles that may create keys without a team_id; empty allows every role. */
+    struct sl_strlist personal_key_allowed_roles;
+
+
     /* router_settings */
     enum sl_routing_strategy routing_strategy;
     int64_t router_num_retries; /* SL_CONFIG_UNSET_INT: use num_retries above */

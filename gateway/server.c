@@ -20,6 +20,7 @@
 #include "gateway/http/errors.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/mgmt/mgmt.h"
 
 /* HTTP/1 deadline for headers plus body, and the keep-alive idle time: h2o's 10 s default
  * cuts slow uploads of large prompts. */
@@ -45,6 +46,7 @@ static const struct route routes[] = {
     {"/health/liveliness", sl_handle_liveliness},
     {"/health/liveness", sl_handle_liveliness},
     {"/health/readiness", sl_handle_readiness},
+    {"/key/", sl_handle_key},
     {"/", sl_handle_not_found},
 };
 
