@@ -164,7 +164,6 @@ struct sl_config {
      * roles that may create keys without a team_id; empty allows every role. */
     struct sl_strlist personal_key_allowed_roles;
 
-
     /* router_settings */
     enum sl_routing_strategy routing_strategy;
     int64_t router_num_retries; /* SL_CONFIG_UNSET_INT: use num_retries above */
