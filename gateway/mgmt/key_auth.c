@@ -60,17 +60,17 @@ sl_mgmt_caller_init(struct sl_request *r, const struct sl_auth_record *rec,
     if (rec->user_id != NULL && strlen(rec->user_id) > SL_MGMT_USER_ID_MAX) {
         sl_request_respond_error(r, 401, "auth_error", "None",
                                  "Authentication Error, the key's user_id is longer than %d "
-                                 "characters.", SL_MGMT_USER_ID_MAX);
+                                 "characters.",
+                                 SL_MGMT_USER_ID_MAX);
         return 0;
     }
     snprintf(caller->user_id, sizeof(caller->user_id), "%s",
              rec->user_id != NULL ? rec->user_id : "");
     /* A key without a user row has no role, which no key route accepts. */
     snprintf(caller->role, sizeof(caller->role), "%s",
-             rec->user_id != NULL && rec->has_user && rec->user_role != NULL ? rec->user_role
-                                                                             : "");
-    caller->admin = strcmp(caller->role, "proxy_admin") == 0 ||
-                    strcmp(caller->role, "proxy_admin_viewer") == 0;
+             rec->user_id != NULL && rec->has_user && rec->user_role != NULL ? rec->user_role : "");
+    caller->admin =
+        strcmp(caller->role, "proxy_admin") == 0 || strcmp(caller->role, "proxy_admin_viewer") == 0;
     memcpy(caller->api_key_hash, rec->token, sizeof(caller->api_key_hash));
     read_changed_by(r, caller);
     return 1;
@@ -86,12 +86,15 @@ sl_mgmt_route_status(const char *role, const char *route, struct sl_errbuf *err)
     if (strcmp(role, "proxy_admin_viewer") == 0 || strcmp(role, "internal_user_viewer") == 0) {
         if (read_only)
             return 200;
-        sl_errbuf_set(err, "user not allowed to access this route, role= %s. Trying to access: "
-                           "%s", role, route);
+        sl_errbuf_set(err,
+                      "user not allowed to access this route, role= %s. Trying to access: "
+                      "%s",
+                      role, route);
         return 403;
     }
-    sl_errbuf_set(err, "Authentication Error, Only proxy admin can be used to generate, delete, "
-                       "update info for new keys/users/teams. Route=%s. Your role=%s.",
+    sl_errbuf_set(err,
+                  "Authentication Error, Only proxy admin can be used to generate, delete, "
+                  "update info for new keys/users/teams. Route=%s. Your role=%s.",
                   route, role[0] != '\0' ? role : "None");
     return 401;
 }

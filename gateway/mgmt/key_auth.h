@@ -24,9 +24,9 @@ struct sl_worker;
 #define SL_MGMT_USER_ID_MAX 255
 
 struct sl_mgmt_caller {
-    char user_id[SL_MGMT_USER_ID_MAX + 1]; /* "" for a virtual key without a user */
-    char role[32];                         /* a users.user_role value, "" when none */
-    int admin; /* proxy_admin or proxy_admin_viewer: sees every key */
+    char user_id[SL_MGMT_USER_ID_MAX + 1];   /* "" for a virtual key without a user */
+    char role[32];                           /* a users.user_role value, "" when none */
+    int admin;                               /* proxy_admin or proxy_admin_viewer: sees every key */
     char api_key_hash[SL_MGMT_HASH_LEN + 1]; /* hash of the caller's key; "" when none */
     /* The litellm-changed-by header when sent, else `user_id`. */
     char changed_by[SL_MGMT_CHANGED_BY_MAX + 1];
@@ -51,8 +51,7 @@ int sl_mgmt_caller_init(struct sl_request *r, const struct sl_auth_record *rec,
 int sl_mgmt_route_status(const char *role, const char *route, struct sl_errbuf *err);
 
 /* Applies sl_mgmt_route_status() to `caller`. Returns 1 when allowed, else sends the error. */
-int sl_mgmt_may_call(struct sl_request *r, const struct sl_mgmt_caller *caller,
-                     const char *route);
+int sl_mgmt_may_call(struct sl_request *r, const struct sl_mgmt_caller *caller, const char *route);
 
 /* Drops the cached auth record of `token_hash` on every worker and node. */
 void sl_mgmt_invalidate_key(struct sl_worker *w, const char *token_hash);

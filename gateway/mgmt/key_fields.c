@@ -26,7 +26,7 @@
 #define SL_MGMT_COUNT_MAX 1e12
 /* Largest amount of money (USD) accepted. */
 #define SL_MGMT_MONEY_MAX 1e15
-#define SL_MGMT_MONTH_S (30.0 * 86400.0)
+#define SL_MGMT_MONTH_S   (30.0 * 86400.0)
 
 /* ---------------------------------------------------------------- keys */
 
@@ -210,8 +210,7 @@ set_value(struct sl_mgmt_value *v, char *text)
     v->text = text;
 }
 
-static char *
-format_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static char *
 format_text(const char *fmt, ...)
@@ -234,7 +233,8 @@ check_string_list(const cJSON *item, const char *name, struct sl_errbuf *err)
         sl_errbuf_set(err, "%s must be a list of strings.", name);
         return SL_ERR_INVALID;
     }
-    cJSON_ArrayForEach(el, item) {
+    cJSON_ArrayForEach(el, item)
+    {
         if (!cJSON_IsString(el) || strlen(el->valuestring) > SL_MGMT_TEXT_MAX_LEN) {
             sl_errbuf_set(err, "%s must be a list of strings of at most %d characters.", name,
                           SL_MGMT_TEXT_MAX_LEN);
@@ -246,8 +246,7 @@ check_string_list(const cJSON *item, const char *name, struct sl_errbuf *err)
 
 /* Returns the interval text of a duration, NULL for "-1" (never), via `*text`. */
 static enum sl_status
-duration_value(const char *s, const char *name, char **text, double *seconds,
-               struct sl_errbuf *err)
+duration_value(const char *s, const char *name, char **text, double *seconds, struct sl_errbuf *err)
 {
     struct sl_mgmt_duration d;
 
@@ -257,8 +256,10 @@ duration_value(const char *s, const char *name, char **text, double *seconds,
         return SL_OK;
     }
     if (sl_mgmt_parse_duration(s, &d) != SL_OK) {
-        sl_errbuf_set(err, "Invalid %s \"%.64s\": expected a number and a unit among s, m, h, "
-                           "d, w and mo, e.g. \"30d\".", name, s);
+        sl_errbuf_set(err,
+                      "Invalid %s \"%.64s\": expected a number and a unit among s, m, h, "
+                      "d, w and mo, e.g. \"30d\".",
+                      name, s);
         return SL_ERR_INVALID;
     }
     *text = format_text("%lld %s", d.count, d.unit);
@@ -323,8 +324,7 @@ parse_one(const cJSON *item, enum sl_mgmt_field f, struct sl_mgmt_key_fields *ou
         }
         if (item->valuedouble > SL_MGMT_COUNT_MAX ||
             item->valuedouble != floor(item->valuedouble)) {
-            sl_errbuf_set(err, "%s must be a whole number of at most %g.", name,
-                          SL_MGMT_COUNT_MAX);
+            sl_errbuf_set(err, "%s must be a whole number of at most %g.", name, SL_MGMT_COUNT_MAX);
             return SL_ERR_INVALID;
         }
         set_value(v, format_text("%lld", (long long)item->valuedouble));
@@ -373,14 +373,15 @@ parse_custom_key(const cJSON *item, struct sl_mgmt_key_fields *out, struct sl_er
     char masked[16];
 
     if (!cJSON_IsString(item) || strlen(item->valuestring) > SL_MGMT_KEY_MAX_LEN) {
-        sl_errbuf_set(err, "key must be a string of at most %d characters.",
-                      SL_MGMT_KEY_MAX_LEN);
+        sl_errbuf_set(err, "key must be a string of at most %d characters.", SL_MGMT_KEY_MAX_LEN);
         return SL_ERR_INVALID;
     }
     if (strncmp(item->valuestring, "sk-", 3) != 0) {
         mask_key(item->valuestring, masked);
-        sl_errbuf_set(err, "Invalid key format. LiteLLM Virtual Key must start with 'sk-'. "
-                           "Received: %s", masked);
+        sl_errbuf_set(err,
+                      "Invalid key format. LiteLLM Virtual Key must start with 'sk-'. "
+                      "Received: %s",
+                      masked);
         return SL_ERR_INVALID;
     }
     out->custom_key = sl_xstrdup(item->valuestring);
@@ -408,11 +409,11 @@ parse_metadata_patch(const cJSON *body, struct sl_mgmt_key_fields *out, const ch
             rc = SL_ERR_INVALID;
             goto out;
         }
-        cJSON_ArrayForEach(el, map) {
-            if (!cJSON_IsNumber(el) || el->valuedouble < 0 ||
-                el->valuedouble > SL_MGMT_COUNT_MAX) {
-                sl_errbuf_set(err, "%s[\"%.64s\"] must be a number from 0 to %g.",
-                              limit_maps[i], el->string, SL_MGMT_COUNT_MAX);
+        cJSON_ArrayForEach(el, map)
+        {
+            if (!cJSON_IsNumber(el) || el->valuedouble < 0 || el->valuedouble > SL_MGMT_COUNT_MAX) {
+                sl_errbuf_set(err, "%s[\"%.64s\"] must be a number from 0 to %g.", limit_maps[i],
+                              el->string, SL_MGMT_COUNT_MAX);
                 rc = SL_ERR_INVALID;
                 goto out;
             }
@@ -514,8 +515,8 @@ sl_mgmt_key_fields_parse(const cJSON *body, int for_update, struct sl_mgmt_key_f
 /* ---------------------------------------------------------------- config */
 
 static enum sl_status
-check_number_bound(struct sl_mgmt_key_fields *f, enum sl_mgmt_field field, double bound,
-                   int fill, int integer, const char **param, struct sl_errbuf *err)
+check_number_bound(struct sl_mgmt_key_fields *f, enum sl_mgmt_field field, double bound, int fill,
+                   int integer, const char **param, struct sl_errbuf *err)
 {
     struct sl_mgmt_value *v = &f->v[field];
 
@@ -574,8 +575,8 @@ check_duration_bound(struct sl_mgmt_key_fields *f, enum sl_mgmt_field field, con
     }
     if (user_s > bound_s) {
         *param = name;
-        sl_errbuf_set(err, "%s is over max limit set in config - user_value=%s; max_value=%s",
-                      name, field == SL_MGMT_F_DURATION ? f->duration_input : v->text, bound);
+        sl_errbuf_set(err, "%s is over max limit set in config - user_value=%s; max_value=%s", name,
+                      field == SL_MGMT_F_DURATION ? f->duration_input : v->text, bound);
         return SL_ERR_INVALID;
     }
     return SL_OK;
@@ -588,23 +589,22 @@ sl_mgmt_apply_upper_bounds(const struct sl_config *cfg, int fill, struct sl_mgmt
     enum sl_status rc = SL_OK;
 
     if (!isnan(cfg->key_upper_max_budget))
-        rc = check_number_bound(f, SL_MGMT_F_MAX_BUDGET, cfg->key_upper_max_budget, fill, 0,
-                                param, err);
+        rc = check_number_bound(f, SL_MGMT_F_MAX_BUDGET, cfg->key_upper_max_budget, fill, 0, param,
+                                err);
     if (rc == SL_OK && cfg->key_upper_max_parallel_requests != SL_CONFIG_UNSET_INT)
         rc = check_number_bound(f, SL_MGMT_F_MAX_PARALLEL_REQUESTS,
                                 (double)cfg->key_upper_max_parallel_requests, fill, 1, param, err);
     if (rc == SL_OK && cfg->key_upper_tpm_limit != SL_CONFIG_UNSET_INT)
-        rc = check_number_bound(f, SL_MGMT_F_TPM_LIMIT, (double)cfg->key_upper_tpm_limit, fill,
-                                1, param, err);
+        rc = check_number_bound(f, SL_MGMT_F_TPM_LIMIT, (double)cfg->key_upper_tpm_limit, fill, 1,
+                                param, err);
     if (rc == SL_OK && cfg->key_upper_rpm_limit != SL_CONFIG_UNSET_INT)
-        rc = check_number_bound(f, SL_MGMT_F_RPM_LIMIT, (double)cfg->key_upper_rpm_limit, fill,
-                                1, param, err);
+        rc = check_number_bound(f, SL_MGMT_F_RPM_LIMIT, (double)cfg->key_upper_rpm_limit, fill, 1,
+                                param, err);
     if (rc == SL_OK && cfg->key_upper_budget_duration != NULL)
         rc = check_duration_bound(f, SL_MGMT_F_BUDGET_DURATION, cfg->key_upper_budget_duration,
                                   fill, param, err);
     if (rc == SL_OK && cfg->key_upper_duration != NULL)
-        rc = check_duration_bound(f, SL_MGMT_F_DURATION, cfg->key_upper_duration, fill, param,
-                                  err);
+        rc = check_duration_bound(f, SL_MGMT_F_DURATION, cfg->key_upper_duration, fill, param, err);
     if (rc == SL_ERR_CONFIG)
         sl_errbuf_set(err, "litellm_settings.upperbound_key_generate_params has an invalid "
                            "duration; expected e.g. \"30d\" or \"-1\".");

@@ -19,7 +19,7 @@
 
 /* "sk-" and 22 URL-safe base64 characters of 16 random bytes, as LiteLLM generates keys. */
 #define SL_MGMT_KEY_RANDOM_BYTES 16
-#define SL_MGMT_KEY_LEN 25
+#define SL_MGMT_KEY_LEN          25
 /* Lowercase hex SHA-256 of a key, the `token` column. */
 #define SL_MGMT_HASH_LEN 64
 /* Longest plaintext key accepted from a client (a custom `key` or a key reference). */
@@ -67,9 +67,9 @@ enum sl_mgmt_field {
     SL_MGMT_F_METADATA,       /* JSON object, replaces the stored one */
     SL_MGMT_F_ALLOWED_ROUTES, /* JSON array of strings */
     SL_MGMT_F_ALLOWED_CACHE_CONTROLS,
-    SL_MGMT_F_BLOCKED,        /* "true" or "false" */
-    SL_MGMT_F_DURATION,       /* PostgreSQL interval text, or SQL NULL for "never expires" */
-    SL_MGMT_F_MAX_BUDGET,     /* the rest are budget columns; numbers as decimal text */
+    SL_MGMT_F_BLOCKED,    /* "true" or "false" */
+    SL_MGMT_F_DURATION,   /* PostgreSQL interval text, or SQL NULL for "never expires" */
+    SL_MGMT_F_MAX_BUDGET, /* the rest are budget columns; numbers as decimal text */
     SL_MGMT_F_SOFT_BUDGET,
     SL_MGMT_F_MAX_PARALLEL_REQUESTS,
     SL_MGMT_F_TPM_LIMIT,

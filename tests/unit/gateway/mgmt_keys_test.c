@@ -111,9 +111,9 @@ TEST(key_ref_rejects_other_text)
 
     ASSERT_EQ(SL_ERR_INVALID, sl_mgmt_key_ref("not-a-key", hash, &err));
     ASSERT_CONTAINS(err.msg, "64-digit hex");
-    ASSERT_EQ(SL_ERR_INVALID, sl_mgmt_key_ref(
-                                  "g8dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
-                                  hash, &err));
+    ASSERT_EQ(SL_ERR_INVALID,
+              sl_mgmt_key_ref("g8dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
+                              hash, &err));
 }
 
 /* ---------------------------------------------------------------- durations */
@@ -126,9 +126,8 @@ TEST(duration_units)
         const char *unit;
         double seconds;
     } cases[] = {
-        {"30s", 30, "seconds", 30},   {"5m", 5, "minutes", 300},
-        {"2h", 2, "hours", 7200},     {"1hr", 1, "hours", 3600},
-        {"30d", 30, "days", 2592000}, {"1w", 1, "weeks", 604800},
+        {"30s", 30, "seconds", 30},    {"5m", 5, "minutes", 300},    {"2h", 2, "hours", 7200},
+        {"1hr", 1, "hours", 3600},     {"30d", 30, "days", 2592000}, {"1w", 1, "weeks", 604800},
         {"1mo", 1, "months", 2592000},
     };
 
@@ -180,8 +179,8 @@ TEST(fields_model_limits_go_to_metadata)
     struct sl_mgmt_key_fields f;
     const char *param;
 
-    ASSERT_EQ(SL_OK, check_body("{\"model_rpm_limit\":{\"gpt\":5},\"tags\":[\"t\"]}", 0, &f,
-                                &param));
+    ASSERT_EQ(SL_OK,
+              check_body("{\"model_rpm_limit\":{\"gpt\":5},\"tags\":[\"t\"]}", 0, &f, &param));
     ASSERT_STR_EQ("{\"model_rpm_limit\":{\"gpt\":5},\"tags\":[\"t\"]}", f.metadata_patch);
     sl_mgmt_key_fields_dispose(&f);
 
@@ -245,8 +244,8 @@ TEST(fields_key_type_sets_routes)
     ASSERT_STR_EQ("[\"info_routes\"]", f.v[SL_MGMT_F_ALLOWED_ROUTES].text);
     sl_mgmt_key_fields_dispose(&f);
 
-    ASSERT_EQ(SL_OK, check_body("{\"key_type\":\"llm_api\",\"allowed_routes\":[\"/x\"]}", 0, &f,
-                                &param));
+    ASSERT_EQ(SL_OK,
+              check_body("{\"key_type\":\"llm_api\",\"allowed_routes\":[\"/x\"]}", 0, &f, &param));
     ASSERT_STR_EQ("[\"/x\"]", f.v[SL_MGMT_F_ALLOWED_ROUTES].text);
     sl_mgmt_key_fields_dispose(&f);
 }
@@ -264,21 +263,20 @@ TEST(fields_custom_key_kept)
 
 /* ---------------------------------------------------------------- config */
 
-static const char bounds_yaml[] =
-    "litellm_settings:\n"
-    "  upperbound_key_generate_params:\n"
-    "    max_budget: 100\n"
-    "    tpm_limit: 1000\n"
-    "    duration: 30d\n"
-    "    budget_duration: 1mo\n"
-    "  default_key_generate_params:\n"
-    "    rpm_limit: 7\n"
-    "    max_budget: 50\n"
-    "    models: [gpt-a]\n"
-    "    duration: 1d\n"
-    "  key_generation_settings:\n"
-    "    personal_key_generation:\n"
-    "      allowed_user_roles: [proxy_admin, internal_user]\n";
+static const char bounds_yaml[] = "litellm_settings:\n"
+                                  "  upperbound_key_generate_params:\n"
+                                  "    max_budget: 100\n"
+                                  "    tpm_limit: 1000\n"
+                                  "    duration: 30d\n"
+                                  "    budget_duration: 1mo\n"
+                                  "  default_key_generate_params:\n"
+                                  "    rpm_limit: 7\n"
+                                  "    max_budget: 50\n"
+                                  "    models: [gpt-a]\n"
+                                  "    duration: 1d\n"
+                                  "  key_generation_settings:\n"
+                                  "    personal_key_generation:\n"
+                                  "      allowed_user_roles: [proxy_admin, internal_user]\n";
 
 TEST(upper_bound_rejects_over_limit)
 {
@@ -306,8 +304,7 @@ TEST(upper_bound_rejects_over_limit)
                   err.msg);
     sl_mgmt_key_fields_dispose(&f);
 
-    ASSERT_EQ(SL_OK, check_body("{\"budget_duration\":\"30d\",\"tpm_limit\":1000}", 0, &f,
-                                &param));
+    ASSERT_EQ(SL_OK, check_body("{\"budget_duration\":\"30d\",\"tpm_limit\":1000}", 0, &f, &param));
     ASSERT_EQ(SL_OK, sl_mgmt_apply_upper_bounds(&cfg, 1, &f, &param, &err));
     sl_mgmt_key_fields_dispose(&f);
     sl_config_dispose(&cfg);
@@ -379,8 +376,7 @@ TEST(bad_config_duration_is_config_error)
     struct sl_mgmt_key_fields f;
     const char *param = NULL;
 
-    load_config("litellm_settings:\n  upperbound_key_generate_params:\n    duration: soon\n",
-                &cfg);
+    load_config("litellm_settings:\n  upperbound_key_generate_params:\n    duration: soon\n", &cfg);
     ASSERT_EQ(SL_OK, check_body("{}", 0, &f, &param));
     ASSERT_EQ(SL_ERR_CONFIG, sl_mgmt_apply_upper_bounds(&cfg, 1, &f, &param, &err));
     ASSERT_CONTAINS(err.msg, "upperbound_key_generate_params");
