@@ -15,7 +15,7 @@
 #define SL_MGMT_MAX_PARAMS 48
 /* Keys or aliases one /key/delete call may name. */
 #define SL_MGMT_DELETE_MAX 1000
-/* Longest query parameter value accepted, after decoding. */
+/* Maximum length of a query parameter value, after decoding. */
 #define SL_MGMT_QUERY_MAX         1024
 #define SL_MGMT_LIST_MAX_SIZE     100
 #define SL_MGMT_LIST_DEFAULT_SIZE 10

@@ -17,16 +17,16 @@ struct sl_auth_record;
 struct sl_request;
 struct sl_worker;
 
-/* Longest litellm-changed-by header value kept for the audit log. */
+/* Maximum length of the litellm-changed-by value kept for the audit log. */
 #define SL_MGMT_CHANGED_BY_MAX 255
 
-/* Longest user id kept for a caller; longer ids are rejected. */
+/* Maximum length of a caller's user id; a longer one is rejected. */
 #define SL_MGMT_USER_ID_MAX 255
 
 struct sl_mgmt_caller {
-    char user_id[SL_MGMT_USER_ID_MAX + 1];   /* "" for a virtual key without a user */
-    char role[32];                           /* a users.user_role value, "" when none */
-    int admin;                               /* proxy_admin or proxy_admin_viewer: sees every key */
+    char user_id[SL_MGMT_USER_ID_MAX + 1]; /* "" for a virtual key without a user */
+    char role[32];                         /* a users.user_role value, "" when none */
+    int admin; /* proxy_admin or proxy_admin_viewer: may read every key */
     char api_key_hash[SL_MGMT_HASH_LEN + 1]; /* hash of the caller's key; "" when none */
     /* The litellm-changed-by header when sent, else `user_id`. */
     char changed_by[SL_MGMT_CHANGED_BY_MAX + 1];

@@ -20,7 +20,7 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 
-/* Longest string field (alias, ids, list items) accepted from a body. */
+/* Maximum length of a string field (alias, ids, list items) in a body. */
 #define SL_MGMT_TEXT_MAX_LEN 1024
 /* Largest count (limits, durations) accepted, far above any real limit. */
 #define SL_MGMT_COUNT_MAX 1e12
@@ -565,7 +565,7 @@ check_duration_bound(struct sl_mgmt_key_fields *f, enum sl_mgmt_field field, con
     }
     free(bound_text);
 
-    /* budget_duration holds the body's text; duration its interval and duration_s. */
+    /* budget_duration is the body's text, while duration is compared through duration_s. */
     if (field == SL_MGMT_F_DURATION) {
         user_s = f->duration_s;
     } else {

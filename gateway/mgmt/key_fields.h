@@ -22,7 +22,7 @@
 #define SL_MGMT_KEY_LEN          25
 /* Lowercase hex SHA-256 of a key, the `token` column. */
 #define SL_MGMT_HASH_LEN 64
-/* Longest plaintext key accepted from a client (a custom `key` or a key reference). */
+/* Maximum length of a plaintext key from a client (a custom `key` or a key reference). */
 #define SL_MGMT_KEY_MAX_LEN 512
 
 /* Writes a new random key and its NUL into `out`. Returns SL_ERR_IO when OpenSSL's random

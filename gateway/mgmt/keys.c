@@ -410,8 +410,8 @@ on_query_done(enum sl_status st, const PGresult *res, const char *error, void *p
     struct sl_mgmt_call *c = privdata;
     struct sl_request *r = c->r;
 
-    /* The client may have gone while the statement ran; a committed change still stands and
-     * its cached record must still go. */
+    /* The client may have gone while the statement ran. A committed change is kept, so its
+     * cached record must still go. */
     if (r->req == NULL) {
         if (st == SL_OK && c->op == SL_MGMT_OP_DELETE) {
             for (int i = 0; i < PQntuples(res); i++)

@@ -48,7 +48,7 @@ append_owner(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *co
     sl_mgmt__append(q, ")");
 }
 
-/* How a field's value is written into its column. */
+/* Form of a field's value in its column. */
 enum column_form {
     COL_TEXT,    /* $n::text */
     COL_ARRAY,   /* text[] from a JSON array */
@@ -141,7 +141,7 @@ sl_mgmt__budget_interval(const struct sl_mgmt_key_fields *f, char out[48])
  * Appends "nb AS (INSERT INTO budgets ... RETURNING *)" with the sent budget columns. The
  * insert runs only when `where` holds.
  * NOTE: budget_reset_at is now() + budget_duration, not aligned to calendar boundaries as
- * LiteLLM aligns it; the reset job owns alignment.
+ * LiteLLM 1.81.13 aligns it.
  */
 static void
 append_budget_insert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f,
@@ -263,7 +263,7 @@ sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
 /*
  * Builds the update of the key `c->hash` with the sent fields. A sent budget field updates
  * the key's budget row, or creates one when the key has none. The result row is the new view,
- * or no row when the key does not exist.
+ * or no row when the key does not exist or belongs to another user than a non-admin caller.
  */
 void
 sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,

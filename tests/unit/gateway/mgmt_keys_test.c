@@ -59,7 +59,8 @@ TEST(key_generate_format)
 
 TEST(key_generate_uses_all_bits)
 {
-    /* Over many keys every position but the last takes many values; the last holds 2 bits. */
+    /* Over many keys every position but the last takes many values; the last carries only 2 bits.
+     */
     char seen[SL_MGMT_KEY_LEN][128];
     char key[SL_MGMT_KEY_LEN + 1];
 
