@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "gateway/http/format_anthropic.h"
+#include "gateway/http/validate.h"
 
 /* ---------------------------------------------------------------- validation */
 
@@ -168,28 +169,24 @@ sl_anthropic_validate(const cJSON *body, int count_tokens, struct sl_errbuf *err
     const cJSON *max_tokens;
     const char *dup;
 
-    if (!cJSON_IsObject(body)) {
+    switch (sl_validate_envelope(body, SL_ANTHROPIC_MAX_MEMBERS, &dup)) {
+    case SL_VALIDATE_OK:
+        break;
+    case SL_VALIDATE_NOT_OBJECT:
         sl_errbuf_set(err, "The request body must be a JSON object, got %s", type_name(body));
         return SL_ERR_INVALID;
-    }
-    if (cJSON_GetArraySize(body) > SL_ANTHROPIC_MAX_MEMBERS) {
+    case SL_VALIDATE_TOO_MANY_MEMBERS:
         sl_errbuf_set(err, "The request body has more than %d top-level fields",
                       SL_ANTHROPIC_MAX_MEMBERS);
         return SL_ERR_INVALID;
-    }
-    /* Parsers disagree on which duplicate wins, so a duplicate could slip past these checks. */
-    dup = sl_json_duplicate_key(body);
-    if (dup != NULL) {
+    case SL_VALIDATE_DUPLICATE_KEY:
         sl_errbuf_set(err, "%s: duplicate field in the request body", dup);
         return SL_ERR_INVALID;
-    }
-
-    model = cJSON_GetObjectItemCaseSensitive(body, "model");
-    if (model == NULL) {
+    case SL_VALIDATE_MODEL_MISSING:
         sl_errbuf_set(err, "model: Field required");
         return SL_ERR_INVALID;
-    }
-    if (!cJSON_IsString(model) || model->valuestring[0] == '\0') {
+    case SL_VALIDATE_MODEL_INVALID:
+        model = cJSON_GetObjectItemCaseSensitive(body, "model");
         sl_errbuf_set(err, "model: expected a non-empty string, got %s",
                       cJSON_IsString(model) ? "an empty string" : type_name(model));
         return SL_ERR_INVALID;

@@ -153,44 +153,74 @@ check_messages(const cJSON *messages, const char **param, struct sl_errbuf *err)
     return SL_OK;
 }
 
-enum sl_status
-sl_validate_chat(const cJSON *body, const char **param, struct sl_errbuf *err)
+enum sl_validate_fault
+sl_validate_envelope(const cJSON *body, int max_members, const char **dup)
+{
+    const cJSON *model;
+
+    *dup = NULL;
+    if (!cJSON_IsObject(body))
+        return SL_VALIDATE_NOT_OBJECT;
+    if (cJSON_GetArraySize(body) > max_members)
+        return SL_VALIDATE_TOO_MANY_MEMBERS;
+
+    /* Parsers disagree on which duplicate wins, so a duplicate could slip past later checks. */
+    *dup = sl_json_duplicate_key(body);
+    if (*dup != NULL)
+        return SL_VALIDATE_DUPLICATE_KEY;
+
+    model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    if (model == NULL)
+        return SL_VALIDATE_MODEL_MISSING;
+    if (!cJSON_IsString(model) || model->valuestring[0] == '\0')
+        return SL_VALIDATE_MODEL_INVALID;
+    return SL_VALIDATE_OK;
+}
+
+/* Runs sl_validate_envelope() and sets the error message OpenAI sends for the fault. */
+static enum sl_status
+check_envelope(const cJSON *body, const char **param, struct sl_errbuf *err)
 {
     const cJSON *model;
     const char *dup;
-    enum sl_status rc;
 
     *param = NULL;
-    if (!cJSON_IsObject(body)) {
+    switch (sl_validate_envelope(body, SL_VALIDATE_MAX_MEMBERS, &dup)) {
+    case SL_VALIDATE_OK:
+        return SL_OK;
+    case SL_VALIDATE_NOT_OBJECT:
         sl_errbuf_set(err, "The request body must be a JSON object, but got %s.", type_name(body));
         return SL_ERR_INVALID;
-    }
-    if (cJSON_GetArraySize(body) > SL_VALIDATE_MAX_MEMBERS) {
+    case SL_VALIDATE_TOO_MANY_MEMBERS:
         sl_errbuf_set(err, "The request body has more than %d top-level fields.",
                       SL_VALIDATE_MAX_MEMBERS);
         return SL_ERR_INVALID;
-    }
-
-    /* Parsers disagree on which duplicate wins, so a duplicate could slip past our checks. */
-    dup = sl_json_duplicate_key(body);
-    if (dup != NULL) {
+    case SL_VALIDATE_DUPLICATE_KEY:
         *param = dup;
         sl_errbuf_set(err, "Duplicate field '%s' in the request body.", dup);
         return SL_ERR_INVALID;
-    }
-
-    model = cJSON_GetObjectItemCaseSensitive(body, "model");
-    if (model == NULL) {
+    case SL_VALIDATE_MODEL_MISSING:
         *param = "model";
         sl_errbuf_set(err, "Missing required parameter: 'model'.");
         return SL_ERR_INVALID;
+    case SL_VALIDATE_MODEL_INVALID:
+        break;
     }
-    if (!cJSON_IsString(model) || model->valuestring[0] == '\0') {
-        *param = "model";
-        sl_errbuf_set(err, "Invalid type for 'model': expected a non-empty string, but got %s "
-                           "instead.", cJSON_IsString(model) ? "an empty string" : type_name(model));
-        return SL_ERR_INVALID;
-    }
+    model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    *param = "model";
+    sl_errbuf_set(err, "Invalid type for 'model': expected a non-empty string, but got %s "
+                       "instead.", cJSON_IsString(model) ? "an empty string" : type_name(model));
+    return SL_ERR_INVALID;
+}
+
+enum sl_status
+sl_validate_chat(const cJSON *body, const char **param, struct sl_errbuf *err)
+{
+    enum sl_status rc;
+
+    rc = check_envelope(body, param, err);
+    if (rc != SL_OK)
+        return rc;
 
     rc = check_messages(cJSON_GetObjectItemCaseSensitive(body, "messages"), param, err);
     if (rc != SL_OK)
@@ -262,44 +292,6 @@ enum input_shape {
     SHAPE_TOKENS,
     SHAPE_TOKEN_ARRAYS,
 };
-
-/* The checks every route shares: a JSON object of bounded size, no duplicate keys, a model. */
-static enum sl_status
-check_envelope(const cJSON *body, const char **param, struct sl_errbuf *err)
-{
-    const cJSON *model;
-    const char *dup;
-
-    *param = NULL;
-    if (!cJSON_IsObject(body)) {
-        sl_errbuf_set(err, "The request body must be a JSON object, but got %s.", type_name(body));
-        return SL_ERR_INVALID;
-    }
-    if (cJSON_GetArraySize(body) > SL_VALIDATE_MAX_MEMBERS) {
-        sl_errbuf_set(err, "The request body has more than %d top-level fields.",
-                      SL_VALIDATE_MAX_MEMBERS);
-        return SL_ERR_INVALID;
-    }
-    dup = sl_json_duplicate_key(body);
-    if (dup != NULL) {
-        *param = dup;
-        sl_errbuf_set(err, "Duplicate field '%s' in the request body.", dup);
-        return SL_ERR_INVALID;
-    }
-    model = cJSON_GetObjectItemCaseSensitive(body, "model");
-    *param = "model";
-    if (model == NULL) {
-        sl_errbuf_set(err, "Missing required parameter: 'model'.");
-        return SL_ERR_INVALID;
-    }
-    if (!cJSON_IsString(model) || model->valuestring[0] == '\0') {
-        sl_errbuf_set(err, "Invalid type for 'model': expected a non-empty string, but got %s "
-                           "instead.", cJSON_IsString(model) ? "an empty string" : type_name(model));
-        return SL_ERR_INVALID;
-    }
-    *param = NULL;
-    return SL_OK;
-}
 
 static enum sl_status
 check_rules(const cJSON *body, const struct field_rule *table, size_t count, const char **param,

@@ -19,6 +19,24 @@
 /* Requests may ask for at most this many choices (`n`). */
 #define SL_VALIDATE_MAX_CHOICES 128
 
+/* The first check of a request body that fails, in the order sl_validate_envelope() runs them. */
+enum sl_validate_fault {
+    SL_VALIDATE_OK,
+    SL_VALIDATE_NOT_OBJECT,
+    SL_VALIDATE_TOO_MANY_MEMBERS,
+    SL_VALIDATE_DUPLICATE_KEY,
+    SL_VALIDATE_MODEL_MISSING,
+    SL_VALIDATE_MODEL_INVALID,
+};
+
+/*
+ * Runs the checks every route shares: `body` is a JSON object of at most `max_members` members,
+ * with no duplicate key and a non-empty string `model`. Sets `*dup` to the duplicate key
+ * (borrowed from `body`) or NULL. Each caller writes the error message for the fault in the
+ * wording of its own API.
+ */
+enum sl_validate_fault sl_validate_envelope(const cJSON *body, int max_members, const char **dup);
+
 /*
  * Checks `body` as an OpenAI chat completions request. Returns SL_OK, or SL_ERR_INVALID with
  * the message in `err` and the offending field in `*param` (a static string or a member name
