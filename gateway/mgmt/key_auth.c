@@ -81,7 +81,16 @@ sl_mgmt_route_status(const char *role, const char *route, struct sl_errbuf *err)
 {
     int read_only = strcmp(route, "/key/info") == 0 || strcmp(route, "/key/list") == 0;
 
-    if (strcmp(role, "proxy_admin") == 0 || strcmp(role, "internal_user") == 0)
+    int blocking = strcmp(route, "/key/block") == 0 || strcmp(route, "/key/unblock") == 0;
+
+    if (strcmp(role, "proxy_admin") == 0)
+        return 200;
+    /* Users must not lift a block an admin placed, so blocking stays with proxy_admin. */
+    if (strcmp(role, "internal_user") == 0 && blocking) {
+        sl_errbuf_set(err, "Only proxy_admin may block or unblock keys. Your role=%s.", role);
+        return 403;
+    }
+    if (strcmp(role, "internal_user") == 0)
         return 200;
     if (strcmp(role, "proxy_admin_viewer") == 0 || strcmp(role, "internal_user_viewer") == 0) {
         if (read_only)

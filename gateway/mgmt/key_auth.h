@@ -44,9 +44,9 @@ int sl_mgmt_caller_init(struct sl_request *r, const struct sl_auth_record *rec,
 
 /*
  * Decides whether `role` may call the key route `route` (e.g. "/key/generate"): proxy_admin
- * and internal_user may call all of them, proxy_admin_viewer and internal_user_viewer only
- * /key/info and /key/list. Returns 200, 403 for a viewer's write, or 401 for any other role,
- * with the message in `err`.
+ * may call all of them, internal_user all but /key/block and /key/unblock, and
+ * proxy_admin_viewer and internal_user_viewer only /key/info and /key/list. Returns 200, 403
+ * for a write the role may not make, or 401 for any other role, with the message in `err`.
  */
 int sl_mgmt_route_status(const char *role, const char *route, struct sl_errbuf *err);
 

@@ -477,8 +477,8 @@ run_query(struct sl_mgmt_call *c, struct sl_mgmt_sql *q)
 
 /*
  * Applies the rules for callers that manage only their own keys: a key is always theirs
- * (user_id left out is theirs), and team keys are left to admins. Returns 0 with the error
- * sent.
+ * (user_id left out is theirs), and team keys and blocking are left to admins. Returns 0 with
+ * the error sent.
  */
 static int
 check_ownership(struct sl_mgmt_call *c, struct sl_mgmt_key_fields *f)
@@ -492,6 +492,11 @@ check_ownership(struct sl_mgmt_call *c, struct sl_mgmt_key_fields *f)
                                  "Authentication Error, User can only create keys for "
                                  "themselves. Got user_id=%s, Your ID=%s",
                                  user->text, c->owner);
+        return 0;
+    }
+    if (f->v[SL_MGMT_F_BLOCKED].set) {
+        respond_error(c->r, 403, "auth_error", "blocked",
+                      "Only proxy_admin may block or unblock keys.");
         return 0;
     }
     /* TODO: let team admins manage team keys (LiteLLM's team_key_generation rules); until

@@ -464,8 +464,7 @@ test('internal user manages only own keys', async () => {
     assert.ok(list.json().keys.every((k) => k.user_id === 'member-1'));
 
     for (const [route, body] of [['/key/update', { key: other.token, key_alias: 'stolen' }],
-        ['/key/block', { key: other.token }], ['/key/regenerate', { key: other.token }],
-        ['/key/delete', { keys: [other.token] }]]) {
+        ['/key/regenerate', { key: other.token }], ['/key/delete', { keys: [other.token] }]]) {
         const res = await call(gw, 'POST', route, body, headers);
         expectErrorEnvelope(assert, res, 404);
     }
@@ -473,6 +472,12 @@ test('internal user manages only own keys', async () => {
     expectErrorEnvelope(assert, info, 404);
     assert.equal(psql(`SELECT key_alias || ',' || blocked FROM keys WHERE token = '${other.token}'`),
         'other-key,false');
+
+    const block = await call(gw, 'POST', '/key/block', { key: own.json().key }, headers);
+    expectErrorEnvelope(assert, block, 403);
+    const unblockByUpdate = await call(gw, 'POST', '/key/update', { key: own.json().key,
+        blocked: false }, headers);
+    expectErrorEnvelope(assert, unblockByUpdate, 403);
 
     const updated = await call(gw, 'POST', '/key/update', { key: own.json().key,
         key_alias: 'member-own-2' }, headers);

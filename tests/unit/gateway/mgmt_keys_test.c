@@ -396,6 +396,10 @@ TEST(route_status_by_role)
     ASSERT_EQ(403, sl_mgmt_route_status("internal_user_viewer", "/key/generate", &err));
     ASSERT_CONTAINS(err.msg, "role= internal_user_viewer");
     ASSERT_EQ(403, sl_mgmt_route_status("proxy_admin_viewer", "/key/block", &err));
+    ASSERT_EQ(403, sl_mgmt_route_status("internal_user", "/key/block", &err));
+    ASSERT_CONTAINS(err.msg, "Only proxy_admin may block");
+    ASSERT_EQ(403, sl_mgmt_route_status("internal_user", "/key/unblock", &err));
+    ASSERT_EQ(200, sl_mgmt_route_status("proxy_admin", "/key/unblock", &err));
     ASSERT_EQ(401, sl_mgmt_route_status("customer", "/key/info", &err));
     ASSERT_CONTAINS(err.msg, "Only proxy admin");
 }
