@@ -15,6 +15,7 @@
 
 #include "common/json.h"
 #include "common/xalloc.h"
+#include "gateway/providers/openai_compat.h"
 #include "gateway/providers/provider.h"
 
 /* The anthropic-version header sent when the client sent none. */
@@ -756,14 +757,8 @@ read_usage(const cJSON *usage, struct sl_usage *u, int64_t *input)
 static cJSON *
 usage_json(const struct sl_usage *u)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *details;
+    cJSON *o = sl_openai_usage_json(u);
 
-    cJSON_AddNumberToObject(o, "prompt_tokens", (double)u->prompt_tokens);
-    cJSON_AddNumberToObject(o, "completion_tokens", (double)u->completion_tokens);
-    cJSON_AddNumberToObject(o, "total_tokens", (double)u->total_tokens);
-    details = cJSON_AddObjectToObject(o, "prompt_tokens_details");
-    cJSON_AddNumberToObject(details, "cached_tokens", (double)u->cached_tokens);
     cJSON_AddNumberToObject(o, "cache_creation_input_tokens", (double)u->cache_creation_tokens);
     cJSON_AddNumberToObject(o, "cache_read_input_tokens", (double)u->cached_tokens);
     return o;
@@ -862,20 +857,16 @@ translate_message(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_bu
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(root, "content");
     const char *id = sl_json_get_string(root, "id");
     const char *stop = sl_json_get_string(root, "stop_reason");
-    cJSON *chat = cJSON_CreateObject();
+    cJSON *chat;
     cJSON *choice;
     int64_t input = 0;
     enum sl_status rc;
 
     if (!cJSON_IsArray(content)) {
         sl_errbuf_set(err, "the provider's message has no content array");
-        cJSON_Delete(chat);
         return SL_ERR_UPSTREAM_PROTO;
     }
-    cJSON_AddStringToObject(chat, "id", id != NULL ? id : "");
-    cJSON_AddStringToObject(chat, "object", "chat.completion");
-    cJSON_AddNumberToObject(chat, "created", (double)ctx->now_unix_s);
-    cJSON_AddStringToObject(chat, "model", ctx->requested_model);
+    chat = sl_openai_response_new(ctx, id != NULL ? id : "");
     choice = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(chat, "choices"), choice);
     cJSON_AddNumberToObject(choice, "index", 0);
@@ -1049,39 +1040,12 @@ count_finish(struct sl_stream_state *st)
     st->finish_count++;
 }
 
-/* A chunk with the stream's id and model; the caller adds `choices` (and maybe usage). */
-static cJSON *
-new_chunk(const struct sl_call_ctx *ctx, const struct anthropic_stream *as)
-{
-    cJSON *c = cJSON_CreateObject();
-
-    cJSON_AddStringToObject(c, "id", as->id);
-    cJSON_AddStringToObject(c, "object", "chat.completion.chunk");
-    cJSON_AddNumberToObject(c, "created", (double)ctx->now_unix_s);
-    cJSON_AddStringToObject(c, "model", ctx->requested_model);
-    return c;
-}
-
 /* Appends a chunk with one choice carrying `delta` (taken over) and `reason` (may be NULL). */
 static void
 write_delta(const struct sl_call_ctx *ctx, const struct anthropic_stream *as, cJSON *delta,
             const char *reason, struct sl_buf *out)
 {
-    cJSON *c = new_chunk(ctx, as);
-    cJSON *choice = cJSON_CreateObject();
-    char *text;
-
-    cJSON_AddNumberToObject(choice, "index", 0);
-    cJSON_AddItemToObject(choice, "delta", delta);
-    if (reason != NULL)
-        cJSON_AddStringToObject(choice, "finish_reason", reason);
-    else
-        cJSON_AddNullToObject(choice, "finish_reason");
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "choices"), choice);
-    text = sl_json_print(c);
-    sl_sse_write_data(out, text, strlen(text));
-    cJSON_free(text);
-    cJSON_Delete(c);
+    sl_openai_write_delta(ctx, as->id, delta, reason, out);
 }
 
 static void
@@ -1241,15 +1205,10 @@ on_message_stop(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
 {
     st->saw_done = 1;
     if (as->include_usage && st->usage.present) {
-        cJSON *c = new_chunk(ctx, as);
-        char *text;
+        cJSON *c = sl_openai_chunk_new(ctx, as->id);
 
-        cJSON_AddArrayToObject(c, "choices");
         cJSON_AddItemToObject(c, "usage", usage_json(&st->usage));
-        text = sl_json_print(c);
-        sl_sse_write_data(out, text, strlen(text));
-        cJSON_free(text);
-        cJSON_Delete(c);
+        sl_openai_write_chunk(out, c);
     }
     return SL_STREAM_END;
 }

@@ -22,6 +22,7 @@
 #include "common/json.h"
 #include "common/sigv4.h"
 #include "common/xalloc.h"
+#include "gateway/providers/openai_compat.h"
 #include "gateway/providers/provider.h"
 
 #define SL_BEDROCK_SIGNING_NAME   "bedrock"
@@ -660,19 +661,6 @@ read_usage(const cJSON *usage, struct sl_usage *u)
     u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
 
-static cJSON *
-usage_json(const struct sl_usage *u)
-{
-    cJSON *o = cJSON_CreateObject();
-
-    cJSON_AddNumberToObject(o, "prompt_tokens", (double)u->prompt_tokens);
-    cJSON_AddNumberToObject(o, "completion_tokens", (double)u->completion_tokens);
-    cJSON_AddNumberToObject(o, "total_tokens", (double)u->total_tokens);
-    cJSON_AddNumberToObject(cJSON_AddObjectToObject(o, "prompt_tokens_details"), "cached_tokens",
-                            (double)u->cached_tokens);
-    return o;
-}
-
 /* Writes "chatcmpl-" and 24 random hex digits: Converse responses carry no id in the body. */
 static void
 make_id(char out[40])
@@ -746,11 +734,7 @@ translate_chat(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_buf *
     read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), usage);
 
     make_id(id);
-    resp = cJSON_CreateObject();
-    cJSON_AddStringToObject(resp, "id", id);
-    cJSON_AddStringToObject(resp, "object", "chat.completion");
-    cJSON_AddNumberToObject(resp, "created", (double)ctx->now_unix_s);
-    cJSON_AddStringToObject(resp, "model", ctx->requested_model);
+    resp = sl_openai_response_new(ctx, id);
     choice = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(resp, "choices"), choice);
     cJSON_AddNumberToObject(choice, "index", 0);
@@ -767,7 +751,7 @@ translate_chat(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_buf *
     cJSON_AddStringToObject(choice, "finish_reason",
                             finish_reason_for(sl_json_get_string(root, "stopReason")));
     if (usage->present)
-        cJSON_AddItemToObject(resp, "usage", usage_json(usage));
+        cJSON_AddItemToObject(resp, "usage", sl_openai_usage_json(usage));
 
     printed = sl_json_print(resp);
     sl_buf_append_str(out, printed);
@@ -956,38 +940,19 @@ stream_state(const struct sl_call_ctx *ctx, struct sl_stream_state *st)
     return s;
 }
 
-/* Returns a chunk object with one choice whose delta the caller fills. */
-/* The first chunk written carries the role, so messageStart alone sends the client nothing:
- * an exception or a corrupt frame right after it still becomes a real HTTP error status. */
+/* Returns an empty delta for the next chunk. The first chunk written carries the role, so
+ * messageStart alone sends the client nothing: an exception or a corrupt frame right after it
+ * still becomes a real HTTP error status. */
 static cJSON *
-new_chunk(const struct sl_call_ctx *ctx, struct bedrock_stream *s, cJSON **delta,
-          cJSON **choice)
+new_delta(struct bedrock_stream *s)
 {
-    cJSON *chunk = cJSON_CreateObject();
+    cJSON *delta = cJSON_CreateObject();
 
-    cJSON_AddStringToObject(chunk, "id", s->id);
-    cJSON_AddStringToObject(chunk, "object", "chat.completion.chunk");
-    cJSON_AddNumberToObject(chunk, "created", (double)ctx->now_unix_s);
-    cJSON_AddStringToObject(chunk, "model", ctx->requested_model);
-    *choice = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(chunk, "choices"), *choice);
-    cJSON_AddNumberToObject(*choice, "index", 0);
-    *delta = cJSON_AddObjectToObject(*choice, "delta");
     if (s->role_pending) {
-        cJSON_AddStringToObject(*delta, "role", "assistant");
+        cJSON_AddStringToObject(delta, "role", "assistant");
         s->role_pending = 0;
     }
-    return chunk;
-}
-
-static void
-write_chunk(struct sl_buf *out, cJSON *chunk)
-{
-    char *text = sl_json_print(chunk);
-
-    sl_sse_write_data(out, text, strlen(text));
-    cJSON_free(text);
-    cJSON_Delete(chunk);
+    return delta;
 }
 
 static enum sl_stream_verdict
@@ -1016,8 +981,6 @@ on_block_start(const struct sl_call_ctx *ctx, struct bedrock_stream *s, const cJ
         cJSON_GetObjectItemCaseSensitive(payload, "start"), "toolUse");
     int64_t block = get_int(payload, "contentBlockIndex");
     cJSON *delta;
-    cJSON *choice;
-    cJSON *chunk;
 
     if (!cJSON_IsObject(tool_use))
         return SL_STREAM_CONTINUE;
@@ -1027,11 +990,10 @@ on_block_start(const struct sl_call_ctx *ctx, struct bedrock_stream *s, const cJ
         return proto_error(err, "the provider sent an invalid contentBlockStart event");
     s->block_tool[block] = (int16_t)s->tool_count++;
 
-    chunk = new_chunk(ctx, s, &delta, &choice);
+    delta = new_delta(s);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"),
                          tool_call_json(tool_use, s->block_tool[block], 1));
-    cJSON_AddNullToObject(choice, "finish_reason");
-    write_chunk(out, chunk);
+    sl_openai_write_delta(ctx, s->id, delta, NULL, out);
     return SL_STREAM_CONTINUE;
 }
 
@@ -1045,12 +1007,10 @@ on_block_delta(const struct sl_call_ctx *ctx, struct bedrock_stream *s, const cJ
     const char *reasoning =
         sl_json_get_string(cJSON_GetObjectItemCaseSensitive(d, "reasoningContent"), "text");
     cJSON *delta;
-    cJSON *choice;
-    cJSON *chunk;
 
     if (text == NULL && input == NULL && reasoning == NULL)
         return SL_STREAM_CONTINUE; /* e.g. a reasoning signature: nothing to show */
-    chunk = new_chunk(ctx, s, &delta, &choice);
+    delta = new_delta(s);
     if (text != NULL) {
         cJSON_AddStringToObject(delta, "content", text);
     } else if (reasoning != NULL) {
@@ -1060,7 +1020,7 @@ on_block_delta(const struct sl_call_ctx *ctx, struct bedrock_stream *s, const cJ
         cJSON *call;
 
         if (index < 0) {
-            cJSON_Delete(chunk);
+            cJSON_Delete(delta);
             return proto_error(err, "the provider sent tool input for a block it never started");
         }
         call = cJSON_CreateObject();
@@ -1068,8 +1028,7 @@ on_block_delta(const struct sl_call_ctx *ctx, struct bedrock_stream *s, const cJ
         cJSON_AddStringToObject(cJSON_AddObjectToObject(call, "function"), "arguments", input);
         cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), call);
     }
-    cJSON_AddNullToObject(choice, "finish_reason");
-    write_chunk(out, chunk);
+    sl_openai_write_delta(ctx, s->id, delta, NULL, out);
     return SL_STREAM_CONTINUE;
 }
 
@@ -1077,18 +1036,12 @@ static enum sl_stream_verdict
 on_message_stop(const struct sl_call_ctx *ctx, struct sl_stream_state *st, struct bedrock_stream *s,
                 const cJSON *payload, struct sl_buf *out)
 {
-    cJSON *delta;
-    cJSON *choice;
-    cJSON *chunk;
-
     if (st->finished[0])
         return SL_STREAM_CONTINUE;
     st->finished[0] = 1;
     st->finish_count++;
-    chunk = new_chunk(ctx, s, &delta, &choice);
-    cJSON_AddStringToObject(choice, "finish_reason",
-                            finish_reason_for(sl_json_get_string(payload, "stopReason")));
-    write_chunk(out, chunk);
+    sl_openai_write_delta(ctx, s->id, new_delta(s),
+                          finish_reason_for(sl_json_get_string(payload, "stopReason")), out);
     return SL_STREAM_CONTINUE;
 }
 
@@ -1099,15 +1052,10 @@ on_metadata(const struct sl_call_ctx *ctx, struct sl_stream_state *st, struct be
 {
     read_usage(cJSON_GetObjectItemCaseSensitive(payload, "usage"), &st->usage);
     if (s->include_usage && st->usage.present) {
-        cJSON *chunk = cJSON_CreateObject();
+        cJSON *chunk = sl_openai_chunk_new(ctx, s->id);
 
-        cJSON_AddStringToObject(chunk, "id", s->id);
-        cJSON_AddStringToObject(chunk, "object", "chat.completion.chunk");
-        cJSON_AddNumberToObject(chunk, "created", (double)ctx->now_unix_s);
-        cJSON_AddStringToObject(chunk, "model", ctx->requested_model);
-        cJSON_AddArrayToObject(chunk, "choices");
-        cJSON_AddItemToObject(chunk, "usage", usage_json(&st->usage));
-        write_chunk(out, chunk);
+        cJSON_AddItemToObject(chunk, "usage", sl_openai_usage_json(&st->usage));
+        sl_openai_write_chunk(out, chunk);
     }
     if (st->finish_count == 0)
         return SL_STREAM_CONTINUE; /* usage before messageStop: wait for the stop */

@@ -679,13 +679,8 @@ read_usage_metadata(const cJSON *root, struct sl_usage *usage)
 static cJSON *
 usage_json(const struct sl_usage *usage, int64_t thought_tokens)
 {
-    cJSON *u = cJSON_CreateObject();
+    cJSON *u = sl_openai_usage_json(usage);
 
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)usage->prompt_tokens);
-    cJSON_AddNumberToObject(u, "completion_tokens", (double)usage->completion_tokens);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)usage->total_tokens);
-    cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "prompt_tokens_details"), "cached_tokens",
-                            (double)usage->cached_tokens);
     cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "completion_tokens_details"),
                             "reasoning_tokens", (double)thought_tokens);
     return u;
@@ -856,15 +851,12 @@ static enum sl_status
 translate_completion(const struct sl_call_ctx *ctx, const cJSON *root, const char *body, size_t len,
                      struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
 {
-    cJSON *resp = cJSON_CreateObject();
+    cJSON *resp;
     char id[96];
     int64_t thoughts;
 
     make_id(root, body, len, id, sizeof(id));
-    cJSON_AddStringToObject(resp, "id", id);
-    cJSON_AddStringToObject(resp, "object", "chat.completion");
-    cJSON_AddNumberToObject(resp, "created", (double)ctx->now_unix_s);
-    cJSON_AddStringToObject(resp, "model", ctx->requested_model);
+    resp = sl_openai_response_new(ctx, id);
     if (!add_completion_choices(ctx, root, hash_bytes(body, len),
                                 cJSON_AddArrayToObject(resp, "choices"), err)) {
         cJSON_Delete(resp);
@@ -921,39 +913,13 @@ static void
 write_chunk(const struct sl_call_ctx *ctx, const struct gemini_stream *gs, cJSON *choice,
             cJSON *usage, struct sl_buf *out)
 {
-    cJSON *chunk = cJSON_CreateObject();
-    cJSON *choices;
+    cJSON *chunk = sl_openai_chunk_new(ctx, gs->id);
 
-    cJSON_AddStringToObject(chunk, "id", gs->id);
-    cJSON_AddStringToObject(chunk, "object", "chat.completion.chunk");
-    cJSON_AddNumberToObject(chunk, "created", (double)ctx->now_unix_s);
-    cJSON_AddStringToObject(chunk, "model", ctx->requested_model);
-    choices = cJSON_AddArrayToObject(chunk, "choices");
     if (choice != NULL)
-        cJSON_AddItemToArray(choices, choice);
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), choice);
     if (usage != NULL)
         cJSON_AddItemToObject(chunk, "usage", usage);
-
-    char *text = sl_json_print(chunk);
-
-    sl_sse_write_data(out, text, strlen(text));
-    cJSON_free(text);
-    cJSON_Delete(chunk);
-}
-
-static cJSON *
-chunk_choice(int index, cJSON *delta, const char *finish)
-{
-    cJSON *choice = cJSON_CreateObject();
-
-    cJSON_AddNumberToObject(choice, "index", index);
-    cJSON_AddItemToObject(choice, "delta", delta);
-    cJSON_AddNullToObject(choice, "logprobs");
-    if (finish != NULL)
-        cJSON_AddStringToObject(choice, "finish_reason", finish);
-    else
-        cJSON_AddNullToObject(choice, "finish_reason");
-    return choice;
+    sl_openai_write_chunk(out, chunk);
 }
 
 /* Writes the delta of choice `i` (with the role on its first chunk). */
@@ -980,7 +946,7 @@ write_delta(const struct sl_call_ctx *ctx, struct gemini_stream *gs, int i,
         cJSON_Delete(delta);
         return;
     }
-    write_chunk(ctx, gs, chunk_choice(i, delta, NULL), NULL, out);
+    write_chunk(ctx, gs, sl_openai_chunk_choice(i, delta, 1, NULL), NULL, out);
 }
 
 static void
@@ -990,7 +956,7 @@ write_finish(const struct sl_call_ctx *ctx, struct sl_stream_state *st, struct g
     if (st->finished[i])
         return;
     write_delta(ctx, gs, i, NULL, out);
-    write_chunk(ctx, gs, chunk_choice(i, cJSON_CreateObject(), finish), NULL, out);
+    write_chunk(ctx, gs, sl_openai_chunk_choice(i, cJSON_CreateObject(), 1, finish), NULL, out);
     st->finished[i] = 1;
     st->finish_count++;
 }

@@ -148,6 +148,84 @@ sl_openai_read_usage(const cJSON *root, struct sl_usage *usage)
     read_tokens(cJSON_GetObjectItemCaseSensitive(details, "cached_tokens"), &usage->cached_tokens);
 }
 
+cJSON *
+sl_openai_usage_json(const struct sl_usage *usage)
+{
+    cJSON *u = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)usage->prompt_tokens);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)usage->completion_tokens);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)usage->total_tokens);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "prompt_tokens_details"), "cached_tokens",
+                            (double)usage->cached_tokens);
+    return u;
+}
+
+/* Returns an object with `id`, `object` set to `type`, `created` and the requested model. */
+static cJSON *
+new_chat_object(const struct sl_call_ctx *ctx, const char *id, const char *type)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "object", type);
+    cJSON_AddNumberToObject(o, "created", (double)ctx->now_unix_s);
+    cJSON_AddStringToObject(o, "model", ctx->requested_model);
+    return o;
+}
+
+cJSON *
+sl_openai_response_new(const struct sl_call_ctx *ctx, const char *id)
+{
+    return new_chat_object(ctx, id, "chat.completion");
+}
+
+cJSON *
+sl_openai_chunk_new(const struct sl_call_ctx *ctx, const char *id)
+{
+    cJSON *chunk = new_chat_object(ctx, id, "chat.completion.chunk");
+
+    cJSON_AddArrayToObject(chunk, "choices");
+    return chunk;
+}
+
+cJSON *
+sl_openai_chunk_choice(int index, cJSON *delta, int with_logprobs, const char *finish_reason)
+{
+    cJSON *choice = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(choice, "index", index);
+    cJSON_AddItemToObject(choice, "delta", delta);
+    if (with_logprobs)
+        cJSON_AddNullToObject(choice, "logprobs");
+    if (finish_reason != NULL)
+        cJSON_AddStringToObject(choice, "finish_reason", finish_reason);
+    else
+        cJSON_AddNullToObject(choice, "finish_reason");
+    return choice;
+}
+
+void
+sl_openai_write_chunk(struct sl_buf *out, cJSON *chunk)
+{
+    char *text = sl_json_print(chunk);
+
+    sl_sse_write_data(out, text, strlen(text));
+    cJSON_free(text);
+    cJSON_Delete(chunk);
+}
+
+void
+sl_openai_write_delta(const struct sl_call_ctx *ctx, const char *id, cJSON *delta,
+                      const char *finish_reason, struct sl_buf *out)
+{
+    cJSON *chunk = sl_openai_chunk_new(ctx, id);
+
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(chunk, "choices"),
+                         sl_openai_chunk_choice(0, delta, 0, finish_reason));
+    sl_openai_write_chunk(out, chunk);
+}
+
 enum sl_status
 sl_openai_translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len,
                              struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)

@@ -2,10 +2,10 @@
 /*
  * openai_compat -- pieces of the OpenAI family (openai.c) that other families reuse.
  *
- * Families whose bodies are OpenAI's (Azure OpenAI) or that build OpenAI-shaped answers
- * (Gemini) share the header helper, the model rewrite, the usage reader and the response and
- * stream translators, so the OpenAI behaviour is written once. All functions are pure and
- * thread-safe.
+ * Families whose bodies are OpenAI's (Azure OpenAI) share the header helper, the model rewrite,
+ * the usage reader and the response and stream translators. Families that build OpenAI-shaped
+ * responses themselves (Anthropic, Bedrock, Gemini) share the response, chunk and usage
+ * builders. So the OpenAI behaviour is written once. All functions are pure and thread-safe.
  */
 #ifndef SL_OPENAI_COMPAT_H
 #define SL_OPENAI_COMPAT_H
@@ -30,6 +30,34 @@ enum sl_status sl_openai_set_model(const char *json, size_t len, const char *mod
 
 /* Reads root.usage (prompt, completion, total and cached tokens) into `usage` when present. */
 void sl_openai_read_usage(const cJSON *root, struct sl_usage *usage);
+
+/* The builders below emit the members of OpenAI's objects in OpenAI's order. The golden files
+ * of the Anthropic, Bedrock and Gemini tests check that output byte for byte. */
+
+/* Returns a usage object with prompt, completion and total tokens and
+ * prompt_tokens_details.cached_tokens. Callers append family-specific members after these. */
+cJSON *sl_openai_usage_json(const struct sl_usage *usage);
+
+/* Returns a chat.completion object with `id`, `created` from ctx->now_unix_s and the model the
+ * client requested. The caller adds `choices` and `usage`. */
+cJSON *sl_openai_response_new(const struct sl_call_ctx *ctx, const char *id);
+
+/* Returns a chat.completion.chunk object with `id`, `created` from ctx->now_unix_s, the model
+ * the client requested and an empty `choices` array. */
+cJSON *sl_openai_chunk_new(const struct sl_call_ctx *ctx, const char *id);
+
+/* Returns a chunk choice with `index`, `delta` (taken over), `"logprobs": null` when
+ * `with_logprobs` is set, and `finish_reason` (JSON null when NULL). */
+cJSON *sl_openai_chunk_choice(int index, cJSON *delta, int with_logprobs,
+                              const char *finish_reason);
+
+/* Appends `chunk` to `out` as one SSE data frame, then frees it. */
+void sl_openai_write_chunk(struct sl_buf *out, cJSON *chunk);
+
+/* Appends a chunk whose only choice is index 0 with `delta` (taken over) and `finish_reason`
+ * (JSON null when NULL). */
+void sl_openai_write_delta(const struct sl_call_ctx *ctx, const char *id, cJSON *delta,
+                           const char *finish_reason, struct sl_buf *out);
 
 /* The OpenAI family's translate_response and translate_event (see struct sl_provider). */
 enum sl_status sl_openai_translate_response(const struct sl_call_ctx *ctx, const char *body,
