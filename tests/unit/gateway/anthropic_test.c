@@ -16,6 +16,7 @@
 #include "common/sse.h"
 #include "fixtures.h"
 #include "gateway/providers/provider.h"
+#include "provider_harness.h"
 #include "test.h"
 
 #ifndef SL_GOLDEN_DIR
@@ -33,74 +34,32 @@ static const char default_yaml[] = "model_list:\n"
                                    "    api_key: sk-ant-test\n";
 
 /* A loaded one-deployment config and the family that serves it. */
-struct setup {
-    struct sl_config cfg;
-    const struct sl_deployment *d;
-    const struct sl_provider *p;
-};
-
 static void
-setup_load(struct setup *s, const char *yaml)
+setup_load(struct sl_provider_setup *s, const char *yaml)
 {
-    struct sl_errbuf err;
-
-    if (sl_config_load_buffer(yaml, strlen(yaml), "anthropic_test.yaml", &s->cfg, &err) != SL_OK)
-        SL_TEST_FAIL("config did not load: %s", err.msg);
-    s->d = &s->cfg.deployments[0];
-    s->p = sl_provider_find(s->d->provider);
-    if (s->p == NULL)
-        SL_TEST_FAIL("no provider family for \"%s\"", s->d->provider);
-}
-
-static char *
-read_path(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct sl_buf b;
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        SL_TEST_FAIL("cannot open %s", path);
-    sl_buf_init(&b, MAX_FILE_BYTES);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sl_buf_append(&b, chunk, n) != SL_OK)
-            SL_TEST_FAIL("%s is larger than %d bytes", path, MAX_FILE_BYTES);
-    fclose(f);
-    return sl_buf_take(&b, len);
+    sl_harness_load(s, yaml, "anthropic_test.yaml");
 }
 
 static char *
 read_golden(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/anthropic/%s", SL_GOLDEN_DIR, name);
-    return read_path(path, len);
+    return sl_harness_read_golden("anthropic", name, len);
 }
 
 static char *
 read_fixture(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/anthropic/%s", sl_test_fixtures_dir(), name);
-    return read_path(path, len);
+    return sl_harness_read_fixture("anthropic", name, len);
 }
 
 static cJSON *
 parse_json(const char *text, size_t len, const char *what)
 {
-    cJSON *root = NULL;
-    struct sl_errbuf err;
-
-    if (sl_json_parse(text, len, SL_JSON_MAX_DEPTH * 4, &root, &err) != SL_OK)
-        SL_TEST_FAIL("%s does not parse: %s", what, err.msg);
-    return root;
+    return sl_harness_parse_json_depth(text, len, SL_JSON_MAX_DEPTH * 4, what);
 }
 
 static void
-ctx_init(struct sl_call_ctx *ctx, const struct setup *s, const cJSON *body)
+ctx_init(struct sl_call_ctx *ctx, const struct sl_provider_setup *s, const cJSON *body)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->kind = SL_KIND_CHAT;
@@ -111,25 +70,9 @@ ctx_init(struct sl_call_ctx *ctx, const struct setup *s, const cJSON *body)
     ctx->now_unix_s = NOW_UNIX_S;
 }
 
-static void
-upstream_init(struct sl_upstream_request *up)
-{
-    memset(up, 0, sizeof(*up));
-    sl_buf_init(&up->url, 0);
-    sl_buf_init(&up->body, 0);
-}
-
-static void
-upstream_dispose(struct sl_upstream_request *up)
-{
-    sl_buf_dispose(&up->url);
-    sl_buf_dispose(&up->body);
-    curl_slist_free_all(up->headers);
-}
-
 /* Builds the request for the JSON text `raw` (OpenAI's shape) and returns its status. */
 static enum sl_status
-build_text(const struct setup *s, const char *raw, struct sl_upstream_request *up,
+build_text(const struct sl_provider_setup *s, const char *raw, struct sl_upstream_request *up,
            struct sl_errbuf *err)
 {
     cJSON *body = parse_json(raw, strlen(raw), "request");
@@ -137,7 +80,7 @@ build_text(const struct setup *s, const char *raw, struct sl_upstream_request *u
     enum sl_status rc;
 
     ctx_init(&ctx, s, body);
-    upstream_init(up);
+    sl_harness_upstream_init(up);
     rc = s->p->build_request(&ctx, up, err);
     cJSON_Delete(body);
     return rc;
@@ -148,7 +91,7 @@ build_text(const struct setup *s, const char *raw, struct sl_upstream_request *u
 static void
 expect_upstream_body(const char *name)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err;
     char file[128];
@@ -165,7 +108,7 @@ expect_upstream_body(const char *name)
     ASSERT_MEM_EQ(want, want_len, up.body.data, up.body.len);
     free(raw);
     free(want);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -209,7 +152,7 @@ static char *
 upstream_member(const char *raw, const char *key)
 {
     const cJSON *member;
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err;
     cJSON *root;
@@ -222,7 +165,7 @@ upstream_member(const char *raw, const char *key)
     member = cJSON_GetObjectItemCaseSensitive(root, key);
     text = member != NULL ? sl_json_print(member) : NULL;
     cJSON_Delete(root);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
     return text;
 }
@@ -279,14 +222,14 @@ TEST(anthropic_request_email_user_dropped)
 static void
 expect_invalid(const char *raw, const char *needle)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
 
     setup_load(&s, default_yaml);
     ASSERT_EQ(SL_ERR_INVALID, build_text(&s, raw, &up, &err));
     ASSERT_CONTAINS(err.msg, needle);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -331,7 +274,7 @@ TEST(anthropic_request_bad_tool_choice_rejected)
 
 TEST(anthropic_request_url_and_headers)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err;
     struct sl_buf text;
@@ -350,14 +293,14 @@ TEST(anthropic_request_url_and_headers)
                   "anthropic-version: 2023-06-01\n",
                   text.data);
     sl_buf_dispose(&text);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
 static void
 expect_url(const char *base, const char *want)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err;
     char yaml[512];
@@ -372,7 +315,7 @@ expect_url(const char *base, const char *want)
                          "\"x\"}]}",
                          &up, &err));
     ASSERT_STR_EQ(want, up.url.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -391,7 +334,7 @@ TEST(anthropic_request_native_rewrites_model_only)
     static const char want[] = "{ \"max_tokens\": 5, \"model\" : "
                                "\"claude-3-5-haiku-20241022\",\n"
                                "  \"messages\": [{\"role\":\"user\",\"content\":\"hi\"}] }";
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err;
     struct sl_call_ctx ctx;
@@ -403,10 +346,10 @@ TEST(anthropic_request_native_rewrites_model_only)
     ctx.inbound = SL_FORMAT_ANTHROPIC;
     ctx.raw_body = raw;
     ctx.raw_len = strlen(raw);
-    upstream_init(&up);
+    sl_harness_upstream_init(&up);
     ASSERT_OK(s.p->build_request(&ctx, &up, &err));
     ASSERT_MEM_EQ(want, strlen(want), up.body.data, up.body.len);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
 }
@@ -418,7 +361,7 @@ static enum sl_status
 build_count_tokens(const char *base, const char *raw, int native, struct sl_upstream_request *up,
                    struct sl_errbuf *err)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx;
     char yaml[512];
     cJSON *body = parse_json(raw, strlen(raw), "request");
@@ -435,7 +378,7 @@ build_count_tokens(const char *base, const char *raw, int native, struct sl_upst
     ctx.native = native;
     ctx.raw_body = raw;
     ctx.raw_len = strlen(raw);
-    upstream_init(up);
+    sl_harness_upstream_init(up);
     rc = s.p->build_request(&ctx, up, err);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
@@ -454,7 +397,7 @@ TEST(count_tokens_request_rewrites_model)
     ASSERT_OK(build_count_tokens("http://127.0.0.1:9", raw, 1, &up, &err));
     ASSERT_STR_EQ("http://127.0.0.1:9/v1/messages/count_tokens", up.url.data);
     ASSERT_MEM_EQ(want, strlen(want), up.body.data, up.body.len);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
 }
 
 static void
@@ -465,7 +408,7 @@ expect_count_tokens_url(const char *base, const char *want)
 
     ASSERT_OK(build_count_tokens(base, "{\"model\":\"claude\",\"messages\":[]}", 1, &up, &err));
     ASSERT_STR_EQ(want, up.url.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
 }
 
 TEST(count_tokens_api_base_forms)
@@ -486,13 +429,13 @@ TEST(count_tokens_converted_rejected)
               build_count_tokens("http://127.0.0.1:9", "{\"model\":\"claude\",\"messages\":[]}",
                                  0, &up, &err));
     ASSERT_CONTAINS(err.msg, "Messages API");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
 }
 
 static enum sl_status
 translate_count(const char *body, struct sl_buf *out, struct sl_errbuf *err)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx;
     struct sl_usage usage;
     enum sl_status rc;
@@ -539,7 +482,7 @@ build_with_client_headers(const struct sl_header *hdrs, size_t n, int native)
 {
     static const char raw[] = "{\"model\":\"claude\",\"max_tokens\":5,"
                               "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx;
     struct sl_upstream_request up;
     struct sl_errbuf err;
@@ -554,13 +497,13 @@ build_with_client_headers(const struct sl_header *hdrs, size_t n, int native)
     ctx.raw_len = native ? strlen(raw) : 0;
     ctx.client_headers = hdrs;
     ctx.n_client_headers = n;
-    upstream_init(&up);
+    sl_harness_upstream_init(&up);
     if (s.p->build_request(&ctx, &up, &err) != SL_OK)
         SL_TEST_FAIL("build_request failed: %s", err.msg);
     sl_buf_init(&text, 0);
     for (const struct curl_slist *h = up.headers; h != NULL; h = h->next)
         sl_buf_printf(&text, "%s\n", h->data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
     return sl_buf_take(&text, NULL);
@@ -613,7 +556,7 @@ static enum sl_status
 translate(const char *body, size_t len, int native, struct sl_buf *out, struct sl_usage *usage,
           struct sl_errbuf *err)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx;
     enum sl_status rc;
 
@@ -761,7 +704,7 @@ static void
 run_stream(const char *request, int native, const char *stream, size_t len, size_t step,
            struct stream_run *run)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx;
     struct sl_sse_parser p;
     struct sl_sse_event ev;
@@ -1021,7 +964,7 @@ TEST(anthropic_error_envelope_read)
 {
     static const char body[] = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
                                "\"message\":\"max_tokens: too big\"},\"request_id\":\"req_1\"}";
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
 
     setup_load(&s, default_yaml);
@@ -1037,7 +980,7 @@ TEST(anthropic_error_envelope_read)
 TEST(anthropic_error_without_message)
 {
     static const char body[] = "{\"type\":\"error\",\"error\":{\"type\":\"api_error\"}}";
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
 
     setup_load(&s, default_yaml);
@@ -1248,7 +1191,7 @@ TEST(anthropic_fixture_message_tool_use)
 static void
 expect_fixture_error(const char *file, int status, const char *type, const char *prefix)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
     size_t len;
     char *raw = read_fixture(file, &len);

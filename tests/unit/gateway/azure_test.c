@@ -17,38 +17,23 @@
 #include "common/sse.h"
 #include "fixtures.h"
 #include "gateway/providers/provider.h"
+#include "provider_harness.h"
 #include "test.h"
 
 #ifndef SL_GOLDEN_DIR
 #error "SL_GOLDEN_DIR must name tests/unit/gateway/golden"
 #endif
 
-#define MAX_FILE_BYTES  (1024 * 1024)
 #define MAX_EVENT_BYTES (256 * 1024)
 
-struct setup {
-    struct sl_config cfg;
-    const struct sl_deployment *d;
-    const struct sl_provider *p;
-};
-
 static void
-setup_load(struct setup *s, const char *yaml)
+setup_load(struct sl_provider_setup *s, const char *yaml)
 {
-    struct sl_errbuf err;
-
-    if (sl_config_load_buffer(yaml, strlen(yaml), "azure_test.yaml", &s->cfg, &err) != SL_OK)
-        SL_TEST_FAIL("config did not load: %s", err.msg);
-    if (s->cfg.n_deployments != 1)
-        SL_TEST_FAIL("expected one deployment, got %zu", s->cfg.n_deployments);
-    s->d = &s->cfg.deployments[0];
-    s->p = sl_provider_find(s->d->provider);
-    if (s->p == NULL)
-        SL_TEST_FAIL("no provider family for \"%s\"", s->d->provider);
+    sl_harness_load(s, yaml, "azure_test.yaml");
 }
 
 static void
-setup_default(struct setup *s)
+setup_default(struct sl_provider_setup *s)
 {
     setup_load(s, "model_list:\n- model_name: my-azure\n  litellm_params:\n"
                   "    model: azure/gpt-4o-prod\n    api_key: az-key-1\n"
@@ -56,58 +41,18 @@ setup_default(struct setup *s)
 }
 
 static char *
-read_path(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct sl_buf b;
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        SL_TEST_FAIL("cannot open %s", path);
-    sl_buf_init(&b, MAX_FILE_BYTES);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sl_buf_append(&b, chunk, n) != SL_OK)
-            SL_TEST_FAIL("%s is larger than %d bytes", path, MAX_FILE_BYTES);
-    fclose(f);
-    return sl_buf_take(&b, len);
-}
-
-static char *
 read_golden(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/azure/%s", SL_GOLDEN_DIR, name);
-    return read_path(path, len);
-}
-
-static cJSON *
-parse_json(const char *text, size_t len, const char *what)
-{
-    cJSON *root = NULL;
-    struct sl_errbuf err;
-
-    if (sl_json_parse(text, len, SL_JSON_MAX_DEPTH, &root, &err) != SL_OK)
-        SL_TEST_FAIL("%s does not parse: %s", what, err.msg);
-    return root;
-}
-
-static void
-upstream_dispose(struct sl_upstream_request *up)
-{
-    sl_buf_dispose(&up->url);
-    sl_buf_dispose(&up->body);
-    curl_slist_free_all(up->headers);
+    return sl_harness_read_golden("azure", name, len);
 }
 
 static enum sl_status
-build(const struct setup *s, enum sl_call_kind kind, struct sl_upstream_request *up,
+build(const struct sl_provider_setup *s, enum sl_call_kind kind, struct sl_upstream_request *up,
       struct sl_errbuf *err)
 {
     size_t len;
     char *raw = read_golden("chat.request.json", &len);
-    cJSON *body = parse_json(raw, len, "chat.request.json");
+    cJSON *body = sl_harness_parse_json(raw, len, "chat.request.json");
     struct sl_call_ctx ctx = {0};
     enum sl_status rc;
 
@@ -137,7 +82,7 @@ headers_text(const struct curl_slist *h, struct sl_buf *out)
 
 TEST(azure_body_model_is_deployment)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     size_t len;
@@ -147,7 +92,7 @@ TEST(azure_body_model_is_deployment)
     ASSERT_OK(build(&s, SL_KIND_CHAT, &up, &err));
     ASSERT_MEM_EQ(expected, len, up.body.data, up.body.len);
     free(expected);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -167,21 +112,21 @@ TEST(azure_url_per_kind_default_version)
 
     unsetenv("AZURE_API_VERSION");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct setup s;
+        struct sl_provider_setup s;
         struct sl_upstream_request up;
         struct sl_errbuf err = {{0}};
 
         setup_default(&s);
         ASSERT_OK(build(&s, cases[i].kind, &up, &err));
         ASSERT_STR_EQ(cases[i].url, up.url.data);
-        upstream_dispose(&up);
+        sl_harness_upstream_dispose(&up);
         sl_config_dispose(&s.cfg);
     }
 }
 
 TEST(azure_api_version_param_then_env)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
 
@@ -189,7 +134,7 @@ TEST(azure_api_version_param_then_env)
     setup_default(&s);
     ASSERT_OK(build(&s, SL_KIND_CHAT, &up, &err));
     ASSERT_CONTAINS(up.url.data, "/chat/completions?api-version=2024-10-21");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 
     setup_load(&s, "model_list:\n- model_name: m\n  litellm_params:\n    model: azure/d 1\n"
@@ -199,13 +144,13 @@ TEST(azure_api_version_param_then_env)
                   "?api-version=2024-06-01",
                   up.url.data);
     unsetenv("AZURE_API_VERSION");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
 TEST(azure_api_base_from_env)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
 
@@ -213,19 +158,19 @@ TEST(azure_api_base_from_env)
     setup_load(&s, "model_list:\n- model_name: m\n  litellm_params: {model: azure/dep}\n");
     ASSERT_EQ(SL_ERR_CONFIG, build(&s, SL_KIND_CHAT, &up, &err));
     ASSERT_CONTAINS(err.msg, "AZURE_API_BASE");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
 
     setenv("AZURE_API_BASE", "http://127.0.0.1:7/", 1);
     ASSERT_OK(build(&s, SL_KIND_CHAT, &up, &err));
     ASSERT_CONTAINS(up.url.data, "http://127.0.0.1:7/openai/deployments/dep/chat/completions");
     unsetenv("AZURE_API_BASE");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
 TEST(azure_auth_headers)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     struct sl_buf text;
@@ -237,7 +182,7 @@ TEST(azure_auth_headers)
     headers_text(up.headers, &text);
     /* An api_key wins over the Entra ID token. */
     ASSERT_STR_EQ("Content-Type: application/json\napi-key: az-key-1\n", text.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 
     setup_load(&s, "model_list:\n- model_name: m\n  litellm_params:\n    model: azure/dep\n"
@@ -248,7 +193,7 @@ TEST(azure_auth_headers)
     ASSERT_STR_EQ("Content-Type: application/json\nAuthorization: Bearer entra-token\n"
                   "X-Team: blue\n",
                   text.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
 
     unsetenv("AZURE_AD_TOKEN");
     ASSERT_OK(build(&s, SL_KIND_CHAT, &up, &err));
@@ -256,7 +201,7 @@ TEST(azure_auth_headers)
     headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\nX-Team: blue\n", text.data);
     sl_buf_dispose(&text);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -264,7 +209,7 @@ TEST(azure_auth_headers)
 
 TEST(azure_response_model_rewritten)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
     struct sl_usage usage = {0};
@@ -290,7 +235,7 @@ TEST(azure_response_model_rewritten)
 static void
 parse_golden_error(const char *name, long status, struct sl_upstream_error *e)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     size_t len;
     char *body = read_golden(name, &len);
 
@@ -346,7 +291,7 @@ struct stream_run {
 static void
 run_stream(const char *stream, size_t len, struct stream_run *run)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_sse_parser p;
     struct sl_sse_event ev;
@@ -432,7 +377,7 @@ read_docs_fixture(const char *name, size_t *len)
     const char *p;
 
     snprintf(path, sizeof(path), "%s/azure-openai/%s", sl_test_fixtures_dir(), name);
-    raw = read_path(path, &raw_len);
+    raw = sl_harness_read_path(path, &raw_len);
     sl_buf_init(&b, 0);
     p = raw;
     while (p < raw + raw_len) {
@@ -449,7 +394,7 @@ read_docs_fixture(const char *name, size_t *len)
 
 TEST(azure_fixture_content_filter_short)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
     struct sl_buf body;
     size_t len;
@@ -472,7 +417,7 @@ TEST(azure_fixture_content_filter_short)
 
 TEST(azure_fixture_content_filter_full)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
     size_t len;
     char *body = read_docs_fixture("content-filter-error.docs.txt", &len);

@@ -20,6 +20,7 @@
 #include "fixtures.h"
 #include "gateway/http/decoder.h"
 #include "gateway/providers/provider.h"
+#include "provider_harness.h"
 #include "test.h"
 
 #ifndef SL_GOLDEN_DIR
@@ -28,24 +29,14 @@
 
 #define NOW 1733270400 /* 2024-12-04T00:00:00Z */
 
-struct setup {
-    struct sl_config cfg;
-    const struct sl_deployment *d;
-    const struct sl_provider *p;
-};
-
 static void
-setup_load(struct setup *s, const char *params)
+setup_load(struct sl_provider_setup *s, const char *params)
 {
-    struct sl_errbuf err;
     char yaml[1024];
 
     snprintf(yaml, sizeof(yaml), "model_list:\n- model_name: claude\n  litellm_params:\n%s",
              params);
-    if (sl_config_load_buffer(yaml, strlen(yaml), "bedrock_test.yaml", &s->cfg, &err) != SL_OK)
-        SL_TEST_FAIL("config did not load: %s", err.msg);
-    s->d = &s->cfg.deployments[0];
-    s->p = sl_provider_find(s->d->provider);
+    sl_harness_load(s, yaml, "bedrock_test.yaml");
     ASSERT_TRUE(s->p != NULL);
 }
 
@@ -58,22 +49,7 @@ static const char *const default_params =
 static char *
 read_golden(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-    FILE *f;
-    struct sl_buf b;
-    char chunk[4096];
-    size_t n;
-
-    snprintf(path, sizeof(path), "%s/bedrock/%s", SL_GOLDEN_DIR, name);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        SL_TEST_FAIL("cannot open %s", path);
-    sl_buf_init(&b, 0);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sl_buf_append(&b, chunk, n);
-    fclose(f);
-    sl_buf_append(&b, "", 0);
-    return sl_buf_take(&b, len);
+    return sl_harness_read_golden("bedrock", name, len);
 }
 
 static cJSON *
@@ -88,7 +64,7 @@ parse_json(const char *text, size_t len)
 }
 
 static void
-ctx_init(struct sl_call_ctx *ctx, const struct setup *s, const cJSON *body, int stream)
+ctx_init(struct sl_call_ctx *ctx, const struct sl_provider_setup *s, const cJSON *body, int stream)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->kind = SL_KIND_CHAT;
@@ -112,8 +88,8 @@ find_header(const struct curl_slist *h, const char *name)
 }
 
 static enum sl_status
-build(const struct setup *s, const char *body_json, int stream, struct sl_upstream_request *up,
-      struct sl_errbuf *err)
+build(const struct sl_provider_setup *s, const char *body_json, int stream,
+      struct sl_upstream_request *up, struct sl_errbuf *err)
 {
     cJSON *body = parse_json(body_json, strlen(body_json));
     struct sl_call_ctx ctx;
@@ -128,19 +104,11 @@ build(const struct setup *s, const char *body_json, int stream, struct sl_upstre
     return rc;
 }
 
-static void
-upstream_dispose(struct sl_upstream_request *up)
-{
-    sl_buf_dispose(&up->url);
-    sl_buf_dispose(&up->body);
-    curl_slist_free_all(up->headers);
-}
-
 /* ---------------------------------------------------------------- requests */
 
 TEST(bedrock_request_golden)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     size_t len;
@@ -160,7 +128,7 @@ TEST(bedrock_request_golden)
     ASSERT_STR_EQ("application/json", find_header(up.headers, "Accept"));
     ASSERT_STR_EQ("20241204T000000Z", find_header(up.headers, "X-Amz-Date"));
     ASSERT_TRUE(find_header(up.headers, "X-Amz-Security-Token") == NULL);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     free(request);
     free(want);
     sl_config_dispose(&s.cfg);
@@ -170,7 +138,7 @@ TEST(bedrock_request_golden)
  * with the same credentials, and compare. */
 TEST(bedrock_request_signature_verifies)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     struct sl_sigv4_output check;
@@ -219,13 +187,13 @@ TEST(bedrock_request_signature_verifies)
     ASSERT_CONTAINS(authz, "SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;"
                            "x-amz-security-token, ");
     sl_sigv4_output_dispose(&check);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
 TEST(bedrock_request_env_credentials)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
 
@@ -234,7 +202,7 @@ TEST(bedrock_request_env_credentials)
     setup_load(&s, "    model: bedrock/amazon.nova-lite-v1:0\n");
     ASSERT_EQ(SL_ERR_CONFIG, build(&s, "{\"messages\":[]}", 0, &up, &err));
     ASSERT_CONTAINS(err.msg, "no AWS credentials");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
 
     setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
@@ -242,7 +210,7 @@ TEST(bedrock_request_env_credentials)
     ASSERT_OK(build(&s, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 0, &up, &err));
     ASSERT_CONTAINS(up.url.data, "https://bedrock-runtime.ap-south-1.amazonaws.com/");
     ASSERT_CONTAINS(find_header(up.headers, "Authorization"), "AKIDENV/20241204/ap-south-1/");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -257,7 +225,7 @@ TEST(bedrock_request_rejects_bad_input)
         "{\"name\":\"f\",\"arguments\":\"{not json\"}}]}]}",
         "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}",
     };
-    struct setup s;
+    struct sl_provider_setup s;
 
     setup_load(&s, default_params);
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
@@ -266,7 +234,7 @@ TEST(bedrock_request_rejects_bad_input)
 
         ASSERT_EQ(SL_ERR_INVALID, build(&s, bodies[i], 0, &up, &err));
         ASSERT_TRUE(err.msg[0] != '\0');
-        upstream_dispose(&up);
+        sl_harness_upstream_dispose(&up);
     }
     sl_config_dispose(&s.cfg);
 }
@@ -275,7 +243,7 @@ TEST(bedrock_request_rejects_bad_input)
 
 TEST(bedrock_embedding_request)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     cJSON *body = parse_json(EMBED_BODY, strlen(EMBED_BODY));
@@ -295,14 +263,14 @@ TEST(bedrock_embedding_request)
                   "amazon.titan-embed-text-v2%3A0/invoke",
                   up.url.data);
     ASSERT_STR_EQ("{\"inputText\":\"hello\",\"dimensions\":256}", up.body.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
 }
 
 TEST(bedrock_embedding_response_base64)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx;
     struct sl_buf out;
     struct sl_usage usage = {0};
@@ -328,7 +296,8 @@ TEST(bedrock_embedding_response_base64)
 /* ---------------------------------------------------------------- responses */
 
 static void
-translate(const struct setup *s, const char *body, struct sl_buf *out, struct sl_usage *usage)
+translate(const struct sl_provider_setup *s, const char *body, struct sl_buf *out,
+          struct sl_usage *usage)
 {
     struct sl_call_ctx ctx;
     struct sl_errbuf err = {{0}};
@@ -344,7 +313,7 @@ translate(const struct setup *s, const char *body, struct sl_buf *out, struct sl
 
 TEST(bedrock_response_golden)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_buf out;
     struct sl_usage usage;
     size_t len;
@@ -385,7 +354,7 @@ TEST(bedrock_stop_reasons_mapped)
         {"content_filtered", "content_filter"},
         {"guardrail_intervened", "content_filter"},
     };
-    struct setup s;
+    struct sl_provider_setup s;
 
     setup_load(&s, default_params);
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -408,7 +377,7 @@ TEST(bedrock_stop_reasons_mapped)
 
 TEST(bedrock_response_not_converse_is_502)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx;
     struct sl_buf out;
     struct sl_usage usage = {0};
@@ -428,7 +397,7 @@ TEST(bedrock_response_not_converse_is_502)
 
 TEST(bedrock_error_body_parsed)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
     static const char body[] = "{\"message\":\"The security token included in the request is "
                                "invalid.\"}";
@@ -482,8 +451,8 @@ struct stream_result {
 
 /* Decodes `bytes` fed `step` bytes at a time and translates every event. */
 static void
-run_stream(const struct setup *s, const char *request, const struct sl_buf *bytes, size_t step,
-           struct stream_result *r)
+run_stream(const struct sl_provider_setup *s, const char *request, const struct sl_buf *bytes,
+           size_t step, struct stream_result *r)
 {
     struct sl_decoder dec;
     struct sl_stream_event ev;
@@ -550,7 +519,7 @@ static const struct frame text_and_tool[] = {
 
 TEST(bedrock_stream_golden)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_buf bytes;
     struct stream_result r;
     size_t len;
@@ -596,7 +565,7 @@ TEST(bedrock_stream_exceptions_mapped)
         {"error", "InternalFailure", 502},
         {"event", "somethingNew", 502},
     };
-    struct setup s;
+    struct sl_provider_setup s;
 
     setup_load(&s, default_params);
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -628,7 +597,7 @@ TEST(bedrock_stream_bad_tool_delta_is_502)
         {"event", "contentBlockDelta",
          "{\"delta\":{\"toolUse\":{\"input\":\"{}\"}},\"contentBlockIndex\":3}"},
     };
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_buf bytes;
     struct stream_result r;
 
@@ -674,7 +643,7 @@ read_hex(const char *path, size_t *len)
 TEST(bedrock_stream_sdk_snapshot)
 {
     char path[PATH_MAX];
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_buf bytes;
     struct stream_result r;
     size_t len;
@@ -773,7 +742,7 @@ TEST(bedrock_stream_documented_sequence)
     size_t n;
     struct text_frame frames[16];
     size_t count;
-    struct setup s;
+    struct sl_provider_setup s;
     struct stream_result r;
 
     snprintf(path, sizeof(path), "%s/bedrock/conversestream-sequence.from-model.txt",

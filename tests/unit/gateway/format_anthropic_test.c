@@ -18,58 +18,26 @@
 #include "fixtures.h"
 #include "gateway/http/format.h"
 #include "gateway/http/format_anthropic.h"
+#include "provider_harness.h"
 #include "test.h"
 
 #ifndef SL_GOLDEN_DIR
 #error "SL_GOLDEN_DIR must name tests/unit/gateway/golden"
 #endif
 
-#define MAX_FILE_BYTES  (1024 * 1024)
 #define MAX_EVENTS      256
-
-static char *
-read_path(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct sl_buf b;
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        SL_TEST_FAIL("cannot open %s", path);
-    sl_buf_init(&b, MAX_FILE_BYTES);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sl_buf_append(&b, chunk, n) != SL_OK)
-            SL_TEST_FAIL("%s is larger than %d bytes", path, MAX_FILE_BYTES);
-    fclose(f);
-    return sl_buf_take(&b, len);
-}
 
 static char *
 read_golden(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/messages/%s", SL_GOLDEN_DIR, name);
-    return read_path(path, len);
-}
-
-static cJSON *
-parse_json(const char *text, size_t len, const char *what)
-{
-    cJSON *root = NULL;
-    struct sl_errbuf err;
-
-    if (sl_json_parse(text, len, SL_JSON_MAX_DEPTH, &root, &err) != SL_OK)
-        SL_TEST_FAIL("%s does not parse: %s", what, err.msg);
-    return root;
+    return sl_harness_read_golden("messages", name, len);
 }
 
 /* Returns `text` parsed and printed without whitespace; the caller frees it with cJSON_free. */
 static char *
 normalise(const char *text, size_t len, const char *what)
 {
-    cJSON *root = parse_json(text, len, what);
+    cJSON *root = sl_harness_parse_json(text, len, what);
     char *printed = sl_json_print(root);
 
     cJSON_Delete(root);
@@ -105,7 +73,7 @@ expect_request_golden(const char *name)
 
     snprintf(file, sizeof(file), "%s.anthropic.json", name);
     raw = read_golden(file, &len);
-    in = parse_json(raw, len, file);
+    in = sl_harness_parse_json(raw, len, file);
     if (sl_anthropic_validate(in, 0, &err) != SL_OK)
         SL_TEST_FAIL("%s is not a valid Messages request: %s", file, err.msg);
     if (ops->convert_request(&ctx, in, &out, &err) != SL_OK)
@@ -303,7 +271,7 @@ parse_events(const char *bytes, size_t len, struct parsed_event *events)
         if (n == MAX_EVENTS)
             SL_TEST_FAIL("more than %d events", MAX_EVENTS);
         snprintf(events[n].name, sizeof(events[n].name), "%.*s", (int)ev.event_len, ev.event);
-        events[n].data = parse_json(ev.data, ev.data_len, events[n].name);
+        events[n].data = sl_harness_parse_json(ev.data, ev.data_len, events[n].name);
         n++;
     }
     sl_sse_dispose(&p);
@@ -550,7 +518,7 @@ TEST(error_envelope_status_types)
         /* Types of the wrong family or status are replaced by the status's type. */
         ops->error_envelope(&out, cases[i].status, "m \"q\"",
                             i % 2 == 0 ? "auth_error" : "invalid_request_error", "model");
-        root = parse_json(out.data, out.len, "envelope");
+        root = sl_harness_parse_json(out.data, out.len, "envelope");
         error = cJSON_GetObjectItemCaseSensitive(root, "error");
         ASSERT_STR_EQ("error", sl_json_get_string(root, "type"));
         ASSERT_STR_EQ(cases[i].type, sl_json_get_string(error, "type"));
@@ -620,7 +588,7 @@ TEST(validate_rejects_bad_shapes)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sl_errbuf err = {{0}};
-        cJSON *body = parse_json(cases[i].body, strlen(cases[i].body), cases[i].body);
+        cJSON *body = sl_harness_parse_json(cases[i].body, strlen(cases[i].body), cases[i].body);
 
         ASSERT_EQ(SL_ERR_INVALID, sl_anthropic_validate(body, 0, &err));
         ASSERT_CONTAINS(err.msg, cases[i].message);
@@ -632,7 +600,7 @@ TEST(validate_count_tokens_needs_no_max_tokens)
 {
     static const char text[] =
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}";
-    cJSON *body = parse_json(text, sizeof(text) - 1, "body");
+    cJSON *body = sl_harness_parse_json(text, sizeof(text) - 1, "body");
     struct sl_errbuf err;
 
     ASSERT_OK(sl_anthropic_validate(body, 1, &err));
@@ -656,7 +624,7 @@ TEST(convert_rejects_unsupported_content)
 
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         struct sl_errbuf err = {{0}};
-        cJSON *in = parse_json(bodies[i], strlen(bodies[i]), bodies[i]);
+        cJSON *in = sl_harness_parse_json(bodies[i], strlen(bodies[i]), bodies[i]);
         cJSON *out = NULL;
 
         ASSERT_OK(sl_anthropic_validate(in, 0, &err));
@@ -717,7 +685,7 @@ TEST(fixture_tool_stream_event_sequence)
     char *fixture;
 
     snprintf(path, sizeof(path), "%s/anthropic/stream-tool-use.sdk-fixture.txt", dir);
-    fixture = read_path(path, &len);
+    fixture = sl_harness_read_path(path, &len);
     sl_buf_init(&recorded, 0);
     sl_buf_init(&converted, 0);
     sl_buf_init(&out, 0);
@@ -764,8 +732,8 @@ TEST(fixture_tool_request_converts)
     char *parameters;
 
     snprintf(path, sizeof(path), "%s/anthropic/message-tool-use.captured.json", dir);
-    text = read_path(path, &len);
-    fixture = parse_json(text, len, path);
+    text = sl_harness_read_path(path, &len);
+    fixture = sl_harness_parse_json(text, len, path);
     request = cJSON_GetObjectItemCaseSensitive(fixture, "request_body");
     ASSERT_OK(sl_anthropic_validate(request, 0, &err));
     ASSERT_OK(ops->convert_request(&ctx, request, &out, &err));

@@ -17,78 +17,39 @@
 #include "common/sse.h"
 #include "fixtures.h"
 #include "gateway/providers/provider.h"
+#include "provider_harness.h"
 #include "test.h"
 
 #ifndef SL_GOLDEN_DIR
 #error "SL_GOLDEN_DIR must name tests/unit/gateway/golden"
 #endif
 
-#define MAX_FILE_BYTES  (1024 * 1024)
 #define MAX_EVENT_BYTES (256 * 1024)
 #define NOW_S           1700000000
 
-struct setup {
-    struct sl_config cfg;
-    const struct sl_deployment *d;
-    const struct sl_provider *p;
-};
-
 static void
-setup_load(struct setup *s, const char *yaml)
+setup_load(struct sl_provider_setup *s, const char *yaml)
 {
-    struct sl_errbuf err;
-
-    if (sl_config_load_buffer(yaml, strlen(yaml), "gemini_test.yaml", &s->cfg, &err) != SL_OK)
-        SL_TEST_FAIL("config did not load: %s", err.msg);
-    if (s->cfg.n_deployments != 1)
-        SL_TEST_FAIL("expected one deployment, got %zu", s->cfg.n_deployments);
-    s->d = &s->cfg.deployments[0];
-    s->p = sl_provider_find(s->d->provider);
-    if (s->p == NULL)
-        SL_TEST_FAIL("no provider family for \"%s\"", s->d->provider);
+    sl_harness_load(s, yaml, "gemini_test.yaml");
 }
 
 static void
-setup_default(struct setup *s)
+setup_default(struct sl_provider_setup *s)
 {
     setup_load(s, "model_list:\n- model_name: flash\n  litellm_params:\n"
                   "    model: gemini/gemini-2.0-flash\n    api_key: test-key-123\n");
 }
 
 static char *
-read_path(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct sl_buf b;
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        SL_TEST_FAIL("cannot open %s", path);
-    sl_buf_init(&b, MAX_FILE_BYTES);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sl_buf_append(&b, chunk, n) != SL_OK)
-            SL_TEST_FAIL("%s is larger than %d bytes", path, MAX_FILE_BYTES);
-    fclose(f);
-    return sl_buf_take(&b, len);
-}
-
-static char *
 read_golden(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/gemini/%s", SL_GOLDEN_DIR, name);
-    return read_path(path, len);
+    return sl_harness_read_golden("gemini", name, len);
 }
 
 static char *
 read_fixture(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/gemini/%s", sl_test_fixtures_dir(), name);
-    return read_path(path, len);
+    return sl_harness_read_fixture("gemini", name, len);
 }
 
 /* Compares `actual` with golden `name`, after writing it to $SL_GOLDEN_DUMP when set. */
@@ -115,39 +76,12 @@ expect_golden(const char *name, const char *actual, size_t actual_len)
     free(expected);
 }
 
-static cJSON *
-parse_json(const char *text, size_t len, const char *what)
-{
-    cJSON *root = NULL;
-    struct sl_errbuf err;
-
-    if (sl_json_parse(text, len, SL_JSON_MAX_DEPTH, &root, &err) != SL_OK)
-        SL_TEST_FAIL("%s does not parse: %s", what, err.msg);
-    return root;
-}
-
-static void
-upstream_init(struct sl_upstream_request *up)
-{
-    memset(up, 0, sizeof(*up));
-    sl_buf_init(&up->url, 0);
-    sl_buf_init(&up->body, 0);
-}
-
-static void
-upstream_dispose(struct sl_upstream_request *up)
-{
-    sl_buf_dispose(&up->url);
-    sl_buf_dispose(&up->body);
-    curl_slist_free_all(up->headers);
-}
-
 /* Runs build_request on `raw` and returns its status. */
 static enum sl_status
-build_raw(const struct setup *s, const char *raw, enum sl_call_kind kind, int stream,
+build_raw(const struct sl_provider_setup *s, const char *raw, enum sl_call_kind kind, int stream,
           struct sl_upstream_request *up, struct sl_errbuf *err)
 {
-    cJSON *body = parse_json(raw, strlen(raw), "request");
+    cJSON *body = sl_harness_parse_json(raw, strlen(raw), "request");
     struct sl_call_ctx ctx = {0};
     enum sl_status rc;
 
@@ -159,7 +93,7 @@ build_raw(const struct setup *s, const char *raw, enum sl_call_kind kind, int st
     ctx.raw_len = strlen(raw);
     ctx.stream = stream;
     ctx.now_unix_s = NOW_S;
-    upstream_init(up);
+    sl_harness_upstream_init(up);
     rc = s->p->build_request(&ctx, up, err);
     cJSON_Delete(body);
     return rc;
@@ -168,7 +102,7 @@ build_raw(const struct setup *s, const char *raw, enum sl_call_kind kind, int st
 static void
 expect_request_golden(const char *name)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     char file[128];
@@ -183,7 +117,7 @@ expect_request_golden(const char *name)
     snprintf(file, sizeof(file), "%s.upstream.json", name);
     expect_golden(file, up.body.data, up.body.len);
     free(raw);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -213,7 +147,7 @@ headers_text(const struct curl_slist *h, struct sl_buf *out)
 
 TEST(gemini_url_and_key_header)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     struct sl_buf text;
@@ -229,7 +163,7 @@ TEST(gemini_url_and_key_header)
     headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\nx-goog-api-key: test-key-123\n", text.data);
     sl_buf_dispose(&text);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
 
     ASSERT_OK(build_raw(&s, raw, SL_KIND_CHAT, 1, &up, &err));
     ASSERT_STR_EQ("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash"
@@ -237,7 +171,7 @@ TEST(gemini_url_and_key_header)
                   up.url.data);
     if (strstr(up.url.data, "test-key-123") != NULL)
         SL_TEST_FAIL("the API key is in the URL: %s", up.url.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -252,7 +186,7 @@ TEST(gemini_url_api_base_forms)
         "{\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct setup s;
+        struct sl_provider_setup s;
         struct sl_upstream_request up;
         struct sl_errbuf err = {{0}};
         char yaml[256];
@@ -264,14 +198,14 @@ TEST(gemini_url_api_base_forms)
         setup_load(&s, yaml);
         ASSERT_OK(build_raw(&s, raw, SL_KIND_CHAT, 0, &up, &err));
         ASSERT_STR_EQ(cases[i][1], up.url.data);
-        upstream_dispose(&up);
+        sl_harness_upstream_dispose(&up);
         sl_config_dispose(&s.cfg);
     }
 }
 
 TEST(gemini_url_strips_models_prefix)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     static const char raw[] =
@@ -283,13 +217,13 @@ TEST(gemini_url_strips_models_prefix)
     ASSERT_STR_EQ(
         "https://generativelanguage.googleapis.com/v1beta/models/gemini-pro:generateContent",
         up.url.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
 TEST(gemini_key_from_google_api_key)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
     struct sl_buf text;
@@ -304,21 +238,21 @@ TEST(gemini_key_from_google_api_key)
     ASSERT_CONTAINS(text.data, "x-goog-api-key: google-key-9\n");
     unsetenv("GOOGLE_API_KEY");
     sl_buf_dispose(&text);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
 static void
 expect_invalid(const char *raw, enum sl_call_kind kind, const char *message)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
 
     setup_default(&s);
     ASSERT_EQ(SL_ERR_INVALID, build_raw(&s, raw, kind, 0, &up, &err));
     ASSERT_CONTAINS(err.msg, message);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -343,7 +277,7 @@ TEST(gemini_request_rejects_unsupported)
 
 TEST(gemini_embedding_request)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_errbuf err = {{0}};
 
@@ -357,7 +291,7 @@ TEST(gemini_embedding_request)
                   "[{\"text\":\"a\"}]}},{\"model\":\"models/text-embedding-004\",\"content\":"
                   "{\"parts\":[{\"text\":\"b\"}]}}]}",
                   up.body.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -367,9 +301,9 @@ static enum sl_status
 translate_text(const char *request, enum sl_call_kind kind, const char *body, size_t len,
                struct sl_buf *out, struct sl_usage *usage, struct sl_errbuf *err)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
-    cJSON *req = parse_json(request, strlen(request), "request");
+    cJSON *req = sl_harness_parse_json(request, strlen(request), "request");
     enum sl_status rc;
 
     setup_default(&s);
@@ -508,11 +442,11 @@ struct stream_run {
 static void
 run_stream(const char *request, const char *stream, size_t len, struct stream_run *run)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_sse_parser p;
     struct sl_sse_event ev;
-    cJSON *req = parse_json(request, strlen(request), "request");
+    cJSON *req = sl_harness_parse_json(request, strlen(request), "request");
 
     setup_default(&s);
     ctx.deployment = s.d;
@@ -622,7 +556,7 @@ TEST(gemini_error_google_envelope)
 {
     static const char body[] = "{\"error\":{\"code\":429,\"message\":\"Quota "
                                "exceeded.\",\"status\":\"RESOURCE_EXHAUSTED\"}}";
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
 
     setup_default(&s);
@@ -650,7 +584,7 @@ collect_stream(const struct sl_buf *frames, struct sl_buf *content, struct sl_bu
     sl_sse_init(&p, MAX_EVENT_BYTES);
     ASSERT_OK(sl_sse_feed(&p, frames->data, frames->len));
     while (sl_sse_next(&p, &ev) == SL_SSE_EVENT) {
-        cJSON *chunk = parse_json(ev.data, ev.data_len, "client chunk");
+        cJSON *chunk = sl_harness_parse_json(ev.data, ev.data_len, "client chunk");
         const cJSON *choice =
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0);
         const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
@@ -768,7 +702,7 @@ translate_fixture(const char *name, struct sl_usage *usage)
     sl_buf_init(&out, 0);
     if (translate_text("{}", SL_KIND_CHAT, body, len, &out, usage, &err) != SL_OK)
         SL_TEST_FAIL("translate_response on %s failed: %s", name, err.msg);
-    root = parse_json(out.data, out.len, name);
+    root = sl_harness_parse_json(out.data, out.len, name);
     sl_buf_dispose(&out);
     free(body);
     return root;
@@ -817,7 +751,7 @@ TEST(gemini_fixture_generate_content_function_call)
 static void
 expect_fixture_error(const char *name, int status, const char *type, const char *message)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_error e;
     size_t len;
     char *body = read_fixture(name, &len);

@@ -20,6 +20,7 @@
 #include "fixtures.h"
 #include "gateway/http/validate.h"
 #include "gateway/providers/provider.h"
+#include "provider_harness.h"
 #include "test.h"
 
 #ifndef SL_GOLDEN_DIR
@@ -31,30 +32,15 @@
 #define MAX_EVENT_BYTES (256 * 1024)
 
 /* A loaded one-deployment config and the family that serves it. */
-struct setup {
-    struct sl_config cfg;
-    const struct sl_deployment *d;
-    const struct sl_provider *p;
-};
-
 static void
-setup_load(struct setup *s, const char *yaml)
+setup_load(struct sl_provider_setup *s, const char *yaml)
 {
-    struct sl_errbuf err;
-
-    if (sl_config_load_buffer(yaml, strlen(yaml), "openai_test.yaml", &s->cfg, &err) != SL_OK)
-        SL_TEST_FAIL("config did not load: %s", err.msg);
-    if (s->cfg.n_deployments != 1)
-        SL_TEST_FAIL("expected one deployment, got %zu", s->cfg.n_deployments);
-    s->d = &s->cfg.deployments[0];
-    s->p = sl_provider_find(s->d->provider);
-    if (s->p == NULL)
-        SL_TEST_FAIL("no provider family for \"%s\"", s->d->provider);
+    sl_harness_load(s, yaml, "openai_test.yaml");
 }
 
 /* Loads a deployment of group `group` with litellm_params.model `model` and no other params. */
 static void
-setup_model(struct setup *s, const char *group, const char *model)
+setup_model(struct sl_provider_setup *s, const char *group, const char *model)
 {
     char yaml[512];
 
@@ -64,46 +50,14 @@ setup_model(struct setup *s, const char *group, const char *model)
 }
 
 static char *
-read_path(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct sl_buf b;
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        SL_TEST_FAIL("cannot open %s", path);
-    sl_buf_init(&b, MAX_FILE_BYTES);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sl_buf_append(&b, chunk, n) != SL_OK)
-            SL_TEST_FAIL("%s is larger than %d bytes", path, MAX_FILE_BYTES);
-    fclose(f);
-    return sl_buf_take(&b, len);
-}
-
-static char *
 read_golden(const char *name, size_t *len)
 {
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/openai/%s", SL_GOLDEN_DIR, name);
-    return read_path(path, len);
-}
-
-static cJSON *
-parse_json(const char *text, size_t len, const char *what)
-{
-    cJSON *root = NULL;
-    struct sl_errbuf err;
-
-    if (sl_json_parse(text, len, SL_JSON_MAX_DEPTH, &root, &err) != SL_OK)
-        SL_TEST_FAIL("%s does not parse: %s", what, err.msg);
-    return root;
+    return sl_harness_read_golden("openai", name, len);
 }
 
 /* Runs build_request on golden <name>.request.json as a call to group `requested`. */
 static void
-build_golden(const struct setup *s, const char *name, const char *requested,
+build_golden(const struct sl_provider_setup *s, const char *name, const char *requested,
              struct sl_upstream_request *up)
 {
     char file[128];
@@ -115,7 +69,7 @@ build_golden(const struct setup *s, const char *name, const char *requested,
 
     snprintf(file, sizeof(file), "%s.request.json", name);
     raw = read_golden(file, &len);
-    body = parse_json(raw, len, file);
+    body = sl_harness_parse_json(raw, len, file);
     ctx.deployment = s->d;
     ctx.requested_model = requested;
     ctx.body = body;
@@ -131,17 +85,9 @@ build_golden(const struct setup *s, const char *name, const char *requested,
 }
 
 static void
-upstream_dispose(struct sl_upstream_request *up)
-{
-    sl_buf_dispose(&up->url);
-    sl_buf_dispose(&up->body);
-    curl_slist_free_all(up->headers);
-}
-
-static void
 expect_upstream_body(const char *name, const char *group, const char *model)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     char file[128];
     size_t len;
@@ -153,7 +99,7 @@ expect_upstream_body(const char *name, const char *group, const char *model)
     expected = read_golden(file, &len);
     ASSERT_MEM_EQ(expected, len, up.body.data, up.body.len);
     free(expected);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -181,7 +127,7 @@ TEST(openai_body_provider_model_with_slash)
 static void
 expect_url(const char *model, const char *base, const char *expected)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     char yaml[512];
 
@@ -198,7 +144,7 @@ expect_url(const char *model, const char *base, const char *expected)
     if (strcmp(expected, up.url.data) != 0)
         SL_TEST_FAIL("model %s, api_base %s: expected URL \"%s\", got \"%s\"", model,
                      base != NULL ? base : "(none)", expected, up.url.data);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -243,12 +189,12 @@ TEST(openai_url_ollama_keeps_v1)
 
 TEST(openai_no_api_base_is_config_error)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up = {0};
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
     static const char raw[] = "{\"model\":\"g\",\"messages\":[{\"role\":\"user\"}]}";
-    cJSON *body = parse_json(raw, strlen(raw), "request");
+    cJSON *body = sl_harness_parse_json(raw, strlen(raw), "request");
 
     setup_model(&s, "g", "hosted_vllm/x");
     ctx.deployment = s.d;
@@ -260,7 +206,7 @@ TEST(openai_no_api_base_is_config_error)
     sl_buf_init(&up.body, 0);
     ASSERT_EQ(SL_ERR_CONFIG, s.p->build_request(&ctx, &up, &err));
     ASSERT_CONTAINS(err.msg, "has no api_base");
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
 }
@@ -275,7 +221,7 @@ headers_text(const struct curl_slist *h, struct sl_buf *out)
 
 TEST(openai_headers_full)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_buf text;
 
@@ -296,13 +242,13 @@ TEST(openai_headers_full)
                   "X-Env: prod\n",
                   text.data);
     sl_buf_dispose(&text);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
 TEST(openai_headers_without_key)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up;
     struct sl_buf text;
 
@@ -315,7 +261,7 @@ TEST(openai_headers_without_key)
     headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\n", text.data);
     sl_buf_dispose(&text);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     sl_config_dispose(&s.cfg);
 }
 
@@ -323,7 +269,7 @@ TEST(openai_headers_without_key)
 static void
 translate_golden(const char *name, struct sl_buf *out, struct sl_usage *usage)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
     char file[128];
@@ -395,7 +341,7 @@ TEST(openai_response_without_model)
 
 TEST(openai_response_not_object)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
     struct sl_buf out;
@@ -431,7 +377,7 @@ static void
 run_stream(const char *requested, const char *stream, size_t len, size_t step,
            struct stream_run *run)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_sse_parser p;
     struct sl_sse_event ev;
@@ -616,7 +562,7 @@ static const char control_byte_body[] =
 static void
 check_body_after_control_byte(void)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up = {0};
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
@@ -637,10 +583,10 @@ check_body_after_control_byte(void)
     sl_buf_init(&up.url, 0);
     sl_buf_init(&up.body, 0);
     ASSERT_OK(s.p->build_request(&ctx, &up, &err));
-    sent = parse_json(up.body.data, up.body.len, "upstream body");
+    sent = sl_harness_parse_json(up.body.data, up.body.len, "upstream body");
     ASSERT_STR_EQ("gpt-4o-mini", sl_json_get_string(sent, "model"));
     cJSON_Delete(sent);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
 }
@@ -653,7 +599,7 @@ TEST(openai_body_after_control_byte)
 static void
 check_response_after_control_byte(void)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
     struct sl_buf out;
@@ -669,7 +615,7 @@ check_response_after_control_byte(void)
                              &err);
     if (rc != SL_ERR_UPSTREAM_PROTO) {
         ASSERT_OK(rc);
-        sent = parse_json(out.data, out.len, "client body");
+        sent = sl_harness_parse_json(out.data, out.len, "client body");
         ASSERT_STR_EQ("my-gpt", sl_json_get_string(sent, "model"));
         cJSON_Delete(sent);
     }
@@ -699,7 +645,7 @@ check_stream_after_control_byte(void)
         sl_sse_init(&p, MAX_EVENT_BYTES);
         ASSERT_OK(sl_sse_feed(&p, run.out.data, run.out.len));
         ASSERT_EQ(SL_SSE_EVENT, sl_sse_next(&p, &ev));
-        sent = parse_json(ev.data, ev.data_len, "client frame");
+        sent = sl_harness_parse_json(ev.data, ev.data_len, "client frame");
         ASSERT_STR_EQ("my-gpt", sl_json_get_string(sent, "model"));
         cJSON_Delete(sent);
         sl_sse_dispose(&p);
@@ -721,11 +667,11 @@ check_escaped_key_keeps_huge_number(void)
 {
     static const char raw[] =
         "{\"mod\\u0065l\":\"g\",\"messages\":[{\"role\":\"user\"}],\"logit_bias\":{\"1\":1e999}}";
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_upstream_request up = {0};
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err = {{0}};
-    cJSON *body = parse_json(raw, strlen(raw), "request");
+    cJSON *body = sl_harness_parse_json(raw, strlen(raw), "request");
     cJSON *sent;
 
     setup_model(&s, "g", "openai/gpt-4o-mini");
@@ -737,11 +683,11 @@ check_escaped_key_keeps_huge_number(void)
     sl_buf_init(&up.url, 0);
     sl_buf_init(&up.body, 0);
     ASSERT_OK(s.p->build_request(&ctx, &up, &err));
-    sent = parse_json(up.body.data, up.body.len, "upstream body");
+    sent = sl_harness_parse_json(up.body.data, up.body.len, "upstream body");
     ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(sent, "logit_bias"), "1")));
     cJSON_Delete(sent);
-    upstream_dispose(&up);
+    sl_harness_upstream_dispose(&up);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
 }
@@ -804,8 +750,8 @@ static void
 expect_same_but_model(const char *in, size_t in_len, const char *out, size_t out_len,
                       const char *requested, const char *where)
 {
-    cJSON *a = parse_json(in, in_len, where);
-    cJSON *b = parse_json(out, out_len, where);
+    cJSON *a = sl_harness_parse_json(in, in_len, where);
+    cJSON *b = sl_harness_parse_json(out, out_len, where);
 
     if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, "model")) ||
         strcmp(sl_json_get_string(b, "model"), requested) != 0)
@@ -840,7 +786,7 @@ mark_finishes(const cJSON *chunk, uint8_t seen[SL_STREAM_MAX_CHOICES])
 static void
 check_captured_stream(const char *path, const char *name)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_sse_parser in_p, out_p;
     struct sl_sse_event ev, out_ev;
@@ -850,7 +796,7 @@ check_captured_stream(const char *path, const char *name)
     int expected_finishes = 0;
     enum sl_stream_verdict v = SL_STREAM_CONTINUE;
     size_t len;
-    char *stream = read_path(path, &len);
+    char *stream = sl_harness_read_path(path, &len);
     int chunks = 0;
 
     setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
@@ -871,7 +817,7 @@ check_captured_stream(const char *path, const char *name)
         if (v == SL_STREAM_FAILED)
             SL_TEST_FAIL("%s: translation failed: %s", where, err.message);
         if (v == SL_STREAM_CONTINUE) {
-            cJSON *chunk = parse_json(ev.data, ev.data_len, where);
+            cJSON *chunk = sl_harness_parse_json(ev.data, ev.data_len, where);
 
             mark_finishes(chunk, seen);
             cJSON_Delete(chunk);
@@ -924,14 +870,14 @@ TEST(openai_fixture_streams)
 static void
 check_captured_response(const char *path, const char *name)
 {
-    struct setup s;
+    struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
     struct sl_errbuf err;
     struct sl_usage usage = {0};
     struct sl_buf out;
     size_t len;
-    char *body = read_path(path, &len);
-    cJSON *root = parse_json(body, len, name);
+    char *body = sl_harness_read_path(path, &len);
+    cJSON *root = sl_harness_parse_json(body, len, name);
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
 
     setup_model(&s, "my-gpt", "openai/gpt-4o-mini");

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * provider_harness -- setup shared by the provider family tests: a one-deployment config loaded
+ * from inline YAML with its provider looked up, golden and fixture file reads, JSON parsing and
+ * upstream request buffers.
+ *
+ * Every helper aborts the test with a message (SL_TEST_FAIL) instead of returning an error.
+ */
+#ifndef SL_PROVIDER_HARNESS_H
+#define SL_PROVIDER_HARNESS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/config.h"
+#include "gateway/providers/provider.h"
+
+/* Golden and fixture files larger than this fail the test. */
+#define SL_HARNESS_MAX_FILE_BYTES (1024 * 1024)
+
+/* A loaded config, its only deployment and that deployment's provider family. */
+struct sl_provider_setup {
+    struct sl_config cfg;
+    const struct sl_deployment *d;
+    const struct sl_provider *p;
+};
+
+/* Loads `yaml` (named `origin` in error messages), which must declare exactly one deployment,
+ * and looks up the provider family of that deployment. */
+void sl_harness_load(struct sl_provider_setup *s, const char *yaml, const char *origin);
+
+/* Reads the whole file at `path`. The result is NUL-terminated and owned by the caller. */
+char *sl_harness_read_path(const char *path, size_t *len);
+
+/* Reads golden/<dir>/<name> from the source tree. */
+char *sl_harness_read_golden(const char *dir, const char *name, size_t *len);
+
+/* Reads <dir>/<name> from the SLUICE_FIXTURES directory. Skips the test when SLUICE_FIXTURES is
+ * unset, as sl_test_fixtures_dir() does. */
+char *sl_harness_read_fixture(const char *dir, const char *name, size_t *len);
+
+/* Parses `text` with nesting up to `max_depth`. `what` names the text in the failure message. */
+cJSON *sl_harness_parse_json_depth(const char *text, size_t len, int max_depth, const char *what);
+
+/* Parses `text` as sl_harness_parse_json_depth() does, with `max_depth` SL_JSON_MAX_DEPTH. */
+cJSON *sl_harness_parse_json(const char *text, size_t len, const char *what);
+
+/* Zeroes `up` and initialises its URL and body buffers. */
+void sl_harness_upstream_init(struct sl_upstream_request *up);
+
+/* Frees the URL, body and header list of `up`. */
+void sl_harness_upstream_dispose(struct sl_upstream_request *up);
+
+#endif /* SL_PROVIDER_HARNESS_H */
