@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { chatBody, needs, startGateway, startMock } from './lib/harness.mjs';
+import { onlyUpstreamRequest, startMockAndGateway, stopMockAndGateway } from './lib/family.mjs';
+import { chatBody, needs } from './lib/harness.mjs';
 import { streamChat } from './lib/sse.mjs';
 
 await needs('gateway', 'mock', 'node-openai');
@@ -22,40 +23,27 @@ let mock;
 let gateway;
 
 before(async () => {
-    mock = await startMock();
-    gateway = await startGateway({
-        config: `
+    ({ mock, gateway } = await startMockAndGateway({
+        gatewayOptions: (mockUrl) => ({
+            config: `
 model_list:
 - model_name: ${GROUP}
   litellm_params:
     model: anthropic/${PROVIDER_MODEL}
     api_key: os.environ/ANTHROPIC_TEST_KEY
-    api_base: ${mock.url}
+    api_base: ${mockUrl}
 general_settings:
   master_key: os.environ/ANTHROPIC_TEST_MASTER_KEY
 `,
-        env: { ANTHROPIC_TEST_KEY: UPSTREAM_KEY, ANTHROPIC_TEST_MASTER_KEY: MASTER_KEY },
-    });
+            env: { ANTHROPIC_TEST_KEY: UPSTREAM_KEY, ANTHROPIC_TEST_MASTER_KEY: MASTER_KEY },
+        }),
+    }));
 });
 
-after(async () => {
-    if (gateway) {
-        await gateway.stop();
-    }
-    if (mock) {
-        await mock.stop();
-    }
-});
+after(() => stopMockAndGateway({ mock, gateway }));
 
 function client() {
     return new OpenAI({ apiKey: MASTER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-}
-
-// Returns the one request the mock received, with its body parsed.
-async function onlyUpstreamRequest() {
-    const reqs = await mock.requests();
-    assert.equal(reqs.length, 1, `upstream requests: ${JSON.stringify(reqs).slice(0, 1000)}`);
-    return { ...reqs[0], json: JSON.parse(reqs[0].body) };
 }
 
 const WEATHER_TOOL = {
@@ -95,7 +83,7 @@ test('non-stream text answer', async () => {
     assert.equal(res.usage.total_tokens, 32);
     assert.equal(res.usage.prompt_tokens_details.cached_tokens, 4);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, '/v1/messages');
     assert.equal(up.headers['x-api-key'], UPSTREAM_KEY);
     assert.equal(up.headers['anthropic-version'], '2023-06-01');
@@ -142,7 +130,7 @@ test('stream text answer', async () => {
     assert.ok(usage !== null, 'the usage chunk arrived');
     assert.equal(usage.completion_tokens, 7);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.json.stream, true);
     assert.equal(up.json.stream_options, undefined);
 });
@@ -169,7 +157,7 @@ test('tool calls round trip', async () => {
     assert.equal(call.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Rome' });
 
-    const firstUp = await onlyUpstreamRequest();
+    const firstUp = await onlyUpstreamRequest(mock);
     assert.deepEqual(firstUp.json.tools, [{
         name: 'get_weather',
         description: 'Current weather in a city',
@@ -190,7 +178,7 @@ test('tool calls round trip', async () => {
     });
     assert.equal(second.choices[0].message.content, 'It is 24 degrees in Rome.');
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     const [user, assistant, result] = up.json.messages;
     assert.equal(up.json.messages.length, 3);
     assert.equal(user.role, 'user');
@@ -249,7 +237,7 @@ test('stop sequences reach upstream', async () => {
         user: 'user-1234',
     });
     assert.equal(res.choices[0].finish_reason, 'stop');
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.deepEqual(up.json.stop_sequences, ['END', '\n\n']);
     assert.equal(up.json.stop, undefined);
     assert.equal(up.json.max_tokens, 50);

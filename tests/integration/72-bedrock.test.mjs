@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { needs, startGateway, startMock } from './lib/harness.mjs';
+import { onlyUpstreamRequest, startMockAndGateway, stopMockAndGateway } from './lib/family.mjs';
+import { needs } from './lib/harness.mjs';
 import { streamChat } from './lib/sse.mjs';
 
 await needs('gateway', 'mock', 'node-openai');
@@ -27,14 +28,15 @@ let mock;
 let gateway;
 
 before(async () => {
-    mock = await startMock({
-        env: {
-            SLUICE_MOCK_AWS_ACCESS_KEY_ID: ACCESS_KEY,
-            SLUICE_MOCK_AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+    ({ mock, gateway } = await startMockAndGateway({
+        mockOptions: {
+            env: {
+                SLUICE_MOCK_AWS_ACCESS_KEY_ID: ACCESS_KEY,
+                SLUICE_MOCK_AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+            },
         },
-    });
-    gateway = await startGateway({
-        config: `
+        gatewayOptions: (mockUrl) => ({
+            config: `
 model_list:
 - model_name: ${GROUP}
   litellm_params:
@@ -42,45 +44,33 @@ model_list:
     aws_access_key_id: ${ACCESS_KEY}
     aws_secret_access_key: os.environ/BEDROCK_TEST_SECRET
     aws_region_name: us-east-1
-    aws_bedrock_runtime_endpoint: ${mock.url}
+    aws_bedrock_runtime_endpoint: ${mockUrl}
 - model_name: ${BAD_GROUP}
   litellm_params:
     model: bedrock/converse/${MODEL_ID}
     aws_access_key_id: ${ACCESS_KEY}
     aws_secret_access_key: not-the-secret
     aws_region_name: us-east-1
-    api_base: ${mock.url}
+    api_base: ${mockUrl}
 - model_name: ${EMBED_GROUP}
   litellm_params:
     model: bedrock/${EMBED_MODEL_ID}
     aws_access_key_id: ${ACCESS_KEY}
     aws_secret_access_key: os.environ/BEDROCK_TEST_SECRET
     aws_region_name: us-east-1
-    aws_bedrock_runtime_endpoint: ${mock.url}
+    aws_bedrock_runtime_endpoint: ${mockUrl}
 general_settings:
   master_key: ${MASTER_KEY}
 `,
-        env: { BEDROCK_TEST_SECRET: SECRET_KEY },
-    });
+            env: { BEDROCK_TEST_SECRET: SECRET_KEY },
+        }),
+    }));
 });
 
-after(async () => {
-    if (gateway) {
-        await gateway.stop();
-    }
-    if (mock) {
-        await mock.stop();
-    }
-});
+after(() => stopMockAndGateway({ mock, gateway }));
 
 function client() {
     return new OpenAI({ apiKey: MASTER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-}
-
-async function onlyUpstreamRequest() {
-    const reqs = await mock.requests();
-    assert.equal(reqs.length, 1, `upstream requests: ${JSON.stringify(reqs).slice(0, 1000)}`);
-    return { ...reqs[0], json: JSON.parse(reqs[0].body) };
 }
 
 const WEATHER_TOOL = {
@@ -124,7 +114,7 @@ test('non-stream text answer, signed request', async () => {
     assert.equal(res.usage.completion_tokens, 6);
     assert.ok(res.usage.prompt_tokens > 0);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.method, 'POST');
     assert.equal(up.path, '/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse');
     assert.match(up.headers.authorization,
@@ -167,7 +157,7 @@ test('stream text answer', async () => {
     assert.ok(usage !== null, 'the usage chunk arrived');
     assert.equal(usage.completion_tokens, 7);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, '/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream');
     assert.equal(up.headers.accept, 'application/vnd.amazon.eventstream');
 });
@@ -191,7 +181,7 @@ test('tool calls round trip', async () => {
     assert.equal(call.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Rome' });
 
-    const firstUp = await onlyUpstreamRequest();
+    const firstUp = await onlyUpstreamRequest(mock);
     assert.deepEqual(firstUp.json.toolConfig, {
         tools: [{
             toolSpec: {
@@ -215,7 +205,7 @@ test('tool calls round trip', async () => {
         tools: [WEATHER_TOOL],
     });
     assert.equal(second.choices[0].message.content, 'It is 24 degrees in Rome.');
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.deepEqual(up.json.messages, [
         { role: 'user', content: [{ text: 'Weather in Rome?' }] },
         {
@@ -274,7 +264,7 @@ test('wrong secret key gets the mock 403', async () => {
             return true;
         },
     );
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, '/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse');
 });
 
@@ -311,7 +301,7 @@ test('titan embeddings through InvokeModel', async () => {
     assert.equal(res.data[0].embedding.length, 4);
     assert.equal(res.usage.prompt_tokens, 4);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, '/model/amazon.titan-embed-text-v2%3A0/invoke');
     assert.deepEqual(up.json, { inputText: 'hello bedrock', dimensions: 4 });
 

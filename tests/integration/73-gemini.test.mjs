@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { needs, startGateway, startMock } from './lib/harness.mjs';
+import { onlyUpstreamRequest, startMockAndGateway, stopMockAndGateway } from './lib/family.mjs';
+import { needs } from './lib/harness.mjs';
 
 await needs('gateway', 'mock', 'node-openai');
 const { default: OpenAI } = await import('openai');
@@ -20,44 +21,32 @@ let mock;
 let gateway;
 
 before(async () => {
-    mock = await startMock();
-    gateway = await startGateway({
-        config: `
+    ({ mock, gateway } = await startMockAndGateway({
+        gatewayOptions: (mockUrl) => ({
+            config: `
 model_list:
 - model_name: ${GROUP}
   litellm_params:
     model: gemini/${PROVIDER_MODEL}
     api_key: os.environ/GEMINI_TEST_KEY
-    api_base: ${mock.url}
+    api_base: ${mockUrl}
 - model_name: gemini-embed
   litellm_params:
     model: gemini/text-embedding-004
     api_key: os.environ/GEMINI_TEST_KEY
-    api_base: ${mock.url}
+    api_base: ${mockUrl}
 general_settings:
   master_key: os.environ/GEMINI_TEST_MASTER_KEY
 `,
-        env: { GEMINI_TEST_KEY: UPSTREAM_KEY, GEMINI_TEST_MASTER_KEY: MASTER_KEY },
-    });
+            env: { GEMINI_TEST_KEY: UPSTREAM_KEY, GEMINI_TEST_MASTER_KEY: MASTER_KEY },
+        }),
+    }));
 });
 
-after(async () => {
-    if (gateway) {
-        await gateway.stop();
-    }
-    if (mock) {
-        await mock.stop();
-    }
-});
+after(() => stopMockAndGateway({ mock, gateway }));
 
 function client() {
     return new OpenAI({ apiKey: MASTER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-}
-
-async function onlyUpstreamRequest() {
-    const reqs = await mock.requests();
-    assert.equal(reqs.length, 1, `upstream requests: ${JSON.stringify(reqs).slice(0, 1000)}`);
-    return { ...reqs[0], json: JSON.parse(reqs[0].body) };
 }
 
 // Checks that the key went in its header and nowhere in the request line.
@@ -109,7 +98,7 @@ test('non-stream text answer', async () => {
     assert.equal(res.usage.completion_tokens, 6);
     assert.equal(res.usage.total_tokens, 18);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.method, 'POST');
     assert.equal(up.path, `/v1beta/models/${PROVIDER_MODEL}:generateContent`);
     assertKeyInHeaderOnly(up);
@@ -155,7 +144,7 @@ test('stream text answer with usage', async () => {
     assert.ok(usage !== null, 'the usage chunk arrived');
     assert.equal(usage.completion_tokens, 7);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, `/v1beta/models/${PROVIDER_MODEL}:streamGenerateContent?alt=sse`);
     assertKeyInHeaderOnly(up);
     assert.equal(up.json.stream, undefined);
@@ -192,7 +181,7 @@ test('tool call round trip', async () => {
     assert.equal(call.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Rome' });
 
-    const firstUp = await onlyUpstreamRequest();
+    const firstUp = await onlyUpstreamRequest(mock);
     assert.deepEqual(firstUp.json.tools, [{
         functionDeclarations: [{
             name: 'get_weather',
@@ -219,7 +208,7 @@ test('tool call round trip', async () => {
     });
     assert.equal(second.choices[0].message.content, 'It is 24 degrees in Rome.');
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.deepEqual(up.json.contents, [
         { role: 'user', parts: [{ text: 'Weather in Rome?' }] },
         { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Rome' } } }] },
@@ -358,7 +347,7 @@ test('image data URL becomes inlineData', async () => {
         }],
     });
     assert.equal(res.choices[0].message.content, 'A red pixel.');
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.deepEqual(up.json.contents[0].parts, [
         { text: 'What is this?' },
         { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } },
@@ -398,7 +387,7 @@ test('embeddings go through batchEmbedContents', async () => {
     assert.equal(res.data[0].embedding.length, 8);
     assert.notDeepEqual(res.data[0].embedding, res.data[1].embedding);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, '/v1beta/models/text-embedding-004:batchEmbedContents');
     assertKeyInHeaderOnly(up);
     assert.deepEqual(up.json, {
@@ -443,6 +432,6 @@ test('stream that ends after a finish closes in order', async () => {
     }
     assert.equal(content, 'Only one.');
     assert.deepEqual(finishes, ['0:stop']);
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.json.generationConfig.candidateCount, 2);
 });

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { needs, startGateway, startMock } from './lib/harness.mjs';
+import { onlyUpstreamRequest, startMockAndGateway, stopMockAndGateway } from './lib/family.mjs';
+import { needs } from './lib/harness.mjs';
 
 await needs('gateway', 'mock', 'node-openai');
 const { default: OpenAI } = await import('openai');
@@ -21,15 +22,15 @@ let mock;
 let gateway;
 
 before(async () => {
-    mock = await startMock();
-    gateway = await startGateway({
-        config: `
+    ({ mock, gateway } = await startMockAndGateway({
+        gatewayOptions: (mockUrl) => ({
+            config: `
 model_list:
 - model_name: azure-chat
   litellm_params:
     model: azure/${DEPLOYMENT}
     api_key: os.environ/AZURE_TEST_KEY
-    api_base: ${mock.url}
+    api_base: ${mockUrl}
     api_version: "2024-10-21"
 - model_name: azure-default-version
   litellm_params:
@@ -38,38 +39,26 @@ model_list:
   litellm_params:
     model: azure/embed-small
     api_key: os.environ/AZURE_TEST_KEY
-    api_base: ${mock.url}
+    api_base: ${mockUrl}
     api_version: "2024-10-21"
 general_settings:
   master_key: os.environ/AZURE_TEST_MASTER_KEY
 `,
-        env: {
-            AZURE_TEST_KEY: UPSTREAM_KEY,
-            AZURE_TEST_MASTER_KEY: MASTER_KEY,
-            AZURE_API_BASE: mock.url,
-            AZURE_API_KEY: 'azure-env-key-1d4e',
-            AZURE_API_VERSION: '',
-        },
-    });
+            env: {
+                AZURE_TEST_KEY: UPSTREAM_KEY,
+                AZURE_TEST_MASTER_KEY: MASTER_KEY,
+                AZURE_API_BASE: mockUrl,
+                AZURE_API_KEY: 'azure-env-key-1d4e',
+                AZURE_API_VERSION: '',
+            },
+        }),
+    }));
 });
 
-after(async () => {
-    if (gateway) {
-        await gateway.stop();
-    }
-    if (mock) {
-        await mock.stop();
-    }
-});
+after(() => stopMockAndGateway({ mock, gateway }));
 
 function client() {
     return new OpenAI({ apiKey: MASTER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-}
-
-async function onlyUpstreamRequest() {
-    const reqs = await mock.requests();
-    assert.equal(reqs.length, 1, `upstream requests: ${JSON.stringify(reqs).slice(0, 1000)}`);
-    return { ...reqs[0], json: JSON.parse(reqs[0].body) };
 }
 
 const FILTER_ERROR = {
@@ -104,7 +93,7 @@ test('non-stream answer with api-version and api-key', async () => {
     assert.equal(res.choices[0].message.content, 'Hello from Azure.');
     assert.equal(res.choices[0].finish_reason, 'stop');
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path,
         `/openai/deployments/${DEPLOYMENT}/chat/completions?api-version=2024-10-21`);
     assert.equal(up.headers['api-key'], UPSTREAM_KEY);
@@ -122,7 +111,7 @@ test('api_base, key and default version from the environment', async () => {
     });
     assert.equal(res.choices[0].message.content, 'Default version.');
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, `/openai/deployments/${DEFAULT_VERSION_DEPLOYMENT}/chat/completions`
         + '?api-version=2025-02-01-preview');
     assert.equal(up.headers['api-key'], 'azure-env-key-1d4e');
@@ -157,7 +146,7 @@ test('stream answer', async () => {
     assert.deepEqual(finishes, ['stop']);
     assert.ok(usage !== null, 'the usage chunk arrived');
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.match(up.path, /\/chat\/completions\?api-version=2024-10-21$/);
     assert.equal(up.json.stream, true);
 });
@@ -269,7 +258,7 @@ test('embeddings use the deployment embeddings path', async () => {
     assert.equal(res.model, 'azure-embed');
     assert.equal(res.data.length, 1);
 
-    const up = await onlyUpstreamRequest();
+    const up = await onlyUpstreamRequest(mock);
     assert.equal(up.path, '/openai/deployments/embed-small/embeddings?api-version=2024-10-21');
     assert.equal(up.headers['api-key'], UPSTREAM_KEY);
     assert.equal(up.json.model, 'embed-small');
