@@ -20,22 +20,6 @@
 
 /* ---------------------------------------------------------------- validation */
 
-static const char *
-type_name(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsArray(v))
-        return "an array";
-    if (cJSON_IsObject(v))
-        return "an object";
-    return "null";
-}
-
 static int
 is_integer(const cJSON *v)
 {
@@ -73,7 +57,7 @@ check_messages(const cJSON *messages, struct sl_errbuf *err)
     }
     if (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) == 0) {
         sl_errbuf_set(err, "messages: expected a non-empty array, got %s",
-                      cJSON_IsArray(messages) ? "an empty array" : type_name(messages));
+                      cJSON_IsArray(messages) ? "an empty array" : sl_validate_type_name(messages));
         return SL_ERR_INVALID;
     }
     cJSON_ArrayForEach(m, messages)
@@ -83,7 +67,8 @@ check_messages(const cJSON *messages, struct sl_errbuf *err)
         char path[64];
 
         if (!cJSON_IsObject(m)) {
-            sl_errbuf_set(err, "messages.%d: expected an object, got %s", i, type_name(m));
+            sl_errbuf_set(err, "messages.%d: expected an object, got %s", i,
+                          sl_validate_type_name(m));
             return SL_ERR_INVALID;
         }
         if (role == NULL || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0)) {
@@ -92,7 +77,7 @@ check_messages(const cJSON *messages, struct sl_errbuf *err)
         }
         if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
             sl_errbuf_set(err, "messages.%d.content: expected a string or an array of content "
-                               "blocks, got %s", i, type_name(content));
+                               "blocks, got %s", i, sl_validate_type_name(content));
             return SL_ERR_INVALID;
         }
         snprintf(path, sizeof(path), "messages.%d.content", i);
@@ -129,13 +114,13 @@ check_optional(const cJSON *body, struct sl_errbuf *err)
         v = cJSON_GetObjectItemCaseSensitive(body, rules[i].name);
         if (v != NULL && !rules[i].ok(v)) {
             sl_errbuf_set(err, "%s: expected %s, got %s", rules[i].name, rules[i].expected,
-                          type_name(v));
+                          sl_validate_type_name(v));
             return SL_ERR_INVALID;
         }
     }
     if (system != NULL && !cJSON_IsString(system) && !cJSON_IsArray(system)) {
         sl_errbuf_set(err, "system: expected a string or an array of text blocks, got %s",
-                      type_name(system));
+                      sl_validate_type_name(system));
         return SL_ERR_INVALID;
     }
     if (cJSON_IsArray(system) && check_blocks(system, "system", err) != SL_OK)
@@ -173,7 +158,8 @@ sl_anthropic_validate(const cJSON *body, int count_tokens, struct sl_errbuf *err
     case SL_VALIDATE_OK:
         break;
     case SL_VALIDATE_NOT_OBJECT:
-        sl_errbuf_set(err, "The request body must be a JSON object, got %s", type_name(body));
+        sl_errbuf_set(err, "The request body must be a JSON object, got %s",
+                      sl_validate_type_name(body));
         return SL_ERR_INVALID;
     case SL_VALIDATE_TOO_MANY_MEMBERS:
         sl_errbuf_set(err, "The request body has more than %d top-level fields",
@@ -188,7 +174,7 @@ sl_anthropic_validate(const cJSON *body, int count_tokens, struct sl_errbuf *err
     case SL_VALIDATE_MODEL_INVALID:
         model = cJSON_GetObjectItemCaseSensitive(body, "model");
         sl_errbuf_set(err, "model: expected a non-empty string, got %s",
-                      cJSON_IsString(model) ? "an empty string" : type_name(model));
+                      cJSON_IsString(model) ? "an empty string" : sl_validate_type_name(model));
         return SL_ERR_INVALID;
     }
 
@@ -199,7 +185,8 @@ sl_anthropic_validate(const cJSON *body, int count_tokens, struct sl_errbuf *err
     }
     if (max_tokens != NULL && (!is_integer(max_tokens) || max_tokens->valuedouble < 1)) {
         sl_errbuf_set(err, "max_tokens: expected an integer of at least 1, got %s",
-                      is_integer(max_tokens) ? "a smaller integer" : type_name(max_tokens));
+                      is_integer(max_tokens) ? "a smaller integer"
+                                             : sl_validate_type_name(max_tokens));
         return SL_ERR_INVALID;
     }
 

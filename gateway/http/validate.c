@@ -49,8 +49,8 @@ static const struct field_rule rules[] = {
     {"function_call", KIND_STRING_OR_OBJECT},
 };
 
-static const char *
-type_name(const cJSON *v)
+const char *
+sl_validate_type_name(const cJSON *v)
 {
     if (cJSON_IsString(v))
         return "a string";
@@ -127,7 +127,7 @@ check_messages(const cJSON *messages, const char **param, struct sl_errbuf *err)
     }
     if (!cJSON_IsArray(messages)) {
         sl_errbuf_set(err, "Invalid type for 'messages': expected an array, but got %s instead.",
-                      type_name(messages));
+                      sl_validate_type_name(messages));
         return SL_ERR_INVALID;
     }
     if (cJSON_GetArraySize(messages) == 0) {
@@ -141,7 +141,7 @@ check_messages(const cJSON *messages, const char **param, struct sl_errbuf *err)
 
         if (!cJSON_IsObject(m)) {
             sl_errbuf_set(err, "Invalid type for 'messages[%d]': expected an object, but got %s "
-                               "instead.", i, type_name(m));
+                               "instead.", i, sl_validate_type_name(m));
             return SL_ERR_INVALID;
         }
         if (!cJSON_IsString(role)) {
@@ -189,7 +189,8 @@ check_envelope(const cJSON *body, const char **param, struct sl_errbuf *err)
     case SL_VALIDATE_OK:
         return SL_OK;
     case SL_VALIDATE_NOT_OBJECT:
-        sl_errbuf_set(err, "The request body must be a JSON object, but got %s.", type_name(body));
+        sl_errbuf_set(err, "The request body must be a JSON object, but got %s.",
+                      sl_validate_type_name(body));
         return SL_ERR_INVALID;
     case SL_VALIDATE_TOO_MANY_MEMBERS:
         sl_errbuf_set(err, "The request body has more than %d top-level fields.",
@@ -209,7 +210,8 @@ check_envelope(const cJSON *body, const char **param, struct sl_errbuf *err)
     model = cJSON_GetObjectItemCaseSensitive(body, "model");
     *param = "model";
     sl_errbuf_set(err, "Invalid type for 'model': expected a non-empty string, but got %s "
-                       "instead.", cJSON_IsString(model) ? "an empty string" : type_name(model));
+                       "instead.",
+                  cJSON_IsString(model) ? "an empty string" : sl_validate_type_name(model));
     return SL_ERR_INVALID;
 }
 
@@ -233,7 +235,7 @@ sl_validate_chat(const cJSON *body, const char **param, struct sl_errbuf *err)
             continue;
         *param = rules[i].name;
         sl_errbuf_set(err, "Invalid type for '%s': expected %s, but got %s instead.",
-                      rules[i].name, kind_name(rules[i].kind), type_name(v));
+                      rules[i].name, kind_name(rules[i].kind), sl_validate_type_name(v));
         return SL_ERR_INVALID;
     }
 
@@ -304,7 +306,7 @@ check_rules(const cJSON *body, const struct field_rule *table, size_t count, con
             continue;
         *param = table[i].name;
         sl_errbuf_set(err, "Invalid type for '%s': expected %s, but got %s instead.",
-                      table[i].name, kind_name(table[i].kind), type_name(v));
+                      table[i].name, kind_name(table[i].kind), sl_validate_type_name(v));
         return SL_ERR_INVALID;
     }
     return SL_OK;
@@ -371,7 +373,7 @@ check_input_element(const char *name, int i, const cJSON *v, enum input_shape sh
         {
             if (!is_token_id(token)) {
                 sl_errbuf_set(err, "Invalid '%s[%d][%d]': expected %s, but got %s instead.",
-                              name, i, j, expected[SHAPE_TOKENS], type_name(token));
+                              name, i, j, expected[SHAPE_TOKENS], sl_validate_type_name(token));
                 return SL_ERR_INVALID;
             }
             j++;
@@ -379,7 +381,7 @@ check_input_element(const char *name, int i, const cJSON *v, enum input_shape sh
         return SL_OK;
     }
     sl_errbuf_set(err, "Invalid '%s[%d]': expected %s like '%s[0]', but got %s instead.", name, i,
-                  expected[shape], name, type_name(v));
+                  expected[shape], name, sl_validate_type_name(v));
     return SL_ERR_INVALID;
 }
 
@@ -411,7 +413,7 @@ check_input(const cJSON *body, const char *name, int allow_empty_string, const c
     }
     if (!cJSON_IsArray(input)) {
         sl_errbuf_set(err, "Invalid type for '%s': expected a string or an array, but got %s "
-                           "instead.", name, type_name(input));
+                           "instead.", name, sl_validate_type_name(input));
         return SL_ERR_INVALID;
     }
     if (cJSON_GetArraySize(input) == 0) {
@@ -434,7 +436,7 @@ check_input(const cJSON *body, const char *name, int allow_empty_string, const c
         shape = SHAPE_TOKEN_ARRAYS;
     } else {
         sl_errbuf_set(err, "Invalid '%s[0]': expected a string, a token id or an array of token "
-                           "ids, but got %s instead.", name, type_name(first));
+                           "ids, but got %s instead.", name, sl_validate_type_name(first));
         return SL_ERR_INVALID;
     }
     cJSON_ArrayForEach(v, input)

@@ -19,6 +19,10 @@
 /* Requests may ask for at most this many choices (`n`). */
 #define SL_VALIDATE_MAX_CHOICES 128
 
+/* Returns the JSON type of `v` with its article ("a string", "an array", ...) for error
+ * messages, or "null" for JSON null and a missing value. */
+const char *sl_validate_type_name(const cJSON *v);
+
 /* The first check of a request body that fails, in the order sl_validate_envelope() runs them. */
 enum sl_validate_fault {
     SL_VALIDATE_OK,
