@@ -883,11 +883,7 @@ translate_message(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_bu
     if (usage->present)
         cJSON_AddItemToObject(chat, "usage", usage_json(usage));
 
-    char *text = sl_json_print(chat);
-
-    sl_buf_append_str(out, text);
-    cJSON_free(text);
-    cJSON_Delete(chat);
+    sl_openai_append_json(out, chat);
     return SL_OK;
 }
 
@@ -899,12 +895,8 @@ translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, 
     enum sl_status rc;
     int64_t input = 0;
 
-    if (sl_json_parse(body, len, RESPONSE_MAX_DEPTH, &root, err) != SL_OK ||
-        !cJSON_IsObject(root)) {
-        sl_errbuf_set(err, "the provider's response is not a JSON object");
-        cJSON_Delete(root);
+    if (sl_openai_parse_response(body, len, &root, err) != SL_OK)
         return SL_ERR_UPSTREAM_PROTO;
-    }
     if (ctx->kind == SL_KIND_COUNT_TOKENS) {
         /* A token count carries no model member, and sl_json_replace_top_string would add one:
          * the answer goes to the client byte for byte. */

@@ -712,7 +712,6 @@ translate_chat(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_buf *
     cJSON *message;
     cJSON *calls = cJSON_CreateArray();
     char id[40];
-    char *printed;
 
     if (!cJSON_IsArray(content)) {
         cJSON_Delete(calls);
@@ -753,10 +752,7 @@ translate_chat(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_buf *
     if (usage->present)
         cJSON_AddItemToObject(resp, "usage", sl_openai_usage_json(usage));
 
-    printed = sl_json_print(resp);
-    sl_buf_append_str(out, printed);
-    cJSON_free(printed);
-    cJSON_Delete(resp);
+    sl_openai_append_json(out, resp);
     sl_buf_dispose(&text);
     return SL_OK;
 }
@@ -798,7 +794,6 @@ translate_embedding(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_
     cJSON *resp;
     cJSON *item;
     cJSON *u;
-    char *printed;
 
     if (!cJSON_IsArray(vector)) {
         sl_errbuf_set(err, "the response has no embedding array");
@@ -824,10 +819,7 @@ translate_embedding(const struct sl_call_ctx *ctx, const cJSON *root, struct sl_
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)usage->prompt_tokens);
     cJSON_AddNumberToObject(u, "total_tokens", (double)usage->total_tokens);
 
-    printed = sl_json_print(resp);
-    sl_buf_append_str(out, printed);
-    cJSON_free(printed);
-    cJSON_Delete(resp);
+    sl_openai_append_json(out, resp);
     return SL_OK;
 }
 
@@ -838,12 +830,8 @@ translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, 
     cJSON *root = NULL;
     enum sl_status rc;
 
-    if (sl_json_parse(body, len, SL_JSON_MAX_DEPTH * 4, &root, NULL) != SL_OK ||
-        !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        sl_errbuf_set(err, "the provider's response is not a JSON object");
+    if (sl_openai_parse_response(body, len, &root, err) != SL_OK)
         return SL_ERR_UPSTREAM_PROTO;
-    }
     rc = ctx->kind == SL_KIND_EMBEDDING ? translate_embedding(ctx, root, out, usage, err)
                                         : translate_chat(ctx, root, out, usage, err);
     cJSON_Delete(root);

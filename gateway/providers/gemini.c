@@ -866,11 +866,7 @@ translate_completion(const struct sl_call_ctx *ctx, const cJSON *root, const cha
     if (usage->present)
         cJSON_AddItemToObject(resp, "usage", usage_json(usage, thoughts));
 
-    char *text = sl_json_print(resp);
-
-    sl_buf_append_str(out, text);
-    cJSON_free(text);
-    cJSON_Delete(resp);
+    sl_openai_append_json(out, resp);
     return SL_OK;
 }
 
@@ -1105,11 +1101,7 @@ translate_embeddings(const struct sl_call_ctx *ctx, const cJSON *root, struct sl
     cJSON_AddNumberToObject(u, "total_tokens", 0);
     usage->present = 1;
 
-    char *text = sl_json_print(resp);
-
-    sl_buf_append_str(out, text);
-    cJSON_free(text);
-    cJSON_Delete(resp);
+    sl_openai_append_json(out, resp);
     return SL_OK;
 }
 
@@ -1120,12 +1112,8 @@ translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, 
     cJSON *root = NULL;
     enum sl_status rc;
 
-    if (sl_json_parse(body, len, SL_JSON_MAX_DEPTH * 4, &root, NULL) != SL_OK ||
-        !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        sl_errbuf_set(err, "the provider's response is not a JSON object");
+    if (sl_openai_parse_response(body, len, &root, err) != SL_OK)
         return SL_ERR_UPSTREAM_PROTO;
-    }
     if (ctx->kind == SL_KIND_EMBEDDING)
         rc = translate_embeddings(ctx, root, out, usage, err);
     else

@@ -205,6 +205,30 @@ sl_openai_chunk_choice(int index, cJSON *delta, int with_logprobs, const char *f
     return choice;
 }
 
+enum sl_status
+sl_openai_parse_response(const char *body, size_t len, cJSON **root, struct sl_errbuf *err)
+{
+    *root = NULL;
+    if (sl_json_parse(body, len, SL_JSON_MAX_DEPTH * 4, root, NULL) != SL_OK ||
+        !cJSON_IsObject(*root)) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        sl_errbuf_set(err, "the provider's response is not a JSON object");
+        return SL_ERR_UPSTREAM_PROTO;
+    }
+    return SL_OK;
+}
+
+void
+sl_openai_append_json(struct sl_buf *out, cJSON *json)
+{
+    char *text = sl_json_print(json);
+
+    sl_buf_append_str(out, text);
+    cJSON_free(text);
+    cJSON_Delete(json);
+}
+
 void
 sl_openai_write_chunk(struct sl_buf *out, cJSON *chunk)
 {

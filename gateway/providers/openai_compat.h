@@ -51,6 +51,14 @@ cJSON *sl_openai_chunk_new(const struct sl_call_ctx *ctx, const char *id);
 cJSON *sl_openai_chunk_choice(int index, cJSON *delta, int with_logprobs,
                               const char *finish_reason);
 
+/* Parses a provider's response body, nested up to four times SL_JSON_MAX_DEPTH, into `*root`.
+ * SL_ERR_UPSTREAM_PROTO with `err` set when it is not a JSON object. */
+enum sl_status sl_openai_parse_response(const char *body, size_t len, cJSON **root,
+                                        struct sl_errbuf *err);
+
+/* Appends `json` to `out` as compact JSON, then frees it. */
+void sl_openai_append_json(struct sl_buf *out, cJSON *json);
+
 /* Appends `chunk` to `out` as one SSE data frame, then frees it. */
 void sl_openai_write_chunk(struct sl_buf *out, cJSON *chunk);
 
