@@ -691,55 +691,20 @@ TEST(anthropic_response_malformed)
 
 /* ---------------------------------------------------------------- streams */
 
-struct stream_run {
-    struct sl_buf out;
-    struct sl_stream_state st;
-    struct sl_upstream_error err;
-    enum sl_stream_verdict last;
-    int events;
-};
-
 /* Feeds `stream` in `step`-byte pieces for a client request `request` (JSON text). */
 static void
 run_stream(const char *request, int native, const char *stream, size_t len, size_t step,
-           struct stream_run *run)
+           struct sl_stream_run *run)
 {
     struct sl_provider_setup s;
     struct sl_call_ctx ctx;
-    struct sl_sse_parser p;
-    struct sl_sse_event ev;
     cJSON *body = parse_json(request, strlen(request), "request");
-    size_t off = 0;
 
     setup_load(&s, default_yaml);
     ctx_init(&ctx, &s, body);
     ctx.stream = 1;
     ctx.native = native;
-    memset(run, 0, sizeof(*run));
-    sl_buf_init(&run->out, 0);
-    run->last = SL_STREAM_CONTINUE;
-    sl_sse_init(&p, MAX_EVENT_BYTES);
-    while (run->last == SL_STREAM_CONTINUE) {
-        size_t n = len - off < step ? len - off : step;
-
-        if (n > 0 && sl_sse_feed(&p, stream + off, n) != SL_OK)
-            SL_TEST_FAIL("sl_sse_feed failed at byte %zu", off);
-        off += n;
-        if (n == 0)
-            sl_sse_finish(&p);
-        while (run->last == SL_STREAM_CONTINUE && sl_sse_next(&p, &ev) == SL_SSE_EVENT) {
-            struct sl_stream_event se = {ev.event, ev.event_len, ev.data, ev.data_len};
-
-            run->events++;
-            run->last = s.p->translate_event(&ctx, &run->st, &se, &run->out, &run->err);
-        }
-        if (n == 0)
-            break;
-    }
-    if (run->st.family_free != NULL)
-        run->st.family_free(run->st.family);
-    run->st.family = NULL;
-    sl_sse_dispose(&p);
+    sl_harness_run_stream(s.p, &ctx, stream, len, step, run);
     cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
 }
@@ -756,7 +721,7 @@ TEST(anthropic_stream_golden)
     char *want = read_golden("tool-text.client.sse", &want_len);
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        struct stream_run run;
+        struct sl_stream_run run;
 
         run_stream(usage_request, 0, in, in_len, steps[i], &run);
         ASSERT_EQ(SL_STREAM_END, run.last);
@@ -776,7 +741,7 @@ TEST(anthropic_stream_golden)
 
 TEST(anthropic_stream_usage_chunk_only_when_asked)
 {
-    struct stream_run run;
+    struct sl_stream_run run;
     size_t len;
     char *in = read_golden("tool-text.upstream.sse", &len);
 
@@ -798,7 +763,7 @@ TEST(anthropic_stream_error_event_fails)
         "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
         "\"Overloaded\"}}\n\n"
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
     size_t before;
 
     run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
@@ -832,7 +797,7 @@ TEST(anthropic_stream_error_types_map_to_status)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char stream[256];
-        struct stream_run run;
+        struct sl_stream_run run;
 
         snprintf(stream, sizeof(stream),
                  "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"%s\","
@@ -849,7 +814,7 @@ TEST(anthropic_stream_error_types_map_to_status)
 TEST(anthropic_stream_non_json_fails)
 {
     static const char stream[] = "event: message_start\ndata: <html>\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -864,7 +829,7 @@ TEST(anthropic_stream_json_delta_without_tool_fails)
         "event: content_block_delta\n"
         "data: {\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":"
         "\"input_json_delta\",\"partial_json\":\"{\"}}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -885,7 +850,7 @@ TEST(anthropic_stream_two_tools_indexed)
         "event: content_block_delta\n"
         "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
         "\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_CONTINUE, run.last);
@@ -905,7 +870,7 @@ TEST(anthropic_stream_server_tool_input_skipped)
         "event: content_block_delta\n"
         "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
         "\"input_json_delta\",\"partial_json\":\"{\\\"query\\\":1}\"}}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(plain_request, 0, stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_CONTINUE, run.last);
@@ -934,7 +899,7 @@ TEST(anthropic_stream_native_passthrough)
         "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
         "\"usage\":{\"output_tokens\":4}}\n\n"
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream("{\"model\":\"claude\",\"messages\":[]}", 1, stream, sizeof(stream) - 1, 5, &run);
     ASSERT_EQ(SL_STREAM_END, run.last);
@@ -948,7 +913,7 @@ TEST(anthropic_stream_native_error_not_written)
 {
     static const char stream[] = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
                                  "\"rate_limit_error\",\"message\":\"slow down\"}}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream("{\"model\":\"claude\",\"messages\":[]}", 1, stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -1033,7 +998,7 @@ expect_fixture_stream(const char *file, const char *want_text, const char *want_
     struct sl_buf text, args, input;
     size_t len;
     char *raw = read_fixture(file, &len);
-    struct stream_run run;
+    struct sl_stream_run run;
     int finishes = 0;
 
     sl_buf_init(&input, 0);
@@ -1088,7 +1053,7 @@ TEST(anthropic_fixture_stream_usage)
 {
     size_t len;
     char *raw = read_fixture("stream-text.captured.txt", &len);
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(usage_request, 0, raw, len, 64, &run);
     ASSERT_EQ(135, run.st.usage.prompt_tokens);
@@ -1102,7 +1067,7 @@ TEST(anthropic_fixture_stream_error_event)
 {
     size_t len;
     char *raw = read_fixture("stream-error-event.sdk-test.txt", &len);
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(plain_request, 0, raw, len, 64, &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -1118,7 +1083,7 @@ TEST(anthropic_fixture_stream_native_byte_faithful)
 {
     size_t len;
     char *raw = read_fixture("stream-tool-use.sdk-fixture.txt", &len);
-    struct stream_run run;
+    struct sl_stream_run run;
     cJSON *start;
     struct sl_sse_parser p;
     struct sl_sse_event ev;

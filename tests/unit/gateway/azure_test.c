@@ -24,7 +24,6 @@
 #error "SL_GOLDEN_DIR must name tests/unit/gateway/golden"
 #endif
 
-#define MAX_EVENT_BYTES (256 * 1024)
 
 static void
 setup_load(struct sl_provider_setup *s, const char *yaml)
@@ -69,13 +68,6 @@ build(const struct sl_provider_setup *s, enum sl_call_kind kind, struct sl_upstr
     cJSON_Delete(body);
     free(raw);
     return rc;
-}
-
-static void
-headers_text(const struct curl_slist *h, struct sl_buf *out)
-{
-    for (; h != NULL; h = h->next)
-        sl_buf_printf(out, "%s\n", h->data);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -179,7 +171,7 @@ TEST(azure_auth_headers)
     setenv("AZURE_AD_TOKEN", "entra-token", 1);
     ASSERT_OK(build(&s, SL_KIND_CHAT, &up, &err));
     sl_buf_init(&text, 0);
-    headers_text(up.headers, &text);
+    sl_harness_headers_text(up.headers, &text);
     /* An api_key wins over the Entra ID token. */
     ASSERT_STR_EQ("Content-Type: application/json\napi-key: az-key-1\n", text.data);
     sl_harness_upstream_dispose(&up);
@@ -189,7 +181,7 @@ TEST(azure_auth_headers)
                    "    api_base: http://127.0.0.1:9\n    extra_headers: {X-Team: blue}\n");
     ASSERT_OK(build(&s, SL_KIND_CHAT, &up, &err));
     sl_buf_reset(&text);
-    headers_text(up.headers, &text);
+    sl_harness_headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\nAuthorization: Bearer entra-token\n"
                   "X-Team: blue\n",
                   text.data);
@@ -198,7 +190,7 @@ TEST(azure_auth_headers)
     unsetenv("AZURE_AD_TOKEN");
     ASSERT_OK(build(&s, SL_KIND_CHAT, &up, &err));
     sl_buf_reset(&text);
-    headers_text(up.headers, &text);
+    sl_harness_headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\nX-Team: blue\n", text.data);
     sl_buf_dispose(&text);
     sl_harness_upstream_dispose(&up);
@@ -280,45 +272,23 @@ TEST(azure_error_other_stays_openai)
 
 /* ---------------------------------------------------------------- streams */
 
-struct stream_run {
-    struct sl_stream_state st;
-    struct sl_buf out;
-    struct sl_upstream_error err;
-    enum sl_stream_verdict last;
-    int events;
-};
-
 static void
-run_stream(const char *stream, size_t len, struct stream_run *run)
+run_stream(const char *stream, size_t len, struct sl_stream_run *run)
 {
     struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
-    struct sl_sse_parser p;
-    struct sl_sse_event ev;
 
     setup_default(&s);
     ctx.deployment = s.d;
     ctx.requested_model = "my-azure";
     ctx.stream = 1;
-    memset(run, 0, sizeof(*run));
-    sl_buf_init(&run->out, 0);
-    run->last = SL_STREAM_CONTINUE;
-    sl_sse_init(&p, MAX_EVENT_BYTES);
-    ASSERT_OK(sl_sse_feed(&p, stream, len));
-    sl_sse_finish(&p);
-    while (run->last == SL_STREAM_CONTINUE && sl_sse_next(&p, &ev) == SL_SSE_EVENT) {
-        struct sl_stream_event e = {ev.event, ev.event_len, ev.data, ev.data_len};
-
-        run->events++;
-        run->last = s.p->translate_event(&ctx, &run->st, &e, &run->out, &run->err);
-    }
-    sl_sse_dispose(&p);
+    sl_harness_run_stream(s.p, &ctx, stream, len, 0, run);
     sl_config_dispose(&s.cfg);
 }
 
 TEST(azure_stream_content_filter_finish)
 {
-    struct stream_run run;
+    struct sl_stream_run run;
     size_t len;
     char *stream = read_golden("filtered.upstream.sse", &len);
 
@@ -340,7 +310,7 @@ TEST(azure_stream_in_band_filter_error)
     static const char stream[] =
         "data: "
         "{\"error\":{\"message\":\"Filtered.\",\"code\":\"content_filter\",\"status\":400}}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(stream, strlen(stream), &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -356,7 +326,7 @@ TEST(azure_stream_plain_ends_on_done)
         "data: "
         "{\"id\":\"c\",\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
         "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream(stream, strlen(stream), &run);
     ASSERT_EQ(SL_STREAM_END, run.last);

@@ -138,13 +138,6 @@ TEST(gemini_request_image_and_json_mode)
     expect_request_golden("image");
 }
 
-static void
-headers_text(const struct curl_slist *h, struct sl_buf *out)
-{
-    for (; h != NULL; h = h->next)
-        sl_buf_printf(out, "%s\n", h->data);
-}
-
 TEST(gemini_url_and_key_header)
 {
     struct sl_provider_setup s;
@@ -160,7 +153,7 @@ TEST(gemini_url_and_key_header)
                   ":generateContent",
                   up.url.data);
     sl_buf_init(&text, 0);
-    headers_text(up.headers, &text);
+    sl_harness_headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\nx-goog-api-key: test-key-123\n", text.data);
     sl_buf_dispose(&text);
     sl_harness_upstream_dispose(&up);
@@ -234,7 +227,7 @@ TEST(gemini_key_from_google_api_key)
     setup_load(&s, "model_list:\n- model_name: g\n  litellm_params: {model: gemini/m}\n");
     ASSERT_OK(build_raw(&s, raw, SL_KIND_CHAT, 0, &up, &err));
     sl_buf_init(&text, 0);
-    headers_text(up.headers, &text);
+    sl_harness_headers_text(up.headers, &text);
     ASSERT_CONTAINS(text.data, "x-goog-api-key: google-key-9\n");
     unsetenv("GOOGLE_API_KEY");
     sl_buf_dispose(&text);
@@ -430,22 +423,12 @@ TEST(gemini_embedding_response_base64)
 
 /* ---------------------------------------------------------------- streams */
 
-struct stream_run {
-    struct sl_stream_state st;
-    struct sl_buf out;
-    struct sl_upstream_error err;
-    enum sl_stream_verdict last;
-    int events;
-};
-
 /* Feeds `stream` through the SSE parser and translate_event until it ends or fails. */
 static void
-run_stream(const char *request, const char *stream, size_t len, struct stream_run *run)
+run_stream(const char *request, const char *stream, size_t len, struct sl_stream_run *run)
 {
     struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
-    struct sl_sse_parser p;
-    struct sl_sse_event ev;
     cJSON *req = sl_harness_parse_json(request, strlen(request), "request");
 
     setup_default(&s);
@@ -454,21 +437,7 @@ run_stream(const char *request, const char *stream, size_t len, struct stream_ru
     ctx.body = req;
     ctx.stream = 1;
     ctx.now_unix_s = NOW_S;
-    memset(run, 0, sizeof(*run));
-    sl_buf_init(&run->out, 0);
-    run->last = SL_STREAM_CONTINUE;
-    sl_sse_init(&p, MAX_EVENT_BYTES);
-    ASSERT_OK(sl_sse_feed(&p, stream, len));
-    sl_sse_finish(&p);
-    while (run->last == SL_STREAM_CONTINUE && sl_sse_next(&p, &ev) == SL_SSE_EVENT) {
-        struct sl_stream_event e = {ev.event, ev.event_len, ev.data, ev.data_len};
-
-        run->events++;
-        run->last = s.p->translate_event(&ctx, &run->st, &e, &run->out, &run->err);
-    }
-    sl_sse_dispose(&p);
-    if (run->st.family_free != NULL)
-        run->st.family_free(run->st.family);
+    sl_harness_run_stream(s.p, &ctx, stream, len, 0, run);
     cJSON_Delete(req);
     sl_config_dispose(&s.cfg);
 }
@@ -476,7 +445,7 @@ run_stream(const char *request, const char *stream, size_t len, struct stream_ru
 static void
 expect_stream_golden(const char *name, const char *request)
 {
-    struct stream_run run;
+    struct sl_stream_run run;
     char file[128];
     size_t len;
     char *stream;
@@ -513,7 +482,7 @@ TEST(gemini_stream_waits_for_all_choices)
         "\"STOP\",\"index\":0}]}\n\n"
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]},\"finishReason\":"
         "\"MAX_TOKENS\",\"index\":1}]}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream("{\"n\":2}", stream, strlen(stream), &run);
     ASSERT_EQ(2, run.events);
@@ -529,7 +498,7 @@ TEST(gemini_stream_in_band_error)
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"index\":0}]}\n\n"
         "data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":"
         "\"UNAVAILABLE\"}}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream("{}", stream, strlen(stream), &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -542,7 +511,7 @@ TEST(gemini_stream_in_band_error)
 TEST(gemini_stream_bad_event)
 {
     static const char stream[] = "data: [1,2]\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream("{}", stream, strlen(stream), &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -609,7 +578,7 @@ struct stream_facts {
     struct sl_buf content;
     struct sl_buf finish;
     cJSON *tool_calls;
-    struct stream_run run;
+    struct sl_stream_run run;
 };
 
 static void

@@ -211,14 +211,6 @@ TEST(openai_no_api_base_is_config_error)
     sl_config_dispose(&s.cfg);
 }
 
-/* Collects the header list into "line\n" text. */
-static void
-headers_text(const struct curl_slist *h, struct sl_buf *out)
-{
-    for (; h != NULL; h = h->next)
-        sl_buf_printf(out, "%s\n", h->data);
-}
-
 TEST(openai_headers_full)
 {
     struct sl_provider_setup s;
@@ -234,7 +226,7 @@ TEST(openai_headers_full)
                    "    extra_headers: {X-Team: blue, X-Env: prod}\n");
     build_golden(&s, "provider-slash", "g", &up);
     sl_buf_init(&text, 0);
-    headers_text(up.headers, &text);
+    sl_harness_headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\n"
                   "Authorization: Bearer sk-test-0001\n"
                   "OpenAI-Organization: org-42\n"
@@ -258,7 +250,7 @@ TEST(openai_headers_without_key)
                    "  litellm_params: {model: hosted_vllm/x, api_base: 'http://127.0.0.1:9/v1'}\n");
     build_golden(&s, "provider-slash", "g", &up);
     sl_buf_init(&text, 0);
-    headers_text(up.headers, &text);
+    sl_harness_headers_text(up.headers, &text);
     ASSERT_STR_EQ("Content-Type: application/json\n", text.data);
     sl_buf_dispose(&text);
     sl_harness_upstream_dispose(&up);
@@ -364,50 +356,19 @@ TEST(openai_response_not_object)
 }
 
 /* Result of feeding a whole stream through sl_sse and translate_event. */
-struct stream_run {
-    struct sl_buf out;
-    struct sl_stream_state st;
-    struct sl_upstream_error err;
-    enum sl_stream_verdict last;
-    int events;
-};
-
 /* Feeds `len` bytes of `stream` in pieces of `step` bytes, stopping at END or FAILED. */
 static void
 run_stream(const char *requested, const char *stream, size_t len, size_t step,
-           struct stream_run *run)
+           struct sl_stream_run *run)
 {
     struct sl_provider_setup s;
     struct sl_call_ctx ctx = {0};
-    struct sl_sse_parser p;
-    struct sl_sse_event ev;
-    size_t off = 0;
 
     setup_model(&s, requested, "openai/gpt-4o-mini");
     ctx.deployment = s.d;
     ctx.requested_model = requested;
     ctx.stream = 1;
-    memset(run, 0, sizeof(*run));
-    sl_buf_init(&run->out, 0);
-    run->last = SL_STREAM_CONTINUE;
-    sl_sse_init(&p, MAX_EVENT_BYTES);
-    while (run->last == SL_STREAM_CONTINUE) {
-        size_t n = len - off < step ? len - off : step;
-        enum sl_sse_result r;
-
-        if (n > 0 && sl_sse_feed(&p, stream + off, n) != SL_OK)
-            SL_TEST_FAIL("sl_sse_feed failed at byte %zu", off);
-        off += n;
-        if (n == 0)
-            sl_sse_finish(&p);
-        while (run->last == SL_STREAM_CONTINUE && (r = sl_sse_next(&p, &ev)) == SL_SSE_EVENT) {
-            run->events++;
-            run->last = s.p->translate_event(&ctx, &run->st, &(struct sl_stream_event){ev.event, ev.event_len, ev.data, ev.data_len}, &run->out, &run->err);
-        }
-        if (n == 0)
-            break;
-    }
-    sl_sse_dispose(&p);
+    sl_harness_run_stream(s.p, &ctx, stream, len, step, run);
     sl_config_dispose(&s.cfg);
 }
 
@@ -419,7 +380,7 @@ TEST(openai_stream_frames_golden)
     char *want = read_golden("n2.client.sse", &want_len);
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        struct stream_run run;
+        struct sl_stream_run run;
 
         run_stream("my-gpt", in, in_len, steps[i], &run);
         if (run.out.len != want_len || memcmp(run.out.data, want, want_len) != 0)
@@ -433,7 +394,7 @@ TEST(openai_stream_frames_golden)
 
 TEST(openai_stream_done_ends)
 {
-    struct stream_run run;
+    struct sl_stream_run run;
     size_t len;
     char *in = read_golden("n2.upstream.sse", &len);
 
@@ -447,7 +408,7 @@ TEST(openai_stream_done_ends)
 
 TEST(openai_stream_tracks_two_finishes)
 {
-    struct stream_run run;
+    struct sl_stream_run run;
     size_t len;
     char *in = read_golden("n2.upstream.sse", &len);
 
@@ -462,7 +423,7 @@ TEST(openai_stream_tracks_two_finishes)
 
 TEST(openai_stream_usage_read)
 {
-    struct stream_run run;
+    struct sl_stream_run run;
     size_t len;
     char *in = read_golden("n2.upstream.sse", &len);
 
@@ -483,7 +444,7 @@ TEST(openai_stream_repeated_finish_counted_once)
         "data: "
         "{\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
         "data: {\"model\":\"m\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream("my-gpt", stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_CONTINUE, run.last);
@@ -498,7 +459,7 @@ TEST(openai_stream_error_event_fails)
         "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
         "data: {\"error\":{\"message\":\"The server is overloaded\",\"type\":\"server_error\"}}\n\n"
         "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
     size_t first_frame_len;
 
     run_stream("my-gpt", stream, sizeof(stream) - 1, 64, &run);
@@ -516,7 +477,7 @@ TEST(openai_stream_error_event_fails)
 TEST(openai_stream_non_json_event_fails)
 {
     static const char stream[] = "data: <html>oops</html>\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
 
     run_stream("my-gpt", stream, sizeof(stream) - 1, 64, &run);
     ASSERT_EQ(SL_STREAM_FAILED, run.last);
@@ -632,7 +593,7 @@ static void
 check_stream_after_control_byte(void)
 {
     static const char stream[] = "data: \x06{\"model\":\"m\",\"choices\":[]}\n\n";
-    struct stream_run run;
+    struct sl_stream_run run;
     struct sl_sse_parser p;
     struct sl_sse_event ev;
     cJSON *sent;

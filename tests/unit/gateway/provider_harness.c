@@ -9,9 +9,13 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "common/sse.h"
 #include "fixtures.h"
 #include "provider_harness.h"
 #include "test.h"
+
+/* The largest SSE event the stream runner accepts. */
+#define MAX_EVENT_BYTES (256 * 1024)
 
 #ifndef SL_GOLDEN_DIR
 #error "SL_GOLDEN_DIR must name tests/unit/gateway/golden"
@@ -83,6 +87,50 @@ cJSON *
 sl_harness_parse_json(const char *text, size_t len, const char *what)
 {
     return sl_harness_parse_json_depth(text, len, SL_JSON_MAX_DEPTH, what);
+}
+
+void
+sl_harness_run_stream(const struct sl_provider *p, const struct sl_call_ctx *ctx,
+                      const char *stream, size_t len, size_t step, struct sl_stream_run *run)
+{
+    struct sl_sse_parser parser;
+    struct sl_sse_event ev;
+    size_t off = 0;
+
+    if (step == 0)
+        step = len;
+    memset(run, 0, sizeof(*run));
+    sl_buf_init(&run->out, 0);
+    run->last = SL_STREAM_CONTINUE;
+    sl_sse_init(&parser, MAX_EVENT_BYTES);
+    while (run->last == SL_STREAM_CONTINUE) {
+        size_t n = len - off < step ? len - off : step;
+
+        if (n > 0 && sl_sse_feed(&parser, stream + off, n) != SL_OK)
+            SL_TEST_FAIL("sl_sse_feed failed at byte %zu", off);
+        off += n;
+        if (n == 0)
+            sl_sse_finish(&parser);
+        while (run->last == SL_STREAM_CONTINUE && sl_sse_next(&parser, &ev) == SL_SSE_EVENT) {
+            struct sl_stream_event se = {ev.event, ev.event_len, ev.data, ev.data_len};
+
+            run->events++;
+            run->last = p->translate_event(ctx, &run->st, &se, &run->out, &run->err);
+        }
+        if (n == 0)
+            break;
+    }
+    if (run->st.family_free != NULL)
+        run->st.family_free(run->st.family);
+    run->st.family = NULL;
+    sl_sse_dispose(&parser);
+}
+
+void
+sl_harness_headers_text(const struct curl_slist *h, struct sl_buf *out)
+{
+    for (; h != NULL; h = h->next)
+        sl_buf_printf(out, "%s\n", h->data);
 }
 
 void

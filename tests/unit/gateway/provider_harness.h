@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * provider_harness -- setup shared by the provider family tests: a one-deployment config loaded
- * from inline YAML with its provider looked up, golden and fixture file reads, JSON parsing and
- * upstream request buffers.
+ * from inline YAML with its provider looked up, golden and fixture file reads, JSON parsing,
+ * upstream request buffers and a stream runner.
  *
  * Every helper aborts the test with a message (SL_TEST_FAIL) instead of returning an error.
  */
@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/buf.h"
 #include "common/config.h"
 #include "gateway/providers/provider.h"
 
@@ -45,6 +46,28 @@ cJSON *sl_harness_parse_json_depth(const char *text, size_t len, int max_depth, 
 
 /* Parses `text` as sl_harness_parse_json_depth() does, with `max_depth` SL_JSON_MAX_DEPTH. */
 cJSON *sl_harness_parse_json(const char *text, size_t len, const char *what);
+
+/* The result of a stream run: the client bytes, the stream state, the last verdict and error,
+ * and the number of events translated. */
+struct sl_stream_run {
+    struct sl_buf out;
+    struct sl_stream_state st;
+    struct sl_upstream_error err;
+    enum sl_stream_verdict last;
+    int events;
+};
+
+/*
+ * Feeds `len` bytes of the SSE `stream` to the parser in pieces of `step` bytes, or all at once
+ * when `step` is 0. Each event goes to `p->translate_event` with `ctx` until the verdict is no
+ * longer SL_STREAM_CONTINUE or the bytes run out. Frees the family's stream state. The caller
+ * disposes `run->out`.
+ */
+void sl_harness_run_stream(const struct sl_provider *p, const struct sl_call_ctx *ctx,
+                           const char *stream, size_t len, size_t step, struct sl_stream_run *run);
+
+/* Appends each header line of `h` to `out`, one per line. */
+void sl_harness_headers_text(const struct curl_slist *h, struct sl_buf *out);
 
 /* Zeroes `up` and initialises its URL and body buffers. */
 void sl_harness_upstream_init(struct sl_upstream_request *up);
