@@ -641,9 +641,7 @@ finish_reason_for(const char *stop)
 static int64_t
 get_int(const cJSON *obj, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+    return sl_usage_count(cJSON_GetObjectItemCaseSensitive(obj, key));
 }
 
 /* Reads Converse's TokenUsage. OpenAI's prompt_tokens include cached tokens, so cache reads

@@ -662,16 +662,15 @@ read_usage_metadata(const cJSON *root, struct sl_usage *usage)
     const cJSON *thoughts = cJSON_GetObjectItemCaseSensitive(u, "thoughtsTokenCount");
     const cJSON *cached = cJSON_GetObjectItemCaseSensitive(u, "cachedContentTokenCount");
     const cJSON *total = cJSON_GetObjectItemCaseSensitive(u, "totalTokenCount");
-    int64_t thought_tokens = cJSON_IsNumber(thoughts) ? (int64_t)thoughts->valuedouble : 0;
+    int64_t thought_tokens = sl_usage_count(thoughts);
 
     if (!cJSON_IsObject(u))
         return 0;
     usage->present = 1;
-    usage->prompt_tokens = cJSON_IsNumber(prompt) ? (int64_t)prompt->valuedouble : 0;
-    usage->completion_tokens =
-        (cJSON_IsNumber(candidates) ? (int64_t)candidates->valuedouble : 0) + thought_tokens;
-    usage->cached_tokens = cJSON_IsNumber(cached) ? (int64_t)cached->valuedouble : 0;
-    usage->total_tokens = cJSON_IsNumber(total) ? (int64_t)total->valuedouble
+    usage->prompt_tokens = sl_usage_count(prompt);
+    usage->completion_tokens = sl_usage_count(candidates) + thought_tokens;
+    usage->cached_tokens = sl_usage_count(cached);
+    usage->total_tokens = cJSON_IsNumber(total) ? sl_usage_count(total)
                                                 : usage->prompt_tokens + usage->completion_tokens;
     return thought_tokens;
 }

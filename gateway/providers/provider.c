@@ -29,6 +29,14 @@ static const struct family_table tables[] = {
     {sl_anthropic_families, &sl_anthropic_family_count},
 };
 
+int64_t
+sl_usage_count(const cJSON *v)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+        return 0;
+    return v->valuedouble >= 1e15 ? (int64_t)1e15 : (int64_t)v->valuedouble;
+}
+
 const struct sl_provider *
 sl_provider_find(const char *prefix)
 {

@@ -157,6 +157,10 @@ struct sl_provider {
     void (*parse_error)(long status, const char *body, size_t len, struct sl_upstream_error *out);
 };
 
+/* Returns a token count read from a provider's JSON: 0 for a missing, negative or non-number
+ * value, and at most 10^15, so later sums and int64_t conversions stay defined. */
+int64_t sl_usage_count(const cJSON *v);
+
 /* Returns the family for a model prefix ("openai", "hosted_vllm", ...), or NULL. */
 const struct sl_provider *sl_provider_find(const char *prefix);
 
