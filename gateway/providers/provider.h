@@ -8,7 +8,7 @@
  * by all workers; per-stream state lives in struct sl_stream_state.
  *
  * Formats: requests reach a family in OpenAI's shape (the inbound layer converts other client
- * formats first) and the family answers in OpenAI's shape, which the inbound layer converts
+ * formats first) and the family returns OpenAI's shape, which the inbound layer converts
  * back. When the client already speaks the family's own format (`ctx->native`), the family
  * passes bodies and events through with only the model rewritten.
  */
