@@ -7,7 +7,7 @@
 # then stops every process it started.
 # Upstream: when OPENAI_API_KEY is set, the request goes to OpenAI (OPENAI_API_BASE, default
 # https://api.openai.com/v1) and is billed to that key. Otherwise sluice-mock, the project's
-# mock provider, answers on another 127.0.0.1 port and no request leaves the machine.
+# mock provider, listens on another 127.0.0.1 port and no request leaves the machine.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

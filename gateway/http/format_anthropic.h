@@ -4,7 +4,7 @@
  *
  * Clients such as Claude Code and the Anthropic SDKs send Anthropic requests. For a family that
  * speaks Anthropic's format the body passes through; for any other family the request becomes
- * an OpenAI chat request and the family's OpenAI-shaped answers become Anthropic messages and
+ * an OpenAI chat request and the family's OpenAI-shaped responses become Anthropic messages and
  * stream events again. The format ops are reached through sl_format_ops_for(); this header adds
  * the request-shape check used by the route handlers.
  */

@@ -171,7 +171,7 @@ create_request(h2o_req_t *req, const char *route)
     struct sl_worker *w = sl_worker_from_ctx(req->conn->ctx);
     struct sl_request *r = sl_request_create(w, req, route);
 
-    /* Every answer from here on, errors included, is in Anthropic's format. */
+    /* Every response from here on, errors included, is in Anthropic's format. */
     r->format = sl_format_ops_for(SL_FORMAT_ANTHROPIC);
     return r;
 }

@@ -899,7 +899,7 @@ translate_response(const struct sl_call_ctx *ctx, const char *body, size_t len, 
         return SL_ERR_UPSTREAM_PROTO;
     if (ctx->kind == SL_KIND_COUNT_TOKENS) {
         /* A token count carries no model member, and sl_json_replace_top_string would add one:
-         * the answer goes to the client byte for byte. */
+         * the response goes to the client byte for byte. */
         rc = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "input_tokens"))
                  ? SL_OK
                  : SL_ERR_UPSTREAM_PROTO;

@@ -34,7 +34,7 @@ enum sl_call_kind {
     SL_KIND_EMBEDDING,  /* /v1/embeddings */
     /* /v1/messages/count_tokens: the handler starts it only on a family whose native_format
      * is the client's, so it is always native and never streams. The family sends the body to
-     * its token counting endpoint and passes the provider's answer through unchanged. */
+     * its token counting endpoint and passes the provider's response through unchanged. */
     SL_KIND_COUNT_TOKENS,
 };
 
@@ -140,7 +140,7 @@ struct sl_provider {
     /* Translates a complete 2xx response body into OpenAI's shape for ctx->kind (or passes it
      * through when native) in `out`, with the usage it reports. SL_ERR_UPSTREAM_PROTO when the
      * body is not what the family sends; SL_ERR_REFUSED, with the provider's words in `err`,
-     * when the provider withheld the answer under its content policy (the client gets a 400
+     * when the provider withheld its output under its content policy (the client gets a 400
      * content_policy_violation). */
     enum sl_status (*translate_response)(const struct sl_call_ctx *ctx, const char *body,
                                          size_t len, struct sl_buf *out, struct sl_usage *usage,

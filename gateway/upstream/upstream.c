@@ -327,7 +327,7 @@ on_timer(uv_timer_t *t)
     after_socket_action(up);
 }
 
-/* curl asks for a timer; never call socket_action from here. */
+/* Arms the timer curl requests; calling socket_action from here would re-enter curl. */
 static int
 on_timer_request(CURLM *multi, long timeout_ms, void *userp)
 {

@@ -109,7 +109,7 @@ void sl_upstream_dispose(struct sl_upstream *up);
 
 /*
  * Starts a call. Returns NULL (and fills `err`) only if curl rejects the options. The call
- * holds `owner` as an opaque pointer; `on_progress` runs on this loop, never re-entrantly.
+ * keeps `owner` as an opaque pointer; `on_progress` runs on this loop, never re-entrantly.
  */
 struct sl_call *sl_call_create(struct sl_upstream *up, const struct sl_call_options *opts,
                                void *owner, sl_call_progress_cb on_progress,
