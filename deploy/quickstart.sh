@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Install, build and try sluice-gateway in one command on Debian 12. The script installs the
-# packages (deploy/install-deps.sh) and builds sluice-gateway and sluice-mock in build/. It starts
-# the gateway with deploy/examples/config.yaml on a free 127.0.0.1 port and a generated master key
-# and sends one chat completion through it with curl. It prints the reply and the token usage,
-# then stops every process it started.
+# packages (deploy/install-deps.sh), builds the gateway, sluice-coordinator and sluice-mock in
+# build/, starts a private redis-server and PostgreSQL 15 cluster on free 127.0.0.1 ports and
+# applies the schema with `sluice-coordinator migrate`. It then starts the gateway on them with
+# deploy/examples/config.yaml, creates a virtual key with the master key and sends one chat
+# completion with that virtual key. It prints the reply and the token usage, then stops every
+# process it started and removes its temporary directory, also when a step fails.
 # Upstream: when OPENAI_API_KEY is set, the request goes to OpenAI (OPENAI_API_BASE, default
 # https://api.openai.com/v1) and is billed to that key. Otherwise sluice-mock, the project's
 # mock provider, listens on another 127.0.0.1 port and no request leaves the machine.
@@ -13,21 +15,47 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 PROMPT="Say hello in one sentence"
+MODEL=gpt-4o-mini
 
 bash deploy/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j2 --target sluice-gateway sluice-mock
+cmake --build build -j2 --target sluice-gateway sluice-coordinator sluice-mock
 
 GATEWAY_BIN=build/gateway/sluice-gateway
+COORDINATOR_BIN=build/coordinator/sluice-coordinator
 MOCK_BIN=build/bench/sluice-mock
+PG_BIN=/usr/lib/postgresql/15/bin
+
+# Files in RUN_DIR contain the virtual key and the service logs, so only the owner may read them.
+# The directory itself is 711 so that the postgres user, when the script runs as root, can reach
+# its own data directory inside it.
+umask 077
 RUN_DIR=$(mktemp -d /tmp/sluice-quickstart.XXXXXX)
+chmod 711 "$RUN_DIR"
+PG_DIR="$RUN_DIR/pg"
+PG_DATA="$PG_DIR/data"
+PG_STARTED=0
 PIDS=()
 
+# Run a PostgreSQL 15 tool, as the postgres user when the script runs as root, because initdb
+# and the server refuse to run as root.
+pg_tool() {
+    local tool=$1
+    shift
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$PG_BIN/$tool" "$@"
+    else
+        "$PG_BIN/$tool" "$@"
+    fi
+}
+
+# Stop the processes in PIDS in reverse start order (the gateway before the stores it uses),
+# then the PostgreSQL cluster, then remove RUN_DIR.
 cleanup() {
-    for pid in "${PIDS[@]}"; do
+    local i pid postmaster
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
         kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
         for _ in $(seq 1 50); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
@@ -35,9 +63,32 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [ "$PG_STARTED" -eq 1 ] \
+        && ! pg_tool pg_ctl -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null; then
+        # pg_ctl could not stop the cluster within 30 s, so send SIGQUIT, PostgreSQL's immediate
+        # shutdown.
+        postmaster=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null || true)
+        if [ -n "$postmaster" ]; then
+            echo "quickstart: pg_ctl stop failed, sending SIGQUIT to postmaster $postmaster" >&2
+            kill -QUIT "$postmaster" 2>/dev/null || true
+        fi
+    fi
     rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Print a TCP port that is free on 127.0.0.1 right now. Another process may take it before the
+# caller binds it. The server then fails to start and the script stops with the server's log.
+free_port() {
+    node -e '
+        const server = require("net").createServer();
+        server.listen(0, "127.0.0.1", () => {
+            console.log(server.address().port);
+            server.close();
+        });'
+}
 
 # Print the `port` field of the first JSON log line in file $1 whose event is $2, waiting up
 # to 10 s for it. Fails if process $3 exits first.
@@ -65,52 +116,170 @@ wait_for_port() {
     return 1
 }
 
-if [ -n "${OPENAI_API_KEY:-}" ]; then
-    export OPENAI_API_BASE=${OPENAI_API_BASE:-https://api.openai.com/v1}
-    echo "quickstart: upstream is $OPENAI_API_BASE with your OPENAI_API_KEY"
-else
+# Print the string field $2 of the JSON object in file $1. Fails when the field is missing or is
+# not a string.
+json_field() {
+    node -e '
+        const object = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const value = object[process.argv[2]];
+        if (typeof value !== "string") { process.exit(1); }
+        console.log(value);' "$1" "$2"
+}
+
+start_redis() {
+    local port
+    port=$(free_port)
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$RUN_DIR" \
+        --daemonize no >"$RUN_DIR/redis.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then
+            # REDIS_URL ranks before every other Redis setting, so the gateway uses this server.
+            export REDIS_URL="redis://127.0.0.1:$port/0"
+            echo "quickstart: redis-server (pid ${PIDS[-1]}) listens on 127.0.0.1:$port"
+            return 0
+        fi
+        if ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    echo "quickstart: redis-server did not reply to PING on 127.0.0.1:$port within 10 s:" >&2
+    cat "$RUN_DIR/redis.log" >&2
+    return 1
+}
+
+start_postgres() {
+    local port
+    port=$(free_port)
+    mkdir "$PG_DIR"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres:postgres "$PG_DIR"
+    fi
+    if ! pg_tool initdb -D "$PG_DATA" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+        >"$RUN_DIR/initdb.log" 2>&1; then
+        echo "quickstart: initdb failed:" >&2
+        cat "$RUN_DIR/initdb.log" >&2
+        return 1
+    fi
+    # The server log goes to PG_DIR because the postgres user cannot write to RUN_DIR.
+    # PG_STARTED is set before the start so that cleanup also stops a half-started cluster.
+    PG_STARTED=1
+    if ! pg_tool pg_ctl -D "$PG_DATA" -l "$PG_DIR/server.log" -w -t 30 start \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=off" >/dev/null; then
+        echo "quickstart: PostgreSQL did not start on 127.0.0.1:$port within 30 s:" >&2
+        cat "$PG_DIR/server.log" >&2
+        return 1
+    fi
+    export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+    echo "quickstart: PostgreSQL 15 (pid $(head -n 1 "$PG_DATA/postmaster.pid")) listens on" \
+        "127.0.0.1:$port"
+}
+
+apply_migrations() {
+    if ! timeout 60 "$COORDINATOR_BIN" migrate >"$RUN_DIR/migrate.log" 2>&1; then
+        echo "quickstart: sluice-coordinator migrate failed or timed out after 60 s:" >&2
+        cat "$RUN_DIR/migrate.log" >&2
+        return 1
+    fi
+    echo "quickstart: sluice-coordinator migrate applied the schema"
+}
+
+start_upstream() {
+    local mock_url
+    if [ -n "${OPENAI_API_KEY:-}" ]; then
+        export OPENAI_API_BASE=${OPENAI_API_BASE:-https://api.openai.com/v1}
+        echo "quickstart: upstream is $OPENAI_API_BASE with your OPENAI_API_KEY"
+        return 0
+    fi
     "$MOCK_BIN" --host 127.0.0.1 --port 0 >"$RUN_DIR/mock.log" 2>&1 &
     PIDS+=($!)
-    MOCK_PORT=$(wait_for_port "$RUN_DIR/mock.log" mock.listening "${PIDS[-1]}")
-    MOCK_URL="http://127.0.0.1:$MOCK_PORT"
+    mock_url="http://127.0.0.1:$(wait_for_port "$RUN_DIR/mock.log" mock.listening "${PIDS[-1]}")"
     # Script the mock's next chat completion so the output reads like a model's greeting.
-    curl -sS -f -X POST "$MOCK_URL/_mock/responses" -H 'content-type: application/json' \
+    curl -sS -f --max-time 10 -X POST "$mock_url/_mock/responses" \
+        -H 'content-type: application/json' \
         -d '{"text": "Hello, and welcome to Sluice, your gateway to language models!"}' >/dev/null
     export OPENAI_API_KEY=sk-quickstart-mock
-    export OPENAI_API_BASE="$MOCK_URL/v1"
-    echo "quickstart: upstream is sluice-mock at $MOCK_URL (set OPENAI_API_KEY to use OpenAI)"
-fi
+    export OPENAI_API_BASE="$mock_url/v1"
+    echo "quickstart: upstream is sluice-mock (pid ${PIDS[-1]}) at $mock_url" \
+        "(set OPENAI_API_KEY to use OpenAI)"
+}
 
-LITELLM_MASTER_KEY="sk-$(openssl rand -hex 16)"
-export LITELLM_MASTER_KEY
-"$GATEWAY_BIN" --config deploy/examples/config.yaml --host 127.0.0.1 --port 0 \
-    >"$RUN_DIR/gateway.log" 2>&1 &
-PIDS+=($!)
-GATEWAY_PORT=$(wait_for_port "$RUN_DIR/gateway.log" gateway.listening "${PIDS[-1]}")
-GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
-echo "quickstart: sluice-gateway listens on $GATEWAY_URL"
-echo "quickstart: POST $GATEWAY_URL/v1/chat/completions  \"$PROMPT\""
+start_gateway() {
+    LITELLM_MASTER_KEY="sk-$(openssl rand -hex 16)"
+    export LITELLM_MASTER_KEY
+    "$GATEWAY_BIN" --config deploy/examples/config.yaml --host 127.0.0.1 --port 0 \
+        >"$RUN_DIR/gateway.log" 2>&1 &
+    PIDS+=($!)
+    GATEWAY_URL="http://127.0.0.1:$(wait_for_port "$RUN_DIR/gateway.log" gateway.listening \
+        "${PIDS[-1]}")"
+    echo "quickstart: sluice-gateway (pid ${PIDS[-1]}) listens on $GATEWAY_URL"
+}
 
-STATUS=$(curl -sS -o "$RUN_DIR/answer.json" -w '%{http_code}' "$GATEWAY_URL/v1/chat/completions" \
-    -H "Authorization: Bearer $LITELLM_MASTER_KEY" -H 'content-type: application/json' \
-    -d "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"$PROMPT\"}]}")
+# POST the JSON body $2 to the management route $1 with the master key and store the response
+# in file $3. Fails, printing the response and the gateway log, unless the status is 200.
+mgmt_post() {
+    local route=$1 body=$2 out=$3 status
+    status=$(curl -sS --max-time 30 -o "$out" -w '%{http_code}' -X POST "$GATEWAY_URL$route" \
+        -H "Authorization: Bearer $LITELLM_MASTER_KEY" -H 'content-type: application/json' \
+        -d "$body")
+    if [ "$status" != 200 ]; then
+        echo "quickstart: POST $route returned HTTP $status:" >&2
+        cat "$out" >&2
+        echo >&2
+        echo "--- gateway log ---" >&2
+        cat "$RUN_DIR/gateway.log" >&2
+        return 1
+    fi
+}
 
-if [ "$STATUS" != 200 ]; then
-    echo "quickstart: the gateway returned HTTP $STATUS:" >&2
-    cat "$RUN_DIR/answer.json" >&2
-    echo >&2
-    echo "--- gateway log ---" >&2
-    cat "$RUN_DIR/gateway.log" >&2
-    exit 1
-fi
+# Create what the demo request uses through the management API. Sets VIRTUAL_KEY. New entities
+# (teams, users) go here, each created with mgmt_post before the key that refers to them.
+seed() {
+    local key_name
+    mgmt_post /key/generate "{\"models\": [\"$MODEL\"], \"key_alias\": \"quickstart\"}" \
+        "$RUN_DIR/key.json"
+    VIRTUAL_KEY=$(json_field "$RUN_DIR/key.json" key)
+    key_name=$(json_field "$RUN_DIR/key.json" key_name)
+    echo "quickstart: POST /key/generate created virtual key $key_name for $MODEL"
+}
 
-node -e '
-    const reply = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    const usage = reply.usage || {};
-    console.log("");
-    console.log("answer: " + reply.choices[0].message.content);
-    console.log("model:  " + reply.model);
-    console.log("usage:  prompt_tokens=" + usage.prompt_tokens + " completion_tokens="
-        + usage.completion_tokens + " total_tokens=" + usage.total_tokens);' "$RUN_DIR/answer.json"
-echo ""
+chat_completion() {
+    local status request
+    request="{\"model\": \"$MODEL\", "
+    request+="\"messages\": [{\"role\": \"user\", \"content\": \"$PROMPT\"}]}"
+    echo "quickstart: POST $GATEWAY_URL/v1/chat/completions with the virtual key  \"$PROMPT\""
+    status=$(curl -sS --max-time 60 -o "$RUN_DIR/answer.json" -w '%{http_code}' \
+        "$GATEWAY_URL/v1/chat/completions" \
+        -H "Authorization: Bearer $VIRTUAL_KEY" -H 'content-type: application/json' \
+        -d "$request")
+    if [ "$status" != 200 ]; then
+        echo "quickstart: the gateway returned HTTP $status:" >&2
+        cat "$RUN_DIR/answer.json" >&2
+        echo >&2
+        echo "--- gateway log ---" >&2
+        cat "$RUN_DIR/gateway.log" >&2
+        return 1
+    fi
+    node -e '
+        const reply = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const usage = reply.usage || {};
+        console.log("");
+        console.log("answer: " + reply.choices[0].message.content);
+        console.log("model:  " + reply.model);
+        console.log("usage:  prompt_tokens=" + usage.prompt_tokens + " completion_tokens="
+            + usage.completion_tokens + " total_tokens=" + usage.total_tokens);' \
+        "$RUN_DIR/answer.json"
+    echo ""
+}
+
+# The steps run as plain commands, not as the condition of `if` or `||`, because `set -e` is off
+# inside a function called that way. So the first step that fails ends the script.
+start_redis
+start_postgres
+apply_migrations
+start_upstream
+start_gateway
+seed
+chat_completion
 echo "quickstart: done, stopping the processes it started"
