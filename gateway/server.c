@@ -20,6 +20,7 @@
 #include "gateway/http/errors.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/mgmt/http.h"
 #include "gateway/mgmt/mgmt.h"
 
 /* HTTP/1 deadline for headers plus body, and the keep-alive idle time: h2o's 10 s default
@@ -47,6 +48,12 @@ static const struct route routes[] = {
     {"/health/liveness", sl_handle_liveliness},
     {"/health/readiness", sl_handle_readiness},
     {"/key/", sl_handle_key},
+    {"/user/", sl_handle_mgmt},
+    {"/team/", sl_handle_mgmt},
+    {"/organization/", sl_handle_mgmt},
+    {"/budget/", sl_handle_mgmt},
+    {"/customer/", sl_handle_mgmt},
+    {"/end_user/", sl_handle_mgmt},
     {"/", sl_handle_not_found},
 };
 

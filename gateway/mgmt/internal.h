@@ -9,14 +9,12 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
+#include "gateway/mgmt/http.h"
 #include "gateway/mgmt/key_auth.h"
 #include "gateway/mgmt/key_fields.h"
 
-#define SL_MGMT_MAX_PARAMS 48
 /* Keys or aliases one /key/delete call may name. */
 #define SL_MGMT_DELETE_MAX 1000
-/* Maximum length of a query parameter value, after decoding. */
-#define SL_MGMT_QUERY_MAX         1024
 #define SL_MGMT_LIST_MAX_SIZE     100
 #define SL_MGMT_LIST_DEFAULT_SIZE 10
 
@@ -63,22 +61,6 @@ struct sl_mgmt_call {
     cJSON *delete_list;              /* delete: hashes or aliases, echoed in the response */
     int full_object;                 /* list */
 };
-
-/* One SQL statement and its text parameters, bound as $1, $2, ... in order. */
-struct sl_mgmt_sql {
-    struct sl_buf text;
-    const char *params[SL_MGMT_MAX_PARAMS];
-    int n;
-};
-
-/* Starts an empty statement. */
-void sl_mgmt__sql_init(struct sl_mgmt_sql *q);
-
-/* Appends "$<n>::<cast>" for `value` (borrowed until the query is queued; NULL is SQL NULL). */
-void sl_mgmt__bind(struct sl_mgmt_sql *q, const char *value, const char *cast);
-
-/* Appends SQL text. */
-void sl_mgmt__append(struct sl_mgmt_sql *q, const char *s);
 
 /* Writes the PostgreSQL interval of the sent budget_duration into `out`; "" when none. */
 void sl_mgmt__budget_interval(const struct sl_mgmt_key_fields *f, char out[48]);

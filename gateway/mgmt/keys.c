@@ -52,154 +52,6 @@ call_free(struct sl_mgmt_call *c)
     free(c);
 }
 
-/* Sends a management error; LiteLLM's management errors carry the param "None" when unset. */
-static void
-respond_error(struct sl_request *r, int status, const char *type, const char *param,
-              const char *message)
-{
-    sl_request_respond_error(r, status, type, param != NULL ? param : "None", "%s", message);
-}
-
-static void
-respond_cjson(struct sl_request *r, const cJSON *obj)
-{
-    char *text = sl_json_print(obj);
-
-    sl_request_respond_json(r, 200, text, strlen(text));
-    free(text);
-}
-
-/* Decodes %XX escapes and '+' of a query value into `out`. Returns 0 on a bad escape. */
-static int
-url_decode(const char *s, size_t len, struct sl_buf *out)
-{
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            char hex[3] = {0};
-            char *end;
-
-            if (i + 2 >= len)
-                return 0;
-            hex[0] = s[i + 1];
-            hex[1] = s[i + 2];
-            long v = strtol(hex, &end, 16);
-            if (end != hex + 2)
-                return 0;
-            c = (char)v;
-            i += 2;
-        }
-        if (sl_buf_append(out, &c, 1) != SL_OK)
-            return 0;
-    }
-    return 1;
-}
-
-/*
- * Finds `name` in the query string and stores its decoded value (owned) in `*value`, NULL
- * when absent. Returns 0 with the 400 sent when the value is too long or badly escaped.
- */
-static int
-query_param(struct sl_request *r, const char *name, char **value)
-{
-    h2o_req_t *req = r->req;
-    size_t name_len = strlen(name);
-    const char *p;
-    const char *end;
-
-    *value = NULL;
-    if (req->query_at == SIZE_MAX)
-        return 1;
-    p = req->path.base + req->query_at + 1;
-    end = req->path.base + req->path.len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp != NULL ? amp : end;
-
-        if ((size_t)(stop - p) > name_len && memcmp(p, name, name_len) == 0 && p[name_len] == '=') {
-            struct sl_buf buf;
-
-            sl_buf_init(&buf, SL_MGMT_QUERY_MAX);
-            if (!url_decode(p + name_len + 1, (size_t)(stop - p) - name_len - 1, &buf)) {
-                sl_buf_dispose(&buf);
-                sl_request_respond_error(r, 400, "bad_request_error", name,
-                                         "Query parameter %s is badly escaped or longer than %d "
-                                         "bytes.",
-                                         name, SL_MGMT_QUERY_MAX);
-                return 0;
-            }
-            sl_buf_append(&buf, "", 1);
-            *value = sl_buf_take(&buf, NULL);
-            return 1;
-        }
-        p = stop + 1;
-    }
-    return 1;
-}
-
-/* Parses a query integer in [min, max]; `def` when absent. Returns 0 with the 400 sent. */
-static int
-query_int(struct sl_request *r, const char *name, long def, long min, long max, long *out)
-{
-    char *text = NULL;
-    char *end;
-    long v;
-
-    if (!query_param(r, name, &text))
-        return 0;
-    if (text == NULL) {
-        *out = def;
-        return 1;
-    }
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
-        sl_request_respond_error(r, 400, "bad_request_error", name,
-                                 "Query parameter %s must be a whole number from %ld to %ld.", name,
-                                 min, max);
-        free(text);
-        return 0;
-    }
-    free(text);
-    *out = v;
-    return 1;
-}
-
-/* Parses the body as a JSON object into `*body`. Returns 0 with the 400 sent. */
-static int
-parse_body(struct sl_request *r, cJSON **body)
-{
-    h2o_req_t *req = r->req;
-    struct sl_errbuf err;
-    const struct sl_config *cfg = &r->worker->gw->cfg;
-
-    if (req->entity.base == NULL || req->entity.len == 0) {
-        respond_error(r, 400, "bad_request_error", NULL,
-                      "The request body is empty; expected a JSON object.");
-        return 0;
-    }
-    if (req->entity.len > cfg->max_request_size_bytes) {
-        respond_error(r, 413, "request_too_large", NULL,
-                      "Request body is too large (general_settings.max_request_size_mb).");
-        return 0;
-    }
-    if (sl_json_parse(req->entity.base, req->entity.len, SL_JSON_MAX_DEPTH, body, &err) != SL_OK) {
-        sl_request_respond_error(r, 400, "bad_request_error", "None",
-                                 "The request body is not valid JSON: %s.", err.msg);
-        return 0;
-    }
-    if (!cJSON_IsObject(*body)) {
-        cJSON_Delete(*body);
-        *body = NULL;
-        respond_error(r, 400, "bad_request_error", NULL, "The request body must be a JSON object.");
-        return 0;
-    }
-    return 1;
-}
-
 /* Reads the `key` member of `body` as a key or hash into `c->hash`. Returns 0 with the 400
  * sent. */
 static int
@@ -209,12 +61,12 @@ body_key_hash(struct sl_request *r, const cJSON *body, struct sl_mgmt_call *c)
     struct sl_errbuf err;
 
     if (ref == NULL) {
-        respond_error(r, 400, "bad_request_error", "key",
+        sl_mgmt_respond_error(r, 400, "bad_request_error", "key",
                       "Missing key: pass the key (sk-...) or its hash in the `key` field.");
         return 0;
     }
     if (sl_mgmt_key_ref(ref, c->hash, &err) != SL_OK) {
-        respond_error(r, 400, "bad_request_error", "key", err.msg);
+        sl_mgmt_respond_error(r, 400, "bad_request_error", "key", err.msg);
         return 0;
     }
     return 1;
@@ -245,7 +97,7 @@ respond_db_error(struct sl_mgmt_call *c, enum sl_status st, const PGresult *res,
             return;
         }
         if (strcmp(state, "23505") == 0 && strcmp(constraint, "keys_pkey") == 0) {
-            respond_error(r, 400, "bad_request_error", "key",
+            sl_mgmt_respond_error(r, 400, "bad_request_error", "key",
                           "A key with this value already exists; choose another key.");
             return;
         }
@@ -268,32 +120,17 @@ respond_db_error(struct sl_mgmt_call *c, enum sl_status st, const PGresult *res,
            SL_LOG_STR("status", sl_status_str(st)), SL_LOG_STR("sqlstate", state),
            SL_LOG_STR("message", error));
     if (st == SL_ERR_STORE)
-        respond_error(r, 500, "internal_server_error", NULL,
+        sl_mgmt_respond_error(r, 500, "internal_server_error", NULL,
                       "Internal Server Error, the database rejected the change.");
     else
-        respond_error(r, 503, "no_db_connection", NULL,
+        sl_mgmt_respond_error(r, 503, "no_db_connection", NULL,
                       "The database is unavailable or timed out; retry later.");
-}
-
-/* Returns the first column of the only row as parsed JSON, or NULL when there is no row or
- * the value is SQL NULL. */
-static cJSON *
-result_json(const PGresult *res, int col)
-{
-    cJSON *out = NULL;
-
-    if (PQntuples(res) < 1 || PQnfields(res) <= col || PQgetisnull(res, 0, col))
-        return NULL;
-    const char *text = PQgetvalue(res, 0, col);
-    if (sl_json_parse(text, strlen(text), SL_JSON_MAX_DEPTH, &out, NULL) != SL_OK)
-        return NULL;
-    return out;
 }
 
 static void
 respond_key_not_found(struct sl_request *r)
 {
-    respond_error(r, 404, "not_found_error", "key",
+    sl_mgmt_respond_error(r, 404, "not_found_error", "key",
                   "Key not found. Pass an existing key (sk-...) or its hash.");
 }
 
@@ -314,9 +151,9 @@ on_generated(struct sl_mgmt_call *c, const PGresult *res)
                                  PQgetisnull(res, 0, 1) ? "None" : PQgetvalue(res, 0, 1));
         return;
     }
-    view = result_json(res, 2);
+    view = sl_mgmt_result_json(res, 0, 2);
     if (view == NULL) {
-        respond_error(r, 500, "internal_server_error", NULL,
+        sl_mgmt_respond_error(r, 500, "internal_server_error", NULL,
                       "Internal Server Error, the new key was not returned by the database.");
         return;
     }
@@ -324,14 +161,14 @@ on_generated(struct sl_mgmt_call *c, const PGresult *res)
     cJSON_AddStringToObject(view, "key", c->plaintext);
     if (c->key_type != NULL)
         cJSON_AddStringToObject(view, "key_type", c->key_type);
-    respond_cjson(r, view);
+    sl_mgmt_respond_json(r, view);
     cJSON_Delete(view);
 }
 
 static void
 on_changed(struct sl_mgmt_call *c, const PGresult *res)
 {
-    cJSON *view = result_json(res, 0);
+    cJSON *view = sl_mgmt_result_json(res, 0, 0);
 
     if (view == NULL) {
         respond_key_not_found(c->r);
@@ -345,14 +182,14 @@ on_changed(struct sl_mgmt_call *c, const PGresult *res)
             on_invalidate(c, token);
         cJSON_AddStringToObject(view, "key", c->plaintext);
     }
-    respond_cjson(c->r, view);
+    sl_mgmt_respond_json(c->r, view);
     cJSON_Delete(view);
 }
 
 static void
 on_info(struct sl_mgmt_call *c, const PGresult *res)
 {
-    cJSON *view = result_json(res, 0);
+    cJSON *view = sl_mgmt_result_json(res, 0, 0);
     cJSON *out;
 
     if (view == NULL) {
@@ -365,21 +202,21 @@ on_info(struct sl_mgmt_call *c, const PGresult *res)
      * only ever leaves the gateway in the response of the call that created it. */
     cJSON_AddStringToObject(out, "key", c->hash);
     cJSON_AddItemToObject(out, "info", view);
-    respond_cjson(c->r, out);
+    sl_mgmt_respond_json(c->r, out);
     cJSON_Delete(out);
 }
 
 static void
 on_listed(struct sl_mgmt_call *c, const PGresult *res)
 {
-    cJSON *out = result_json(res, 0);
+    cJSON *out = sl_mgmt_result_json(res, 0, 0);
 
     if (out == NULL) {
-        respond_error(c->r, 500, "internal_server_error", NULL,
+        sl_mgmt_respond_error(c->r, 500, "internal_server_error", NULL,
                       "Internal Server Error, the key list was not returned by the database.");
         return;
     }
-    respond_cjson(c->r, out);
+    sl_mgmt_respond_json(c->r, out);
     cJSON_Delete(out);
 }
 
@@ -391,7 +228,7 @@ on_deleted(struct sl_mgmt_call *c, const PGresult *res)
 
     /* Column 0 is the deleted hash; no row at all means some named key did not exist. */
     if (rows == 0) {
-        respond_error(c->r, 404, "not_found_error", "keys",
+        sl_mgmt_respond_error(c->r, 404, "not_found_error", "keys",
                       "Some of the keys to delete were not found; nothing was deleted.");
         return;
     }
@@ -400,7 +237,7 @@ on_deleted(struct sl_mgmt_call *c, const PGresult *res)
     out = cJSON_CreateObject();
     cJSON_AddItemToObject(out, "deleted_keys", c->delete_list);
     c->delete_list = NULL;
-    respond_cjson(c->r, out);
+    sl_mgmt_respond_json(c->r, out);
     cJSON_Delete(out);
 }
 
@@ -465,7 +302,7 @@ run_query(struct sl_mgmt_call *c, struct sl_mgmt_sql *q)
     if (st != SL_OK) {
         sl_log(SL_LOG_WARN, r->call_id, "mgmt.query_rejected", SL_LOG_STR("route", r->path),
                SL_LOG_STR("status", sl_status_str(st)));
-        respond_error(r, 503, "no_db_connection", NULL,
+        sl_mgmt_respond_error(r, 503, "no_db_connection", NULL,
                       "The database is unavailable; retry later.");
         call_free(c);
         return;
@@ -495,14 +332,14 @@ check_ownership(struct sl_mgmt_call *c, struct sl_mgmt_key_fields *f)
         return 0;
     }
     if (f->v[SL_MGMT_F_BLOCKED].set) {
-        respond_error(c->r, 403, "auth_error", "blocked",
+        sl_mgmt_respond_error(c->r, 403, "auth_error", "blocked",
                       "Only proxy_admin may block or unblock keys.");
         return 0;
     }
     /* TODO: let team admins manage team keys (LiteLLM's team_key_generation rules); until
      * then a team_id from a caller who is not an admin is rejected. */
     if (f->v[SL_MGMT_F_TEAM_ID].set) {
-        respond_error(c->r, 403, "auth_error", "team_id",
+        sl_mgmt_respond_error(c->r, 403, "auth_error", "team_id",
                       "Only proxy_admin may set team_id on a key for now.");
         return 0;
     }
@@ -552,10 +389,10 @@ check_fields(struct sl_request *r, const cJSON *body, int for_update, struct sl_
         return 1;
     if (rc == SL_ERR_CONFIG) {
         sl_log(SL_LOG_ERROR, r->call_id, "mgmt.config_invalid", SL_LOG_STR("message", err.msg));
-        respond_error(r, 500, "internal_server_error", NULL, err.msg);
+        sl_mgmt_respond_error(r, 500, "internal_server_error", NULL, err.msg);
         return 0;
     }
-    respond_error(r, 400, "bad_request_error", param, err.msg);
+    sl_mgmt_respond_error(r, 400, "bad_request_error", param, err.msg);
     return 0;
 }
 
@@ -578,7 +415,7 @@ do_generate(struct sl_mgmt_call *c, const cJSON *body)
         f.custom_key = NULL;
     } else {
         if (sl_mgmt_key_generate(generated) != SL_OK) {
-            respond_error(r, 500, "internal_server_error", NULL,
+            sl_mgmt_respond_error(r, 500, "internal_server_error", NULL,
                           "Internal Server Error, the random generator failed.");
             goto fail;
         }
@@ -593,7 +430,7 @@ do_generate(struct sl_mgmt_call *c, const cJSON *body)
 
     roles = allowed_roles_json(&r->worker->gw->cfg);
     sl_mgmt__budget_interval(&f, interval);
-    sl_mgmt__sql_init(&q);
+    sl_mgmt_sql_init(&q);
     sl_mgmt__sql_generate(&q, c, &f, key_name, roles, interval);
     run_query(c, &q);
     free(roles);
@@ -630,7 +467,7 @@ do_update(struct sl_mgmt_call *c, const cJSON *body)
         action = c->op == SL_MGMT_OP_BLOCK ? "blocked" : "unblocked";
     }
     sl_mgmt__budget_interval(&f, interval);
-    sl_mgmt__sql_init(&q);
+    sl_mgmt_sql_init(&q);
     sl_mgmt__sql_update(&q, c, &f, action, interval);
     run_query(c, &q);
     sl_mgmt_key_fields_dispose(&f);
@@ -655,16 +492,16 @@ do_regenerate(struct sl_mgmt_call *c, const char *ref)
     char key_name[16];
 
     if (ref == NULL) {
-        respond_error(r, 400, "bad_request_error", "key",
+        sl_mgmt_respond_error(r, 400, "bad_request_error", "key",
                       "Missing key: pass the key (sk-...) or its hash in the `key` field.");
         goto fail;
     }
     if (sl_mgmt_key_ref(ref, c->hash, &err) != SL_OK) {
-        respond_error(r, 400, "bad_request_error", "key", err.msg);
+        sl_mgmt_respond_error(r, 400, "bad_request_error", "key", err.msg);
         goto fail;
     }
     if (sl_mgmt_key_generate(generated) != SL_OK) {
-        respond_error(r, 500, "internal_server_error", NULL,
+        sl_mgmt_respond_error(r, 500, "internal_server_error", NULL,
                       "Internal Server Error, the random generator failed.");
         goto fail;
     }
@@ -673,7 +510,7 @@ do_regenerate(struct sl_mgmt_call *c, const char *ref)
     sl_mgmt_key_hash(c->plaintext, strlen(c->plaintext), new_hash);
     snprintf(key_name, sizeof(key_name), "sk-...%s", c->plaintext + SL_MGMT_KEY_LEN - 4);
 
-    sl_mgmt__sql_init(&q);
+    sl_mgmt_sql_init(&q);
     sl_mgmt__sql_regenerate(&q, c, new_hash, key_name);
     run_query(c, &q);
     return;
@@ -718,7 +555,7 @@ delete_targets(struct sl_request *r, const cJSON *body, struct sl_mgmt_call *c, 
         }
         if (list == keys) {
             if (sl_mgmt_key_ref(el->valuestring, hash, &err) != SL_OK) {
-                respond_error(r, 400, "bad_request_error", "keys", err.msg);
+                sl_mgmt_respond_error(r, 400, "bad_request_error", "keys", err.msg);
                 cJSON_Delete(out);
                 return 0;
             }
@@ -746,7 +583,7 @@ do_delete(struct sl_mgmt_call *c, const cJSON *body)
         return;
     }
 
-    sl_mgmt__sql_init(&q);
+    sl_mgmt_sql_init(&q);
     sl_mgmt__sql_delete(&q, c, hashes, aliases);
     run_query(c, &q);
     free(hashes);
@@ -762,7 +599,7 @@ do_info(struct sl_mgmt_call *c)
     struct sl_errbuf err;
     struct sl_mgmt_sql q;
 
-    if (!query_param(r, "key", &c->key_ref)) {
+    if (!sl_mgmt_query_param(r, "key", &c->key_ref)) {
         call_free(c);
         return;
     }
@@ -770,32 +607,19 @@ do_info(struct sl_mgmt_call *c)
         /* No key: the calling key's own info. */
         memcpy(c->hash, c->caller.api_key_hash, sizeof(c->hash));
         if (c->hash[0] == '\0') {
-            respond_error(r, 400, "bad_request_error", "key",
+            sl_mgmt_respond_error(r, 400, "bad_request_error", "key",
                           "Missing key: pass ?key=sk-... or the key's hash.");
             call_free(c);
             return;
         }
     } else if (sl_mgmt_key_ref(c->key_ref, c->hash, &err) != SL_OK) {
-        respond_error(r, 400, "bad_request_error", "key", err.msg);
+        sl_mgmt_respond_error(r, 400, "bad_request_error", "key", err.msg);
         call_free(c);
         return;
     }
-    sl_mgmt__sql_init(&q);
+    sl_mgmt_sql_init(&q);
     sl_mgmt__sql_info(&q, c);
     run_query(c, &q);
-}
-
-static int
-query_flag(struct sl_request *r, const char *name, int *out)
-{
-    char *text = NULL;
-
-    if (!query_param(r, name, &text))
-        return 0;
-    *out = text != NULL &&
-           (strcmp(text, "true") == 0 || strcmp(text, "True") == 0 || strcmp(text, "1") == 0);
-    free(text);
-    return 1;
 }
 
 static void
@@ -811,19 +635,19 @@ do_list(struct sl_mgmt_call *c)
     long size;
     struct sl_mgmt_sql q;
 
-    if (!query_int(r, "page", 1, 1, 1000000, &page) ||
-        !query_int(r, "size", SL_MGMT_LIST_DEFAULT_SIZE, 1, SL_MGMT_LIST_MAX_SIZE, &size) ||
-        !query_flag(r, "return_full_object", &c->full_object))
+    if (!sl_mgmt_query_int(r, "page", 1, 1, 1000000, &page) ||
+        !sl_mgmt_query_int(r, "size", SL_MGMT_LIST_DEFAULT_SIZE, 1, SL_MGMT_LIST_MAX_SIZE, &size) ||
+        !sl_mgmt_query_flag(r, "return_full_object", &c->full_object))
         goto fail;
     for (size_t i = 0; i < 4; i++) {
-        if (!query_param(r, filters[i], &values[i]))
+        if (!sl_mgmt_query_param(r, filters[i], &values[i]))
             goto fail;
     }
     snprintf(page_text, sizeof(page_text), "%ld", page);
     snprintf(size_text, sizeof(size_text), "%ld", size);
     snprintf(offset_text, sizeof(offset_text), "%ld", (page - 1) * size);
 
-    sl_mgmt__sql_init(&q);
+    sl_mgmt_sql_init(&q);
     sl_mgmt__sql_list(&q, c, (const char *const *)values, page_text, size_text, offset_text);
     run_query(c, &q);
     for (size_t i = 0; i < 4; i++)
@@ -898,7 +722,7 @@ dispatch(struct sl_mgmt_call *c, const char *path_key)
     cJSON *body = NULL;
 
     if (r->worker->pg == NULL) {
-        respond_error(r, 500, "no_db_connection", NULL,
+        sl_mgmt_respond_error(r, 500, "no_db_connection", NULL,
                       "DB not connected. See https://docs.litellm.ai/docs/proxy/virtual_keys");
         goto fail;
     }
@@ -916,12 +740,12 @@ dispatch(struct sl_mgmt_call *c, const char *path_key)
             do_regenerate(c, path_key);
             return;
         }
-        if (!parse_body(r, &body))
+        if (!sl_mgmt_parse_body(r, &body))
             goto fail;
         do_regenerate(c, sl_json_get_string(body, "key"));
         break;
     default:
-        if (!parse_body(r, &body))
+        if (!sl_mgmt_parse_body(r, &body))
             goto fail;
         if (c->op == SL_MGMT_OP_GENERATE)
             do_generate(c, body);

@@ -10,42 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---------------------------------------------------------------- statement text */
-
-void
-sl_mgmt__sql_init(struct sl_mgmt_sql *q)
-{
-    sl_buf_init(&q->text, 0);
-    q->n = 0;
-}
-
-void
-sl_mgmt__bind(struct sl_mgmt_sql *q, const char *value, const char *cast)
-{
-    /* Every statement here binds a fixed, small set of parameters. */
-    if (q->n >= SL_MGMT_MAX_PARAMS)
-        abort();
-    q->params[q->n++] = value;
-    sl_buf_printf(&q->text, "$%d::%s", q->n, cast);
-}
-
-void
-sl_mgmt__append(struct sl_mgmt_sql *q, const char *s)
-{
-    sl_buf_append_str(&q->text, s);
-}
-
 /* ---------------------------------------------------------------- shared parts */
 
 /* Appends " AND (<owner> IS NULL OR <column> = <owner>)", the ownership rule of non-admins. */
 static void
 append_owner(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *column)
 {
-    sl_mgmt__append(q, " AND (");
-    sl_mgmt__bind(q, c->owner, "text");
+    sl_mgmt_append(q, " AND (");
+    sl_mgmt_bind(q, c->owner, "text");
     sl_buf_printf(&q->text, " IS NULL OR %s = ", column);
-    sl_mgmt__bind(q, c->owner, "text");
-    sl_mgmt__append(q, ")");
+    sl_mgmt_bind(q, c->owner, "text");
+    sl_mgmt_append(q, ")");
 }
 
 /* Form of a field's value in its column. */
@@ -92,26 +67,26 @@ append_value(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f, int fiel
 
     switch (key_columns[field].form) {
     case COL_TEXT:
-        sl_mgmt__bind(q, text, "text");
+        sl_mgmt_bind(q, text, "text");
         break;
     case COL_ARRAY:
-        sl_mgmt__append(q, "ARRAY(SELECT jsonb_array_elements_text(");
-        sl_mgmt__bind(q, text, "jsonb");
-        sl_mgmt__append(q, "))");
+        sl_mgmt_append(q, "ARRAY(SELECT jsonb_array_elements_text(");
+        sl_mgmt_bind(q, text, "jsonb");
+        sl_mgmt_append(q, "))");
         break;
     case COL_JSONB:
-        sl_mgmt__append(q, "COALESCE(");
-        sl_mgmt__bind(q, text, "jsonb");
-        sl_mgmt__append(q, ", '{}')");
+        sl_mgmt_append(q, "COALESCE(");
+        sl_mgmt_bind(q, text, "jsonb");
+        sl_mgmt_append(q, ", '{}')");
         break;
     case COL_BOOL:
-        sl_mgmt__append(q, "COALESCE(");
-        sl_mgmt__bind(q, text, "boolean");
-        sl_mgmt__append(q, ", false)");
+        sl_mgmt_append(q, "COALESCE(");
+        sl_mgmt_bind(q, text, "boolean");
+        sl_mgmt_append(q, ", false)");
         break;
     case COL_EXPIRES:
-        sl_mgmt__append(q, "now() + ");
-        sl_mgmt__bind(q, text, "interval");
+        sl_mgmt_append(q, "now() + ");
+        sl_mgmt_bind(q, text, "interval");
         break;
     }
 }
@@ -147,23 +122,23 @@ static void
 append_budget_insert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f,
                      const char *interval, const char *actor, const char *where)
 {
-    sl_mgmt__append(q, "nb AS (INSERT INTO budgets (created_by, updated_by, budget_period_start, "
+    sl_mgmt_append(q, "nb AS (INSERT INTO budgets (created_by, updated_by, budget_period_start, "
                        "budget_reset_at");
     for (int i = SL_MGMT_F_FIRST_BUDGET; i < SL_MGMT_F_COUNT; i++) {
         if (f->v[i].set)
             sl_buf_printf(&q->text, ", %s", sl_mgmt_field_name((enum sl_mgmt_field)i));
     }
-    sl_mgmt__append(q, ") SELECT ");
-    sl_mgmt__bind(q, actor, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, actor, "text");
-    sl_mgmt__append(q, ", now(), now() + ");
-    sl_mgmt__bind(q, interval[0] != '\0' ? interval : NULL, "interval");
+    sl_mgmt_append(q, ") SELECT ");
+    sl_mgmt_bind(q, actor, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, actor, "text");
+    sl_mgmt_append(q, ", now(), now() + ");
+    sl_mgmt_bind(q, interval[0] != '\0' ? interval : NULL, "interval");
     for (int i = SL_MGMT_F_FIRST_BUDGET; i < SL_MGMT_F_COUNT; i++) {
         if (!f->v[i].set)
             continue;
-        sl_mgmt__append(q, ", ");
-        sl_mgmt__bind(q, f->v[i].text, budget_casts[i]);
+        sl_mgmt_append(q, ", ");
+        sl_mgmt_bind(q, f->v[i].text, budget_casts[i]);
     }
     sl_buf_printf(&q->text, " WHERE %s RETURNING *), ", where);
 }
@@ -176,14 +151,14 @@ append_user_upsert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f, co
 {
     const char *user_id = f->v[SL_MGMT_F_USER_ID].text;
 
-    sl_mgmt__append(q, "u AS (INSERT INTO users (user_id, created_by, updated_by) SELECT ");
-    sl_mgmt__bind(q, user_id, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, actor, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, actor, "text");
-    sl_mgmt__append(q, " WHERE ");
-    sl_mgmt__bind(q, user_id, "text");
+    sl_mgmt_append(q, "u AS (INSERT INTO users (user_id, created_by, updated_by) SELECT ");
+    sl_mgmt_bind(q, user_id, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, actor, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, actor, "text");
+    sl_mgmt_append(q, " WHERE ");
+    sl_mgmt_bind(q, user_id, "text");
     sl_buf_printf(&q->text, " IS NOT NULL AND %s ON CONFLICT (user_id) DO NOTHING), ", where);
 }
 
@@ -192,11 +167,11 @@ static void
 append_audit(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *action,
              const char *object, const char *before, const char *after, const char *from)
 {
-    sl_mgmt__append(q, "a AS (INSERT INTO audit_log (changed_by, changed_by_api_key, action, "
+    sl_mgmt_append(q, "a AS (INSERT INTO audit_log (changed_by, changed_by_api_key, action, "
                        "table_name, object_id, before_value, updated_values) SELECT ");
-    sl_mgmt__bind(q, c->caller.changed_by, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, c->caller.api_key_hash[0] != '\0' ? c->caller.api_key_hash : NULL, "text");
+    sl_mgmt_bind(q, c->caller.changed_by, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, c->caller.api_key_hash[0] != '\0' ? c->caller.api_key_hash : NULL, "text");
     sl_buf_printf(&q->text, ", '%s', 'keys', %s, %s, %s FROM %s) ", action, object, before, after,
                   from);
 }
@@ -208,54 +183,54 @@ sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                       const struct sl_mgmt_key_fields *f, const char *key_name,
                       const char *roles_json, const char *interval)
 {
-    sl_mgmt__append(q,
+    sl_mgmt_append(q,
                     "WITH chk AS (SELECT COALESCE((SELECT user_role FROM users WHERE user_id = ");
-    sl_mgmt__bind(q, f->v[SL_MGMT_F_USER_ID].text, "text");
-    sl_mgmt__append(q, "), ");
-    sl_mgmt__bind(q, c->caller.role, "text");
-    sl_mgmt__append(q, ") AS role), ok AS (SELECT (");
-    sl_mgmt__bind(q, roles_json, "jsonb");
-    sl_mgmt__append(q, " IS NULL OR ");
-    sl_mgmt__bind(q, f->v[SL_MGMT_F_TEAM_ID].text, "text");
-    sl_mgmt__append(q,
+    sl_mgmt_bind(q, f->v[SL_MGMT_F_USER_ID].text, "text");
+    sl_mgmt_append(q, "), ");
+    sl_mgmt_bind(q, c->caller.role, "text");
+    sl_mgmt_append(q, ") AS role), ok AS (SELECT (");
+    sl_mgmt_bind(q, roles_json, "jsonb");
+    sl_mgmt_append(q, " IS NULL OR ");
+    sl_mgmt_bind(q, f->v[SL_MGMT_F_TEAM_ID].text, "text");
+    sl_mgmt_append(q,
                     " IS NOT NULL OR (SELECT role FROM chk) IN (SELECT jsonb_array_elements_text(");
-    sl_mgmt__bind(q, roles_json, "jsonb");
-    sl_mgmt__append(q, "))) AS ok), ");
+    sl_mgmt_bind(q, roles_json, "jsonb");
+    sl_mgmt_append(q, "))) AS ok), ");
     append_user_upsert(q, f, c->caller.user_id, "(SELECT ok FROM ok)");
     if (budget_sent(f))
         append_budget_insert(q, f, interval, c->caller.user_id, "(SELECT ok FROM ok)");
     else
-        sl_mgmt__append(q, "nb AS (SELECT * FROM budgets WHERE false), ");
+        sl_mgmt_append(q, "nb AS (SELECT * FROM budgets WHERE false), ");
 
-    sl_mgmt__append(q,
+    sl_mgmt_append(q,
                     "k AS (INSERT INTO keys (token, key_name, budget_id, created_by, updated_by");
     for (int i = 0; i < SL_MGMT_F_FIRST_BUDGET; i++) {
         if (f->v[i].set && i != SL_MGMT_F_METADATA)
             sl_buf_printf(&q->text, ", %s", key_columns[i].column);
     }
-    sl_mgmt__append(q, ", metadata) SELECT ");
-    sl_mgmt__bind(q, c->hash, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, key_name, "text");
-    sl_mgmt__append(q, ", (SELECT budget_id FROM nb), ");
-    sl_mgmt__bind(q, c->caller.user_id, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, c->caller.user_id, "text");
+    sl_mgmt_append(q, ", metadata) SELECT ");
+    sl_mgmt_bind(q, c->hash, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, key_name, "text");
+    sl_mgmt_append(q, ", (SELECT budget_id FROM nb), ");
+    sl_mgmt_bind(q, c->caller.user_id, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, c->caller.user_id, "text");
     for (int i = 0; i < SL_MGMT_F_FIRST_BUDGET; i++) {
         if (!f->v[i].set || i == SL_MGMT_F_METADATA)
             continue;
-        sl_mgmt__append(q, ", ");
+        sl_mgmt_append(q, ", ");
         append_value(q, f, i);
     }
-    sl_mgmt__append(q, ", COALESCE(");
-    sl_mgmt__bind(q, f->v[SL_MGMT_F_METADATA].text, "jsonb");
-    sl_mgmt__append(q, ", '{}') || COALESCE(");
-    sl_mgmt__bind(q, f->metadata_patch, "jsonb");
-    sl_mgmt__append(q, ", '{}') WHERE (SELECT ok FROM ok) RETURNING *), ");
+    sl_mgmt_append(q, ", COALESCE(");
+    sl_mgmt_bind(q, f->v[SL_MGMT_F_METADATA].text, "jsonb");
+    sl_mgmt_append(q, ", '{}') || COALESCE(");
+    sl_mgmt_bind(q, f->metadata_patch, "jsonb");
+    sl_mgmt_append(q, ", '{}') WHERE (SELECT ok FROM ok) RETURNING *), ");
 
     append_audit(q, c, "created", "k.token", "NULL", SL_MGMT_KEY_VIEW("k", "nb"),
                  "k LEFT JOIN nb ON true");
-    sl_mgmt__append(q,
+    sl_mgmt_append(q,
                     "SELECT (SELECT ok FROM ok), (SELECT role FROM chk), (SELECT " SL_MGMT_KEY_VIEW(
                         "k", "nb") " FROM k LEFT JOIN nb ON true)");
 }
@@ -272,41 +247,41 @@ sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
     const char *actor = c->caller.user_id;
     int budget = budget_sent(f);
 
-    sl_mgmt__append(
+    sl_mgmt_append(
         q, "WITH old AS (SELECT k.budget_id, " SL_MGMT_KEY_VIEW(
                "k", "b") " AS view FROM keys k "
                          "LEFT JOIN budgets b ON b.budget_id = k.budget_id WHERE k.token = ");
-    sl_mgmt__bind(q, c->hash, "text");
+    sl_mgmt_bind(q, c->hash, "text");
     append_owner(q, c, "k.user_id");
-    sl_mgmt__append(q, " FOR UPDATE OF k), ");
+    sl_mgmt_append(q, " FOR UPDATE OF k), ");
     if (f->v[SL_MGMT_F_USER_ID].set)
         append_user_upsert(q, f, actor, "EXISTS (SELECT 1 FROM old)");
     if (budget) {
         append_budget_insert(q, f, interval, actor,
                              "EXISTS (SELECT 1 FROM old WHERE budget_id IS NULL)");
-        sl_mgmt__append(q, "ub AS (UPDATE budgets SET updated_at = now(), updated_by = ");
-        sl_mgmt__bind(q, actor, "text");
+        sl_mgmt_append(q, "ub AS (UPDATE budgets SET updated_at = now(), updated_by = ");
+        sl_mgmt_bind(q, actor, "text");
         for (int i = SL_MGMT_F_FIRST_BUDGET; i < SL_MGMT_F_COUNT; i++) {
             if (!f->v[i].set)
                 continue;
             sl_buf_printf(&q->text, ", %s = ", sl_mgmt_field_name((enum sl_mgmt_field)i));
-            sl_mgmt__bind(q, f->v[i].text, budget_casts[i]);
+            sl_mgmt_bind(q, f->v[i].text, budget_casts[i]);
         }
         if (f->v[SL_MGMT_F_BUDGET_DURATION].set) {
-            sl_mgmt__append(q, ", budget_period_start = now(), budget_reset_at = now() + ");
-            sl_mgmt__bind(q, interval[0] != '\0' ? interval : NULL, "interval");
+            sl_mgmt_append(q, ", budget_period_start = now(), budget_reset_at = now() + ");
+            sl_mgmt_bind(q, interval[0] != '\0' ? interval : NULL, "interval");
         }
-        sl_mgmt__append(q,
+        sl_mgmt_append(q,
                         " FROM old WHERE budgets.budget_id = old.budget_id RETURNING budgets.*), "
                         "nbud AS (SELECT * FROM nb UNION ALL SELECT * FROM ub), ");
     } else {
-        sl_mgmt__append(q, "nb AS (SELECT * FROM budgets WHERE false), nbud AS (SELECT b.* FROM "
+        sl_mgmt_append(q, "nb AS (SELECT * FROM budgets WHERE false), nbud AS (SELECT b.* FROM "
                            "budgets b JOIN old ON b.budget_id = old.budget_id), ");
     }
 
-    sl_mgmt__append(q, "k AS (UPDATE keys SET updated_at = now(), updated_by = ");
-    sl_mgmt__bind(q, actor, "text");
-    sl_mgmt__append(q, ", budget_id = COALESCE((SELECT budget_id FROM nb), keys.budget_id)");
+    sl_mgmt_append(q, "k AS (UPDATE keys SET updated_at = now(), updated_by = ");
+    sl_mgmt_bind(q, actor, "text");
+    sl_mgmt_append(q, ", budget_id = COALESCE((SELECT budget_id FROM nb), keys.budget_id)");
     for (int i = 0; i < SL_MGMT_F_FIRST_BUDGET; i++) {
         if (!f->v[i].set || i == SL_MGMT_F_METADATA)
             continue;
@@ -314,18 +289,18 @@ sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
         append_value(q, f, i);
     }
     if (f->v[SL_MGMT_F_METADATA].set || f->metadata_patch != NULL) {
-        sl_mgmt__append(q, ", metadata = COALESCE(");
-        sl_mgmt__bind(q, f->v[SL_MGMT_F_METADATA].text, "jsonb");
-        sl_mgmt__append(q, ", keys.metadata) || COALESCE(");
-        sl_mgmt__bind(q, f->metadata_patch, "jsonb");
-        sl_mgmt__append(q, ", '{}')");
+        sl_mgmt_append(q, ", metadata = COALESCE(");
+        sl_mgmt_bind(q, f->v[SL_MGMT_F_METADATA].text, "jsonb");
+        sl_mgmt_append(q, ", keys.metadata) || COALESCE(");
+        sl_mgmt_bind(q, f->metadata_patch, "jsonb");
+        sl_mgmt_append(q, ", '{}')");
     }
-    sl_mgmt__append(q, " FROM old WHERE keys.token = ");
-    sl_mgmt__bind(q, c->hash, "text");
-    sl_mgmt__append(q, " RETURNING keys.*), ");
+    sl_mgmt_append(q, " FROM old WHERE keys.token = ");
+    sl_mgmt_bind(q, c->hash, "text");
+    sl_mgmt_append(q, " RETURNING keys.*), ");
     append_audit(q, c, action, "k.token", "old.view", SL_MGMT_KEY_VIEW("k", "nbud"),
                  "old, k LEFT JOIN nbud ON true");
-    sl_mgmt__append(q, "SELECT " SL_MGMT_KEY_VIEW("k", "nbud") " FROM k LEFT JOIN nbud ON true");
+    sl_mgmt_append(q, "SELECT " SL_MGMT_KEY_VIEW("k", "nbud") " FROM k LEFT JOIN nbud ON true");
 }
 
 /* Replaces the key's hash and name in place; the old hash stops matching at commit. */
@@ -333,24 +308,24 @@ void
 sl_mgmt__sql_regenerate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *new_hash,
                         const char *key_name)
 {
-    sl_mgmt__append(
+    sl_mgmt_append(
         q, "WITH old AS (SELECT k.token, " SL_MGMT_KEY_VIEW(
                "k", "b") " AS view FROM keys k "
                          "LEFT JOIN budgets b ON b.budget_id = k.budget_id WHERE k.token = ");
-    sl_mgmt__bind(q, c->hash, "text");
+    sl_mgmt_bind(q, c->hash, "text");
     append_owner(q, c, "k.user_id");
-    sl_mgmt__append(q, " FOR UPDATE OF k), k AS (UPDATE keys SET token = ");
-    sl_mgmt__bind(q, new_hash, "text");
-    sl_mgmt__append(q, ", key_name = ");
-    sl_mgmt__bind(q, key_name, "text");
-    sl_mgmt__append(q, ", rotation_count = keys.rotation_count + 1, last_rotation_at = now(), "
+    sl_mgmt_append(q, " FOR UPDATE OF k), k AS (UPDATE keys SET token = ");
+    sl_mgmt_bind(q, new_hash, "text");
+    sl_mgmt_append(q, ", key_name = ");
+    sl_mgmt_bind(q, key_name, "text");
+    sl_mgmt_append(q, ", rotation_count = keys.rotation_count + 1, last_rotation_at = now(), "
                        "updated_at = now(), updated_by = ");
-    sl_mgmt__bind(q, c->caller.user_id, "text");
-    sl_mgmt__append(q, " FROM old WHERE keys.token = old.token RETURNING keys.*), "
+    sl_mgmt_bind(q, c->caller.user_id, "text");
+    sl_mgmt_append(q, " FROM old WHERE keys.token = old.token RETURNING keys.*), "
                        "nbud AS (SELECT b.* FROM budgets b JOIN k ON b.budget_id = k.budget_id), ");
     append_audit(q, c, "rotated", "k.token", "old.view", SL_MGMT_KEY_VIEW("k", "nbud"),
                  "old, k LEFT JOIN nbud ON true");
-    sl_mgmt__append(q, "SELECT " SL_MGMT_KEY_VIEW("k", "nbud") " FROM k LEFT JOIN nbud ON true");
+    sl_mgmt_append(q, "SELECT " SL_MGMT_KEY_VIEW("k", "nbud") " FROM k LEFT JOIN nbud ON true");
 }
 
 void
@@ -358,38 +333,38 @@ sl_mgmt__sql_delete(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const c
                     const char *aliases)
 {
     /* All or nothing: when a named key is missing, `ok` is false and no row is deleted. */
-    sl_mgmt__append(q, "WITH want AS (SELECT DISTINCT x FROM jsonb_array_elements_text(COALESCE(");
-    sl_mgmt__bind(q, hashes != NULL ? hashes : aliases, "jsonb");
-    sl_mgmt__append(q, ", '[]')) AS x), ok AS (SELECT (SELECT count(*) FROM keys WHERE ");
-    sl_mgmt__append(q, hashes != NULL ? "token" : "key_alias");
-    sl_mgmt__append(q, " IN (SELECT x FROM want)");
+    sl_mgmt_append(q, "WITH want AS (SELECT DISTINCT x FROM jsonb_array_elements_text(COALESCE(");
+    sl_mgmt_bind(q, hashes != NULL ? hashes : aliases, "jsonb");
+    sl_mgmt_append(q, ", '[]')) AS x), ok AS (SELECT (SELECT count(*) FROM keys WHERE ");
+    sl_mgmt_append(q, hashes != NULL ? "token" : "key_alias");
+    sl_mgmt_append(q, " IN (SELECT x FROM want)");
     append_owner(q, c, "user_id");
-    sl_mgmt__append(q, ") = (SELECT count(*) FROM want) AS ok), "
+    sl_mgmt_append(q, ") = (SELECT count(*) FROM want) AS ok), "
                        "d AS (DELETE FROM keys WHERE (SELECT ok FROM ok) AND ");
-    sl_mgmt__append(q, hashes != NULL ? "token" : "key_alias");
-    sl_mgmt__append(q, " IN (SELECT x FROM want)");
+    sl_mgmt_append(q, hashes != NULL ? "token" : "key_alias");
+    sl_mgmt_append(q, " IN (SELECT x FROM want)");
     append_owner(q, c, "user_id");
-    sl_mgmt__append(q, " RETURNING *), dk AS (INSERT INTO deleted_keys "
+    sl_mgmt_append(q, " RETURNING *), dk AS (INSERT INTO deleted_keys "
                        "(token, key_alias, user_id, team_id, organization_id, key_row, deleted_by, "
                        "deleted_by_api_key, changed_by) SELECT d.token, d.key_alias, d.user_id, "
                        "d.team_id, d.organization_id, to_jsonb(d), ");
-    sl_mgmt__bind(q, c->caller.user_id, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, c->caller.api_key_hash[0] != '\0' ? c->caller.api_key_hash : NULL, "text");
-    sl_mgmt__append(q, ", ");
-    sl_mgmt__bind(q, c->caller.changed_by_header ? c->caller.changed_by : NULL, "text");
-    sl_mgmt__append(q, " FROM d), ");
+    sl_mgmt_bind(q, c->caller.user_id, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, c->caller.api_key_hash[0] != '\0' ? c->caller.api_key_hash : NULL, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, c->caller.changed_by_header ? c->caller.changed_by : NULL, "text");
+    sl_mgmt_append(q, " FROM d), ");
     append_audit(q, c, "deleted", "d.token", "to_jsonb(d)", "NULL", "d");
-    sl_mgmt__append(q, "SELECT token FROM d");
+    sl_mgmt_append(q, "SELECT token FROM d");
 }
 
 void
 sl_mgmt__sql_info(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c)
 {
-    sl_mgmt__append(
+    sl_mgmt_append(
         q, "SELECT " SL_MGMT_KEY_VIEW("k", "b") " FROM keys k LEFT JOIN budgets b ON "
                                                 "b.budget_id = k.budget_id WHERE k.token = ");
-    sl_mgmt__bind(q, c->hash, "text");
+    sl_mgmt_bind(q, c->hash, "text");
     append_owner(q, c, "k.user_id");
 }
 
@@ -401,31 +376,31 @@ sl_mgmt__sql_list(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
     static const char *const filters[] = {SL_MGMT_LIST_FILTERS};
 
     /* The filters are bound once and referenced by number from both subqueries. */
-    sl_mgmt__append(q, "WITH f AS (SELECT ");
+    sl_mgmt_append(q, "WITH f AS (SELECT ");
     for (size_t i = 0; i < SL_MGMT_LIST_N_FILTERS; i++) {
-        sl_mgmt__bind(q, values[i], "text");
+        sl_mgmt_bind(q, values[i], "text");
         sl_buf_printf(&q->text, " AS %s%s", filters[i], i + 1 < SL_MGMT_LIST_N_FILTERS ? ", " : "");
     }
-    sl_mgmt__append(q, "), m AS (SELECT k.* FROM keys k, f WHERE (f.user_id IS NULL OR k.user_id = "
+    sl_mgmt_append(q, "), m AS (SELECT k.* FROM keys k, f WHERE (f.user_id IS NULL OR k.user_id = "
                        "f.user_id) AND (f.team_id IS NULL OR k.team_id = f.team_id) AND "
                        "(f.organization_id IS NULL OR k.organization_id = f.organization_id) AND "
                        "(f.key_alias IS NULL OR k.key_alias = f.key_alias)");
     append_owner(q, c, "k.user_id");
-    sl_mgmt__append(q, "), "
+    sl_mgmt_append(q, "), "
                        "t AS (SELECT count(*) AS n FROM m), "
                        "p AS (SELECT m.*, ");
-    sl_mgmt__append(q, c->full_object ? SL_MGMT_KEY_VIEW("m", "b") : "to_jsonb(m.token)");
-    sl_mgmt__append(q, " AS item FROM m LEFT JOIN budgets b ON b.budget_id = m.budget_id "
+    sl_mgmt_append(q, c->full_object ? SL_MGMT_KEY_VIEW("m", "b") : "to_jsonb(m.token)");
+    sl_mgmt_append(q, " AS item FROM m LEFT JOIN budgets b ON b.budget_id = m.budget_id "
                        "ORDER BY m.created_at DESC, m.token LIMIT ");
-    sl_mgmt__bind(q, size, "bigint");
-    sl_mgmt__append(q, " OFFSET ");
-    sl_mgmt__bind(q, offset, "bigint");
-    sl_mgmt__append(q,
+    sl_mgmt_bind(q, size, "bigint");
+    sl_mgmt_append(q, " OFFSET ");
+    sl_mgmt_bind(q, offset, "bigint");
+    sl_mgmt_append(q,
                     ") SELECT jsonb_build_object('keys', COALESCE((SELECT jsonb_agg(item ORDER BY "
                     "created_at DESC, token) FROM p), '[]'), 'total_count', (SELECT n FROM t), "
                     "'current_page', ");
-    sl_mgmt__bind(q, page, "bigint");
-    sl_mgmt__append(q, ", 'total_pages', ceil((SELECT n FROM t)::numeric / ");
-    sl_mgmt__bind(q, size, "bigint");
-    sl_mgmt__append(q, ")::bigint)");
+    sl_mgmt_bind(q, page, "bigint");
+    sl_mgmt_append(q, ", 'total_pages', ceil((SELECT n FROM t)::numeric / ");
+    sl_mgmt_bind(q, size, "bigint");
+    sl_mgmt_append(q, ")::bigint)");
 }

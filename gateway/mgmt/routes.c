@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * routes -- the list of management route tables that sl_handle_mgmt() searches.
+ */
+#include "gateway/mgmt/routes.h"
+
+#include <stddef.h>
+
+const struct sl_mgmt_route *const sl_mgmt_route_tables[] = {
+    sl_mgmt_budget_routes,
+    NULL,
+};
