@@ -703,14 +703,13 @@ split_model(struct loader *ld, const yaml_node_t *item, struct sl_deployment *d)
     return SL_OK;
 }
 
+/* Reads the model_list item `item` into `d`; `prefix` names it in messages. */
 static enum sl_status
-load_deployment(struct loader *ld, const yaml_node_t *item, size_t index)
+load_deployment(struct loader *ld, const yaml_node_t *item, struct sl_deployment *d,
+                const char *prefix)
 {
-    struct sl_deployment *d = &ld->cfg->deployments[index];
-    char prefix[48];
     enum sl_status rc;
 
-    snprintf(prefix, sizeof(prefix), "model_list[%zu]", index);
     sl_config__set_defaults(SL_CONFIG_DEPLOYMENT, d);
     enter_scope(ld, SL_CONFIG_DEPLOYMENT, d, prefix);
 
@@ -751,9 +750,12 @@ load_deployments(struct loader *ld, const yaml_node_t *root)
     n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
     ld->cfg->deployments = sl_xcalloc(n + 1, sizeof(struct sl_deployment));
     for (size_t i = 0; i < n; i++) {
+        char prefix[48];
+
+        snprintf(prefix, sizeof(prefix), "model_list[%zu]", i);
         ld->cfg->n_deployments = i + 1; /* so that dispose frees a half-loaded entry */
         rc = load_deployment(ld, yaml_document_get_node(ld->doc, list->data.sequence.items.start[i]),
-                             i);
+                             &ld->cfg->deployments[i], prefix);
         if (rc != SL_OK)
             return rc;
     }
@@ -960,16 +962,68 @@ sl_config_load(const char *path, struct sl_config *out, struct sl_errbuf *err)
     return rc;
 }
 
+enum sl_status
+sl_config_parse_deployment(const char *text, size_t len, const char *name,
+                           struct sl_deployment *out, struct sl_strlist *unknown_keys,
+                           struct sl_errbuf *err)
+{
+    struct sl_config scratch;
+    struct sl_deployment next;
+    yaml_document_t doc;
+    struct loader ld;
+    enum sl_status rc;
+
+    if (len > SL_CONFIG_MAX_BYTES) {
+        sl_errbuf_set(err, "%s: deployment is %zu bytes, over the limit of %u", name, len,
+                      SL_CONFIG_MAX_BYTES);
+        return SL_ERR_TOO_LARGE;
+    }
+    rc = parse_yaml(text, len, name, &doc, err);
+    if (rc != SL_OK)
+        return rc;
+
+    memset(&scratch, 0, sizeof(scratch));
+    memset(&next, 0, sizeof(next));
+    memset(&ld, 0, sizeof(ld));
+    ld.name = name;
+    ld.doc = &doc;
+    ld.cfg = &scratch; /* collects unknown keys and unset env vars */
+    ld.err = err;
+    ld.seen = sl_xcalloc(sl_config__n_options, 1);
+    sl_buf_init(&ld.path, SL_CONFIG_MAX_PATH);
+
+    rc = load_deployment(&ld, yaml_document_get_root_node(&doc), &next, "");
+    if (rc == SL_OK) {
+        *out = next;
+        if (unknown_keys != NULL) {
+            *unknown_keys = scratch.unknown_keys;
+            memset(&scratch.unknown_keys, 0, sizeof(scratch.unknown_keys));
+        }
+    } else {
+        sl_config_deployment_dispose(&next);
+    }
+
+    sl_config_dispose(&scratch);
+    sl_buf_dispose(&ld.path);
+    free(ld.seen);
+    yaml_document_delete(&doc);
+    return rc;
+}
+
+void
+sl_config_deployment_dispose(struct sl_deployment *d)
+{
+    sl_config__dispose_slots(SL_CONFIG_DEPLOYMENT, d);
+    free(d->provider);
+    free(d->provider_model);
+    memset(d, 0, sizeof(*d));
+}
+
 void
 sl_config_dispose(struct sl_config *cfg)
 {
-    for (size_t i = 0; i < cfg->n_deployments; i++) {
-        struct sl_deployment *d = &cfg->deployments[i];
-
-        sl_config__dispose_slots(SL_CONFIG_DEPLOYMENT, d);
-        free(d->provider);
-        free(d->provider_model);
-    }
+    for (size_t i = 0; i < cfg->n_deployments; i++)
+        sl_config_deployment_dispose(&cfg->deployments[i]);
     free(cfg->deployments);
     sl_config__dispose_slots(SL_CONFIG_GLOBAL, cfg);
     sl_config__strlist_dispose(&cfg->unknown_keys);

@@ -121,6 +121,8 @@ struct sl_config {
     int store_prompts_in_spend_logs; /* 0 or 1 */
     int disable_spend_logs;          /* 0 or 1 */
     int allow_requests_on_db_unavailable; /* 0 or 1 */
+    int store_model_in_db;                /* 0 or 1: writes to /model/ routes are allowed */
+    double model_reload_interval_s;       /* seconds between reloads of the models table */
 
     /* litellm_settings */
     struct sl_strlist callbacks;
@@ -204,6 +206,22 @@ enum sl_status sl_config_load_buffer(const char *text, size_t len, const char *n
 
 /* Frees everything `cfg` owns and zeroes it; a zeroed struct may be disposed again. */
 void sl_config_dispose(struct sl_config *cfg);
+
+/*
+ * Reads one deployment, given as a model_list item (a mapping with model_name, litellm_params
+ * and model_info) in YAML or JSON, which is YAML's flow style, into `*out`. The item is
+ * checked by the same option table and walk as config.yaml: os.environ/ references are
+ * resolved and the id is computed when model_info.id is absent. Unknown keys are listed in
+ * `*unknown_keys` (owned by the caller; NULL drops them). `name` prefixes messages. Returns
+ * SL_OK, SL_ERR_TOO_LARGE or SL_ERR_CONFIG with the reason in `err`. `*out` is written only on
+ * success; free it with sl_config_deployment_dispose(). Not thread-safe against setenv().
+ */
+enum sl_status sl_config_parse_deployment(const char *text, size_t len, const char *name,
+                                          struct sl_deployment *out,
+                                          struct sl_strlist *unknown_keys, struct sl_errbuf *err);
+
+/* Frees everything `d` owns and zeroes it. */
+void sl_config_deployment_dispose(struct sl_deployment *d);
 
 /*
  * Computes a deployment's id when model_info.id is absent: the hex SHA-256 of `model_name`

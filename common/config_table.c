@@ -73,6 +73,15 @@ const struct sl_config_option sl_config__options[] = {
      .flags = RELOAD,
      .doc = "Let a virtual key that no cache holds through without checks while PostgreSQL is "
             "unreachable, instead of answering 401."},
+    {"general_settings.store_model_in_db", GLOBAL(store_model_in_db), .type = SL_CONFIG_T_BOOL,
+     .env = "STORE_MODEL_IN_DB", .def = "false",
+     .doc = "Allow /model/new, /model/update and /model/delete to store deployments in "
+            "PostgreSQL (models in the database are served either way)."},
+    {"general_settings.model_reload_interval", GLOBAL(model_reload_interval_s),
+     .type = SL_CONFIG_T_DURATION, .env = "SLUICE_MODEL_RELOAD_INTERVAL", .def = "30", .min = 1,
+     .max = DAY_S,
+     .doc = "How often each worker reloads the models table, besides the reload that a "
+            "write to the /model/ routes announces over Redis."},
 
     /* litellm_settings */
     {"litellm_settings.callbacks", GLOBAL(callbacks), .type = SL_CONFIG_T_STRLIST,

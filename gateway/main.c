@@ -117,31 +117,11 @@ static enum sl_status
 check_deployments(struct sl_config *cfg, struct sl_errbuf *err)
 {
     for (size_t i = 0; i < cfg->n_deployments; i++) {
-        struct sl_deployment *d = &cfg->deployments[i];
-        const struct sl_provider *p = sl_provider_find(d->provider);
+        char where[512];
 
-        if (p == NULL) {
-            struct sl_buf known;
-
-            sl_buf_init(&known, 0);
-            sl_provider_list(&known);
-            sl_errbuf_set(err, "%s: model_list[%zu].litellm_params.model: unknown provider \"%s\" "
-                               "in \"%s\" (known: %s)", cfg->path, i, d->provider, d->model,
-                          known.data);
-            sl_buf_dispose(&known);
+        snprintf(where, sizeof(where), "%s: model_list[%zu]", cfg->path, i);
+        if (sl_router_check_deployment(&cfg->deployments[i], where, err) != SL_OK)
             return SL_ERR_CONFIG;
-        }
-        /* A family whose base URL comes from the environment reads it like the api_key. */
-        if (d->api_base == NULL && p->api_base_env != NULL && getenv(p->api_base_env) != NULL)
-            d->api_base = sl_xstrdup(getenv(p->api_base_env));
-        if (d->api_base == NULL && p->default_api_base == NULL && !p->derives_api_base) {
-            sl_errbuf_set(err, "%s: model_list[%zu].litellm_params.api_base: required for "
-                               "provider \"%s\"", cfg->path, i, d->provider);
-            return SL_ERR_CONFIG;
-        }
-        /* LiteLLM reads the provider's usual variable when the deployment names no key. */
-        if (d->api_key == NULL && p->api_key_env != NULL && getenv(p->api_key_env) != NULL)
-            d->api_key = sl_xstrdup(getenv(p->api_key_env));
     }
     return SL_OK;
 }

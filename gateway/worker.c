@@ -19,6 +19,7 @@
 #include "common/redis.h"
 #include "gateway/auth/keys.h"
 #include "gateway/http/request.h"
+#include "gateway/router/live.h"
 
 /* How often waiting HTTP/1 requests are checked for a client that hung up. */
 #define SL_WORKER_PROBE_INTERVAL_MS 100
@@ -112,6 +113,7 @@ finish_loop(struct sl_worker *w)
         sl_redis_destroy(w->redis);
     w->redis = NULL;
     sl_auth_worker_dispose(w);
+    sl_router_live_dispose(w);
     uv_stop(&w->loop);
 }
 
@@ -173,6 +175,7 @@ connect_stores(struct sl_worker *w)
         return -1;
     }
     sl_auth_worker_init(w);
+    sl_router_live_init(w);
     return 0;
 }
 

@@ -24,6 +24,7 @@ struct sl_auth_cache;
 struct sl_gateway;
 struct sl_pg;
 struct sl_redis;
+struct sl_router_live;
 
 struct sl_worker {
     int index;
@@ -40,6 +41,7 @@ struct sl_worker {
     struct sl_pg *pg;       /* NULL without a database; reconnects by itself */
     struct sl_redis *redis; /* NULL without Redis; reconnects by itself */
     struct sl_auth_cache *auth; /* virtual key records, gateway/auth/keys.h */
+    struct sl_router_live *models; /* the router in use, gateway/router/live.h */
 
     uv_async_t stop_async;
     uv_timer_t drain_timer;

@@ -26,6 +26,7 @@
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
 #include "gateway/http/validate.h"
+#include "gateway/router/live.h"
 #include "gateway/worker.h"
 
 static void
@@ -381,14 +382,15 @@ continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, voi
     stream = cJSON_GetObjectItemCaseSensitive(r->body, "stream");
     r->stream = cJSON_IsTrue(stream);
 
-    group = sl_router_find(&w->gw->router, r->model);
+    group = sl_router_find(sl_router_live_current(w), r->model);
     if (!sl_http_check_model_access(r, rec, r->model, group))
         return;
     if (group == NULL) {
-        reject_unknown_model(r, &w->gw->router, r->model);
+        reject_unknown_model(r, sl_router_live_current(w), r->model);
         return;
     }
     r->deployment = sl_router_pick(group, &w->rng);
+    sl_router_live_pin(w, req);
     r->ctx.kind = route->kind;
     r->ctx.inbound = SL_FORMAT_OPENAI;
     r->ctx.body = r->body;

@@ -13,6 +13,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/request.h"
+#include "gateway/router/live.h"
 #include "gateway/worker.h"
 
 /* LiteLLM reports this fixed `created` for every model (DEFAULT_MODEL_CREATED_AT_TIME). */
@@ -37,7 +38,7 @@ check_method(struct sl_request *r, const char *allowed)
 static void
 list_models(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
 {
-    const struct sl_router *router = &r->worker->gw->router;
+    const struct sl_router *router = sl_router_live_current(r->worker);
     struct sl_buf out;
     int first = 1;
 

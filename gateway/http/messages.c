@@ -24,6 +24,7 @@
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/router/live.h"
 #include "gateway/worker.h"
 
 /* Rejects paths below the route, methods other than POST and requests during a drain with an
@@ -152,7 +153,7 @@ accept_request(struct sl_request *r, const struct sl_auth_record *rec, int count
         return NULL;
 
     r->model = sl_xstrdup(sl_json_get_string(r->body, "model"));
-    group = sl_router_find(&w->gw->router, r->model);
+    group = sl_router_find(sl_router_live_current(w), r->model);
     if (!sl_http_check_model_access(r, rec, r->model, group))
         return NULL;
     if (group == NULL) {
@@ -190,6 +191,7 @@ continue_messages(struct sl_request *r, const struct sl_auth_record *rec, void *
 
     r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->body, "stream"));
     r->deployment = sl_router_pick(group, &w->rng);
+    sl_router_live_pin(w, req);
     r->ctx.kind = SL_KIND_CHAT;
     r->ctx.inbound = SL_FORMAT_ANTHROPIC;
     r->ctx.body = r->body;
@@ -225,6 +227,7 @@ continue_count_tokens(struct sl_request *r, const struct sl_auth_record *rec, vo
         return;
 
     r->deployment = sl_router_pick(group, &w->rng);
+    sl_router_live_pin(w, req);
     provider = sl_provider_find(r->deployment->provider);
     if (provider == NULL || provider->native_format != SL_FORMAT_ANTHROPIC) {
         sl_request_respond_error(r, 400, "invalid_request_error", NULL,

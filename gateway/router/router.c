@@ -8,6 +8,7 @@
 
 #include "common/json.h"
 #include "common/xalloc.h"
+#include "gateway/providers/provider.h"
 
 static double
 weight_of(const struct sl_deployment *d)
@@ -21,23 +22,31 @@ weight_of(const struct sl_deployment *d)
     return 1.0;
 }
 
-void
-sl_router_init(struct sl_router *r, const struct sl_config *cfg)
+static void
+add_deployment(struct sl_router *r, const struct sl_deployment *d, size_t total)
 {
-    r->groups = sl_xcalloc(cfg->n_deployments, sizeof(*r->groups));
-    r->n_groups = 0;
+    struct sl_model_group *g = (struct sl_model_group *)sl_router_find(r, d->model_name);
 
-    for (size_t i = 0; i < cfg->n_deployments; i++) {
-        const struct sl_deployment *d = &cfg->deployments[i];
-        struct sl_model_group *g = (struct sl_model_group *)sl_router_find(r, d->model_name);
-
-        if (g == NULL) {
-            g = &r->groups[r->n_groups++];
-            g->name = d->model_name;
-            g->deployments = sl_xcalloc(cfg->n_deployments, sizeof(*g->deployments));
-        }
-        g->deployments[g->n++] = d;
+    if (g == NULL) {
+        g = &r->groups[r->n_groups++];
+        g->name = d->model_name;
+        g->deployments = sl_xcalloc(total, sizeof(*g->deployments));
     }
+    g->deployments[g->n++] = d;
+}
+
+/* Groups the config's deployments, then r->extra. */
+static void
+build_groups(struct sl_router *r, const struct sl_config *cfg)
+{
+    size_t total = cfg->n_deployments + r->n_extra;
+
+    r->groups = sl_xcalloc(total + 1, sizeof(*r->groups));
+    r->n_groups = 0;
+    for (size_t i = 0; i < cfg->n_deployments; i++)
+        add_deployment(r, &cfg->deployments[i], total);
+    for (size_t i = 0; i < r->n_extra; i++)
+        add_deployment(r, &r->extra[i], total);
 
     for (size_t i = 0; i < r->n_groups; i++) {
         struct sl_model_group *g = &r->groups[i];
@@ -49,13 +58,78 @@ sl_router_init(struct sl_router *r, const struct sl_config *cfg)
 }
 
 void
+sl_router_init(struct sl_router *r, const struct sl_config *cfg)
+{
+    memset(r, 0, sizeof(*r));
+    build_groups(r, cfg);
+}
+
+void
 sl_router_dispose(struct sl_router *r)
 {
     for (size_t i = 0; i < r->n_groups; i++)
         free((void *)r->groups[i].deployments);
     free(r->groups);
-    r->groups = NULL;
-    r->n_groups = 0;
+    for (size_t i = 0; i < r->n_extra; i++)
+        sl_config_deployment_dispose(&r->extra[i]);
+    free(r->extra);
+    memset(r, 0, sizeof(*r));
+}
+
+struct sl_router *
+sl_router_create(const struct sl_config *cfg, struct sl_deployment *extra, size_t n_extra)
+{
+    struct sl_router *r = sl_xcalloc(1, sizeof(*r));
+
+    r->extra = extra;
+    r->n_extra = n_extra;
+    r->refs = 1;
+    build_groups(r, cfg);
+    return r;
+}
+
+void
+sl_router_retain(struct sl_router *r)
+{
+    r->refs++;
+}
+
+void
+sl_router_release(struct sl_router *r)
+{
+    if (r == NULL || --r->refs > 0)
+        return;
+    sl_router_dispose(r);
+    free(r);
+}
+
+enum sl_status
+sl_router_check_deployment(struct sl_deployment *d, const char *where, struct sl_errbuf *err)
+{
+    const struct sl_provider *p = sl_provider_find(d->provider);
+
+    if (p == NULL) {
+        struct sl_buf known;
+
+        sl_buf_init(&known, 0);
+        sl_provider_list(&known);
+        sl_errbuf_set(err, "%s.litellm_params.model: unknown provider \"%s\" in \"%s\" "
+                           "(known: %s)", where, d->provider, d->model, known.data);
+        sl_buf_dispose(&known);
+        return SL_ERR_CONFIG;
+    }
+    /* A family whose base URL comes from the environment reads it like the api_key. */
+    if (d->api_base == NULL && p->api_base_env != NULL && getenv(p->api_base_env) != NULL)
+        d->api_base = sl_xstrdup(getenv(p->api_base_env));
+    if (d->api_base == NULL && p->default_api_base == NULL && !p->derives_api_base) {
+        sl_errbuf_set(err, "%s.litellm_params.api_base: required for provider \"%s\"", where,
+                      d->provider);
+        return SL_ERR_CONFIG;
+    }
+    /* LiteLLM reads the provider's usual variable when the deployment names no key. */
+    if (d->api_key == NULL && p->api_key_env != NULL && getenv(p->api_key_env) != NULL)
+        d->api_key = sl_xstrdup(getenv(p->api_key_env));
+    return SL_OK;
 }
 
 const struct sl_model_group *

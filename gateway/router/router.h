@@ -2,9 +2,12 @@
 /*
  * router -- model groups and the choice of a deployment within one.
  *
- * Deployments that share a model_name form a group; clients name the group. The router is
- * built once from the config and is read-only afterwards, so every worker uses it without
- * locks; the random state for weighted choice lives in the caller (one per worker).
+ * Deployments that share a model_name form a group; clients name the group. A router is
+ * read-only once built. The one in struct sl_gateway contains the config's deployments and is
+ * shared by every worker. Each worker also builds its own routers, from the config and the
+ * models table (live.h), and keeps a replaced one alive while requests still use it: those
+ * routers are reference-counted on the worker's loop thread, so no lock is ever taken. The
+ * random state for weighted choice lives in the caller (one per worker).
  */
 #ifndef SL_ROUTER_H
 #define SL_ROUTER_H
@@ -23,13 +26,37 @@ struct sl_model_group {
 };
 
 struct sl_router {
-    struct sl_model_group *groups; /* in config order */
+    struct sl_model_group *groups; /* config order, then the order of the extra deployments */
     size_t n_groups;
+    struct sl_deployment *extra;   /* owned: deployments that are not in the config */
+    size_t n_extra;
+    unsigned refs;                 /* of a router from sl_router_create() */
 };
 
 /* Builds the groups from `cfg`, which must outlive the router. */
 void sl_router_init(struct sl_router *r, const struct sl_config *cfg);
 void sl_router_dispose(struct sl_router *r);
+
+/*
+ * Returns a new router with one reference, holding the deployments of `cfg` (which must
+ * outlive it) and then the `n_extra` deployments of `extra`, an array that the router takes
+ * and frees. An extra deployment joins the config's group of the same model_name.
+ */
+struct sl_router *sl_router_create(const struct sl_config *cfg, struct sl_deployment *extra,
+                                   size_t n_extra);
+void sl_router_retain(struct sl_router *r);
+/* Drops a reference; the last one frees the router and its extra deployments. */
+void sl_router_release(struct sl_router *r);
+
+/*
+ * Checks what the config loader cannot know about `d`: a known provider, and an api_base
+ * where the provider has no default. Fills api_base and api_key from the provider's usual
+ * environment variables when `d` names none, as LiteLLM does. `where` starts each message,
+ * e.g. "config.yaml: model_list[2]". Returns SL_OK or SL_ERR_CONFIG with the reason in `err`.
+ * Reads the environment.
+ */
+enum sl_status sl_router_check_deployment(struct sl_deployment *d, const char *where,
+                                          struct sl_errbuf *err);
 
 /* Returns the group named `model`, or NULL. */
 const struct sl_model_group *sl_router_find(const struct sl_router *r, const char *model);
