@@ -22,6 +22,7 @@
 #include "gateway/http/request.h"
 #include "gateway/mgmt/http.h"
 #include "gateway/mgmt/mgmt.h"
+#include "gateway/mgmt/models.h"
 
 /* HTTP/1 deadline for headers plus body, and the keep-alive idle time: h2o's 10 s default
  * cuts slow uploads of large prompts. */
@@ -54,6 +55,8 @@ static const struct route routes[] = {
     {"/budget/", sl_handle_mgmt},
     {"/customer/", sl_handle_mgmt},
     {"/end_user/", sl_handle_mgmt},
+    {"/model/", sl_handle_model},
+    {"/v1/model/info", sl_handle_model},
     {"/", sl_handle_not_found},
 };
 
