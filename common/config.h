@@ -165,6 +165,12 @@ struct sl_config {
     /* litellm_settings.key_generation_settings.personal_key_generation.allowed_user_roles:
      * roles that may create keys without a team_id; empty allows every role. */
     struct sl_strlist personal_key_allowed_roles;
+    /* ...personal_key_generation.required_params: body fields a personal key needs. */
+    struct sl_strlist personal_key_required_params;
+    /* ...team_key_generation.allowed_team_member_roles and .required_params: the team roles
+     * whose members may create team keys (empty: all) and the body fields a team key needs. */
+    struct sl_strlist team_key_allowed_roles;
+    struct sl_strlist team_key_required_params;
 
     /* router_settings */
     enum sl_routing_strategy routing_strategy;

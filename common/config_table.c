@@ -171,6 +171,16 @@ const struct sl_config_option sl_config__options[] = {
     {"litellm_settings.key_generation_settings.personal_key_generation.allowed_user_roles",
      GLOBAL(personal_key_allowed_roles), .type = SL_CONFIG_T_STRLIST, .flags = RELOAD,
      .doc = "User roles that may create keys without a team_id; unset or empty allows all."},
+    {"litellm_settings.key_generation_settings.personal_key_generation.required_params",
+     GLOBAL(personal_key_required_params), .type = SL_CONFIG_T_STRLIST, .flags = RELOAD,
+     .doc = "Body fields that a caller who is not an admin must send to create a personal key."},
+    {"litellm_settings.key_generation_settings.team_key_generation.allowed_team_member_roles",
+     GLOBAL(team_key_allowed_roles), .type = SL_CONFIG_T_STRLIST, .flags = RELOAD,
+     .doc = "Team roles (admin, user) whose members may create team keys; unset or empty allows "
+            "both, within the team's team_member_permissions."},
+    {"litellm_settings.key_generation_settings.team_key_generation.required_params",
+     GLOBAL(team_key_required_params), .type = SL_CONFIG_T_STRLIST, .flags = RELOAD,
+     .doc = "Body fields that a caller who is not an admin must send to create a team key."},
 
     /* router_settings */
     {"router_settings.routing_strategy", GLOBAL(routing_strategy), .type = SL_CONFIG_T_ENUM,

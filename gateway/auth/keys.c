@@ -27,7 +27,7 @@
 /* How long a record read from a store may still serve while no store responds. */
 #define SL_AUTH_STALE_MAX_MS ((uint64_t)SL_AUTH_REDIS_TTL_S * 1000)
 /* Version of the Redis record layout; a record of another version is a miss. */
-#define SL_AUTH_RECORD_VERSION 1
+#define SL_AUTH_RECORD_VERSION 2
 /* Longest Redis key or channel name built here. */
 #define SL_AUTH_REDIS_KEY_MAX 256
 #define SL_AUTH_LOG_INTERVAL_MS 30000
@@ -61,7 +61,7 @@ static const char lookup_sql[] =
     " COALESCE(floor(extract(epoch FROM k.expires))::bigint, 0), k.blocked,"
     " t.team_id IS NOT NULL, COALESCE(t.blocked, false), u.user_id IS NOT NULL,"
     " o.organization_id IS NOT NULL, to_json(k.models)::text, to_json(t.models)::text,"
-    " to_json(u.models)::text, to_json(o.models)::text"
+    " to_json(u.models)::text, to_json(o.models)::text, to_json(k.allowed_routes)::text"
     " FROM keys k"
     " LEFT JOIN users u ON u.user_id = k.user_id"
     " LEFT JOIN teams t ON t.team_id = k.team_id"
@@ -112,6 +112,7 @@ sl_auth_record_dispose(struct sl_auth_record *rec)
     models_dispose(&rec->team_models);
     models_dispose(&rec->user_models);
     models_dispose(&rec->org_models);
+    models_dispose(&rec->allowed_routes);
     memset(rec, 0, sizeof(*rec));
 }
 
@@ -131,6 +132,7 @@ sl_auth_record_copy(struct sl_auth_record *dst, const struct sl_auth_record *src
     models_copy(&dst->team_models, &src->team_models);
     models_copy(&dst->user_models, &src->user_models);
     models_copy(&dst->org_models, &src->org_models);
+    models_copy(&dst->allowed_routes, &src->allowed_routes);
 }
 
 void
@@ -211,7 +213,7 @@ sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
     msgpack_packer pk;
 
     msgpack_packer_init(&pk, out, write_sbuf);
-    msgpack_pack_map(&pk, 20);
+    msgpack_pack_map(&pk, 21);
     pack_str(&pk, "v");
     msgpack_pack_int(&pk, SL_AUTH_RECORD_VERSION);
     pack_field_str(&pk, "token", rec->token);
@@ -234,6 +236,7 @@ sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
     pack_field_models(&pk, "team_models", &rec->team_models);
     pack_field_models(&pk, "user_models", &rec->user_models);
     pack_field_models(&pk, "org_models", &rec->org_models);
+    pack_field_models(&pk, "allowed_routes", &rec->allowed_routes);
 }
 
 static int
@@ -349,6 +352,8 @@ read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_r
         return read_models(v, &rec->user_models);
     if (obj_is(name, "org_models"))
         return read_models(v, &rec->org_models);
+    if (obj_is(name, "allowed_routes"))
+        return read_models(v, &rec->allowed_routes);
     return 0;
 }
 
@@ -547,7 +552,7 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec)
     char *end = NULL;
 
     memset(rec, 0, sizeof(*rec));
-    if (PQnfields(res) != 19 || !is_hash(token))
+    if (PQnfields(res) != 20 || !is_hash(token))
         return -1;
     memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
     rec->key_name = text_or_null(res, 1);
@@ -570,7 +575,8 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec)
     if (parse_models(res, 15, &rec->models) != 0 ||
         parse_models(res, 16, &rec->team_models) != 0 ||
         parse_models(res, 17, &rec->user_models) != 0 ||
-        parse_models(res, 18, &rec->org_models) != 0)
+        parse_models(res, 18, &rec->org_models) != 0 ||
+        parse_models(res, 19, &rec->allowed_routes) != 0)
         return -1;
     return 0;
 }

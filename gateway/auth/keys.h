@@ -59,6 +59,7 @@ struct sl_auth_record {
     struct sl_auth_models team_models;
     struct sl_auth_models user_models;
     struct sl_auth_models org_models;
+    struct sl_auth_models allowed_routes; /* empty: every route */
 };
 
 enum sl_auth_lookup_status {

@@ -21,6 +21,7 @@
 #include "gateway/auth/access.h"
 #include "gateway/auth/auth.h"
 #include "gateway/auth/keys.h"
+#include "gateway/auth/routes.h"
 #include "gateway/gateway.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
@@ -75,6 +76,35 @@ struct auth_wait {
     char token[SL_AUTH_HASH_HEX_LEN + 1];
 };
 
+/* Applies the key's allowed_routes to the path, and to the route's canonical path so that
+ * "/chat/completions" also allows "/v1/chat/completions". Returns 0 with the 403 sent. */
+static int
+check_route(struct sl_request *r, const struct sl_auth_record *rec)
+{
+    const char *const *entries = (const char *const *)rec->allowed_routes.items;
+    size_t n = rec->allowed_routes.n;
+    h2o_iovec_t path = r->req->path_normalized;
+    struct sl_buf list;
+
+    if (sl_route_allowed(entries, n, path.base, path.len) ||
+        (r->route != NULL && sl_route_allowed(entries, n, r->route, strlen(r->route))))
+        return 1;
+    sl_buf_init(&list, 64 * 1024);
+    sl_buf_append_str(&list, "[");
+    for (size_t i = 0; i < n; i++)
+        sl_buf_printf(&list, "%s'%s'", i > 0 ? ", " : "", entries[i]);
+    sl_buf_append(&list, "]", 2);
+    /* A path that carries a key (/key/<key>/regenerate) is named by its route. */
+    if (r->route != NULL && strchr(r->route, '{') != NULL)
+        path = h2o_iovec_init(r->route, strlen(r->route));
+    sl_request_respond_error(r, 403, "auth_error", NULL,
+                             "Virtual key is not allowed to call this route. Only allowed to call "
+                             "routes: %s. Tried to call route: %.*s",
+                             list.data != NULL ? list.data : "[]", (int)path.len, path.base);
+    sl_buf_dispose(&list);
+    return 0;
+}
+
 /* The checks on the key's own record (LiteLLM's order: blocked, expiry, team blocked). Returns
  * 1 when they pass; else the error has been sent. */
 static int
@@ -105,7 +135,7 @@ check_record(struct sl_request *r, const struct sl_auth_record *rec, const char 
                                  rec->team_id != NULL ? rec->team_id : "");
         return 0;
     }
-    return 1;
+    return check_route(r, rec);
 }
 
 static void

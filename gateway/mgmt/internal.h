@@ -58,6 +58,7 @@ struct sl_mgmt_call {
     char *key_ref;                   /* info: the ?key= value; wiped on free */
     char *alias;                     /* generate and update: for the duplicate alias message */
     char *key_type;                  /* generate: echoed in the response */
+    char *team_id;                   /* generate: the team of a team key, for messages */
     cJSON *delete_list;              /* delete: hashes or aliases, echoed in the response */
     int full_object;                 /* list */
 };
@@ -67,13 +68,15 @@ void sl_mgmt__budget_interval(const struct sl_mgmt_key_fields *f, char out[48]);
 
 /*
  * The statements. Each borrows its arguments until the query is queued. Result rows:
- * generate (allowed, role checked, key view), update and regenerate (the new key view, no row
+ * generate (allowed, role checked, key view, team rule that denied it or NULL, the caller's
+ * team role), update and regenerate (the new key view, no row
  * when the key is missing or not the caller's), delete (one token per deleted key, no row when
  * any named key is missing), info (the key view), list (the response object).
  */
 void sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                            const struct sl_mgmt_key_fields *f, const char *key_name,
-                           const char *roles_json, const char *interval);
+                           const char *roles_json, const char *team_roles_json,
+                           const char *interval);
 void sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                          const struct sl_mgmt_key_fields *f, const char *action,
                          const char *interval);

@@ -48,6 +48,7 @@ call_free(struct sl_mgmt_call *c)
     }
     free(c->alias);
     free(c->key_type);
+    free(c->team_id);
     cJSON_Delete(c->delete_list);
     free(c);
 }
@@ -134,6 +135,50 @@ respond_key_not_found(struct sl_request *r)
                   "Key not found. Pass an existing key (sk-...) or its hash.");
 }
 
+/* Returns `list` as a JSON array, or NULL when it is empty (the setting allows all). */
+static char *
+strlist_json(const struct sl_strlist *list)
+{
+    cJSON *arr;
+    char *text;
+
+    if (list->n == 0)
+        return NULL;
+    arr = cJSON_CreateArray();
+    for (size_t i = 0; i < list->n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(list->items[i]));
+    text = sl_json_print(arr);
+    cJSON_Delete(arr);
+    return text;
+}
+
+/* Sends the error of a team key the caller may not create: `rule` is the generate statement's
+ * reason ("not_member", "role" or "permission") and `member_role` the caller's team role. */
+static void
+respond_team_denied(struct sl_mgmt_call *c, const char *rule, const char *member_role)
+{
+    struct sl_request *r = c->r;
+    const char *team = c->team_id != NULL ? c->team_id : "";
+    char *roles;
+
+    if (strcmp(rule, "not_member") == 0) {
+        sl_request_respond_error(r, 400, "bad_request_error", "team_id",
+                                 "User=%s not assigned to team=%s", c->caller.user_id, team);
+    } else if (strcmp(rule, "role") == 0) {
+        roles = strlist_json(&r->worker->gw->cfg.team_key_allowed_roles);
+        sl_request_respond_error(r, 400, "bad_request_error", "team_id",
+                                 "Team member role %s not in allowed_team_member_roles=%s",
+                                 member_role, roles != NULL ? roles : "[]");
+        free(roles);
+    } else {
+        sl_request_respond_error(r, 403, "auth_error", "team_id",
+                                 "Team member role %s may not create keys for team=%s: only team "
+                                 "admins may, unless the team's team_member_permissions include "
+                                 "/key/generate.",
+                                 member_role, team);
+    }
+}
+
 static void
 on_generated(struct sl_mgmt_call *c, const PGresult *res)
 {
@@ -142,6 +187,11 @@ on_generated(struct sl_mgmt_call *c, const PGresult *res)
     int allowed = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     cJSON *view;
 
+    if (!allowed && PQntuples(res) == 1 && !PQgetisnull(res, 0, 3)) {
+        respond_team_denied(c, PQgetvalue(res, 0, 3),
+                            PQgetisnull(res, 0, 4) ? "None" : PQgetvalue(res, 0, 4));
+        return;
+    }
     if (!allowed) {
         sl_request_respond_error(r, 403, "auth_error", "None",
                                  "Personal key creation has been restricted by admin. Allowed "
@@ -336,11 +386,11 @@ check_ownership(struct sl_mgmt_call *c, struct sl_mgmt_key_fields *f)
                       "Only proxy_admin may block or unblock keys.");
         return 0;
     }
-    /* TODO: let team admins manage team keys (LiteLLM's team_key_generation rules); until
-     * then a team_id from a caller who is not an admin is rejected. */
-    if (f->v[SL_MGMT_F_TEAM_ID].set) {
+    /* A team key is created under the team rules that the generate statement checks; moving
+     * a key between teams stays with admins. */
+    if (f->v[SL_MGMT_F_TEAM_ID].set && c->op != SL_MGMT_OP_GENERATE) {
         sl_mgmt_respond_error(c->r, 403, "auth_error", "team_id",
-                      "Only proxy_admin may set team_id on a key for now.");
+                              "Only proxy_admin may move a key to another team.");
         return 0;
     }
     if (c->op == SL_MGMT_OP_GENERATE && !user->set) {
@@ -352,22 +402,28 @@ check_ownership(struct sl_mgmt_call *c, struct sl_mgmt_key_fields *f)
 
 /* ---------------------------------------------------------------- generate */
 
-/* Returns the JSON array of allowed personal-key roles, or NULL when every role may. */
-static char *
-allowed_roles_json(const struct sl_config *cfg)
+/*
+ * Applies key_generation_settings' required_params to a caller who is not an admin: the body
+ * must send each listed field (team keys and personal keys have their own lists). Returns 0
+ * with the 400 sent.
+ */
+static int
+check_required_params(struct sl_request *r, const cJSON *body, int team_key)
 {
-    const struct sl_strlist *roles = &cfg->personal_key_allowed_roles;
-    cJSON *list;
-    char *text;
+    const struct sl_config *cfg = &r->worker->gw->cfg;
+    const struct sl_strlist *need =
+        team_key ? &cfg->team_key_required_params : &cfg->personal_key_required_params;
 
-    if (roles->n == 0)
-        return NULL;
-    list = cJSON_CreateArray();
-    for (size_t i = 0; i < roles->n; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateString(roles->items[i]));
-    text = sl_json_print(list);
-    cJSON_Delete(list);
-    return text;
+    for (size_t i = 0; i < need->n; i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, need->items[i]);
+
+        if (item == NULL || cJSON_IsNull(item)) {
+            sl_request_respond_error(r, 400, "bad_request_error", need->items[i],
+                                     "Required param %s not in data", need->items[i]);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* Applies the body checks, the config defaults and the upper bounds. Returns 0 with the
@@ -406,8 +462,11 @@ do_generate(struct sl_mgmt_call *c, const cJSON *body)
     char key_name[16];
     char interval[48];
     char *roles = NULL;
+    char *team_roles = NULL;
 
-    if (!check_fields(r, body, 0, &f) || !check_ownership(c, &f))
+    if (!check_fields(r, body, 0, &f) || !check_ownership(c, &f) ||
+        (c->owner != NULL &&
+         !check_required_params(r, body, f.v[SL_MGMT_F_TEAM_ID].text != NULL)))
         goto fail;
 
     if (f.custom_key != NULL) {
@@ -428,12 +487,16 @@ do_generate(struct sl_mgmt_call *c, const cJSON *body)
         c->alias = sl_xstrdup(f.v[SL_MGMT_F_KEY_ALIAS].text);
     c->key_type = f.key_type != NULL ? sl_xstrdup(f.key_type) : NULL;
 
-    roles = allowed_roles_json(&r->worker->gw->cfg);
+    if (f.v[SL_MGMT_F_TEAM_ID].text != NULL)
+        c->team_id = sl_xstrdup(f.v[SL_MGMT_F_TEAM_ID].text);
+    roles = strlist_json(&r->worker->gw->cfg.personal_key_allowed_roles);
+    team_roles = strlist_json(&r->worker->gw->cfg.team_key_allowed_roles);
     sl_mgmt__budget_interval(&f, interval);
     sl_mgmt_sql_init(&q);
-    sl_mgmt__sql_generate(&q, c, &f, key_name, roles, interval);
+    sl_mgmt__sql_generate(&q, c, &f, key_name, roles, team_roles, interval);
     run_query(c, &q);
     free(roles);
+    free(team_roles);
     sl_mgmt_key_fields_dispose(&f);
     return;
 

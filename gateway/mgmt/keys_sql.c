@@ -12,15 +12,22 @@
 
 /* ---------------------------------------------------------------- shared parts */
 
-/* Appends " AND (<owner> IS NULL OR <column> = <owner>)", the ownership rule of non-admins. */
+/*
+ * Appends the ownership rule of callers who are not admins: " AND (<owner> IS NULL OR
+ * <t>user_id = <owner> OR <owner> is an admin of the key's team)". `t` is the keys table's
+ * qualifier ("k." or "").
+ */
 static void
-append_owner(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *column)
+append_owner(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *t)
 {
     sl_mgmt_append(q, " AND (");
     sl_mgmt_bind(q, c->owner, "text");
-    sl_buf_printf(&q->text, " IS NULL OR %s = ", column);
+    sl_mgmt_appendf(q, " IS NULL OR %suser_id = ", t);
     sl_mgmt_bind(q, c->owner, "text");
-    sl_mgmt_append(q, ")");
+    sl_mgmt_appendf(q, " OR EXISTS (SELECT 1 FROM team_memberships tm WHERE tm.team_id = "
+                       "%steam_id AND tm.role = 'admin' AND tm.user_id = ", t);
+    sl_mgmt_bind(q, c->owner, "text");
+    sl_mgmt_append(q, "))");
 }
 
 /* Form of a field's value in its column. */
@@ -181,17 +188,39 @@ append_audit(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *ac
 void
 sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                       const struct sl_mgmt_key_fields *f, const char *key_name,
-                      const char *roles_json, const char *interval)
+                      const char *roles_json, const char *team_roles_json, const char *interval)
 {
-    sl_mgmt_append(q,
-                    "WITH chk AS (SELECT COALESCE((SELECT user_role FROM users WHERE user_id = ");
-    sl_mgmt_bind(q, f->v[SL_MGMT_F_USER_ID].text, "text");
-    sl_mgmt_append(q, "), ");
+    const char *team = f->v[SL_MGMT_F_TEAM_ID].text;
+
+    /* personal_key_generation binds callers who are not admins, by their own role. */
+    sl_mgmt_append(q, "WITH chk AS (SELECT ");
     sl_mgmt_bind(q, c->caller.role, "text");
-    sl_mgmt_append(q, ") AS role), ok AS (SELECT (");
+    /* A caller who is not an admin creates a team key only as a member of the team, whose
+     * role is admin or whose team lets members call /key/generate, and whose role is one the
+     * config allows (LiteLLM's team_key_generation). */
+    sl_mgmt_append(q, " AS role, (SELECT m.role FROM team_memberships m WHERE m.team_id = ");
+    sl_mgmt_bind(q, team, "text");
+    sl_mgmt_append(q, " AND m.user_id = ");
+    sl_mgmt_bind(q, c->owner, "text");
+    sl_mgmt_append(q, ") AS mrole, COALESCE((SELECT '/key/generate' = ANY(t.team_member_permissions)"
+                      " FROM teams t WHERE t.team_id = ");
+    sl_mgmt_bind(q, team, "text");
+    sl_mgmt_append(q, "), false) AS perm), tk AS (SELECT CASE WHEN ");
+    sl_mgmt_bind(q, c->owner, "text");
+    sl_mgmt_append(q, " IS NULL OR ");
+    sl_mgmt_bind(q, team, "text");
+    sl_mgmt_append(q, " IS NULL THEN NULL WHEN chk.mrole IS NULL THEN 'not_member' WHEN ");
+    sl_mgmt_bind(q, team_roles_json, "jsonb");
+    sl_mgmt_append(q, " IS NOT NULL AND chk.mrole NOT IN (SELECT jsonb_array_elements_text(");
+    sl_mgmt_bind(q, team_roles_json, "jsonb");
+    sl_mgmt_append(q, ")) THEN 'role' WHEN chk.mrole <> 'admin' AND NOT chk.perm THEN "
+                      "'permission' END AS deny FROM chk), "
+                      "ok AS (SELECT (SELECT deny FROM tk) IS NULL AND (");
     sl_mgmt_bind(q, roles_json, "jsonb");
     sl_mgmt_append(q, " IS NULL OR ");
-    sl_mgmt_bind(q, f->v[SL_MGMT_F_TEAM_ID].text, "text");
+    sl_mgmt_bind(q, c->owner, "text");
+    sl_mgmt_append(q, " IS NULL OR ");
+    sl_mgmt_bind(q, team, "text");
     sl_mgmt_append(q,
                     " IS NOT NULL OR (SELECT role FROM chk) IN (SELECT jsonb_array_elements_text(");
     sl_mgmt_bind(q, roles_json, "jsonb");
@@ -232,7 +261,8 @@ sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                  "k LEFT JOIN nb ON true");
     sl_mgmt_append(q,
                     "SELECT (SELECT ok FROM ok), (SELECT role FROM chk), (SELECT " SL_MGMT_KEY_VIEW(
-                        "k", "nb") " FROM k LEFT JOIN nb ON true)");
+                        "k", "nb") " FROM k LEFT JOIN nb ON true), (SELECT deny FROM tk), "
+                    "(SELECT mrole FROM chk)");
 }
 
 /*
@@ -252,7 +282,7 @@ sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                "k", "b") " AS view FROM keys k "
                          "LEFT JOIN budgets b ON b.budget_id = k.budget_id WHERE k.token = ");
     sl_mgmt_bind(q, c->hash, "text");
-    append_owner(q, c, "k.user_id");
+    append_owner(q, c, "k.");
     sl_mgmt_append(q, " FOR UPDATE OF k), ");
     if (f->v[SL_MGMT_F_USER_ID].set)
         append_user_upsert(q, f, actor, "EXISTS (SELECT 1 FROM old)");
@@ -313,7 +343,7 @@ sl_mgmt__sql_regenerate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, con
                "k", "b") " AS view FROM keys k "
                          "LEFT JOIN budgets b ON b.budget_id = k.budget_id WHERE k.token = ");
     sl_mgmt_bind(q, c->hash, "text");
-    append_owner(q, c, "k.user_id");
+    append_owner(q, c, "k.");
     sl_mgmt_append(q, " FOR UPDATE OF k), k AS (UPDATE keys SET token = ");
     sl_mgmt_bind(q, new_hash, "text");
     sl_mgmt_append(q, ", key_name = ");
@@ -338,12 +368,12 @@ sl_mgmt__sql_delete(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const c
     sl_mgmt_append(q, ", '[]')) AS x), ok AS (SELECT (SELECT count(*) FROM keys WHERE ");
     sl_mgmt_append(q, hashes != NULL ? "token" : "key_alias");
     sl_mgmt_append(q, " IN (SELECT x FROM want)");
-    append_owner(q, c, "user_id");
+    append_owner(q, c, "");
     sl_mgmt_append(q, ") = (SELECT count(*) FROM want) AS ok), "
                        "d AS (DELETE FROM keys WHERE (SELECT ok FROM ok) AND ");
     sl_mgmt_append(q, hashes != NULL ? "token" : "key_alias");
     sl_mgmt_append(q, " IN (SELECT x FROM want)");
-    append_owner(q, c, "user_id");
+    append_owner(q, c, "");
     sl_mgmt_append(q, " RETURNING *), dk AS (INSERT INTO deleted_keys "
                        "(token, key_alias, user_id, team_id, organization_id, key_row, deleted_by, "
                        "deleted_by_api_key, changed_by) SELECT d.token, d.key_alias, d.user_id, "
@@ -365,7 +395,7 @@ sl_mgmt__sql_info(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c)
         q, "SELECT " SL_MGMT_KEY_VIEW("k", "b") " FROM keys k LEFT JOIN budgets b ON "
                                                 "b.budget_id = k.budget_id WHERE k.token = ");
     sl_mgmt_bind(q, c->hash, "text");
-    append_owner(q, c, "k.user_id");
+    append_owner(q, c, "k.");
 }
 
 void
@@ -385,7 +415,7 @@ sl_mgmt__sql_list(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                        "f.user_id) AND (f.team_id IS NULL OR k.team_id = f.team_id) AND "
                        "(f.organization_id IS NULL OR k.organization_id = f.organization_id) AND "
                        "(f.key_alias IS NULL OR k.key_alias = f.key_alias)");
-    append_owner(q, c, "k.user_id");
+    append_owner(q, c, "k.");
     sl_mgmt_append(q, "), "
                        "t AS (SELECT count(*) AS n FROM m), "
                        "p AS (SELECT m.*, ");
