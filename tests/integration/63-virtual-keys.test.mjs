@@ -440,7 +440,7 @@ test('database down keeps cached keys', async () => {
 
     const err = expectErrorEnvelope(assert, await chat(gwA, unknown), 401);
     assert.equal(err.type, 'auth_error');
-    assert.equal(err.message, 'Authentication Error, the key store is unavailable');
+    assert.equal(err.message, 'Authentication Error, the database is unavailable, so the key cannot be checked; retry later');
 
     // The option lets a key no cache holds through.
     await expectChatOk(open, unknown);

@@ -534,8 +534,9 @@ export async function startPostgres() {
         + '-c synchronous_commit=off -c full_page_writes=off';
     runPgTool('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '30', 'start',
         '-o', serverOpts]);
-    const postmasterPid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8')
+    const readPid = () => Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8')
         .split('\n')[0]);
+    let postmasterPid = readPid();
     postmasterPids.add(postmasterPid);
     return {
         url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
@@ -547,6 +548,13 @@ export async function startPostgres() {
             } finally {
                 postmasterPids.delete(postmasterPid);
             }
+        },
+        // Starts the stopped server again on the same port and data.
+        async restart() {
+            runPgTool('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '30',
+                'start', '-o', serverOpts]);
+            postmasterPid = readPid();
+            postmasterPids.add(postmasterPid);
         },
     };
 }
