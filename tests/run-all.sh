@@ -4,7 +4,8 @@
 #   1. install the Debian packages (deploy/install-deps.sh) and the Node test packages (npm ci),
 #   2. build build/ (RelWithDebInfo) and run the whole ctest suite,
 #   3. build build-asan/ with AddressSanitizer and UBSan and run the whole suite again,
-#   4. build build-fuzz/ with clang and libFuzzer and run tests/fuzz/run.sh when it exists.
+#   4. search the whole output of both suites for every plaintext key the tests obtained,
+#   5. build build-fuzz/ with clang and libFuzzer and run tests/fuzz/run.sh when it exists.
 # Every stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 # SLUICE_FIXTURES and CI are passed on to the tests as the caller set them.
 # Usage: tests/run-all.sh   (run as root or with sudo available; uses 2 parallel jobs)
@@ -21,6 +22,10 @@ FAILED_STAGES=0
 TESTS_TOTAL=0
 TESTS_FAILED=0
 TESTS_SKIPPED=0
+# Every child's output, the ctest logs and the list of plaintext keys the tests obtained.
+SLUICE_TEST_OUTPUT_DIR=$(mktemp -d /tmp/sluice-test-output.XXXXXX)
+export SLUICE_TEST_OUTPUT_DIR
+trap 'rm -rf "$SLUICE_TEST_OUTPUT_DIR"' EXIT
 
 stage_result() {
     local name=$1 rc=$2
@@ -41,7 +46,8 @@ banner() {
 run_ctest() {
     local dir=$1 log rc
     log=$(mktemp)
-    (cd "$dir" && ctest --output-on-failure -j"$JOBS") 2>&1 | tee "$log"
+    (cd "$dir" && ctest --output-on-failure -j"$JOBS") 2>&1 \
+        | tee "$log" "$SLUICE_TEST_OUTPUT_DIR/ctest-$(basename "$dir").log"
     rc=${PIPESTATUS[0]}
     local line total failed skipped
     line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
@@ -89,6 +95,28 @@ if cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_SANITIZE=addr
 else
     stage_result "build build-asan/" 1
 fi
+
+# Fails when any plaintext key a test obtained appears in any output of the run: the ctest
+# logs or the stdout and stderr of any gateway, coordinator or mock.
+check_key_leaks() {
+    local list=$SLUICE_TEST_OUTPUT_DIR/keys.list found
+    if [ ! -s "$list" ]; then
+        echo "run-all: no test recorded a key; the search has nothing to look for"
+        return 1
+    fi
+    found=$(grep -rlF -f "$list" --exclude=keys.list "$SLUICE_TEST_OUTPUT_DIR")
+    if [ -n "$found" ]; then
+        echo "run-all: plaintext keys appear in:"
+        echo "$found"
+        return 1
+    fi
+    echo "run-all: none of $(sort -u "$list" | wc -l) plaintext keys appears in" \
+        "$(find "$SLUICE_TEST_OUTPUT_DIR" -type f ! -name keys.list | wc -l) output files"
+}
+
+banner "plaintext keys in the test output"
+check_key_leaks
+stage_result "no plaintext key in any test output" $?
 
 banner "build-fuzz/ (clang, libFuzzer)"
 if CC=clang cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -168,7 +168,8 @@ on_key_record(enum sl_auth_lookup_status status, const struct sl_auth_record *re
             break;
         }
         sl_request_respond_error(r, 401, "auth_error", NULL,
-                                 "Authentication Error, the database is unavailable, so the key cannot be checked; retry later");
+                                 "Authentication Error, the database is unavailable, so the key "
+                                 "cannot be checked; retry later");
         break;
     }
 

@@ -14,8 +14,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import {
-    chatBody, expectErrorEnvelope, httpRequest, IN_CI, needs, postJson, sleep, startGateway,
-    startMock, startPostgres, startRedis,
+    chatBody, expectErrorEnvelope, httpRequest, IN_CI, needs, postJson, recordKey, sleep,
+    startGateway, startMock, startPostgres, startRedis,
 } from './lib/harness.mjs';
 
 await needs('gateway', 'mock', 'postgres', 'redis');
@@ -77,6 +77,7 @@ function newKey({ models = [], userId = null, teamId = null, orgId = null, block
     expires = null } = {}) {
     const key = `sk-${crypto.randomBytes(16).toString('hex')}`;
     usedKeys.push(key);
+    recordKey(key);
     psqlOk('INSERT INTO keys (token, key_name, user_id, team_id, organization_id, models, '
         + `blocked, expires) VALUES (${sqlText(sha256(key))}, ${sqlText(`sk-...${key.slice(-4)}`)}, `
         + `${sqlText(userId)}, ${sqlText(teamId)}, ${sqlText(orgId)}, ${sqlArray(models)}, `
@@ -200,6 +201,7 @@ test('master key still works', async () => {
 test('unknown key is token_not_found_in_db', async () => {
     const key = `sk-${crypto.randomBytes(16).toString('hex')}`;
     usedKeys.push(key);
+    recordKey(key);
     const err = expectErrorEnvelope(assert, await chat(gwA, key), 401);
     assert.equal(err.type, 'token_not_found_in_db');
     assert.equal(err.param, 'key');
@@ -240,6 +242,7 @@ test('key of blocked team is 401', async () => {
 test('key without sk- prefix is 401', async () => {
     const key = `xk-${crypto.randomBytes(16).toString('hex')}`;
     usedKeys.push(key);
+    recordKey(key);
     const err = expectErrorEnvelope(assert, await chat(gwA, key), 401);
     assert.equal(err.type, 'auth_error');
     assert.equal(err.message, 'Authentication Error, LiteLLM Virtual Key expected. Received='
@@ -249,6 +252,7 @@ test('key without sk- prefix is 401', async () => {
 test('unknown key on messages uses anthropic envelope', async () => {
     const key = `sk-${crypto.randomBytes(16).toString('hex')}`;
     usedKeys.push(key);
+    recordKey(key);
     const res = await postJson(`${gwA.url}/v1/messages`,
         { model: 'gpt-4o-mini', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
         { 'x-api-key': key });
@@ -427,6 +431,7 @@ test('database down keeps cached keys', async () => {
     await expectChatOk(gwA, cached);
     const unknown = `sk-${crypto.randomBytes(16).toString('hex')}`;
     usedKeys.push(unknown);
+    recordKey(unknown);
 
     await pg.stop();
     pgRunning = false;

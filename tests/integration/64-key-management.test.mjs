@@ -15,8 +15,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import {
-    expectErrorEnvelope, httpRequest, IN_CI, needs, postJson, sleep, startGateway, startPostgres,
-    startRedis,
+    expectErrorEnvelope, httpRequest, IN_CI, needs, postJson, recordKey, sleep, startGateway,
+    startPostgres, startRedis,
 } from './lib/harness.mjs';
 
 await needs('gateway', 'postgres', 'redis');
@@ -130,6 +130,7 @@ async function ok(node, method, route, body) {
 async function generate(node, body) {
     const out = await ok(node, 'POST', '/key/generate', body);
     plaintextKeys.push(out.key);
+    recordKey(out.key);
     return out;
 }
 
@@ -252,6 +253,7 @@ test('key lifecycle from generate to delete', async () => {
 
     const rotated = await ok(gw, 'POST', '/key/regenerate', { key });
     plaintextKeys.push(rotated.key);
+    recordKey(rotated.key);
     const newHash = sha256(rotated.key);
     assert.match(rotated.key, KEY_SHAPE);
     assert.notEqual(rotated.key, key);
@@ -280,6 +282,7 @@ test('regenerate by path and delete by alias', async () => {
     assert.equal(res.status, 200, res.body);
     const rotated = res.json();
     plaintextKeys.push(rotated.key);
+    recordKey(rotated.key);
     assert.notEqual(rotated.token, created.token);
     assert.equal(psql(`SELECT count(*) FROM keys WHERE token = '${created.token}'`), '0');
 
@@ -378,6 +381,7 @@ test('personal key rule binds callers, not admins', async () => {
         { authorization: `Bearer ${member.key}` });
     assert.equal(res.status, 200, res.body);
     plaintextKeys.push(res.json().key);
+    recordKey(res.json().key);
 });
 
 // ---------------------------------------------------------------- access
@@ -421,6 +425,7 @@ test('old key is 401 after regenerate', async () => {
     assert.equal(mine.json().info.key_alias, 'rot-auth');
     const rotated = await ok(gw, 'POST', '/key/regenerate', { key: created.token });
     plaintextKeys.push(rotated.key);
+    recordKey(rotated.key);
     const old = await call(gw, 'GET', '/key/info', undefined, as(created.key));
     const err = expectErrorEnvelope(assert, old, 401);
     assert.equal(err.type, 'token_not_found_in_db');
@@ -449,6 +454,7 @@ test('internal user manages only own keys', async () => {
     const own = await call(gw, 'POST', '/key/generate', { key_alias: 'member-own' }, headers);
     assert.equal(own.status, 200, own.body);
     plaintextKeys.push(own.json().key);
+    recordKey(own.json().key);
     assert.equal(own.json().user_id, 'member-1');
     assert.equal(psql("SELECT created_by FROM keys WHERE key_alias = 'member-own'"), 'member-1');
 

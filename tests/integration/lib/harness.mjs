@@ -212,6 +212,18 @@ function childEnv(extra = {}) {
     return { ...env, ...extra };
 }
 
+// With SLUICE_TEST_OUTPUT_DIR set (tests/run-all.sh sets it), every child's stdout and stderr
+// is also written to a file there, and tests record there each plaintext key they obtain, so
+// that the whole run's output can be searched for keys once it ended.
+const OUTPUT_DIR = process.env.SLUICE_TEST_OUTPUT_DIR || '';
+
+// Records a plaintext key that must appear in no output of the run.
+export function recordKey(key) {
+    if (OUTPUT_DIR && typeof key === 'string' && key !== '') {
+        fs.appendFileSync(path.join(OUTPUT_DIR, 'keys.list'), `${key}\n`);
+    }
+}
+
 // A started child process whose stdout is read as JSON lines.
 class Proc extends EventEmitter {
     constructor(cmd, args, env, name) {
@@ -224,11 +236,20 @@ class Proc extends EventEmitter {
         this.child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
         this.pid = this.child.pid;
         liveChildren.add(this.child);
+        const copy = OUTPUT_DIR
+            ? path.join(OUTPUT_DIR, `${String(name).replace(/[^A-Za-z0-9_.-]/g, '_')}-${this.pid}.out`)
+            : null;
+        const keepCopy = (chunk) => {
+            if (copy !== null) {
+                fs.appendFileSync(copy, chunk);
+            }
+        };
 
         let pending = '';
         this.child.stdout.setEncoding('utf8');
         this.child.stdout.on('data', (chunk) => {
             this.stdoutText += chunk;
+            keepCopy(chunk);
             pending += chunk;
             let nl;
             while ((nl = pending.indexOf('\n')) >= 0) {
@@ -250,6 +271,7 @@ class Proc extends EventEmitter {
         this.child.stderr.setEncoding('utf8');
         this.child.stderr.on('data', (chunk) => {
             this.stderrText += chunk;
+            keepCopy(chunk);
         });
         this.exited = new Promise((resolve) => {
             this.child.on('exit', (code, signal) => {

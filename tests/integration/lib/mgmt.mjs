@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
-    httpRequest, IN_CI, postJson, sleep, startGateway, startPostgres, startRedis,
+    httpRequest, IN_CI, postJson, recordKey, sleep, startGateway, startPostgres, startRedis,
 } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -134,13 +134,14 @@ ${litellm ? `litellm_settings:\n${litellm}` : ''}`;
     // Creates a key with the master key and remembers its plaintext.
     async generate(node, body) {
         const out = await this.ok(node, 'POST', '/key/generate', body);
-        this.plaintextKeys.push(out.key);
+        this.remember(out.key);
         return out;
     }
 
     // Remembers a plaintext key returned by another route (/user/new).
     remember(key) {
         this.plaintextKeys.push(key);
+        recordKey(key);
     }
 
     // The audit_log actions on one object, oldest first.
