@@ -8,5 +8,7 @@
 
 const struct sl_mgmt_route *const sl_mgmt_route_tables[] = {
     sl_mgmt_budget_routes,
+    sl_mgmt_org_routes,
+    sl_mgmt_customer_routes,
     NULL,
 };
