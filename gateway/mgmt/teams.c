@@ -6,8 +6,8 @@
  * each call runs.
  *
  * new and delete are for proxy_admin. The other writes are for proxy_admin and the team's
- * admins (checked inside the statement); info and list show proxy_admin and
- * proxy_admin_viewer every team and anyone else the teams they are a member of.
+ * admins, checked inside the statement. info and list show every team to proxy_admin and
+ * proxy_admin_viewer, and to anyone else only the teams they are a member of.
  *
  * Cached auth records carry team fields (models, blocked, the member's role), so every write
  * invalidates the records of the team's keys, also when the client left before the result.
@@ -26,7 +26,7 @@
 /* Members one call may name, and team ids one /team/delete may name. */
 #define TEAM_MEMBERS_MAX 1000
 #define TEAM_DELETE_MAX  1000
-/* Longest tag accepted in `tags`. */
+/* Maximum length of one entry of `tags`, in bytes. */
 #define TEAM_TAG_MAX 1024
 
 enum team_op {

@@ -178,10 +178,11 @@ append_budget_change(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,
 }
 
 /*
- * Appends the members of in->members as CTEs: mi (the input), mr (resolved: a user_id as sent,
- * else the user with that e-mail, else a new id; a new budget id when max_budget_in_team is
- * set), madd (those not yet in the team), and the writes nu (missing users), mb (their
- * budgets) and ntm (the memberships), which run only when `go_sql` holds and madd has rows.
+ * Appends the members of in->members as CTEs. mi is the input and mr resolves each member to
+ * the user_id sent, else the user with that e-mail, else a new id. mr also has a new budget id
+ * when max_budget_in_team is set. madd keeps the members not yet in the team. The writes nu
+ * (missing users), mb (their budgets) and ntm (the memberships) run only when `go_sql` is true
+ * and madd has rows, and added lists the new memberships with their e-mails.
  */
 static void
 append_member_inserts(struct sl_mgmt_sql *q, const struct sl_mgmt_team_input *in,

@@ -4,10 +4,10 @@
  * statements) share: the body field tables, the parsed input of one call and the statement
  * builders. Not for use outside gateway/mgmt/.
  *
- * Every statement returns one row of four columns: a status ('ok', 'not_found', 'forbidden',
- * 'already_member', 'not_member'), a detail (the caller's role in the team, or the ids at
- * fault), the response body as jsonb, and a jsonb array of the hashes of the keys whose cached
- * auth records the change made stale.
+ * Every statement returns one row of four columns. They are a status ('ok', 'not_found',
+ * 'forbidden', 'already_member', 'not_member'), a detail (the caller's role in the team, or
+ * the ids at fault) and the response body as jsonb. The last is a jsonb array with the hashes
+ * of the keys whose cached auth records the change made stale.
  */
 #ifndef SL_MGMT_TEAMS_SQL_H
 #define SL_MGMT_TEAMS_SQL_H
@@ -62,7 +62,7 @@ void sl_mgmt__team_sql_new(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *c
 /* `action` is the audit_log action: "updated", "blocked" or "unblocked". */
 void sl_mgmt__team_sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,
                               const struct sl_mgmt_team_input *in, const char *action);
-/* `team_ids` is a JSON array of ids; all or none are deleted. */
+/* `team_ids` is a JSON array of ids. All of them are deleted, or none. */
 void sl_mgmt__team_sql_delete(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,
                               const char *team_ids);
 void sl_mgmt__team_sql_info(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The /team/* management routes against a real PostgreSQL and Redis: create with members and
-// budgets, update, block and unblock (and what that does to a team key), members, delete with
-// the team's keys, who may call what (proxy_admin, team admins, members, proxy_admin_viewer),
-// bad input, and the audit_log rows.
+// The /team/* management routes against a real PostgreSQL and Redis. Covered: create with
+// members and budgets, update, block and unblock with their effect on a team key, members,
+// and delete with the team's keys. Also who may call what (proxy_admin, team admins, members,
+// proxy_admin_viewer), bad input, and the audit_log rows.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
