@@ -7,7 +7,8 @@
  *
  * new and delete are for proxy_admin. The other writes are for proxy_admin and the team's
  * admins, checked inside the statement. info and list show every team to proxy_admin and
- * proxy_admin_viewer, and to anyone else only the teams they are a member of.
+ * proxy_admin_viewer, and to anyone else only the teams they are a member of (info also to
+ * a key of the team).
  *
  * Cached auth records carry team fields (models, blocked, the member's role), so every write
  * invalidates the records of the team's keys, also when the client left before the result.

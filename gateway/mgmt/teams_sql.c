@@ -340,11 +340,15 @@ void
 sl_mgmt__team_sql_info(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,
                        const char *team_id)
 {
+    /* As in LiteLLM, a key of the team may read the team too. */
     append_params(q, caller, team_id, 0, caller->admin);
     sl_mgmt_append(q, ", old AS (SELECT t.* FROM teams t, p WHERE t.team_id = p.team_id), "
                       "ok AS (SELECT (SELECT is_admin FROM p) OR EXISTS (SELECT 1 FROM "
                       "team_memberships tm, p WHERE tm.team_id = p.team_id AND tm.user_id = "
-                      "p.caller_id) AS ok)");
+                      "p.caller_id) OR EXISTS (SELECT 1 FROM keys k, p WHERE k.team_id = "
+                      "p.team_id AND k.token = ");
+    sl_mgmt_bind(q, caller->api_key_hash[0] != '\0' ? caller->api_key_hash : NULL, "text");
+    sl_mgmt_append(q, ") AS ok)");
     append_status_start(q);
     sl_mgmt_append(q, " ELSE 'ok' END, NULL, (SELECT jsonb_build_object('team_id', t.team_id, "
                       "'team_info', " TEAM_VIEW("t", "b") " || jsonb_build_object("

@@ -175,6 +175,12 @@ test('blocked team key is rejected until unblock', async () => {
         return res.status === 200;
     }, 'the unblocked team key was not accepted');
     assert.deepEqual(stack.auditActions('teams', 't-block'), ['created', 'blocked', 'unblocked']);
+
+    const info = await stack.ok(gw, 'GET', '/team/info?team_id=t-block', undefined, as(key.key));
+    assert.equal(info.keys.length, 1, 'a key of the team may read its team');
+    assert.equal(info.keys[0].token, key.token);
+    const res = await stack.call(gw, 'GET', '/team/info?team_id=t-life', undefined, as(key.key));
+    expectErrorEnvelope(assert, res, 403);
 });
 
 test('member add, update and delete', async () => {
