@@ -21,7 +21,7 @@
 struct sl_request;
 
 /* Parameters one management statement may bind. */
-#define SL_MGMT_MAX_PARAMS 48
+#define SL_MGMT_MAX_PARAMS 64
 /* Maximum length of a query parameter value, after decoding. */
 #define SL_MGMT_QUERY_MAX 1024
 /* Maximum length of an id (user_id, team_id, ...) taken from a client. */
