@@ -26,8 +26,6 @@
 
 /* How long a record read from a store may still serve while no store responds. */
 #define SL_AUTH_STALE_MAX_MS ((uint64_t)SL_AUTH_REDIS_TTL_S * 1000)
-/* Version of the Redis record layout; a record of another version is a miss. */
-#define SL_AUTH_RECORD_VERSION 2
 /* Longest Redis key or channel name built here. */
 #define SL_AUTH_REDIS_KEY_MAX 256
 #define SL_AUTH_LOG_INTERVAL_MS 30000

@@ -38,6 +38,9 @@ struct sl_auth_models {
     size_t n;
 };
 
+/* Version of the Redis record layout; a record of another version is a miss. */
+#define SL_AUTH_RECORD_VERSION 2
+
 /* The stored facts of one virtual key. Strings are owned, and NULL when absent. */
 struct sl_auth_record {
     char token[SL_AUTH_HASH_HEX_LEN + 1]; /* lowercase hex SHA-256 of the key */

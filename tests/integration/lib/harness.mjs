@@ -644,7 +644,7 @@ export function httpRequest(url, opts = {}) {
 
 // POSTs `body` (an object is serialised) as JSON.
 export function postJson(url, body, headers = {}, extra = {}) {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const text = typeof body === 'string' ? body : JSON.stringify(body) ?? '';
     // A length, so that methods Node does not chunk by default (DELETE) still frame the body.
     return httpRequest(url, {
         method: 'POST',

@@ -177,7 +177,7 @@ fill_other_version(msgpack_packer *pk)
     sl_auth_hash_key("sk-x", 4, token);
     msgpack_pack_map(pk, 2);
     pack_key(pk, "v");
-    msgpack_pack_int(pk, 2);
+    msgpack_pack_int(pk, SL_AUTH_RECORD_VERSION - 1);
     pack_key(pk, "token");
     pack_key(pk, token);
 }
@@ -187,7 +187,7 @@ fill_bad_token(msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 2);
     pack_key(pk, "v");
-    msgpack_pack_int(pk, 1);
+    msgpack_pack_int(pk, SL_AUTH_RECORD_VERSION);
     pack_key(pk, "token");
     pack_key(pk, "sk-not-a-hash");
 }
@@ -200,7 +200,7 @@ fill_blocked_as_string(msgpack_packer *pk)
     sl_auth_hash_key("sk-x", 4, token);
     msgpack_pack_map(pk, 3);
     pack_key(pk, "v");
-    msgpack_pack_int(pk, 1);
+    msgpack_pack_int(pk, SL_AUTH_RECORD_VERSION);
     pack_key(pk, "token");
     pack_key(pk, token);
     pack_key(pk, "blocked");
