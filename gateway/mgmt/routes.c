@@ -8,5 +8,6 @@
 
 const struct sl_mgmt_route *const sl_mgmt_route_tables[] = {
     sl_mgmt_budget_routes,
+    sl_mgmt_user_routes,
     NULL,
 };
