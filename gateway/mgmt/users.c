@@ -553,14 +553,15 @@ on_updated(struct sl_request *r, const PGresult *res, void *data)
     cJSON *tokens = sl_mgmt_result_json(res, 0, 2);
     cJSON *view = NULL;
     long matched = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    const struct user_call *c = data;
 
-    (void)data;
     /* Done before anything else, also for a client that left: the change is committed. */
     invalidate_tokens(r, tokens);
     if (r->req == NULL)
         goto out;
     if (matched == 0) {
-        sl_mgmt_respond_error(r, 404, "not_found_error", "user_id",
+        sl_mgmt_respond_error(r, 404, "not_found_error",
+                              c->user_id != NULL ? "user_id" : "user_email",
                               "User not found. Pass an existing user_id or user_email.");
         goto out;
     }

@@ -333,8 +333,11 @@ sl_mgmt__user_sql_delete(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *cal
                          const char *user_ids_json)
 {
     /* All or nothing: when a named user is missing, `ok` is false and no row is deleted. The
-     * keys go first (copied to deleted_keys), because keys.user_id restricts user deletion;
-     * memberships go with the user (ON DELETE CASCADE). */
+     * users' keys are deleted (and copied to deleted_keys) by the same statement, because
+     * keys.user_id rejects deleting a user that still has keys. Memberships go with the user
+     * (ON DELETE CASCADE).
+     * NOTE: the budget rows of the user and of its memberships stay, because a budget row may
+     * be shared and nothing records which rows were made for this user alone. */
     sl_mgmt_append(q, "WITH want AS (SELECT DISTINCT x FROM jsonb_array_elements_text(");
     sl_mgmt_bind(q, user_ids_json, "jsonb");
     sl_mgmt_append(q, ") AS x), ok AS (SELECT (SELECT count(*) FROM users WHERE user_id IN "

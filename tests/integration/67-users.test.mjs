@@ -179,7 +179,9 @@ test('user update by email, budget and limits', async () => {
     assert.equal(replaced.sso_user_id, 'sso-upd');
 
     let res = await stack.call(gw, 'POST', '/user/update', { user_id: 'u-missing', max_budget: 1 });
-    expectErrorEnvelope(assert, res, 404);
+    assert.equal(expectErrorEnvelope(assert, res, 404).param, 'user_id');
+    res = await stack.call(gw, 'POST', '/user/update', { user_email: 'missing@example.com' });
+    assert.equal(expectErrorEnvelope(assert, res, 404).param, 'user_email');
     await newUser({ user_id: 'u-twin-1', user_email: 'twin@example.com', auto_create_key: false });
     await newUser({ user_id: 'u-twin-2', user_email: 'twin@example.com', auto_create_key: false });
     res = await stack.call(gw, 'POST', '/user/update', { user_email: 'twin@example.com',
