@@ -69,7 +69,7 @@ append_new_metadata(struct sl_mgmt_sql *q, const struct sl_mgmt_user_input *in)
 
 /* ---------------------------------------------------------------- new */
 
-/* Appends the CTEs tin (memberships asked for), oin (organizations), chk (the ids that do not
+/* Appends the CTEs tin (the requested memberships), oin (organizations), chk (the ids that do not
  * exist) and ok (nothing is missing, so every insert may run). */
 static void
 append_new_checks(struct sl_mgmt_sql *q, const struct sl_mgmt_user_input *in)

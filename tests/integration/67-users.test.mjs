@@ -98,6 +98,9 @@ test('user lifecycle from new to delete', async () => {
     assert.deepEqual(await modelIds(created.key), ['gpt-4o-mini']);
     const keyInfo = await stack.ok(gw, 'GET', `/key/info?key=${hash}`);
     assert.equal(keyInfo.info.user_id, 'u-life');
+    const ownKeyInfo = await stack.ok(gw, 'GET', '/key/info', undefined, bearer(created.key));
+    assert.equal(ownKeyInfo.info.user_id, 'u-life');
+    assert.equal(ownKeyInfo.info.key_alias, 'u-life-key');
 
     const info = await stack.ok(gw, 'GET', '/user/info?user_id=u-life');
     assert.equal(info.user_id, 'u-life');
