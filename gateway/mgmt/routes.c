@@ -11,5 +11,6 @@ const struct sl_mgmt_route *const sl_mgmt_route_tables[] = {
     sl_mgmt_org_routes,
     sl_mgmt_customer_routes,
     sl_mgmt_team_routes,
+    sl_mgmt_user_routes,
     NULL,
 };
