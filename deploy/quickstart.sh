@@ -233,15 +233,30 @@ mgmt_post() {
     fi
 }
 
-# Create what the demo request uses through the management API. Sets VIRTUAL_KEY. New entities
-# (teams, users) go here, each created with mgmt_post before the key that refers to them.
+# Create what the demo request uses through the management API, as an operator would: a team
+# with a monthly budget and a requests-per-minute limit, a user, the user's membership, and a
+# key of that user in that team. Sets VIRTUAL_KEY.
 seed() {
-    local key_name
-    mgmt_post /key/generate "{\"models\": [\"$MODEL\"], \"key_alias\": \"quickstart\"}" \
-        "$RUN_DIR/key.json"
+    local team_id key_name body
+    body="{\"team_alias\": \"quickstart-team\", \"models\": [\"$MODEL\"], "
+    body+="\"max_budget\": 50, \"budget_duration\": \"30d\", \"rpm_limit\": 100}"
+    mgmt_post /team/new "$body" "$RUN_DIR/team.json"
+    team_id=$(json_field "$RUN_DIR/team.json" team_id)
+    echo "quickstart: POST /team/new created team $team_id (max_budget 50 per 30d, rpm_limit 100)"
+
+    body='{"user_id": "alice", "user_email": "alice@example.com", "auto_create_key": false}'
+    mgmt_post /user/new "$body" "$RUN_DIR/user.json"
+    echo "quickstart: POST /user/new created user alice"
+
+    body="{\"team_id\": \"$team_id\", \"member\": {\"role\": \"user\", \"user_id\": \"alice\"}}"
+    mgmt_post /team/member_add "$body" "$RUN_DIR/member.json"
+    echo "quickstart: POST /team/member_add added alice to the team"
+
+    body="{\"team_id\": \"$team_id\", \"user_id\": \"alice\", \"key_alias\": \"alice-quickstart\"}"
+    mgmt_post /key/generate "$body" "$RUN_DIR/key.json"
     VIRTUAL_KEY=$(json_field "$RUN_DIR/key.json" key)
     key_name=$(json_field "$RUN_DIR/key.json" key_name)
-    echo "quickstart: POST /key/generate created virtual key $key_name for $MODEL"
+    echo "quickstart: POST /key/generate created virtual key $key_name for alice in the team"
 }
 
 chat_completion() {
