@@ -50,7 +50,8 @@ list_holds(const char *const *list, const char *path, size_t len)
     return 0;
 }
 
-/* /key/<key>/regenerate, which the key management group holds as /key/{key_id}/regenerate. */
+/* Matches /key/<key>/regenerate, listed in the key management group as
+ * /key/{key_id}/regenerate. */
 static int
 is_regenerate_path(const char *path, size_t len)
 {
@@ -62,7 +63,7 @@ is_regenerate_path(const char *path, size_t len)
 }
 
 int
-sl_route_group_holds(const char *group, const char *path, size_t len)
+sl_route_group_contains(const char *group, const char *path, size_t len)
 {
     if (strcmp(group, "openai_routes") == 0)
         return list_holds(openai_routes, path, len);
@@ -93,7 +94,7 @@ sl_route_allowed(const char *const *entries, size_t n, const char *path, size_t 
             return 1;
         if (elen > 0 && e[elen - 1] == '*' && len >= elen - 1 && memcmp(e, path, elen - 1) == 0)
             return 1;
-        if (sl_route_group_holds(e, path, len))
+        if (sl_route_group_contains(e, path, len))
             return 1;
     }
     return 0;

@@ -2,8 +2,8 @@
 /*
  * budgets -- the /budget/ routes: budgets as objects of their own that keys, users, teams,
  * organizations and end users point at by budget_id. new, update and delete are for
- * proxy_admin; info and list also for proxy_admin_viewer, who may read what an admin may
- * change (LiteLLM 1.81.13 lets viewers read no budget route).
+ * proxy_admin. info and list are also open to proxy_admin_viewer, because a viewer reads
+ * everything an admin may change (LiteLLM 1.81.13 lets viewers read no budget route).
  *
  * A budget that something still points at cannot be deleted (the schema's ON DELETE
  * RESTRICT); the caller gets a 400 that says so.

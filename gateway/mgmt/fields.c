@@ -15,9 +15,9 @@
 #include "common/xalloc.h"
 #include "gateway/mgmt/key_fields.h"
 
-/* Longest text value and list entry accepted. */
+/* Maximum length of a text value and of a list entry. */
 #define FIELD_TEXT_MAX 1024
-/* Largest amount of money and largest count a field accepts. */
+/* Maximum amount of money and maximum count a field accepts. */
 #define FIELD_MONEY_MAX 1e15
 #define FIELD_COUNT_MAX 9007199254740991.0 /* 2^53 - 1: exact in a double */
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fields -- body fields of the management routes as data: a table names each field, its type
- * and its column, a parser checks a body against the table and turns every sent field into
- * SQL parameter text, and builders append the common statement parts (column lists, SET
- * lists, the budget row, the audit_log row).
+ * fields -- body fields of the management routes as data. A table names each field, its type
+ * and its column. The parser checks a body against the table and turns every sent field into
+ * SQL parameter text. Builders append the common statement parts: column lists, SET lists,
+ * the budget row and the audit_log row.
  *
  * Values are always bound as parameters; only names from the tables reach the SQL text.
  */

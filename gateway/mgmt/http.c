@@ -325,9 +325,9 @@ respond_db_error(struct mgmt_query *m, enum sl_status st, const PGresult *res, c
         if (strcmp(state, "23503") == 0 && constraint != NULL) {
             const char *field = constraint_field(constraint);
 
-            /* Raised on insert for a missing parent, on delete for a child still pointing
-             * here; the detail line would say which, but names values, so the message
-             * covers both. */
+            /* PostgreSQL raises this on insert for a missing parent and on delete for a
+             * child that still points here. Its detail line names values, so the message
+             * covers both cases without it. */
             sl_request_respond_error(r, 400, "bad_request_error", field,
                                      "The %s given does not exist, or the object is still in "
                                      "use by another (constraint %s).",

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http -- what every management route shares: the route table and its dispatcher (method,
- * authentication, role check, database presence, body parsing), query parameters, SQL
- * statements with bound text parameters, and one-statement calls on the worker's PostgreSQL
- * connection with LiteLLM's management error shapes.
+ * http -- what every management route shares. The route table's dispatcher checks the method,
+ * the caller, its role and the database, and parses the body. Helpers read query parameters,
+ * build SQL statements with bound text parameters, and run one statement on the worker's
+ * PostgreSQL connection with LiteLLM's management error shapes.
  *
  * A route module (users.c, teams.c, ...) lists its routes as struct sl_mgmt_route entries in
  * routes.c and implements each `run` with the helpers here. Loop thread only.
@@ -28,7 +28,8 @@ struct sl_request;
 #define SL_MGMT_ID_MAX 255
 
 /*
- * Who may call a route, before the route's own checks (LiteLLM's route groups):
+ * Access class of a route: the roles that pass before the route's own checks (after
+ * LiteLLM's route groups).
  *  ADMIN       proxy_admin only; proxy_admin_viewer gets 403, other roles 401.
  *  ADMIN_READ  proxy_admin and proxy_admin_viewer.
  *  INFO        every role; the route shows a non-admin only what is theirs.
@@ -132,7 +133,7 @@ void sl_mgmt_append(struct sl_mgmt_sql *q, const char *s);
 void sl_mgmt_appendf(struct sl_mgmt_sql *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* What a statement's caller does with the outcome. */
+/* Callbacks for the outcome of one statement. */
 struct sl_mgmt_query_ops {
     /* The statement succeeded. `r->req` is NULL when the client left while it ran: a
      * committed change is kept, so side effects (cache invalidation) still happen. */

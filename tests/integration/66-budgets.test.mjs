@@ -25,7 +25,7 @@ after(async () => {
     await stack.stop();
 });
 
-test('a budget goes from new to delete with an audit row for each change', async () => {
+test('budget lifecycle with audit rows', async () => {
     const created = await stack.ok(gw, 'POST', '/budget/new', {
         budget_id: 'b-life', max_budget: 25.5, soft_budget: 20, rpm_limit: 60, tpm_limit: 6000,
         max_parallel_requests: 4, budget_duration: '30d',

@@ -24,7 +24,7 @@ function models(node, key) {
     return httpRequest(`${node.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
 }
 
-// Asserts that every one of SPREAD requests on `node` answers 200.
+// Asserts that each of SPREAD requests on `node` returns 200.
 async function expectWorks(node, key) {
     for (let i = 0; i < SPREAD; i++) {
         const res = await models(node, key);

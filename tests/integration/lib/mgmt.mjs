@@ -124,7 +124,7 @@ ${litellm ? `litellm_settings:\n${litellm}` : ''}`;
         return res;
     }
 
-    // Sends one call that must answer 200 and returns the parsed body.
+    // Sends one call, asserts the status is 200 and returns the parsed body.
     async ok(node, method, route, body, headers = this.admin) {
         const res = await this.call(node, method, route, body, headers);
         assert.equal(res.status, 200, `${method} ${route}: ${res.body}`);
