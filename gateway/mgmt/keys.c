@@ -81,51 +81,35 @@ on_invalidate(struct sl_mgmt_call *c, const char *hash)
     sl_mgmt_invalidate_key(c->r->worker, hash);
 }
 
-/* Maps a failed statement to a client error; unexpected failures are logged. */
-static void
-respond_db_error(struct sl_mgmt_call *c, enum sl_status st, const PGresult *res, const char *error)
+/* Sends the key-specific error of a failed statement; other failures take the generic
+ * mapping of sl_mgmt_run(). */
+static int
+on_db_error(struct sl_request *r, const char *state, const char *constraint, void *data)
 {
-    struct sl_request *r = c->r;
-    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *constraint = res != NULL ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    struct sl_mgmt_call *c = data;
 
-    if (st == SL_ERR_STORE && state != NULL && constraint != NULL) {
-        if (strcmp(state, "23505") == 0 && strcmp(constraint, "keys_key_alias_key") == 0) {
-            sl_request_respond_error(r, 400, "bad_request_error", "key_alias",
-                                     "Key with alias '%s' already exists. Unique key aliases "
-                                     "across all keys are required.",
-                                     c->alias != NULL ? c->alias : "");
-            return;
-        }
-        if (strcmp(state, "23505") == 0 && strcmp(constraint, "keys_pkey") == 0) {
-            sl_mgmt_respond_error(r, 400, "bad_request_error", "key",
-                          "A key with this value already exists; choose another key.");
-            return;
-        }
-        if (strcmp(state, "23503") == 0) {
-            const char *field = strstr(constraint, "team_id") != NULL           ? "team_id"
-                                : strstr(constraint, "organization_id") != NULL ? "organization_id"
-                                : strstr(constraint, "budget_id") != NULL       ? "budget_id"
-                                                                                : "user_id";
-            sl_request_respond_error(r, 400, "bad_request_error", field,
-                                     "The %s given does not exist; create it first.", field);
-            return;
-        }
-        if (strcmp(state, "23514") == 0) {
-            sl_request_respond_error(r, 400, "bad_request_error", "None",
-                                     "A value is out of range (constraint %s).", constraint);
-            return;
-        }
+    if (strcmp(state, "23505") == 0 && strcmp(constraint, "keys_key_alias_key") == 0) {
+        sl_request_respond_error(r, 400, "bad_request_error", "key_alias",
+                                 "Key with alias '%s' already exists. Unique key aliases "
+                                 "across all keys are required.",
+                                 c->alias != NULL ? c->alias : "");
+        return 1;
     }
-    sl_log(SL_LOG_ERROR, r->call_id, "mgmt.query_failed", SL_LOG_STR("route", r->path),
-           SL_LOG_STR("status", sl_status_str(st)), SL_LOG_STR("sqlstate", state),
-           SL_LOG_STR("message", error));
-    if (st == SL_ERR_STORE)
-        sl_mgmt_respond_error(r, 500, "internal_server_error", NULL,
-                      "Internal Server Error, the database rejected the change.");
-    else
-        sl_mgmt_respond_error(r, 503, "no_db_connection", NULL,
-                      "The database is unavailable or timed out; retry later.");
+    if (strcmp(state, "23505") == 0 && strcmp(constraint, "keys_pkey") == 0) {
+        sl_mgmt_respond_error(r, 400, "bad_request_error", "key",
+                              "A key with this value already exists; choose another key.");
+        return 1;
+    }
+    if (strcmp(state, "23503") == 0) {
+        const char *field = strstr(constraint, "team_id") != NULL           ? "team_id"
+                            : strstr(constraint, "organization_id") != NULL ? "organization_id"
+                            : strstr(constraint, "budget_id") != NULL       ? "budget_id"
+                                                                            : "user_id";
+        sl_request_respond_error(r, 400, "bad_request_error", field,
+                                 "The %s given does not exist; create it first.", field);
+        return 1;
+    }
+    return 0;
 }
 
 static void
@@ -292,25 +276,20 @@ on_deleted(struct sl_mgmt_call *c, const PGresult *res)
 }
 
 static void
-on_query_done(enum sl_status st, const PGresult *res, const char *error, void *privdata)
+on_query_done(struct sl_request *r, const PGresult *res, void *data)
 {
-    struct sl_mgmt_call *c = privdata;
-    struct sl_request *r = c->r;
+    struct sl_mgmt_call *c = data;
 
     /* The client may have gone while the statement ran. A committed change is kept, so its
      * cached record must still go. */
     if (r->req == NULL) {
-        if (st == SL_OK && c->op == SL_MGMT_OP_DELETE) {
+        if (c->op == SL_MGMT_OP_DELETE) {
             for (int i = 0; i < PQntuples(res); i++)
                 sl_mgmt_invalidate_key(r->worker, PQgetvalue(res, i, 0));
-        } else if (st == SL_OK && c->op != SL_MGMT_OP_INFO && c->op != SL_MGMT_OP_LIST) {
+        } else if (c->op != SL_MGMT_OP_INFO && c->op != SL_MGMT_OP_LIST) {
             sl_mgmt_invalidate_key(r->worker, c->hash);
         }
-        goto out;
-    }
-    if (st != SL_OK) {
-        respond_db_error(c, st, res, error);
-        goto out;
+        return;
     }
     switch (c->op) {
     case SL_MGMT_OP_GENERATE:
@@ -332,32 +311,22 @@ on_query_done(enum sl_status st, const PGresult *res, const char *error, void *p
         on_listed(c, res);
         break;
     }
-
-out:
-    sl_request_release(r);
-    call_free(c);
 }
 
-/* Queues `q`; on success the request is retained until on_query_done(). Frees `c` and sends
- * an error otherwise. */
+static void
+free_call(void *data)
+{
+    call_free(data);
+}
+
+static const struct sl_mgmt_query_ops key_ops = {on_query_done, on_db_error, free_call};
+
+/* Queues `q`; the call state is freed once the outcome was handled, or at once when the
+ * statement could not be queued (with the 503 sent). */
 static void
 run_query(struct sl_mgmt_call *c, struct sl_mgmt_sql *q)
 {
-    struct sl_request *r = c->r;
-    enum sl_status st;
-
-    sl_buf_append(&q->text, "", 1);
-    st = sl_pg_query(r->worker->pg, q->text.data, q->n, q->params, on_query_done, c);
-    sl_buf_dispose(&q->text);
-    if (st != SL_OK) {
-        sl_log(SL_LOG_WARN, r->call_id, "mgmt.query_rejected", SL_LOG_STR("route", r->path),
-               SL_LOG_STR("status", sl_status_str(st)));
-        sl_mgmt_respond_error(r, 503, "no_db_connection", NULL,
-                      "The database is unavailable; retry later.");
-        call_free(c);
-        return;
-    }
-    sl_request_retain(r);
+    sl_mgmt_run(c->r, q, &key_ops, c);
 }
 
 /* ---------------------------------------------------------------- ownership */
