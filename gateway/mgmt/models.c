@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/secretbox.h"
 #include "common/xalloc.h"
+#include "gateway/auth/keys.h"
 #include "gateway/gateway.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/request.h"
@@ -683,40 +684,85 @@ config_info(const struct sl_config *cfg, const char *id)
     return out;
 }
 
+/* A /model/info call: the response being built and, for a caller who is not an admin, a copy
+ * of its key's record to filter the models by. */
+struct info_call {
+    cJSON *out;
+    int filter;
+    struct sl_auth_record rec;
+};
+
+/* Drops the entries of `out` whose model group the key of `c` may not call, as LiteLLM shows
+ * non-admins only their models. */
+static void
+filter_info(struct sl_request *r, struct info_call *c)
+{
+    const struct sl_router *router = sl_router_live_current(r->worker);
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(c->out, "data");
+    cJSON *entry = list != NULL ? list->child : NULL;
+
+    while (entry != NULL) {
+        cJSON *next = entry->next;
+        const char *name = sl_json_get_string(entry, "model_name");
+
+        if (name == NULL || !sl_http_model_allowed(&c->rec, name, sl_router_find(router, name)))
+            cJSON_Delete(cJSON_DetachItemViaPointer(list, entry));
+        entry = next;
+    }
+}
+
 static void
 on_info(struct sl_request *r, const PGresult *res, void *data)
 {
-    cJSON *out = data;
+    struct info_call *c = data;
     cJSON *stored = sl_mgmt_result_json(res, 0, 0);
-    cJSON *list = cJSON_GetObjectItemCaseSensitive(out, "data");
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(c->out, "data");
 
     while (cJSON_IsArray(stored) && stored->child != NULL)
         cJSON_AddItemToArray(list, cJSON_DetachItemViaPointer(stored, stored->child));
     cJSON_Delete(stored);
-    sl_mgmt_respond_json(r, out);
+    if (r->req == NULL)
+        return;
+    if (c->filter)
+        filter_info(r, c);
+    sl_mgmt_respond_json(r, c->out);
 }
 
 static void
 info_free(void *data)
 {
-    cJSON_Delete(data);
+    struct info_call *c = data;
+
+    cJSON_Delete(c->out);
+    if (c->filter)
+        sl_auth_record_dispose(&c->rec);
+    free(c);
 }
 
 static const struct sl_mgmt_query_ops info_ops = {on_info, NULL, info_free};
 
+/* Answers /model/info; `rec` is the caller's key record, NULL for the master key. */
 static void
-model_info(struct sl_request *r)
+model_info(struct sl_request *r, const struct sl_mgmt_caller *caller,
+           const struct sl_auth_record *rec)
 {
     char *id = NULL;
-    cJSON *out;
+    struct info_call *c;
     struct sl_mgmt_sql q;
 
     if (!sl_mgmt_query_param(r, "litellm_model_id", &id))
         return;
-    out = config_info(&r->worker->gw->cfg, id);
+    c = sl_xcalloc(1, sizeof(*c));
+    c->out = config_info(&r->worker->gw->cfg, id);
+    if (rec != NULL && !caller->admin) {
+        c->filter = 1;
+        sl_auth_record_copy(&c->rec, rec);
+    }
     if (r->worker->pg == NULL) {
-        sl_mgmt_respond_json(r, out);
-        cJSON_Delete(out);
+        if (c->filter)
+            filter_info(r, c);
+        sl_mgmt_respond_json(r, c->out);
+        info_free(c);
         free(id);
         return;
     }
@@ -733,7 +779,7 @@ model_info(struct sl_request *r)
         q.params[0] = id;
         q.n = 1;
     }
-    sl_mgmt_run(r, &q, &info_ops, out);
+    sl_mgmt_run(r, &q, &info_ops, c);
     free(id);
 }
 
@@ -779,7 +825,7 @@ on_authenticated(struct sl_request *r, const struct sl_auth_record *rec, void *p
         goto out;
     }
     if (rt->op == MODEL_INFO) {
-        model_info(r);
+        model_info(r, &caller, rec);
         goto out;
     }
     if (r->worker->pg == NULL) {

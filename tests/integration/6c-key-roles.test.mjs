@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Who may create and manage which keys: team keys by team admins and permitted members under
 // key_generation_settings, personal keys forbidden for a role, required params, team admins
-// managing their team's keys, and a key's allowed_routes (and key_type) on every route.
+// managing their team's keys, a key's allowed_routes (and key_type) on every route, and
+// /model/info showing a key only its models.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -34,7 +35,11 @@ before(async () => {
         + "('u-dev', 'internal_user'), ('u-out', 'internal_user')");
     stack.psql("INSERT INTO team_memberships (team_id, user_id, role) VALUES "
         + "('t-eng', 'u-lead', 'admin'), ('t-eng', 'u-dev', 'user')");
-    gw = await stack.startNode({ litellm: `
+    gw = await stack.startNode({ models: `- model_name: other-model
+  litellm_params:
+    model: openai/other-model
+    api_key: sk-upstream-unused
+    api_base: http://127.0.0.1:9/v1`, litellm: `
   key_generation_settings:
     personal_key_generation:
       allowed_user_roles: [proxy_admin]
@@ -177,4 +182,14 @@ test('key_type llm_api allows model routes only', async () => {
     assert.equal(res.status, 200, res.body);
     res = await stack.call(gw, 'GET', '/key/list', undefined, bearer(out.key));
     expectErrorEnvelope(assert, res, 403);
+});
+
+test('model info shows a key only its models', async () => {
+    const out = await stack.generate(gw, { user_id: 'u-dev', models: ['gpt-4o-mini'] });
+    let res = await stack.call(gw, 'GET', '/model/info', undefined, bearer(out.key));
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(res.json().data.map((m) => m.model_name), ['gpt-4o-mini']);
+    res = await stack.call(gw, 'GET', '/v1/model/info', undefined, stack.admin);
+    assert.deepEqual(res.json().data.map((m) => m.model_name).sort(),
+        ['gpt-4o-mini', 'other-model']);
 });
