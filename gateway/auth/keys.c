@@ -8,6 +8,7 @@
 #include "gateway/auth/keys.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 struct sl_auth_slot {
     int used;
     uint64_t fetched_ms;
+    uint64_t changes; /* process_changes when the lookup that stored it started */
     struct sl_auth_record rec;
 };
 
@@ -44,6 +46,13 @@ struct sl_auth_cache {
     struct sl_log_limiter store_log;
 };
 
+/*
+ * Counts the invalidations made by every worker of this process. A local entry stored under
+ * an older count is a miss, so a change made through one worker is seen at once by the
+ * others of the same node; other nodes learn of it through Redis pub/sub.
+ */
+static _Atomic uint64_t process_changes;
+
 /* One lookup waiting on Redis or Postgres. */
 struct lookup {
     struct sl_worker *w;
@@ -51,6 +60,7 @@ struct lookup {
     sl_auth_lookup_cb cb;
     void *privdata;
     uint64_t epoch;
+    uint64_t changes; /* process_changes when the lookup started */
 };
 
 static const char lookup_sql[] =
@@ -411,13 +421,14 @@ cache_find(struct sl_auth_cache *c, const char *token, uint64_t max_age_ms)
 
     if (!s->used || strcmp(s->rec.token, token) != 0)
         return NULL;
-    if (sl_now_ms() - s->fetched_ms > max_age_ms)
+    if (sl_now_ms() - s->fetched_ms > max_age_ms || s->changes != atomic_load(&process_changes))
         return NULL;
     return s;
 }
 
+/* Stores `rec`, read by a lookup that started when process_changes was `changes`. */
 static void
-cache_store(struct sl_auth_cache *c, const struct sl_auth_record *rec)
+cache_store(struct sl_auth_cache *c, const struct sl_auth_record *rec, uint64_t changes)
 {
     struct sl_auth_slot *s = slot_of(c, rec->token);
 
@@ -425,6 +436,7 @@ cache_store(struct sl_auth_cache *c, const struct sl_auth_record *rec)
         sl_auth_record_dispose(&s->rec);
     sl_auth_record_copy(&s->rec, rec);
     s->fetched_ms = sl_now_ms();
+    s->changes = changes;
     s->used = 1;
 }
 
@@ -604,7 +616,7 @@ on_pg_result(enum sl_status st, const PGresult *res, const char *error, void *pr
         return;
     }
     if (w->auth->epoch == l->epoch) {
-        cache_store(w->auth, &rec);
+        cache_store(w->auth, &rec, l->changes);
         fill_redis(w, &rec);
     }
     finish(l, SL_AUTH_FOUND, &rec);
@@ -644,7 +656,7 @@ on_redis_get(struct sl_redis *r, enum sl_status status, const redisReply *reply,
         return;
     }
     if (w->auth->epoch == l->epoch)
-        cache_store(w->auth, &rec);
+        cache_store(w->auth, &rec, l->changes);
     finish(l, SL_AUTH_FOUND, &rec);
     sl_auth_record_dispose(&rec);
 }
@@ -663,6 +675,7 @@ sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_
     l->cb = cb;
     l->privdata = privdata;
     l->epoch = w->auth->epoch;
+    l->changes = atomic_load(&process_changes);
     sl_auth_hash_key(key, len, l->token);
 
     s = cache_find(w->auth, l->token, SL_AUTH_LOCAL_TTL_MS);
@@ -719,6 +732,7 @@ sl_auth_invalidate(struct sl_worker *w, const char *token_hash)
     if (token_hash == NULL || !is_hash(token_hash))
         return SL_ERR_INVALID;
     cache_drop(w->auth, token_hash);
+    atomic_fetch_add(&process_changes, 1);
     if (w->redis == NULL)
         return SL_OK;
     if (sl_redis_key(key, sizeof(key), w->redis, "auth:%s", token_hash) != SL_OK ||
