@@ -2,6 +2,7 @@
 /* json -- depth-capped parsing and escaping; see json.h. */
 #include "common/json.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -353,4 +354,61 @@ sl_json_duplicate_key(const cJSON *obj)
             if (a->string != NULL && b->string != NULL && strcmp(a->string, b->string) == 0)
                 return a->string;
     return NULL;
+}
+
+int
+sl_utf8_valid(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t extra;
+        uint32_t cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            extra = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            extra = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            extra = 3;
+            cp = c & 0x07u;
+        } else {
+            return 0;
+        }
+        if (n - i <= extra)
+            return 0;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((s[i + k] & 0xc0u) != 0x80u)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        /* Overlong forms, UTF-16 surrogates and values past U+10FFFF. */
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += extra + 1;
+    }
+    return 1;
+}
+
+int
+sl_json_has_nul_escape(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        /* Skip the escaped character, so that "\\u0000" (a backslash, then text) is no match. */
+        i++;
+        if (text[i] == 'u' && len - i > 4 && memcmp(text + i + 1, "0000", 4) == 0)
+            return 1;
+    }
+    return 0;
 }

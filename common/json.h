@@ -30,6 +30,14 @@ enum sl_status sl_json_parse(const char *text, size_t len, int max_depth, cJSON 
 /* Returns the maximum nesting depth of arrays and objects in `text`, ignoring string contents. */
 int sl_json_depth(const char *text, size_t len);
 
+/* Returns 1 when the `n` bytes at `p` are well-formed UTF-8 (no overlong forms, surrogates or
+ * code points above U+10FFFF), else 0. */
+int sl_utf8_valid(const char *p, size_t n);
+
+/* Returns 1 when the JSON text contains the escape \u0000 inside a string, which cJSON would
+ * cut the string at, else 0. */
+int sl_json_has_nul_escape(const char *text, size_t len);
+
 /* Appends `s` (`n` bytes, may contain NUL) as a quoted JSON string; invalid UTF-8 passes as is. */
 enum sl_status sl_json_append_string(struct sl_buf *b, const char *s, size_t n);
 

@@ -50,7 +50,7 @@ on_db_error(struct sl_request *r, const char *sqlstate, const char *constraint, 
                               "membership or end user; point them at another budget first.");
         return 1;
     }
-    if (strcmp(sqlstate, "23514") == 0) {
+    if (strcmp(sqlstate, "23514") == 0 && strstr(constraint, "_not_empty") == NULL) {
         sl_mgmt_respond_error(r, 400, "bad_request_error", "None",
                               "A budget limit is out of range.");
         return 1;

@@ -108,11 +108,11 @@ sl_mgmt_query_param(struct sl_request *r, const char *name, char **value)
 
             sl_buf_init(&buf, SL_MGMT_QUERY_MAX);
             if (!url_decode(p + name_len + 1, (size_t)(stop - p) - name_len - 1, &buf) ||
-                memchr(buf.data, '\0', buf.len) != NULL) {
+                memchr(buf.data, '\0', buf.len) != NULL || !sl_utf8_valid(buf.data, buf.len)) {
                 sl_buf_dispose(&buf);
                 sl_request_respond_error(r, 400, "bad_request_error", name,
-                                         "Query parameter %s is badly escaped or longer than %d "
-                                         "bytes.",
+                                         "Query parameter %s is badly escaped, not UTF-8 or "
+                                         "longer than %d bytes.",
                                          name, SL_MGMT_QUERY_MAX);
                 return 0;
             }
@@ -181,6 +181,18 @@ sl_mgmt_parse_body(struct sl_request *r, cJSON **body)
     if (req->entity.len > cfg->max_request_size_bytes) {
         sl_mgmt_respond_error(r, 413, "request_too_large", NULL,
                               "Request body is too large (general_settings.max_request_size_mb).");
+        return 0;
+    }
+    /* PostgreSQL rejects text that is not UTF-8 and cJSON cuts a string at \u0000, so both
+     * are refused here rather than failing in the database or being stored cut. */
+    if (!sl_utf8_valid(req->entity.base, req->entity.len)) {
+        sl_mgmt_respond_error(r, 400, "bad_request_error", NULL,
+                              "The request body is not valid UTF-8.");
+        return 0;
+    }
+    if (sl_json_has_nul_escape(req->entity.base, req->entity.len)) {
+        sl_mgmt_respond_error(r, 400, "bad_request_error", NULL,
+                              "Strings in the request body must not contain \\u0000.");
         return 0;
     }
     if (sl_json_parse(req->entity.base, req->entity.len, SL_JSON_MAX_DEPTH, body, &err) != SL_OK) {
@@ -304,12 +316,41 @@ constraint_field(const char *constraint)
     return "None";
 }
 
+/*
+ * Writes the column of a "<table>_<column>_not_empty" constraint into `field`. Returns 0 for
+ * any other constraint.
+ */
+static int
+empty_id_field(const char *constraint, char field[64])
+{
+    static const char *const columns[] = {"organization_id", "end_user_id", "budget_id",
+                                          "team_id",         "user_id",     "model_id",
+                                          "credential_name", "key_alias"};
+    static const char suffix[] = "_not_empty";
+    size_t len = strlen(constraint);
+    size_t slen = sizeof(suffix) - 1;
+
+    if (len <= slen || strcmp(constraint + len - slen, suffix) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) {
+        size_t clen = strlen(columns[i]);
+
+        if (len - slen > clen && constraint[len - slen - clen - 1] == '_' &&
+            memcmp(constraint + len - slen - clen, columns[i], clen) == 0) {
+            snprintf(field, 64, "%s", columns[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void
 respond_db_error(struct mgmt_query *m, enum sl_status st, const PGresult *res, const char *error)
 {
     struct sl_request *r = m->r;
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *constraint = res != NULL ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    char empty_field[64];
 
     if (st == SL_ERR_STORE && state != NULL) {
         if (m->ops->db_error != NULL &&
@@ -334,8 +375,15 @@ respond_db_error(struct mgmt_query *m, enum sl_status st, const PGresult *res, c
                                      field, constraint);
             return;
         }
+        if (strcmp(state, "23514") == 0 && constraint != NULL &&
+            empty_id_field(constraint, empty_field)) {
+            sl_request_respond_error(r, 400, "bad_request_error", empty_field,
+                                     "%s must not be empty.", empty_field);
+            return;
+        }
         if (strcmp(state, "23514") == 0 || strcmp(state, "22P02") == 0 ||
-            strcmp(state, "22003") == 0) {
+            strcmp(state, "22003") == 0 || strcmp(state, "22021") == 0 ||
+            strcmp(state, "22P05") == 0) {
             sl_request_respond_error(r, 400, "bad_request_error", "None",
                                      "A value is out of range or of the wrong type (%s).",
                                      constraint != NULL ? constraint : state);

@@ -179,6 +179,7 @@ static const struct {
     [SL_MGMT_F_USER_ID] = {"user_id", K_TEXT},
     [SL_MGMT_F_TEAM_ID] = {"team_id", K_TEXT},
     [SL_MGMT_F_ORGANIZATION_ID] = {"organization_id", K_TEXT},
+    [SL_MGMT_F_BUDGET_ID] = {"budget_id", K_TEXT},
     [SL_MGMT_F_MODELS] = {"models", K_TEXT_LIST},
     [SL_MGMT_F_ALIASES] = {"aliases", K_OBJECT},
     [SL_MGMT_F_CONFIG] = {"config", K_OBJECT},

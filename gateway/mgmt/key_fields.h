@@ -60,6 +60,7 @@ enum sl_mgmt_field {
     SL_MGMT_F_USER_ID,
     SL_MGMT_F_TEAM_ID,
     SL_MGMT_F_ORGANIZATION_ID,
+    SL_MGMT_F_BUDGET_ID, /* an existing budget row; excludes the budget fields below */
     SL_MGMT_F_MODELS,         /* JSON array of strings */
     SL_MGMT_F_ALIASES,        /* JSON object */
     SL_MGMT_F_CONFIG,         /* JSON object */

@@ -355,6 +355,14 @@ check_ownership(struct sl_mgmt_call *c, struct sl_mgmt_key_fields *f)
                       "Only proxy_admin may block or unblock keys.");
         return 0;
     }
+    /* Organizations and shared budgets are the admins' to assign. */
+    if (f->v[SL_MGMT_F_ORGANIZATION_ID].set || f->v[SL_MGMT_F_BUDGET_ID].set) {
+        sl_mgmt_respond_error(c->r, 403, "auth_error",
+                              f->v[SL_MGMT_F_ORGANIZATION_ID].set ? "organization_id"
+                                                                  : "budget_id",
+                              "Only proxy_admin may set organization_id or budget_id on a key.");
+        return 0;
+    }
     /* A team key is created under the team rules that the generate statement checks; moving
      * a key between teams stays with admins. */
     if (f->v[SL_MGMT_F_TEAM_ID].set && c->op != SL_MGMT_OP_GENERATE) {
@@ -395,6 +403,26 @@ check_required_params(struct sl_request *r, const cJSON *body, int team_key)
     return 1;
 }
 
+static int
+budget_fields_set(const struct sl_mgmt_key_fields *f)
+{
+    for (int i = SL_MGMT_F_FIRST_BUDGET; i < SL_MGMT_F_COUNT; i++) {
+        if (f->v[i].set)
+            return 1;
+    }
+    return 0;
+}
+
+static void
+clear_budget_fields(struct sl_mgmt_key_fields *f)
+{
+    for (int i = SL_MGMT_F_FIRST_BUDGET; i < SL_MGMT_F_COUNT; i++) {
+        free(f->v[i].text);
+        f->v[i].text = NULL;
+        f->v[i].set = 0;
+    }
+}
+
 /* Applies the body checks, the config defaults and the upper bounds. Returns 0 with the
  * error sent. */
 static int
@@ -406,12 +434,22 @@ check_fields(struct sl_request *r, const cJSON *body, int for_update, struct sl_
     enum sl_status rc;
 
     rc = sl_mgmt_key_fields_parse(body, for_update, f, &param, &err);
+    if (rc == SL_OK && f->v[SL_MGMT_F_BUDGET_ID].set && budget_fields_set(f)) {
+        sl_mgmt_respond_error(r, 400, "bad_request_error", "budget_id",
+                              "Set either budget_id or the budget fields (max_budget, "
+                              "soft_budget, tpm_limit, ...), not both.");
+        return 0;
+    }
     if (rc == SL_OK && !for_update)
         rc = sl_mgmt_apply_defaults(cfg, f, &err);
     if (rc == SL_OK)
         rc = sl_mgmt_apply_upper_bounds(cfg, !for_update, f, &param, &err);
-    if (rc == SL_OK)
+    if (rc == SL_OK) {
+        /* A key on an existing budget takes that budget's limits, not the config's. */
+        if (f->v[SL_MGMT_F_BUDGET_ID].set)
+            clear_budget_fields(f);
         return 1;
+    }
     if (rc == SL_ERR_CONFIG) {
         sl_log(SL_LOG_ERROR, r->call_id, "mgmt.config_invalid", SL_LOG_STR("message", err.msg));
         sl_mgmt_respond_error(r, 500, "internal_server_error", NULL, err.msg);

@@ -47,6 +47,7 @@ static const struct {
     [SL_MGMT_F_USER_ID] = {"user_id", COL_TEXT},
     [SL_MGMT_F_TEAM_ID] = {"team_id", COL_TEXT},
     [SL_MGMT_F_ORGANIZATION_ID] = {"organization_id", COL_TEXT},
+    [SL_MGMT_F_BUDGET_ID] = {"budget_id", COL_TEXT},
     [SL_MGMT_F_MODELS] = {"models", COL_ARRAY},
     [SL_MGMT_F_ALIASES] = {"aliases", COL_JSONB},
     [SL_MGMT_F_CONFIG] = {"config", COL_JSONB},
@@ -226,27 +227,33 @@ sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
     sl_mgmt_bind(q, roles_json, "jsonb");
     sl_mgmt_append(q, "))) AS ok), ");
     append_user_upsert(q, f, c->caller.user_id, "(SELECT ok FROM ok)");
-    if (budget_sent(f))
+    if (budget_sent(f)) {
         append_budget_insert(q, f, interval, c->caller.user_id, "(SELECT ok FROM ok)");
-    else
-        sl_mgmt_append(q, "nb AS (SELECT * FROM budgets WHERE false), ");
+    } else {
+        /* An existing budget the key points at, so that the response shows its limits. */
+        sl_mgmt_append(q, "nb AS (SELECT * FROM budgets WHERE budget_id = ");
+        sl_mgmt_bind(q, f->v[SL_MGMT_F_BUDGET_ID].text, "text");
+        sl_mgmt_append(q, "), ");
+    }
 
     sl_mgmt_append(q,
                     "k AS (INSERT INTO keys (token, key_name, budget_id, created_by, updated_by");
     for (int i = 0; i < SL_MGMT_F_FIRST_BUDGET; i++) {
-        if (f->v[i].set && i != SL_MGMT_F_METADATA)
+        if (f->v[i].set && i != SL_MGMT_F_METADATA && i != SL_MGMT_F_BUDGET_ID)
             sl_buf_printf(&q->text, ", %s", key_columns[i].column);
     }
     sl_mgmt_append(q, ", metadata) SELECT ");
     sl_mgmt_bind(q, c->hash, "text");
     sl_mgmt_append(q, ", ");
     sl_mgmt_bind(q, key_name, "text");
-    sl_mgmt_append(q, ", (SELECT budget_id FROM nb), ");
+    sl_mgmt_append(q, ", COALESCE((SELECT budget_id FROM nb), ");
+    sl_mgmt_bind(q, f->v[SL_MGMT_F_BUDGET_ID].text, "text");
+    sl_mgmt_append(q, "), ");
     sl_mgmt_bind(q, c->caller.user_id, "text");
     sl_mgmt_append(q, ", ");
     sl_mgmt_bind(q, c->caller.user_id, "text");
     for (int i = 0; i < SL_MGMT_F_FIRST_BUDGET; i++) {
-        if (!f->v[i].set || i == SL_MGMT_F_METADATA)
+        if (!f->v[i].set || i == SL_MGMT_F_METADATA || i == SL_MGMT_F_BUDGET_ID)
             continue;
         sl_mgmt_append(q, ", ");
         append_value(q, f, i);
@@ -306,14 +313,18 @@ sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                         "nbud AS (SELECT * FROM nb UNION ALL SELECT * FROM ub), ");
     } else {
         sl_mgmt_append(q, "nb AS (SELECT * FROM budgets WHERE false), nbud AS (SELECT b.* FROM "
-                           "budgets b JOIN old ON b.budget_id = old.budget_id), ");
+                           "budgets b JOIN old ON b.budget_id = COALESCE(");
+        sl_mgmt_bind(q, f->v[SL_MGMT_F_BUDGET_ID].text, "text");
+        sl_mgmt_append(q, ", old.budget_id)), ");
     }
 
     sl_mgmt_append(q, "k AS (UPDATE keys SET updated_at = now(), updated_by = ");
     sl_mgmt_bind(q, actor, "text");
-    sl_mgmt_append(q, ", budget_id = COALESCE((SELECT budget_id FROM nb), keys.budget_id)");
+    sl_mgmt_append(q, ", budget_id = COALESCE((SELECT budget_id FROM nb), ");
+    sl_mgmt_bind(q, f->v[SL_MGMT_F_BUDGET_ID].text, "text");
+    sl_mgmt_append(q, ", keys.budget_id)");
     for (int i = 0; i < SL_MGMT_F_FIRST_BUDGET; i++) {
-        if (!f->v[i].set || i == SL_MGMT_F_METADATA)
+        if (!f->v[i].set || i == SL_MGMT_F_METADATA || i == SL_MGMT_F_BUDGET_ID)
             continue;
         sl_buf_printf(&q->text, ", %s = ", key_columns[i].column);
         append_value(q, f, i);

@@ -801,7 +801,8 @@ path_model_id(const h2o_req_t *req)
         memcmp(p + len - slen, suffix, slen) != 0)
         return NULL;
     id_len = len - plen - slen;
-    if (id_len > SL_MODEL_ROW_MAX_ID_BYTES || memchr(p + plen, '/', id_len) != NULL)
+    if (id_len > SL_MODEL_ROW_MAX_ID_BYTES || memchr(p + plen, '/', id_len) != NULL ||
+        memchr(p + plen, '\0', id_len) != NULL || !sl_utf8_valid(p + plen, id_len))
         return NULL;
     return sl_xstrndup(p + plen, id_len);
 }

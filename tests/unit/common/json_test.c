@@ -106,3 +106,41 @@ TEST(json_parse_rejects_bad_escapes)
     ASSERT_OK(parse("[\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"]", &root, &err));
     cJSON_Delete(root);
 }
+
+TEST(utf8_accepts_ascii_and_multibyte)
+{
+    static const char text[] = "plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+
+    ASSERT_EQ(sl_utf8_valid(text, sizeof(text) - 1), 1);
+    ASSERT_EQ(sl_utf8_valid("", 0), 1);
+}
+
+TEST(utf8_rejects_malformed_sequences)
+{
+    static const char *const bad[] = {
+        "\xff",             /* never valid */
+        "\xc3",             /* cut after the lead byte */
+        "\xe2\x82",         /* cut inside */
+        "\xc0\x80",         /* overlong NUL */
+        "\xe0\x80\xaf",     /* overlong slash */
+        "\xed\xa0\x80",     /* UTF-16 surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "a\x80",            /* continuation without a lead */
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ASSERT_EQ(sl_utf8_valid(bad[i], strlen(bad[i])), 0);
+}
+
+TEST(json_nul_escape_found_in_strings)
+{
+    static const char with[] = "{\"a\":\"x\\u0000y\"}";
+    static const char escaped_backslash[] = "{\"a\":\"x\\\\u0000y\"}";
+    static const char other[] = "{\"a\":\"\\u0001\"}";
+    static const char cut[] = "{\"a\":\"\\u000";
+
+    ASSERT_EQ(sl_json_has_nul_escape(with, sizeof(with) - 1), 1);
+    ASSERT_EQ(sl_json_has_nul_escape(escaped_backslash, sizeof(escaped_backslash) - 1), 0);
+    ASSERT_EQ(sl_json_has_nul_escape(other, sizeof(other) - 1), 0);
+    ASSERT_EQ(sl_json_has_nul_escape(cut, sizeof(cut) - 1), 0);
+}
