@@ -498,6 +498,51 @@ out:
     free(members);
 }
 
+/*
+ * Rejects a /team/update by a team admin that changes more than the team's name, its
+ * members' route permissions or its tags: limits, budgets, models, metadata and the
+ * organization are proxy_admin's, or a team admin could lift its own team's limits.
+ * Returns 0 with the 403 sent.
+ */
+static int
+check_team_admin_fields(struct sl_request *r, const struct sl_mgmt_caller *caller,
+                        const cJSON *body)
+{
+    static const char *const other[] = {"metadata", "model_rpm_limit", "model_tpm_limit"};
+    const char *field = NULL;
+
+    if (strcmp(caller->role, "proxy_admin") == 0)
+        return 1;
+    for (size_t i = 0; field == NULL && i < sl_mgmt__n_team_fields; i++) {
+        const char *name = sl_mgmt__team_fields[i].name;
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, name);
+
+        if (item != NULL && !cJSON_IsNull(item) && strcmp(name, "team_alias") != 0 &&
+            strcmp(name, "team_member_permissions") != 0)
+            field = name;
+    }
+    for (size_t i = 0; field == NULL && i < sl_mgmt__n_member_budget_fields; i++) {
+        const cJSON *item =
+            cJSON_GetObjectItemCaseSensitive(body, sl_mgmt__member_budget_fields[i].name);
+
+        if (item != NULL && !cJSON_IsNull(item))
+            field = sl_mgmt__member_budget_fields[i].name;
+    }
+    for (size_t i = 0; field == NULL && i < sizeof(other) / sizeof(other[0]); i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, other[i]);
+
+        if (item != NULL && !cJSON_IsNull(item))
+            field = other[i];
+    }
+    if (field == NULL)
+        return 1;
+    sl_request_respond_error(r, 403, "auth_error", field,
+                             "Only proxy_admin may change %s of a team. Team admins may change "
+                             "team_alias, team_member_permissions and tags.",
+                             field);
+    return 0;
+}
+
 /* /team/update, /team/block and /team/unblock. */
 static void
 run_update(struct sl_request *r, const struct sl_mgmt_caller *caller, const cJSON *body,
@@ -515,7 +560,8 @@ run_update(struct sl_request *r, const struct sl_mgmt_caller *caller, const cJSO
     if (in.team_id == NULL)
         return;
     if (op == TEAM_UPDATE) {
-        if (!parse_team_body(r, body, &in, &metadata, &patch))
+        if (!check_team_admin_fields(r, caller, body) ||
+            !parse_team_body(r, body, &in, &metadata, &patch))
             goto out;
     } else {
         /* Block and unblock set one field and take nothing else from the body. */
@@ -739,8 +785,8 @@ out:
 const struct sl_mgmt_route sl_mgmt_team_routes[] = {
     {"/team/new", "POST", SL_MGMT_ADMIN, team_new},
     {"/team/update", "POST", SL_MGMT_SELF, team_update},
-    {"/team/block", "POST", SL_MGMT_SELF, team_block},
-    {"/team/unblock", "POST", SL_MGMT_SELF, team_unblock},
+    {"/team/block", "POST", SL_MGMT_ADMIN, team_block},
+    {"/team/unblock", "POST", SL_MGMT_ADMIN, team_unblock},
     {"/team/delete", "POST", SL_MGMT_ADMIN, team_delete},
     {"/team/info", "GET", SL_MGMT_INFO, team_info},
     {"/team/list", "GET", SL_MGMT_INFO, team_list},

@@ -301,8 +301,24 @@ test('team admin manages only their own team', async () => {
         as(memberKey.key));
     err = expectErrorEnvelope(assert, res, 403);
     assert.match(err.message, /your role in the team=user/);
-    res = await stack.call(gw, 'POST', '/team/block', { team_id: 't-own' }, as(memberKey.key));
-    expectErrorEnvelope(assert, res, 403);
+    // Blocking, limits, models, metadata and the organization stay with proxy_admin, so a
+    // team admin cannot lift what an admin set on the team.
+    for (const key of [memberKey, adminKey]) {
+        for (const route of ['/team/block', '/team/unblock']) {
+            res = await stack.call(gw, 'POST', route, { team_id: 't-own' }, as(key.key));
+            assert.match(expectErrorEnvelope(assert, res, 401).message, /Only proxy admin/);
+        }
+    }
+    for (const [field, value] of [['max_budget', 1e9], ['rpm_limit', 1e6], ['models', ['*']],
+        ['organization_id', 'org-x'], ['team_member_budget', 1e9], ['metadata', {}],
+        ['model_rpm_limit', { m: 1 }], ['blocked', false]]) {
+        res = await stack.call(gw, 'POST', '/team/update', { team_id: 't-own', [field]: value },
+            as(adminKey.key));
+        err = expectErrorEnvelope(assert, res, 403);
+        assert.equal(err.param, field);
+    }
+    await stack.ok(gw, 'POST', '/team/update', { team_id: 't-own', tags: ['a'],
+        team_member_permissions: ['/key/info'] }, as(adminKey.key));
     res = await stack.call(gw, 'POST', '/team/delete', { team_ids: ['t-own'] }, as(adminKey.key));
     expectErrorEnvelope(assert, res, 401);
     assert.equal(stack.psql("SELECT team_alias FROM teams WHERE team_id = 't-own'"), 'Mine');
