@@ -449,6 +449,37 @@ append_budget_update(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,
     sl_mgmt_append(q, " FROM old WHERE budgets.budget_id = old.budget_id RETURNING budgets.*)");
 }
 
+/*
+ * Rejects an /organization/update by an org_admin that changes more than the organization's
+ * name: models, budgets, limits, metadata and the budget row are proxy_admin's, or an
+ * org_admin could lift its own organization's limits. Returns 0 with the 403 sent.
+ */
+static int
+check_org_admin_fields(struct sl_request *r, const struct sl_mgmt_caller *caller,
+                       const cJSON *body)
+{
+    const cJSON *item;
+
+    if (strcmp(caller->role, "proxy_admin") == 0)
+        return 1;
+    cJSON_ArrayForEach(item, body)
+    {
+        if (cJSON_IsNull(item) || strcmp(item->string, "organization_id") == 0 ||
+            strcmp(item->string, "organization_alias") == 0)
+            continue;
+        if (sl_mgmt_field_index(org_fields, N_ORG_FIELDS, item->string) < 0 &&
+            sl_mgmt_field_index(org_metadata_fields, N_ORG_METADATA_FIELDS, item->string) < 0 &&
+            strcmp(item->string, "budget_id") != 0)
+            continue;
+        sl_request_respond_error(r, 403, "auth_error", item->string,
+                                 "Only proxy_admin may change %s of an organization. "
+                                 "Organization admins may change organization_alias.",
+                                 item->string);
+        return 0;
+    }
+    return 1;
+}
+
 static void
 org_update(struct sl_request *r, const struct sl_mgmt_caller *caller, const cJSON *body)
 {
@@ -460,7 +491,7 @@ org_update(struct sl_request *r, const struct sl_mgmt_caller *caller, const cJSO
     int models_sent;
     int bad;
 
-    if (!may_try_write(r, caller))
+    if (!may_try_write(r, caller) || !check_org_admin_fields(r, caller, body))
         return;
     org_id = required_org_id(r, body);
     if (org_id == NULL)

@@ -187,6 +187,13 @@ test('org_admin manages only their organization', async () => {
     res = await call('PATCH', '/organization/update',
         { organization_id: 'org-b', organization_alias: 'Taken' }, asAdmin);
     expectErrorEnvelope(assert, res, 403);
+    // Limits, budgets and models of their own organization stay with proxy_admin.
+    for (const [field, value] of [['max_budget', 1e9], ['models', ['*']], ['rpm_limit', 1e6],
+        ['budget_id', 'b-any'], ['metadata', {}], ['model_tpm_limit', { m: 1 }]]) {
+        res = await call('PATCH', '/organization/update',
+            { organization_id: 'org-a', [field]: value }, asAdmin);
+        assert.equal(expectErrorEnvelope(assert, res, 403).param, field);
+    }
     res = await call('DELETE', '/organization/delete',
         { organization_ids: ['org-a', 'org-b'] }, asAdmin);
     assert.match(expectErrorEnvelope(assert, res, 403).message, /org-b/);
