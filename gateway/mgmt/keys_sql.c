@@ -152,10 +152,10 @@ append_budget_insert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f,
 }
 
 /* Appends "u AS (...)", which creates the user row a key names, as LiteLLM does, when
- * `where` holds. */
+ * `where` holds, and "au AS (...)", its audit_log row. */
 static void
-append_user_upsert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f, const char *actor,
-                   const char *where)
+append_user_upsert(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
+                   const struct sl_mgmt_key_fields *f, const char *actor, const char *where)
 {
     const char *user_id = f->v[SL_MGMT_F_USER_ID].text;
 
@@ -167,7 +167,15 @@ append_user_upsert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f, co
     sl_mgmt_bind(q, actor, "text");
     sl_mgmt_append(q, " WHERE ");
     sl_mgmt_bind(q, user_id, "text");
-    sl_buf_printf(&q->text, " IS NOT NULL AND %s ON CONFLICT (user_id) DO NOTHING), ", where);
+    sl_buf_printf(&q->text,
+                  " IS NOT NULL AND %s ON CONFLICT (user_id) DO NOTHING RETURNING *), "
+                  "au AS (INSERT INTO audit_log (changed_by, changed_by_api_key, action, "
+                  "table_name, object_id, before_value, updated_values) SELECT ",
+                  where);
+    sl_mgmt_bind(q, c->caller.changed_by, "text");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_bind(q, c->caller.api_key_hash[0] != '\0' ? c->caller.api_key_hash : NULL, "text");
+    sl_mgmt_append(q, ", 'created', 'users', u.user_id, NULL, to_jsonb(u) FROM u), ");
 }
 
 /* Appends the audit_log insert of the change to `object` (an SQL expression). */
@@ -226,7 +234,7 @@ sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                     " IS NOT NULL OR (SELECT role FROM chk) IN (SELECT jsonb_array_elements_text(");
     sl_mgmt_bind(q, roles_json, "jsonb");
     sl_mgmt_append(q, "))) AS ok), ");
-    append_user_upsert(q, f, c->caller.user_id, "(SELECT ok FROM ok)");
+    append_user_upsert(q, c, f, c->caller.user_id, "(SELECT ok FROM ok)");
     if (budget_sent(f)) {
         append_budget_insert(q, f, interval, c->caller.user_id, "(SELECT ok FROM ok)");
     } else {
@@ -292,7 +300,7 @@ sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
     append_owner(q, c, "k.");
     sl_mgmt_append(q, " FOR UPDATE OF k), ");
     if (f->v[SL_MGMT_F_USER_ID].set)
-        append_user_upsert(q, f, actor, "EXISTS (SELECT 1 FROM old)");
+        append_user_upsert(q, c, f, actor, "EXISTS (SELECT 1 FROM old)");
     if (budget) {
         append_budget_insert(q, f, interval, actor,
                              "EXISTS (SELECT 1 FROM old WHERE budget_id IS NULL)");

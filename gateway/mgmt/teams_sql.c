@@ -182,11 +182,12 @@ append_budget_change(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,
  * the user_id sent, else the user with that e-mail, else a new id. mr also has a new budget id
  * when max_budget_in_team is set. madd keeps the members not yet in the team. The writes nu
  * (missing users), mb (their budgets) and ntm (the memberships) run only when `go_sql` is true
- * and madd has rows, and added lists the new memberships with their e-mails.
+ * and madd has rows, and added lists the new memberships with their e-mails. au is the
+ * audit_log row of each new user.
  */
 static void
-append_member_inserts(struct sl_mgmt_sql *q, const struct sl_mgmt_team_input *in,
-                      const char *go_sql)
+append_member_inserts(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller,
+                      const struct sl_mgmt_team_input *in, const char *go_sql)
 {
     sl_mgmt_append(q, ", mi AS (SELECT e.ord, e.x->>'user_id' AS want_id, e.x->>'user_email' AS "
                       "email, COALESCE(e.x->>'role', 'user') AS role FROM "
@@ -218,6 +219,8 @@ append_member_inserts(struct sl_mgmt_sql *q, const struct sl_mgmt_team_input *in
                       "added AS (SELECT ntm.team_id, ntm.user_id, ntm.role, COALESCE(madd.email, "
                       "(SELECT u.user_email FROM users u WHERE u.user_id = ntm.user_id)) AS "
                       "user_email, ntm.created_at FROM ntm JOIN madd ON madd.user_id = ntm.user_id)");
+    sl_mgmt_sql_audit(q, "au", caller, "created", "users", "nu", "nu.user_id", "NULL",
+                      "to_jsonb(nu)");
 }
 
 /* ---------------------------------------------------------------- new, update, delete */
@@ -255,7 +258,7 @@ sl_mgmt__team_sql_new(struct sl_mgmt_sql *q, const struct sl_mgmt_caller *caller
     sl_mgmt_sql_values(q, sl_mgmt__team_fields, &in->team, 0);
     sl_mgmt_append(q, " FROM p RETURNING *)");
 
-    append_member_inserts(q, in, "true");
+    append_member_inserts(q, caller, in, "true");
     sl_mgmt_sql_audit(q, "a", caller, "created", "teams", "t LEFT JOIN nb ON true", "t.team_id",
                       "NULL", TEAM_VIEW("t", "nb"));
     sl_mgmt_sql_audit(q, "am", caller, "created", "team_memberships", "ntm", "ntm.team_id", "NULL",
@@ -393,7 +396,7 @@ sl_mgmt__team_sql_member_add(struct sl_mgmt_sql *q, const struct sl_mgmt_caller 
 {
     append_params(q, caller, in->team_id, 0, strcmp(caller->role, "proxy_admin") == 0);
     append_team_check(q);
-    append_member_inserts(q, in, "SELECT ok FROM ok");
+    append_member_inserts(q, caller, in, "SELECT ok FROM ok");
     sl_mgmt_sql_audit(q, "am", caller, "created", "team_memberships", "ntm", "ntm.team_id", "NULL",
                       "to_jsonb(ntm)");
 

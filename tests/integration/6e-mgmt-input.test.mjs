@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Input the management API must reject with a 400 before it reaches PostgreSQL: bodies and
 // query values that are not UTF-8, strings with \u0000, empty ids, and a key's budget_id
-// sent with budget fields; plus budget_id and organization_id on keys and who may set them.
+// sent with budget fields; plus budget_id and organization_id on keys and who may set them,
+// and the audit rows of users created on the way by other routes.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -116,4 +117,20 @@ test('only admins put keys in organizations and budgets', async () => {
     res = await stack.call(gw, 'POST', '/key/generate', { budget_id: 'b-keys' }, as);
     assert.equal(expectErrorEnvelope(assert, res, 403).param, 'budget_id');
     assert.equal(stack.psql("SELECT count(*) FROM keys WHERE organization_id = 'org-in'"), '0');
+});
+
+test('user created by a key has an audit row', async () => {
+    await stack.generate(gw, { user_id: 'implicit-u1' });
+    assert.equal(stack.psql("SELECT user_role FROM users WHERE user_id = 'implicit-u1'"),
+        'internal_user');
+    assert.deepEqual(stack.auditActions('users', 'implicit-u1'), ['created']);
+});
+
+test('user created as a team member has an audit row', async () => {
+    await stack.ok(gw, 'POST', '/team/new', { team_id: 't-audit',
+        members_with_roles: [{ role: 'user', user_id: 'implicit-u2' }] });
+    await stack.ok(gw, 'POST', '/team/member_add', { team_id: 't-audit',
+        member: { role: 'user', user_id: 'implicit-u3' } });
+    assert.deepEqual(stack.auditActions('users', 'implicit-u2'), ['created']);
+    assert.deepEqual(stack.auditActions('users', 'implicit-u3'), ['created']);
 });
