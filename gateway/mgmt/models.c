@@ -84,18 +84,55 @@ struct model_update {
 
 /* ---------------------------------------------------------------- checks and sealing */
 
+/*
+ * Checks the JSON types of `params` that the YAML form of the config's checks cannot see: a
+ * number there would pass as text ("model": 1 as "1"). Returns 0 with the 400 sent.
+ */
+static int
+check_param_types(struct sl_request *r, const cJSON *params)
+{
+    const cJSON *item;
+    const char *why = NULL;
+    const char *name = "model";
+
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(params, "model")))
+        why = "must be a string such as \"openai/gpt-4o\"";
+    cJSON_ArrayForEach(item, params)
+    {
+        if (why != NULL)
+            break;
+        name = item->string;
+        if (cJSON_IsNumber(item) && !isfinite(item->valuedouble))
+            why = "must be a finite number";
+        else if (sl_model_row_is_secret(name) && !cJSON_IsString(item))
+            why = "must be a string";
+        else if (strcmp(name, "api_base") == 0 &&
+                 (!cJSON_IsString(item) || (strncmp(item->valuestring, "http://", 7) != 0 &&
+                                            strncmp(item->valuestring, "https://", 8) != 0)))
+            why = "must be an http:// or https:// URL";
+    }
+    if (why == NULL)
+        return 1;
+    sl_request_respond_error(r, 400, "bad_request_error", "litellm_params",
+                             "litellm_params.%s %s.", name, why);
+    return 0;
+}
+
 /* Runs the deployment `model_name` + `params` + `info` through the config's checks. Returns
  * 0 with the 400 sent. */
 static int
 check_deployment(struct sl_request *r, const char *model_name, const cJSON *params,
                  const cJSON *info)
 {
-    cJSON *item = cJSON_CreateObject();
+    cJSON *item;
     struct sl_deployment d;
     struct sl_errbuf err = {{0}};
     enum sl_status rc;
     char *text;
 
+    if (!check_param_types(r, params))
+        return 0;
+    item = cJSON_CreateObject();
     cJSON_AddStringToObject(item, "model_name", model_name);
     cJSON_AddItemToObject(item, "litellm_params", cJSON_Duplicate(params, 1));
     if (info != NULL)

@@ -345,6 +345,19 @@ test('invalid model is rejected', async () => {
     assert.match(bad.json().error.message, /unknown provider "nosuchprovider"/);
     const missing = await call(nodeA, 'POST', '/model/new', { model_name: 'bad' });
     assert.equal(missing.status, 400, missing.body);
+    for (const [params, message] of [
+        [{ model: 1 }, /litellm_params.model must be a string/],
+        [{ model: 'openai/x', api_key: 123 }, /litellm_params.api_key must be a string/],
+        [{ model: 'openai/x', api_base: 'ftp://a' }, /litellm_params.api_base must be an http/],
+        // JSON.stringify would write 1e400 as null, so this body is written by hand.
+        ['{"model": "openai/x", "rpm": 1e400}', /litellm_params.rpm must be a finite number/],
+    ]) {
+        const text = typeof params === 'string' ? params : JSON.stringify(params);
+        const res = await call(nodeA, 'POST', '/model/new',
+            `{"model_name": "bad", "litellm_params": ${text}}`);
+        assert.equal(res.status, 400, res.body);
+        assert.match(res.json().error.message, message);
+    }
     const notFound = await call(nodeA, 'POST', '/model/update',
         { model_info: { id: 'no-such-model' }, litellm_params: { rpm: 1 } });
     assert.equal(notFound.status, 404, notFound.body);
