@@ -33,6 +33,7 @@
 
 struct sl_auth_slot {
     int used;
+    int missing; /* PostgreSQL has no key with this hash: a cached miss */
     uint64_t fetched_ms;
     uint64_t changes; /* process_changes when the lookup that stored it started */
     struct sl_auth_record rec;
@@ -437,6 +438,27 @@ cache_store(struct sl_auth_cache *c, const struct sl_auth_record *rec, uint64_t 
     sl_auth_record_copy(&s->rec, rec);
     s->fetched_ms = sl_now_ms();
     s->changes = changes;
+    s->missing = 0;
+    s->used = 1;
+}
+
+/*
+ * Remembers for the local TTL that no key has the hash `token`, so that a client repeating
+ * an unknown key costs one PostgreSQL query per worker and second. Creating a key
+ * invalidates its hash, which drops this entry on every node at once.
+ */
+static void
+cache_store_missing(struct sl_auth_cache *c, const char *token, uint64_t changes)
+{
+    struct sl_auth_slot *s = slot_of(c, token);
+
+    if (s->used)
+        sl_auth_record_dispose(&s->rec);
+    memset(&s->rec, 0, sizeof(s->rec));
+    memcpy(s->rec.token, token, SL_AUTH_HASH_HEX_LEN + 1);
+    s->fetched_ms = sl_now_ms();
+    s->changes = changes;
+    s->missing = 1;
     s->used = 1;
 }
 
@@ -604,8 +626,8 @@ on_pg_result(enum sl_status st, const PGresult *res, const char *error, void *pr
         return;
     }
     if (PQntuples(res) == 0) {
-        /* NOTE: misses are not cached, so a key created a moment ago works at once, but every
-         * request with an unknown key costs one indexed Postgres query. */
+        if (w->auth->epoch == l->epoch)
+            cache_store_missing(w->auth, l->token, l->changes);
         finish(l, SL_AUTH_NOT_FOUND, NULL);
         return;
     }
@@ -680,7 +702,7 @@ sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_
 
     s = cache_find(w->auth, l->token, SL_AUTH_LOCAL_TTL_MS);
     if (s != NULL) {
-        finish(l, SL_AUTH_FOUND, &s->rec);
+        finish(l, s->missing ? SL_AUTH_NOT_FOUND : SL_AUTH_FOUND, s->missing ? NULL : &s->rec);
         return;
     }
     if (w->redis == NULL || sl_redis_key(rkey, sizeof(rkey), w->redis, "auth:%s", l->token) != SL_OK) {

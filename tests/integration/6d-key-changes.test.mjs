@@ -32,13 +32,13 @@ async function expectWorks(node, key) {
     }
 }
 
-// Waits until SPREAD requests in a row on `node` pass `refused`; returns the time it took.
-async function timeUntilRefused(node, key, refused) {
+// Waits until SPREAD requests in a row on `node` pass `done`; returns the time it took.
+async function timeUntil(node, key, done) {
     const start = Date.now();
     for (;;) {
         let all = true;
         for (let i = 0; i < SPREAD && all; i++) {
-            all = refused(await models(node, key));
+            all = done(await models(node, key));
         }
         if (all) {
             return Date.now() - start;
@@ -64,7 +64,7 @@ test('block on one node stops the key on the other within a second', async () =>
     await expectWorks(nodeA, key);
     await expectWorks(nodeB, key);
     await stack.ok(nodeA, 'POST', '/key/block', { key });
-    const ms = await timeUntilRefused(nodeB, key, (res) => res.status === 401
+    const ms = await timeUntil(nodeB, key, (res) => res.status === 401
         && /Key is blocked/.test(res.body));
     assert.ok(ms < 1000, `took ${ms} ms`);
     await stack.ok(nodeA, 'POST', '/key/unblock', { key });
@@ -78,7 +78,7 @@ test('update of models reaches the other node within a second', async () => {
     assert.deepEqual(first.json().data.map((m) => m.id), ['gpt-4o-mini']);
     await expectWorks(nodeB, key);
     await stack.ok(nodeA, 'POST', '/key/update', { key, models: ['no-such-model'] });
-    const ms = await timeUntilRefused(nodeB, key,
+    const ms = await timeUntil(nodeB, key,
         (res) => res.status === 200 && res.json().data.length === 0);
     assert.ok(ms < 1000, `took ${ms} ms`);
 });
@@ -87,7 +87,7 @@ test('delete on one node stops the key on the other within a second', async () =
     const { key } = await stack.generate(nodeA, {});
     await expectWorks(nodeB, key);
     await stack.ok(nodeA, 'POST', '/key/delete', { keys: [key] });
-    const ms = await timeUntilRefused(nodeB, key, (res) => res.status === 401
+    const ms = await timeUntil(nodeB, key, (res) => res.status === 401
         && /token_not_found_in_db/.test(res.body));
     assert.ok(ms < 1000, `took ${ms} ms`);
 });
@@ -97,9 +97,26 @@ test('regenerate stops the old key on the other node within a second', async () 
     await expectWorks(nodeB, created.key);
     const fresh = await stack.ok(nodeA, 'POST', '/key/regenerate', { key: created.key });
     stack.remember(fresh.key);
-    const ms = await timeUntilRefused(nodeB, created.key, (res) => res.status === 401);
+    const ms = await timeUntil(nodeB, created.key, (res) => res.status === 401);
     assert.ok(ms < 1000, `took ${ms} ms`);
     await expectWorks(nodeB, fresh.key);
+});
+
+test('a key created after a failed use works within a second', async () => {
+    // Unknown keys are remembered for a moment; creating the key must end that everywhere.
+    const key = `sk-custom-${crypto.randomBytes(12).toString('hex')}`;
+    stack.remember(key);
+    for (const node of [nodeA, nodeB]) {
+        for (let i = 0; i < SPREAD; i++) {
+            expectErrorEnvelope(assert, await models(node, key), 401);
+        }
+    }
+    await stack.ok(nodeB, 'POST', '/key/generate', { key });
+    const start = Date.now();
+    for (const node of [nodeA, nodeB]) {
+        await timeUntil(node, key, (res) => res.status === 200);
+    }
+    assert.ok(Date.now() - start < 1000, `took ${Date.now() - start} ms`);
 });
 
 test('an expired key stops on every node', async () => {
