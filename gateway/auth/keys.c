@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "common/clock.h"
+#include "common/lua_scripts.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -30,6 +31,11 @@
 /* Longest Redis key or channel name built here. */
 #define SL_AUTH_REDIS_KEY_MAX 256
 #define SL_AUTH_LOG_INTERVAL_MS 30000
+/* Maximum length of a change counter read from Redis (an integer). */
+#define SL_AUTH_VERSION_MAX 20
+/* Lifetime of a key's change counter. It is longer than any lookup can take (its PostgreSQL
+ * query times out within seconds), so a lookup in flight during a change reads it moved. */
+#define SL_AUTH_VERSION_TTL_S 600
 
 struct sl_auth_slot {
     int used;
@@ -45,12 +51,14 @@ struct sl_auth_cache {
      * does not fill any cache, so a record read before a change cannot outlive it. */
     uint64_t epoch;
     struct sl_log_limiter store_log;
+    struct sl_redis_script *fill;       /* lua-scripts/auth_fill.lua */
+    struct sl_redis_script *invalidate; /* lua-scripts/auth_invalidate.lua */
 };
 
 /*
  * Counts the invalidations made by every worker of this process. A local entry stored under
- * an older count is a miss, so a change made through one worker is seen at once by the
- * others of the same node; other nodes learn of it through Redis pub/sub.
+ * an older count is a miss, so the other workers of the same node drop their copies at once.
+ * Other nodes learn of a change through Redis pub/sub.
  */
 static _Atomic uint64_t process_changes;
 
@@ -62,6 +70,9 @@ struct lookup {
     void *privdata;
     uint64_t epoch;
     uint64_t changes; /* process_changes when the lookup started */
+    /* The key's change counter in Redis as read with the record, "" when absent. A record
+     * read from PostgreSQL is stored in Redis only while the counter is still this. */
+    char version[SL_AUTH_VERSION_MAX + 1];
 };
 
 static const char lookup_sql[] =
@@ -514,28 +525,32 @@ on_redis_set(struct sl_redis *r, enum sl_status status, const redisReply *reply,
         log_store_error(w->auth, "auth.redis_fill_failed", reply->str);
 }
 
+/* Stores `rec`, read by lookup `l` from PostgreSQL, in Redis unless the key changed since
+ * the lookup read its change counter (lua-scripts/auth_fill.lua). */
 static void
-fill_redis(struct sl_worker *w, const struct sl_auth_record *rec)
+fill_redis(struct lookup *l, const struct sl_auth_record *rec)
 {
+    struct sl_worker *w = l->w;
     char key[SL_AUTH_REDIS_KEY_MAX];
+    char vkey[SL_AUTH_REDIS_KEY_MAX];
     char ttl[24];
     struct sl_buf blob;
-    const char *argv[5];
-    size_t lens[5];
+    struct sl_redis_str keys[2];
+    struct sl_redis_str args[3];
 
-    if (w->redis == NULL || sl_redis_key(key, sizeof(key), w->redis, "auth:%s", rec->token) != SL_OK)
+    if (w->redis == NULL || w->auth->fill == NULL ||
+        sl_redis_key(key, sizeof(key), w->redis, "auth:%s", rec->token) != SL_OK ||
+        sl_redis_key(vkey, sizeof(vkey), w->redis, "authv:%s", rec->token) != SL_OK)
         return;
     sl_buf_init(&blob, 0);
     sl_auth_record_encode(rec, &blob);
-    argv[0] = "SET";
-    argv[1] = key;
-    argv[2] = blob.data;
-    argv[3] = "EX";
     snprintf(ttl, sizeof(ttl), "%d", SL_AUTH_REDIS_TTL_S);
-    argv[4] = ttl;
-    for (int i = 0; i < 5; i++)
-        lens[i] = i == 2 ? blob.len : strlen(argv[i]);
-    if (sl_redis_command_argv(w->redis, 5, argv, lens, on_redis_set, w) != SL_OK)
+    keys[0] = (struct sl_redis_str){key, strlen(key)};
+    keys[1] = (struct sl_redis_str){vkey, strlen(vkey)};
+    args[0] = (struct sl_redis_str){blob.data, blob.len};
+    args[1] = (struct sl_redis_str){l->version, strlen(l->version)};
+    args[2] = (struct sl_redis_str){ttl, strlen(ttl)};
+    if (sl_redis_eval(w->redis, w->auth->fill, 2, keys, 3, args, on_redis_set, w) != SL_OK)
         log_store_error(w->auth, "auth.redis_fill_failed", "Redis is not connected");
     sl_buf_dispose(&blob);
 }
@@ -639,7 +654,7 @@ on_pg_result(enum sl_status st, const PGresult *res, const char *error, void *pr
     }
     if (w->auth->epoch == l->epoch) {
         cache_store(w->auth, &rec, l->changes);
-        fill_redis(w, &rec);
+        fill_redis(l, &rec);
     }
     finish(l, SL_AUTH_FOUND, &rec);
     sl_auth_record_dispose(&rec);
@@ -660,20 +675,33 @@ on_redis_get(struct sl_redis *r, enum sl_status status, const redisReply *reply,
 {
     struct lookup *l = privdata;
     struct sl_worker *w = l->w;
+    const redisReply *record;
+    const redisReply *version;
     struct sl_auth_record rec;
 
     (void)r;
-    if (status != SL_OK || reply->type != REDIS_REPLY_STRING) {
+    if (status != SL_OK || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         if (status != SL_OK || reply->type == REDIS_REPLY_ERROR)
             log_store_error(w->auth, "auth.redis_failed",
                             status != SL_OK ? sl_status_str(status) : reply->str);
         query_database(l);
         return;
     }
-    if (sl_auth_record_decode(reply->str, reply->len, &rec) != SL_OK ||
+    record = reply->element[0];
+    version = reply->element[1];
+    if (version->type == REDIS_REPLY_STRING && version->len <= SL_AUTH_VERSION_MAX) {
+        memcpy(l->version, version->str, version->len);
+        l->version[version->len] = '\0';
+    }
+    if (record->type != REDIS_REPLY_STRING) {
+        query_database(l);
+        return;
+    }
+    if (sl_auth_record_decode(record->str, record->len, &rec) != SL_OK ||
         strcmp(rec.token, l->token) != 0) {
         sl_auth_record_dispose(&rec);
-        log_store_error(w->auth, "auth.redis_record_invalid", "not a version 1 auth record");
+        log_store_error(w->auth, "auth.redis_record_invalid",
+                        "not an auth record of the current layout");
         query_database(l);
         return;
     }
@@ -690,8 +718,9 @@ sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_
     struct lookup *l = sl_xcalloc(1, sizeof(*l));
     struct sl_auth_slot *s;
     char rkey[SL_AUTH_REDIS_KEY_MAX];
-    const char *argv[2];
-    size_t lens[2];
+    char vkey[SL_AUTH_REDIS_KEY_MAX];
+    const char *argv[3];
+    size_t lens[3];
 
     l->w = w;
     l->cb = cb;
@@ -705,15 +734,19 @@ sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_
         finish(l, s->missing ? SL_AUTH_NOT_FOUND : SL_AUTH_FOUND, s->missing ? NULL : &s->rec);
         return;
     }
-    if (w->redis == NULL || sl_redis_key(rkey, sizeof(rkey), w->redis, "auth:%s", l->token) != SL_OK) {
+    if (w->redis == NULL ||
+        sl_redis_key(rkey, sizeof(rkey), w->redis, "auth:%s", l->token) != SL_OK ||
+        sl_redis_key(vkey, sizeof(vkey), w->redis, "authv:%s", l->token) != SL_OK) {
         query_database(l);
         return;
     }
-    argv[0] = "GET";
+    /* The record and the key's change counter, read together. */
+    argv[0] = "MGET";
     argv[1] = rkey;
-    lens[0] = 3;
-    lens[1] = strlen(rkey);
-    if (sl_redis_command_argv(w->redis, 2, argv, lens, on_redis_get, l) != SL_OK)
+    argv[2] = vkey;
+    for (int i = 0; i < 3; i++)
+        lens[i] = strlen(argv[i]);
+    if (sl_redis_command_argv(w->redis, 3, argv, lens, on_redis_get, l) != SL_OK)
         query_database(l);
 }
 
@@ -749,7 +782,11 @@ enum sl_status
 sl_auth_invalidate(struct sl_worker *w, const char *token_hash)
 {
     char key[SL_AUTH_REDIS_KEY_MAX];
+    char vkey[SL_AUTH_REDIS_KEY_MAX];
     char channel[SL_AUTH_REDIS_KEY_MAX];
+    char ttl[24];
+    struct sl_redis_str keys[2];
+    struct sl_redis_str args[1];
 
     if (token_hash == NULL || !is_hash(token_hash))
         return SL_ERR_INVALID;
@@ -760,7 +797,16 @@ sl_auth_invalidate(struct sl_worker *w, const char *token_hash)
     if (sl_redis_key(key, sizeof(key), w->redis, "auth:%s", token_hash) != SL_OK ||
         sl_redis_key(channel, sizeof(channel), w->redis, "auth:invalidate") != SL_OK)
         return SL_ERR_TOO_LARGE;
-    send_command(w, "DEL", key, NULL);
+    if (sl_redis_key(vkey, sizeof(vkey), w->redis, "authv:%s", token_hash) != SL_OK)
+        return SL_ERR_TOO_LARGE;
+    snprintf(ttl, sizeof(ttl), "%d", SL_AUTH_VERSION_TTL_S);
+    keys[0] = (struct sl_redis_str){key, strlen(key)};
+    keys[1] = (struct sl_redis_str){vkey, strlen(vkey)};
+    args[0] = (struct sl_redis_str){ttl, strlen(ttl)};
+    if (w->auth->invalidate == NULL ||
+        sl_redis_eval(w->redis, w->auth->invalidate, 2, keys, 1, args, on_invalidate_reply, w) !=
+            SL_OK)
+        send_command(w, "DEL", key, NULL);
     send_command(w, "PUBLISH", channel, token_hash);
     return SL_OK;
 }
@@ -782,6 +828,19 @@ on_invalidate_message(struct sl_redis *r, const char *channel, const char *paylo
         cache_drop(w->auth, token);
 }
 
+/* Loads the embedded script `name`; NULL (logged) when the build lacks it. */
+static struct sl_redis_script *
+load_script(const char *name)
+{
+    const struct sl_lua_script *src = sl_lua_script_find(name);
+
+    if (src == NULL) {
+        sl_log(SL_LOG_ERROR, NULL, "auth.script_missing", SL_LOG_STR("script", name));
+        return NULL;
+    }
+    return sl_redis_script_load(src->name, src->source, src->len);
+}
+
 void
 sl_auth_worker_init(struct sl_worker *w)
 {
@@ -791,6 +850,8 @@ sl_auth_worker_init(struct sl_worker *w)
     w->auth->slots = sl_xcalloc(SL_AUTH_LOCAL_SLOTS, sizeof(struct sl_auth_slot));
     if (w->redis == NULL)
         return;
+    w->auth->fill = load_script("auth_fill");
+    w->auth->invalidate = load_script("auth_invalidate");
     if (sl_redis_key(channel, sizeof(channel), w->redis, "auth:invalidate") != SL_OK ||
         sl_redis_subscribe(w->redis, channel, on_invalidate_message, w) != SL_OK)
         sl_log(SL_LOG_ERROR, NULL, "auth.subscribe_failed", SL_LOG_INT("worker", w->index));
@@ -805,6 +866,10 @@ sl_auth_worker_dispose(struct sl_worker *w)
         if (w->auth->slots[i].used)
             sl_auth_record_dispose(&w->auth->slots[i].rec);
     free(w->auth->slots);
+    if (w->auth->fill != NULL)
+        sl_redis_script_destroy(w->auth->fill);
+    if (w->auth->invalidate != NULL)
+        sl_redis_script_destroy(w->auth->invalidate);
     free(w->auth);
     w->auth = NULL;
 }
