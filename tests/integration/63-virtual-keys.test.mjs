@@ -296,6 +296,19 @@ test('access longer lookalike denied', async () => {
         'key_model_access_denied', "['gpt-4o-mini']");
 });
 
+test('access query string model ignored', async () => {
+    // Only the JSON body names the model: an allowed name in the query string widens nothing.
+    const key = newKey({ models: ['gpt-4o-mini'] });
+    const res = await postJson(`${gwA.url}/v1/chat/completions?model=gpt-4o-mini`,
+        chatBody('gpt-4o'), { authorization: `Bearer ${key}` });
+    const err = expectErrorEnvelope(assert, res, 401);
+    assert.equal(err.type, 'key_model_access_denied');
+    assert.match(err.message, /Tried to access gpt-4o$/);
+    const allowed = await postJson(`${gwA.url}/v1/chat/completions?model=gpt-4o`,
+        chatBody('gpt-4o-mini'), { authorization: `Bearer ${key}` });
+    assert.equal(allowed.status, 200, allowed.body);
+});
+
 test('access shorter lookalike denied', async () => {
     await expectDenied(newKey({ models: ['gpt-4o-mini'] }), 'gpt-4o',
         'key_model_access_denied', "['gpt-4o-mini']");
