@@ -81,7 +81,8 @@ static const char lookup_sql[] =
     " COALESCE(floor(extract(epoch FROM k.expires))::bigint, 0), k.blocked,"
     " t.team_id IS NOT NULL, COALESCE(t.blocked, false), u.user_id IS NOT NULL,"
     " o.organization_id IS NOT NULL, to_json(k.models)::text, to_json(t.models)::text,"
-    " to_json(u.models)::text, to_json(o.models)::text, to_json(k.allowed_routes)::text"
+    " to_json(u.models)::text, to_json(o.models)::text, to_json(k.allowed_routes)::text,"
+    " to_json(k.allowed_cache_controls)::text"
     " FROM keys k"
     " LEFT JOIN users u ON u.user_id = k.user_id"
     " LEFT JOIN teams t ON t.team_id = k.team_id"
@@ -133,6 +134,7 @@ sl_auth_record_dispose(struct sl_auth_record *rec)
     models_dispose(&rec->user_models);
     models_dispose(&rec->org_models);
     models_dispose(&rec->allowed_routes);
+    models_dispose(&rec->allowed_cache_controls);
     memset(rec, 0, sizeof(*rec));
 }
 
@@ -153,6 +155,7 @@ sl_auth_record_copy(struct sl_auth_record *dst, const struct sl_auth_record *src
     models_copy(&dst->user_models, &src->user_models);
     models_copy(&dst->org_models, &src->org_models);
     models_copy(&dst->allowed_routes, &src->allowed_routes);
+    models_copy(&dst->allowed_cache_controls, &src->allowed_cache_controls);
 }
 
 void
@@ -233,7 +236,7 @@ sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
     msgpack_packer pk;
 
     msgpack_packer_init(&pk, out, write_sbuf);
-    msgpack_pack_map(&pk, 21);
+    msgpack_pack_map(&pk, 22);
     pack_str(&pk, "v");
     msgpack_pack_int(&pk, SL_AUTH_RECORD_VERSION);
     pack_field_str(&pk, "token", rec->token);
@@ -257,6 +260,7 @@ sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
     pack_field_models(&pk, "user_models", &rec->user_models);
     pack_field_models(&pk, "org_models", &rec->org_models);
     pack_field_models(&pk, "allowed_routes", &rec->allowed_routes);
+    pack_field_models(&pk, "allowed_cache_controls", &rec->allowed_cache_controls);
 }
 
 static int
@@ -374,6 +378,8 @@ read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_r
         return read_models(v, &rec->org_models);
     if (obj_is(name, "allowed_routes"))
         return read_models(v, &rec->allowed_routes);
+    if (obj_is(name, "allowed_cache_controls"))
+        return read_models(v, &rec->allowed_cache_controls);
     return 0;
 }
 
@@ -599,7 +605,7 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec)
     char *end = NULL;
 
     memset(rec, 0, sizeof(*rec));
-    if (PQnfields(res) != 20 || !is_hash(token))
+    if (PQnfields(res) != 21 || !is_hash(token))
         return -1;
     memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
     rec->key_name = text_or_null(res, 1);
@@ -623,7 +629,8 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec)
         parse_models(res, 16, &rec->team_models) != 0 ||
         parse_models(res, 17, &rec->user_models) != 0 ||
         parse_models(res, 18, &rec->org_models) != 0 ||
-        parse_models(res, 19, &rec->allowed_routes) != 0)
+        parse_models(res, 19, &rec->allowed_routes) != 0 ||
+        parse_models(res, 20, &rec->allowed_cache_controls) != 0)
         return -1;
     return 0;
 }

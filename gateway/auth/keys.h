@@ -39,7 +39,7 @@ struct sl_auth_models {
 };
 
 /* Version of the Redis record layout; a record of another version is a miss. */
-#define SL_AUTH_RECORD_VERSION 2
+#define SL_AUTH_RECORD_VERSION 3
 
 /* The stored facts of one virtual key. Strings are owned, and NULL when absent. */
 struct sl_auth_record {
@@ -62,7 +62,8 @@ struct sl_auth_record {
     struct sl_auth_models team_models;
     struct sl_auth_models user_models;
     struct sl_auth_models org_models;
-    struct sl_auth_models allowed_routes; /* empty: every route */
+    struct sl_auth_models allowed_routes;         /* empty: every route */
+    struct sl_auth_models allowed_cache_controls; /* empty: every control of `cache` */
 };
 
 enum sl_auth_lookup_status {
