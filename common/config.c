@@ -248,8 +248,9 @@ set_strlist(struct loader *ld, const struct sl_config_option *opt, const yaml_no
     struct sl_strlist next = {NULL, 0};
     enum sl_status rc = SL_OK;
 
+    /* A null value means the key is absent, so the list keeps its default. */
     if (node->type == YAML_SCALAR_NODE && is_null_scalar(node))
-        goto out;
+        return SL_OK;
     if (node->type != YAML_SEQUENCE_NODE) {
         rc = fail(ld, node, "expected a list, e.g. [a, b], found %s", node_kind(node));
         goto out;
@@ -797,6 +798,12 @@ validate(struct loader *ld)
         sl_errbuf_set(ld->err, "%s: general_settings.%s is set but %s is not (TLS needs both)",
                       ld->name, cfg->tls_cert_file != NULL ? "tls_cert_file" : "tls_key_file",
                       cfg->tls_cert_file != NULL ? "tls_key_file" : "tls_cert_file");
+        return SL_ERR_CONFIG;
+    }
+    if (cfg->cache_namespace != NULL &&
+        strlen(cfg->cache_namespace) > SL_CONFIG_CACHE_NAMESPACE_MAX) {
+        sl_errbuf_set(ld->err, "%s: litellm_settings.cache_params.namespace is longer than %d "
+                               "bytes", ld->name, SL_CONFIG_CACHE_NAMESPACE_MAX);
         return SL_ERR_CONFIG;
     }
     return SL_OK;

@@ -55,11 +55,19 @@ enum sl_routing_strategy {
     SL_ROUTING_COST_BASED,
 };
 
-/* litellm_settings.cache_params.type. */
+/* litellm_settings.cache_params.type: Redis is the only response cache Sluice has. */
 enum sl_cache_type {
     SL_CACHE_REDIS,
-    SL_CACHE_LOCAL,
 };
+
+/* litellm_settings.cache_params.mode (LiteLLM's names). */
+enum sl_cache_mode {
+    SL_CACHE_DEFAULT_ON,  /* cache every supported call */
+    SL_CACHE_DEFAULT_OFF, /* cache only requests that send "cache": {"use-cache": true} */
+};
+
+/* Maximum length of litellm_settings.cache_params.namespace, in bytes. */
+#define SL_CONFIG_CACHE_NAMESPACE_MAX 256
 
 /* One entry of model_list: a deployment of a model group. */
 struct sl_deployment {
@@ -140,7 +148,12 @@ struct sl_config {
     char *cache_host;
     int64_t cache_port;
     char *cache_password;
-    double cache_ttl_s; /* seconds, NAN when unset */
+    double cache_ttl_s; /* seconds */
+    char *cache_namespace; /* prefix of every cache key; NULL for none */
+    enum sl_cache_mode cache_mode;
+    struct sl_strlist cache_supported_call_types; /* empty: no response caching */
+    int cache_shared_across_teams;                /* 0 or 1 */
+    int64_t cache_max_entry_bytes; /* larger encoded entries are not stored */
 
     /* litellm_settings.upperbound_key_generate_params: caps on /key/generate and /key/update.
      * Durations are kept as written ("30d", "-1" for no cap) and parsed by the key API. */

@@ -25,7 +25,9 @@ static const char *const routing_strategies[] = {
     "usage-based-routing-v2", "latency-based-routing", "cost-based-routing",
     NULL,
 };
-static const char *const cache_types[] = {"redis", "local", NULL};
+/* LiteLLM's other types (local, redis-semantic, s3, disk, ...) fail the load. */
+static const char *const cache_types[] = {"redis", NULL};
+static const char *const cache_modes[] = {"default_on", "default_off", NULL};
 
 #define GLOBAL(field) .scope = SL_CONFIG_GLOBAL, .offset = offsetof(struct sl_config, field)
 #define DEPLOY(field) .scope = SL_CONFIG_DEPLOYMENT, .offset = offsetof(struct sl_deployment, field)
@@ -113,7 +115,9 @@ const struct sl_config_option sl_config__options[] = {
     {"litellm_settings.cache", GLOBAL(cache), .type = SL_CONFIG_T_BOOL, .def = "false",
      .doc = "Cache responses as set by cache_params."},
     {"litellm_settings.cache_params.type", GLOBAL(cache_type), .type = SL_CONFIG_T_ENUM,
-     .choices = cache_types, .def = "redis", .doc = "Where cached responses live."},
+     .choices = cache_types, .def = "redis",
+     .doc = "Where cached responses live. Only redis is supported; LiteLLM's other types "
+            "(local, s3, disk, semantic caches) fail the load."},
     /* The Redis keys have no env var: sl_redis_target_from_config() ranks REDIS_URL and
      * REDIS_HOST/PORT/PASSWORD against them, so the struct must keep the file's values. */
     {"litellm_settings.cache_params.host", GLOBAL(cache_host), .type = SL_CONFIG_T_STRING,
@@ -123,8 +127,30 @@ const struct sl_config_option sl_config__options[] = {
     {"litellm_settings.cache_params.password", GLOBAL(cache_password), .type = SL_CONFIG_T_STRING,
      .flags = SECRET | ENV_OPT, .doc = "Redis password that goes with cache_params.host."},
     {"litellm_settings.cache_params.ttl", GLOBAL(cache_ttl_s), .type = SL_CONFIG_T_DURATION,
-     .min = 0.001, .max = 365 * DAY_S, .flags = RELOAD,
-     .doc = "How long a cached response is served."},
+     .def = "60", .min = 0.001, .max = 365 * DAY_S, .flags = RELOAD,
+     .doc = "How long a cached response is served; a request's cache.ttl overrides it. 60 s "
+            "is the default of LiteLLM's Redis cache."},
+    {"litellm_settings.cache_params.namespace", GLOBAL(cache_namespace),
+     .type = SL_CONFIG_T_STRING, .flags = RELOAD,
+     .doc = "Prefix of every cache key, as `namespace:hash` (at most 256 bytes); a request's "
+            "cache.namespace overrides it."},
+    {"litellm_settings.cache_params.mode", GLOBAL(cache_mode), .type = SL_CONFIG_T_ENUM,
+     .choices = cache_modes, .def = "default_on", .flags = RELOAD,
+     .doc = "default_on caches every supported call; default_off caches only requests that "
+            "send \"cache\": {\"use-cache\": true}."},
+    {"litellm_settings.cache_params.supported_call_types", GLOBAL(cache_supported_call_types),
+     .type = SL_CONFIG_T_STRLIST, .flags = RELOAD,
+     .def = "completion, acompletion, embedding, aembedding, text_completion, atext_completion",
+     .doc = "Call types whose responses are cached; an empty list turns response caching off."},
+    {"litellm_settings.cache_params.shared_across_teams", GLOBAL(cache_shared_across_teams),
+     .type = SL_CONFIG_T_BOOL, .def = "false", .flags = RELOAD,
+     .doc = "Let every team read the responses other teams cached (Sluice only; LiteLLM "
+            "always shares). By default each team has its own entries."},
+    {"litellm_settings.cache_params.max_entry_bytes", GLOBAL(cache_max_entry_bytes),
+     .type = SL_CONFIG_T_INT, .def = "1048576", .min = 1024, .max = 64.0 * 1024 * 1024,
+     .flags = RELOAD,
+     .doc = "Largest cache entry stored, in bytes of encoded JSON; a larger response is "
+            "served but not cached. At most 64 MiB, the cap of a decoded entry."},
     {"litellm_settings.upperbound_key_generate_params.max_budget", GLOBAL(key_upper_max_budget),
      .type = SL_CONFIG_T_DOUBLE, .min = 0, .max = 1e15, .flags = RELOAD,
      .doc = "Largest max_budget (USD) a key may get; also the value of keys created without one."},
@@ -575,6 +601,26 @@ sl_config__unset_string(const struct sl_config_option *opt, void *base)
     *SLOT(base, opt, char *) = NULL;
 }
 
+/* Fills an empty list from a default written as "a, b, c"; NULL leaves it empty. */
+static void
+set_default_strlist(struct sl_strlist *list, const char *def)
+{
+    const char *p = def;
+
+    while (p != NULL && *p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+        while (n > 0 && p[0] == ' ') {
+            p++;
+            n--;
+        }
+        list->items = sl_xrealloc(list->items, (list->n + 1) * sizeof(char *));
+        list->items[list->n++] = sl_xstrndup(p, n);
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+}
+
 void
 sl_config__set_defaults(enum sl_config_scope scope, void *base)
 {
@@ -595,6 +641,10 @@ sl_config__set_defaults(enum sl_config_scope scope, void *base)
             break;
         default:
             break; /* strings, lists and the rest start zeroed */
+        }
+        if (opt->type == SL_CONFIG_T_STRLIST) {
+            set_default_strlist(SLOT(base, opt, struct sl_strlist), opt->def);
+            continue;
         }
         if (opt->def != NULL && sl_config__set_scalar(opt, base, opt->def, &why) != SL_OK)
             abort(); /* a default that its own setter rejects is a bug in the table */

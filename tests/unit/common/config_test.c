@@ -217,7 +217,7 @@ TEST(config_all_settings_load)
                    "  turn_off_message_logging: True\n"
                    "  json_logs: false\n"
                    "  cache: true\n"
-                   "  cache_params: {type: local, host: 127.0.0.1, port: 6380, password: p, "
+                   "  cache_params: {type: redis, host: 127.0.0.1, port: 6380, password: p, "
                    "ttl: 1h}\n"
                    "router_settings:\n"
                    "  routing_strategy: least-busy\n"
@@ -247,7 +247,7 @@ TEST(config_all_settings_load)
     ASSERT_EQ(1, cfg.turn_off_message_logging);
     ASSERT_EQ(0, cfg.json_logs);
     ASSERT_EQ(1, cfg.cache);
-    ASSERT_EQ(SL_CACHE_LOCAL, cfg.cache_type);
+    ASSERT_EQ(SL_CACHE_REDIS, cfg.cache_type);
     ASSERT_STR_EQ("127.0.0.1", cfg.cache_host);
     ASSERT_EQ(6380, cfg.cache_port);
     ASSERT_STR_EQ("p", cfg.cache_password);
