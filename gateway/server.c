@@ -55,6 +55,7 @@ static const struct route routes[] = {
     {"/budget/", sl_handle_mgmt},
     {"/customer/", sl_handle_mgmt},
     {"/end_user/", sl_handle_mgmt},
+    {"/cache/", sl_handle_mgmt},
     {"/model/", sl_handle_model},
     {"/v1/model/info", sl_handle_model},
     {"/", sl_handle_not_found},

@@ -497,6 +497,19 @@ sl_mgmt_is_route(const char *path, size_t len)
     return known;
 }
 
+/* Returns 1 unless `rt` belongs to a table of sl_mgmt_no_db_route_tables. */
+static int
+route_needs_db(const struct sl_mgmt_route *rt)
+{
+    for (size_t m = 0; sl_mgmt_no_db_route_tables[m] != NULL; m++) {
+        for (const struct sl_mgmt_route *t = sl_mgmt_no_db_route_tables[m]; t->path != NULL; t++) {
+            if (t == rt)
+                return 0;
+        }
+    }
+    return 1;
+}
+
 static void
 on_authenticated(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
 {
@@ -504,6 +517,7 @@ on_authenticated(struct sl_request *r, const struct sl_auth_record *rec, void *p
     struct sl_mgmt_caller caller;
     struct sl_errbuf err;
     cJSON *body = NULL;
+    int needs_db;
     int status;
 
     if (!sl_mgmt_caller_init(r, rec, &caller))
@@ -513,13 +527,15 @@ on_authenticated(struct sl_request *r, const struct sl_auth_record *rec, void *p
         sl_request_respond_error(r, status, "auth_error", "None", "%s", err.msg);
         return;
     }
-    if (r->worker->pg == NULL) {
+    needs_db = route_needs_db(rt);
+    if (r->worker->pg == NULL && needs_db) {
         sl_mgmt_respond_error(r, 500, "no_db_connection", NULL,
                               "DB not connected. See https://docs.litellm.ai/docs/proxy/"
                               "virtual_keys");
         return;
     }
-    if (strcmp(rt->method, "GET") != 0 && !sl_mgmt_parse_body(r, &body))
+    if (strcmp(rt->method, "GET") != 0 && !(!needs_db && r->req->entity.len == 0) &&
+        !sl_mgmt_parse_body(r, &body))
         return;
     rt->run(r, &caller, body);
     cJSON_Delete(body);

@@ -12,5 +12,11 @@ const struct sl_mgmt_route *const sl_mgmt_route_tables[] = {
     sl_mgmt_customer_routes,
     sl_mgmt_team_routes,
     sl_mgmt_user_routes,
+    sl_mgmt_cache_routes,
+    NULL,
+};
+
+const struct sl_mgmt_route *const sl_mgmt_no_db_route_tables[] = {
+    sl_mgmt_cache_routes,
     NULL,
 };

@@ -14,8 +14,13 @@ extern const struct sl_mgmt_route sl_mgmt_org_routes[];
 extern const struct sl_mgmt_route sl_mgmt_budget_routes[];
 extern const struct sl_mgmt_route sl_mgmt_customer_routes[];
 extern const struct sl_mgmt_route sl_mgmt_model_routes[];
+extern const struct sl_mgmt_route sl_mgmt_cache_routes[];
 
 /* Every table, ending with NULL. */
 extern const struct sl_mgmt_route *const sl_mgmt_route_tables[];
+
+/* The tables among them whose routes run without a database, ending with NULL. Their POST
+ * routes also accept an empty body, which reaches `run` as NULL. */
+extern const struct sl_mgmt_route *const sl_mgmt_no_db_route_tables[];
 
 #endif /* SL_MGMT_ROUTES_H */
