@@ -137,7 +137,7 @@ void sl_cache_assembler_dispose(struct sl_cache_assembler *a);
 
 /*
  * Appends the stored chat.completion `completion` to `out` as an OpenAI SSE stream: per choice
- * a role chunk, one chunk per non-empty text field (content, reasoning_content, refusal), one
+ * a role chunk, one chunk per text field present (content, reasoning_content, refusal), one
  * chunk per tool call and a finish_reason chunk, then a usage chunk with empty choices when
  * `include_usage` is set and the completion has usage, then "data: [DONE]". Every chunk
  * carries the completion's id, created, model and system_fingerprint. `out` must have no cap

@@ -521,7 +521,8 @@ write_choice(struct sl_buf *out, const cJSON *completion, const cJSON *choice)
     for (size_t f = 0; f < N_TEXT_FIELDS; f++) {
         const char *text = sl_json_get_string(message, text_fields[f]);
 
-        if (text == NULL || text[0] == '\0')
+        /* An empty string is sent too, so that "" and null stay distinct on replay. */
+        if (text == NULL)
             continue;
         delta = cJSON_CreateObject();
         cJSON_AddStringToObject(delta, text_fields[f], text);
