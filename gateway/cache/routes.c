@@ -33,7 +33,7 @@
 #define PING_KEY          "health_check"
 #define PING_KEY_TTL_S    "60"
 /* Size of a Redis key built here: the client's prefix, "cache:" and a cache key. */
-#define KEY_SIZE          (SL_CACHE_KEY_MAX + 256)
+#define KEY_SIZE          (SL_CACHE_STORE_KEY_MAX + 256)
 
 static const char not_initialized[] = "Cache not initialized. litellm.cache is None";
 
@@ -311,11 +311,11 @@ cache_delete(struct sl_request *r, const struct sl_mgmt_caller *caller, const cJ
     }
     cJSON_ArrayForEach(item, keys) {
         if (!cJSON_IsString(item) || item->valuestring[0] == '\0' ||
-            strlen(item->valuestring) > SL_CACHE_KEY_MAX) {
+            strlen(item->valuestring) > SL_CACHE_STORE_KEY_MAX) {
             sl_request_respond_error(r, 400, "bad_request_error", "keys",
                                      "Every entry of keys must be a non-empty string of at most "
                                      "%d bytes.",
-                                     SL_CACHE_KEY_MAX);
+                                     SL_CACHE_STORE_KEY_MAX);
             return;
         }
     }

@@ -16,8 +16,8 @@
 #include "common/xalloc.h"
 #include "gateway/worker.h"
 
-/* Room for the client's key prefix, "cache:" and a key of SL_CACHE_KEY_MAX bytes. */
-#define REDIS_KEY_SIZE (SL_CACHE_KEY_MAX + 256)
+/* Room for the client's key prefix, "cache:" and a key of SL_CACHE_STORE_KEY_MAX bytes. */
+#define REDIS_KEY_SIZE (SL_CACHE_STORE_KEY_MAX + 256)
 
 /*
  * 1 while this worker's cache commands fail. Each worker runs its loop on its own thread and
@@ -67,7 +67,7 @@ note_reply(struct sl_worker *w, enum sl_status st, const redisReply *reply)
 static enum sl_status
 entry_key(struct sl_worker *w, const char *cache_key, char buf[REDIS_KEY_SIZE])
 {
-    if (strlen(cache_key) > SL_CACHE_KEY_MAX)
+    if (strlen(cache_key) > SL_CACHE_STORE_KEY_MAX)
         return SL_ERR_TOO_LARGE;
     return sl_redis_key(buf, REDIS_KEY_SIZE, w->redis, "cache:%s", cache_key);
 }

@@ -28,7 +28,7 @@
 struct sl_worker;
 
 /* Maximum length of a cache key as given by the caller, without the NUL. */
-#define SL_CACHE_KEY_MAX 512
+#define SL_CACHE_STORE_KEY_MAX 512
 
 /* Keys sent in one MGET; sl_cache_mget() splits longer lists into several commands. */
 #define SL_CACHE_MGET_BATCH 500
@@ -41,7 +41,7 @@ struct sl_worker;
  * - SL_OK with the entry's `len` bytes at `value` (borrowed until the callback returns);
  * - SL_ERR_NOT_FOUND when there is no entry (or it expired);
  * - SL_ERR_UNAVAILABLE when Redis is not configured, down, timed out or sent an error reply;
- * - SL_ERR_TOO_LARGE when `cache_key` is longer than SL_CACHE_KEY_MAX (nothing is sent).
+ * - SL_ERR_TOO_LARGE when `cache_key` is longer than SL_CACHE_STORE_KEY_MAX (nothing is sent).
  * `value` is NULL and `len` 0 unless the status is SL_OK.
  */
 typedef void (*sl_cache_get_cb)(struct sl_worker *w, enum sl_status st, const char *value,

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
+#include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
@@ -215,6 +216,7 @@ finish_whole(struct sl_request *r, struct sl_call *call)
     } else if (rc != SL_OK) {
         fail(r, 502, "api_error", "The provider's response could not be read: %s.", err.msg);
     } else {
+        sl_cache_whole(r, &out);
         add_proxy_headers(r);
         sl_request_respond_json(r, 200, out.data, out.len);
         finish_call(r);
@@ -246,6 +248,7 @@ write_frames(struct sl_request *r, const struct sl_buf *frames)
     if (r->ctx.native || r->format->convert_frames == NULL) {
         start_client_stream(r);
         sl_request_write(r, frames->data, frames->len);
+        sl_cache_frames(r, frames->data, frames->len);
         return;
     }
     sl_buf_init(&converted, 0);
@@ -253,6 +256,7 @@ write_frames(struct sl_request *r, const struct sl_buf *frames)
                                   &converted) == SL_OK && converted.len > 0) {
         start_client_stream(r);
         sl_request_write(r, converted.data, converted.len);
+        sl_cache_frames(r, converted.data, converted.len);
     }
     sl_buf_dispose(&converted);
 }
@@ -282,6 +286,8 @@ end_stream(struct sl_request *r)
     sl_buf_init(&frames, 0);
     r->format->stream_end(&r->ctx, &r->format_state, r->ctx.native, &r->usage, &frames);
     sl_request_write(r, frames.data, frames.len);
+    sl_cache_frames(r, frames.data, frames.len);
+    sl_cache_stream_done(r);
     sl_request_end(r, H2O_SEND_STATE_FINAL);
     sl_buf_dispose(&frames);
     finish_call(r);

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/worker.h"
 
@@ -123,6 +124,7 @@ sl_request_release(struct sl_request *r)
         r->st.family_free(r->st.family);
     if (r->format_state != NULL && r->format->free_state != NULL)
         r->format->free_state(r->format_state);
+    sl_cache_state_free(r->cache);
     cJSON_Delete(r->body);
     cJSON_Delete(r->original);
     sl_buf_dispose(&r->out_pending);
