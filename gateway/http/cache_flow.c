@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cache_flow -- the response cache in a model request. Before the relay, a cached answer is
+ * cache_flow -- the response cache in a model request. Before the relay, a cached response is
  * looked up and, on a hit, sent without calling the provider. After the relay, a complete
- * answer is stored: a whole response as it was sent, a stream assembled from its chunks.
+ * response is stored: a whole response as it was sent, a stream assembled from its chunks.
  * Embeddings are cached per input, so a request whose inputs partly hit forwards only the
- * others and merges the answers in order.
+ * others and merges the responses in order.
  *
  * Entries are keyed by the cache core (gateway/cache/cache.h) and kept in Redis
  * (gateway/cache/store.h). With Redis unavailable the request runs as if caching were off.
@@ -34,12 +34,12 @@
 struct sl_cache_state {
     char key[SL_CACHE_KEY_MAX]; /* whole requests; "" for embeddings */
     enum sl_call_kind kind;
-    int store;      /* write a complete answer */
+    int store;      /* write a complete response */
     long ttl_s;     /* lifetime of a written entry */
     long s_maxage_s; /* accept only entries younger than this; -1 for any */
     size_t max_entry_bytes;
 
-    /* Streams: the chunks sent, parsed back and assembled into one answer. */
+    /* Streams: the chunks sent, parsed back and assembled into one response. */
     int assembling;
     int failed; /* the stream cannot be stored (too large, malformed) */
     struct sl_sse_parser sse;
@@ -85,7 +85,7 @@ call_type_name(enum sl_call_kind kind)
     }
 }
 
-/* Returns 1 when cache_params.supported_call_types holds the kind, by LiteLLM's names. */
+/* Returns 1 when cache_params.supported_call_types lists the kind, by LiteLLM's names. */
 static int
 supported(const struct sl_config *cfg, enum sl_call_kind kind)
 {
@@ -139,7 +139,7 @@ add_key_header(struct sl_request *r, const char *key)
     sl_request_add_header(r, "x-litellm-cache-key", key);
 }
 
-/* Sends `response` (a stored answer, refreshed) as the client asked: JSON or a stream. */
+/* Sends `response` (a stored response, refreshed) as the client asked: JSON or a stream. */
 static void
 send_hit(struct sl_request *r, cJSON *response, const char *key, int include_usage)
 {
@@ -376,7 +376,7 @@ sl_cache_begin(struct sl_request *r, const struct sl_auth_record *rec, const cha
     const char *ns;
     int lookup;
 
-    /* Stored answers replay as chat streams only, so streamed text completions are not
+    /* Stored responses replay as chat streams only, so streamed text completions are not
      * cached. */
     if (!cfg->cache || !supported(cfg, r->ctx.kind) || call_type_name(r->ctx.kind) == NULL ||
         (r->ctx.kind == SL_KIND_COMPLETION && r->stream))
@@ -452,12 +452,12 @@ store_response(struct sl_request *r, const char *key, const cJSON *response)
 }
 
 /* Stores every forwarded input's vector, and fills the response with the cached ones. Returns
- * the merged response, or NULL when the provider's answer does not match what was asked. */
+ * the merged response, or NULL when the provider's response does not match what was asked. */
 static cJSON *
-merge_inputs(struct sl_request *r, const cJSON *answer)
+merge_inputs(struct sl_request *r, const cJSON *reply)
 {
     struct sl_cache_state *c = r->cache;
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(answer, "data");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(reply, "data");
     cJSON *merged;
     cJSON *out_data;
     const cJSON *item;
@@ -489,7 +489,7 @@ merge_inputs(struct sl_request *r, const cJSON *answer)
             cJSON_Delete(entry);
         }
     }
-    merged = cJSON_Duplicate(answer, 1);
+    merged = cJSON_Duplicate(reply, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(merged, "data");
     out_data = cJSON_AddArrayToObject(merged, "data");
     for (size_t i = 0; i < c->n_inputs; i++) {
@@ -508,18 +508,18 @@ void
 sl_cache_whole(struct sl_request *r, struct sl_buf *body)
 {
     struct sl_cache_state *c = r->cache;
-    cJSON *answer = NULL;
+    cJSON *reply = NULL;
     cJSON *merged;
     char *text;
 
     if (c == NULL || body->len == 0)
         return;
-    if (sl_json_parse(body->data, body->len, SL_JSON_MAX_DEPTH, &answer, NULL) != SL_OK)
+    if (sl_json_parse(body->data, body->len, SL_JSON_MAX_DEPTH, &reply, NULL) != SL_OK)
         return;
     if (c->kind != SL_KIND_EMBEDDING) {
         if (c->store)
-            store_response(r, c->key, answer);
-        cJSON_Delete(answer);
+            store_response(r, c->key, reply);
+        cJSON_Delete(reply);
         return;
     }
     if (c->forwarded == NULL) {
@@ -529,8 +529,8 @@ sl_cache_whole(struct sl_request *r, struct sl_buf *body)
             c->forwarded[i] = i;
         c->n_forwarded = c->n_inputs;
     }
-    merged = merge_inputs(r, answer);
-    cJSON_Delete(answer);
+    merged = merge_inputs(r, reply);
+    cJSON_Delete(reply);
     if (merged == NULL)
         return;
     if (c->n_forwarded < c->n_inputs) {
@@ -580,13 +580,13 @@ void
 sl_cache_stream_done(struct sl_request *r)
 {
     struct sl_cache_state *c = r->cache;
-    cJSON *answer;
+    cJSON *reply;
 
     if (c == NULL || !c->assembling || c->failed || !c->store)
         return;
-    answer = sl_cache_assembler_finish(&c->assembler);
-    if (answer == NULL)
+    reply = sl_cache_assembler_finish(&c->assembler);
+    if (reply == NULL)
         return;
-    store_response(r, c->key, answer);
-    cJSON_Delete(answer);
+    store_response(r, c->key, reply);
+    cJSON_Delete(reply);
 }

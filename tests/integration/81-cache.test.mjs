@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The response cache end to end on a real Redis and PostgreSQL, with the mock provider's
-// request log as the oracle: hits and misses, tenant isolation by team, the parameters that
-// make up the key, the per-request controls and who may use them, TTLs on every entry,
-// embeddings cached per input, streams (a cut stream is not stored, a hit replays a valid
-// stream), and requests that still succeed while Redis is down.
+// request log as the oracle. Covered: hits and misses, tenant isolation by team, the
+// parameters that make up the key, the per-request controls and who may use them, TTLs on
+// every entry, embeddings cached per input, streams (a cut stream is not stored, a hit
+// replays a valid stream), and requests that still succeed while Redis is down.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
