@@ -387,6 +387,76 @@ out:
     return rc;
 }
 
+/* Reads one {group: [target, ...]} entry of a fallbacks list into `out`. */
+static enum sl_status
+read_fallback(struct loader *ld, const yaml_node_t *item, struct sl_fallback *out)
+{
+    const yaml_node_pair_t *pair;
+    const yaml_node_t *key;
+    const yaml_node_t *value;
+    const char *name = NULL;
+    struct sl_config_option targets = {.type = SL_CONFIG_T_STRLIST, .offset = 0};
+    void *saved = ld->base;
+    enum sl_status rc;
+
+    if (item == NULL || item->type != YAML_MAPPING_NODE ||
+        item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1)
+        return fail(ld, item, "each fallbacks entry must be a map with one key, e.g. "
+                              "{gpt-4o: [gpt-4o-mini]}");
+    pair = item->data.mapping.pairs.start;
+    key = yaml_document_get_node(ld->doc, pair->key);
+    value = yaml_document_get_node(ld->doc, pair->value);
+    if (key == NULL || value == NULL || key->type != YAML_SCALAR_NODE)
+        return fail(ld, item, "a fallbacks entry's key must be a model group name");
+    rc = raw_scalar(ld, key, &name);
+    if (rc != SL_OK)
+        return rc;
+    if (name[0] == '\0' || has_control_chars(name))
+        return fail(ld, key, "invalid model group name in fallbacks");
+
+    /* The targets are a plain list of strings, read by the list setter. */
+    out->group = sl_xstrdup(name);
+    ld->base = &out->targets;
+    rc = set_strlist(ld, &targets, value);
+    ld->base = saved;
+    return rc;
+}
+
+static enum sl_status
+set_fallbacks(struct loader *ld, const struct sl_config_option *opt, const yaml_node_t *node)
+{
+    struct sl_fallbacks *slot = (struct sl_fallbacks *)(void *)((char *)ld->base + opt->offset);
+    struct sl_fallbacks next = {NULL, 0};
+    enum sl_status rc = SL_OK;
+
+    if (node->type == YAML_SCALAR_NODE && is_null_scalar(node))
+        return SL_OK;
+    if (node->type != YAML_SEQUENCE_NODE) {
+        rc = fail(ld, node, "expected a list of maps, e.g. [{gpt-4o: [gpt-4o-mini]}], found %s",
+                  node_kind(node));
+        goto out;
+    }
+    next.items = sl_xcalloc((size_t)(node->data.sequence.items.top -
+                                     node->data.sequence.items.start) + 1,
+                            sizeof(*next.items));
+    for (yaml_node_item_t *it = node->data.sequence.items.start;
+         it < node->data.sequence.items.top; it++) {
+        rc = read_fallback(ld, yaml_document_get_node(ld->doc, *it), &next.items[next.n]);
+        next.n++; /* counted even on failure, so the dispose below frees a partial entry */
+        if (rc != SL_OK)
+            goto out;
+    }
+
+out:
+    if (rc == SL_OK) {
+        sl_config__fallbacks_dispose(slot);
+        *slot = next;
+    } else {
+        sl_config__fallbacks_dispose(&next);
+    }
+    return rc;
+}
+
 static enum sl_status
 apply_option(struct loader *ld, const struct sl_config_option *opt, const yaml_node_t *node)
 {
@@ -402,6 +472,8 @@ apply_option(struct loader *ld, const struct sl_config_option *opt, const yaml_n
         return set_strlist(ld, opt, node);
     if (opt->type == SL_CONFIG_T_HEADERS)
         return set_headers(ld, opt, node);
+    if (opt->type == SL_CONFIG_T_FALLBACKS)
+        return set_fallbacks(ld, opt, node);
     if (node->type != YAML_SCALAR_NODE)
         return fail(ld, node, "expected a single value, found %s", node_kind(node));
 

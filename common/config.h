@@ -39,6 +39,18 @@ struct sl_header {
     char *value; /* owned */
 };
 
+/* One entry of a fallbacks list: the model groups tried, in order, after `group` failed. */
+struct sl_fallback {
+    char *group; /* owned; "*" applies to every group */
+    struct sl_strlist targets;
+};
+
+/* A fallbacks option, written in YAML as [{"group": ["backup", ...]}, ...]. */
+struct sl_fallbacks {
+    struct sl_fallback *items; /* owned */
+    size_t n;
+};
+
 /* general_settings.redis_failure_mode: what rate limits do while Redis is unreachable. */
 enum sl_redis_failure_mode {
     SL_REDIS_FAIL_OPEN,   /* let requests through */
@@ -138,6 +150,10 @@ struct sl_config {
     struct sl_strlist failure_callback;
     double request_timeout_s; /* seconds */
     int64_t num_retries;
+    struct sl_fallbacks fallbacks;
+    struct sl_fallbacks context_window_fallbacks;
+    struct sl_fallbacks content_policy_fallbacks;
+    struct sl_strlist default_fallbacks;
     int ssl_verify;      /* 0 or 1 */
     char *ssl_ca_bundle; /* set when ssl_verify was given as a path; ssl_verify is then 1 */
     int drop_params;
@@ -188,6 +204,11 @@ struct sl_config {
     /* router_settings */
     enum sl_routing_strategy routing_strategy;
     int64_t router_num_retries; /* SL_CONFIG_UNSET_INT: use num_retries above */
+    /* Each list below, when not empty, replaces the litellm_settings list of the same name. */
+    struct sl_fallbacks router_fallbacks;
+    struct sl_fallbacks router_context_window_fallbacks;
+    struct sl_fallbacks router_content_policy_fallbacks;
+    struct sl_strlist router_default_fallbacks;
     double router_timeout_s;    /* seconds, NAN when unset */
     double router_stream_timeout_s;
     char *redis_host;

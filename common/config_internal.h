@@ -23,6 +23,7 @@ enum sl_config_type {
     SL_CONFIG_T_HEADERS,      /* struct sl_header array at `offset`, size_t count at `aux` */
     SL_CONFIG_T_BOOL_OR_PATH, /* int at `offset`; a path sets it to 1 and goes to `aux` */
     SL_CONFIG_T_MISPLACED,    /* any value fails the load with `doc` as the reason */
+    SL_CONFIG_T_FALLBACKS,    /* struct sl_fallbacks, from [{group: [target, ...]}, ...] */
 };
 
 enum sl_config_scope {
@@ -74,6 +75,9 @@ enum sl_status sl_config__set_scalar(const struct sl_config_option *opt, void *b
 
 /* Frees a string slot's value and sets it to NULL. */
 void sl_config__unset_string(const struct sl_config_option *opt, void *base);
+
+/* Frees every entry of `list` and zeroes it. */
+void sl_config__fallbacks_dispose(struct sl_fallbacks *list);
 
 /* Frees every item of `list` and zeroes it. */
 void sl_config__strlist_dispose(struct sl_strlist *list);

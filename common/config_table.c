@@ -99,6 +99,19 @@ const struct sl_config_option sl_config__options[] = {
     {"litellm_settings.num_retries", GLOBAL(num_retries), .type = SL_CONFIG_T_INT, .def = "2",
      .min = 0, .max = RETRIES_MAX, .flags = RELOAD,
      .doc = "Retries within a model group when router_settings.num_retries is unset."},
+    {"litellm_settings.fallbacks", GLOBAL(fallbacks), .type = SL_CONFIG_T_FALLBACKS,
+     .flags = RELOAD,
+     .doc = "Model groups tried in order after a group's retries fail, e.g. "
+            "[{\"gpt-4o\": [\"gpt-4o-mini\"]}]; \"*\" applies to every group."},
+    {"litellm_settings.context_window_fallbacks", GLOBAL(context_window_fallbacks),
+     .type = SL_CONFIG_T_FALLBACKS, .flags = RELOAD,
+     .doc = "Model groups tried after a context window error (the only ones tried then)."},
+    {"litellm_settings.content_policy_fallbacks", GLOBAL(content_policy_fallbacks),
+     .type = SL_CONFIG_T_FALLBACKS, .flags = RELOAD,
+     .doc = "Model groups tried after a content policy error (the only ones tried then)."},
+    {"litellm_settings.default_fallbacks", GLOBAL(default_fallbacks),
+     .type = SL_CONFIG_T_STRLIST, .flags = RELOAD,
+     .doc = "Model groups tried after any group without its own fallbacks entry fails."},
     {"litellm_settings.ssl_verify", GLOBAL(ssl_verify), .aux = offsetof(struct sl_config,
                                                                       ssl_ca_bundle),
      .type = SL_CONFIG_T_BOOL_OR_PATH, .def = "true",
@@ -215,6 +228,17 @@ const struct sl_config_option sl_config__options[] = {
     {"router_settings.num_retries", GLOBAL(router_num_retries), .type = SL_CONFIG_T_INT,
      .min = 0, .max = RETRIES_MAX, .flags = RELOAD,
      .doc = "Retries within a model group; overrides litellm_settings.num_retries."},
+    {"router_settings.fallbacks", GLOBAL(router_fallbacks), .type = SL_CONFIG_T_FALLBACKS,
+     .flags = RELOAD, .doc = "As litellm_settings.fallbacks, which it replaces when not empty."},
+    {"router_settings.context_window_fallbacks", GLOBAL(router_context_window_fallbacks),
+     .type = SL_CONFIG_T_FALLBACKS, .flags = RELOAD,
+     .doc = "As litellm_settings.context_window_fallbacks, which it replaces when not empty."},
+    {"router_settings.content_policy_fallbacks", GLOBAL(router_content_policy_fallbacks),
+     .type = SL_CONFIG_T_FALLBACKS, .flags = RELOAD,
+     .doc = "As litellm_settings.content_policy_fallbacks, which it replaces when not empty."},
+    {"router_settings.default_fallbacks", GLOBAL(router_default_fallbacks),
+     .type = SL_CONFIG_T_STRLIST, .flags = RELOAD,
+     .doc = "As litellm_settings.default_fallbacks, which it replaces when not empty."},
     {"router_settings.timeout", GLOBAL(router_timeout_s), .type = SL_CONFIG_T_DURATION,
      .min = 0.001, .max = DAY_S, .flags = RELOAD,
      .doc = "Upstream timeout for deployments that set none; overrides request_timeout."},
@@ -589,6 +613,10 @@ sl_config__set_scalar(const struct sl_config_option *opt, void *base, const char
         sl_errbuf_set(why, "invalid value %s (expected a map of header names to values)",
                       quoted);
         return SL_ERR_CONFIG;
+    case SL_CONFIG_T_FALLBACKS:
+        sl_errbuf_set(why, "invalid value %s (expected a list of maps, e.g. [{a: [b, c]}])",
+                      quoted);
+        return SL_ERR_CONFIG;
     default:
         return set_number(opt, base, text, quoted, why);
     }
@@ -662,6 +690,18 @@ sl_config__strlist_dispose(struct sl_strlist *list)
 }
 
 void
+sl_config__fallbacks_dispose(struct sl_fallbacks *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->items[i].group);
+        sl_config__strlist_dispose(&list->items[i].targets);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->n = 0;
+}
+
+void
 sl_config__dispose_slots(enum sl_config_scope scope, void *base)
 {
     for (size_t i = 0; i < sl_config__n_options; i++) {
@@ -679,6 +719,9 @@ sl_config__dispose_slots(enum sl_config_scope scope, void *base)
             break;
         case SL_CONFIG_T_STRLIST:
             sl_config__strlist_dispose(SLOT(base, opt, struct sl_strlist));
+            break;
+        case SL_CONFIG_T_FALLBACKS:
+            sl_config__fallbacks_dispose(SLOT(base, opt, struct sl_fallbacks));
             break;
         case SL_CONFIG_T_HEADERS: {
             struct sl_header *h = *SLOT(base, opt, struct sl_header *);
@@ -782,7 +825,7 @@ write_type(FILE *f, const struct sl_config_option *opt)
         [SL_CONFIG_T_DURATION] = "duration (s)", [SL_CONFIG_T_SIZE_MB] = "size (MiB)",
         [SL_CONFIG_T_ENUM] = "one of",           [SL_CONFIG_T_STRLIST] = "list of strings",
         [SL_CONFIG_T_HEADERS] = "map of strings", [SL_CONFIG_T_BOOL_OR_PATH] = "boolean or path",
-        [SL_CONFIG_T_MISPLACED] = "",
+        [SL_CONFIG_T_MISPLACED] = "",            [SL_CONFIG_T_FALLBACKS] = "list of maps",
     };
 
     fputs(names[opt->type], f);

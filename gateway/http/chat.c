@@ -24,6 +24,7 @@
 #include "gateway/auth/routes.h"
 #include "gateway/gateway.h"
 #include "gateway/http/cache_flow.h"
+#include "gateway/http/failover.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
@@ -428,6 +429,8 @@ continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, voi
     r->ctx.body = r->body;
     r->ctx.raw_body = req->entity.base;
     r->ctx.raw_len = req->entity.len;
+    if (!sl_failover_begin(r, rec, group))
+        return;
     if (sl_cache_begin(r, rec, group->name) == SL_CACHE_DONE)
         return;
     sl_relay_start(r);

@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
+#include "gateway/http/failover.h"
 #include "gateway/http/format_anthropic.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
@@ -197,6 +198,8 @@ continue_messages(struct sl_request *r, const struct sl_auth_record *rec, void *
     r->ctx.body = r->body;
     r->ctx.raw_body = req->entity.base;
     r->ctx.raw_len = req->entity.len;
+    if (!sl_failover_begin(r, rec, group))
+        return;
     sl_relay_start(r);
 }
 

@@ -25,6 +25,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
+#include "gateway/http/failover.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
 #include "gateway/worker.h"
@@ -60,6 +61,7 @@ add_proxy_headers(struct sl_request *r)
     const struct sl_deployment *d = r->deployment;
     const struct sl_call *call = r->call;
     char base[512];
+    char count[16];
     size_t pos = 0;
     const char *name;
     const char *value;
@@ -75,8 +77,10 @@ add_proxy_headers(struct sl_request *r)
     base[strcspn(base, "?")] = '\0';
     if (base[0] != '\0')
         sl_request_add_header(r, "x-litellm-model-api-base", base);
-    sl_request_add_header(r, "x-litellm-attempted-retries", "0");
-    sl_request_add_header(r, "x-litellm-attempted-fallbacks", "0");
+    snprintf(count, sizeof(count), "%u", r->attempted_retries);
+    sl_request_add_header(r, "x-litellm-attempted-retries", count);
+    snprintf(count, sizeof(count), "%u", r->attempted_fallbacks);
+    sl_request_add_header(r, "x-litellm-attempted-fallbacks", count);
     if (call == NULL)
         return;
 
@@ -113,6 +117,19 @@ respond_upstream_error(struct sl_request *r, const struct sl_upstream_error *e)
     add_proxy_headers(r);
     sl_request_respond_error(r, e->status, type, e->param[0] != '\0' ? e->param : NULL, "%s",
                              e->message);
+}
+
+/* Ends a call that failed before the client got a byte: another attempt when failover allows
+ * one, else the error response. */
+static void
+fail_before_start(struct sl_request *r, const struct sl_upstream_error *e)
+{
+    if (sl_failover_try(r, e, r->call)) {
+        finish_call(r);
+        return;
+    }
+    respond_upstream_error(r, e);
+    finish_call(r);
 }
 
 /* The stream's last words after a failure, in the client's format. */
@@ -154,8 +171,7 @@ fail(struct sl_request *r, int status, const char *type, const char *fmt, ...)
         end_stream_with_error(r, &e);
         return;
     }
-    respond_upstream_error(r, &e);
-    finish_call(r);
+    fail_before_start(r, &e);
 }
 
 /* A transfer that ended without a usable response: timeout, connection, size. */
@@ -193,8 +209,7 @@ finish_whole(struct sl_request *r, struct sl_call *call)
         struct sl_upstream_error e;
 
         r->provider->parse_error(call->status, call->in.data, call->in.len, &e);
-        respond_upstream_error(r, &e);
-        finish_call(r);
+        fail_before_start(r, &e);
         return;
     }
 
@@ -274,12 +289,10 @@ end_stream(struct sl_request *r)
         e.status = 502;
         snprintf(e.message, sizeof(e.message),
                  "The provider ended the stream without a finish_reason.");
-        if (!r->started) {
-            respond_upstream_error(r, &e);
-            finish_call(r);
-        } else {
+        if (!r->started)
+            fail_before_start(r, &e);
+        else
             end_stream_with_error(r, &e);
-        }
         return;
     }
     start_client_stream(r);
@@ -313,12 +326,10 @@ handle_event(struct sl_request *r, const struct sl_stream_event *ev)
         break;
     case SL_STREAM_FAILED:
         r->usage = r->st.usage;
-        if (!r->started) {
-            respond_upstream_error(r, &e);
-            finish_call(r);
-        } else {
+        if (!r->started)
+            fail_before_start(r, &e);
+        else
             end_stream_with_error(r, &e);
-        }
         break;
     }
     sl_buf_dispose(&out);
@@ -465,7 +476,7 @@ prepare_ctx(struct sl_request *r)
 
     r->provider = sl_provider_find(r->deployment->provider);
     r->ctx.deployment = r->deployment;
-    r->ctx.requested_model = r->model;
+    r->ctx.requested_model = sl_failover_group_name(r);
     r->ctx.stream = r->stream;
     r->ctx.now_unix_s = (int64_t)time(NULL);
     r->ctx.native = r->provider->native_format == r->ctx.inbound;

@@ -14,6 +14,7 @@
 #include "common/xalloc.h"
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
+#include "gateway/http/failover.h"
 #include "gateway/worker.h"
 
 /* Bytes queued for a client beyond this are a writer's bug: streams stop consuming first. */
@@ -125,6 +126,7 @@ sl_request_release(struct sl_request *r)
     if (r->format_state != NULL && r->format->free_state != NULL)
         r->format->free_state(r->format_state);
     sl_cache_state_free(r->cache);
+    sl_failover_free(r->failover);
     cJSON_Delete(r->body);
     cJSON_Delete(r->original);
     sl_buf_dispose(&r->out_pending);

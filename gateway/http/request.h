@@ -86,6 +86,11 @@ struct sl_request {
     int decoder_ready;
     struct sl_stream_state st;
     uint64_t upstream_start_us;
+
+    /* Retries and fallbacks (http/failover.h); NULL on routes without them. Owned. */
+    struct sl_failover *failover;
+    unsigned attempted_retries;
+    unsigned attempted_fallbacks;
 };
 
 /* Writes a new random request id (a UUID version 4) and its NUL into `out`. */

@@ -170,6 +170,40 @@ sl_router_pick(const struct sl_model_group *g, uint64_t *rng)
     return g->deployments[g->n - 1];
 }
 
+static int
+is_skipped(const struct sl_deployment *d, const struct sl_deployment *const *skip, size_t n_skip)
+{
+    for (size_t i = 0; i < n_skip; i++)
+        if (skip[i] == d)
+            return 1;
+    return 0;
+}
+
+const struct sl_deployment *
+sl_router_pick_except(const struct sl_model_group *g, uint64_t *rng,
+                      const struct sl_deployment *const *skip, size_t n_skip)
+{
+    const struct sl_deployment *last = NULL;
+    double total = 0;
+    double point;
+
+    for (size_t i = 0; i < g->n; i++)
+        if (!is_skipped(g->deployments[i], skip, n_skip))
+            total += weight_of(g->deployments[i]);
+    if (total <= 0)
+        return NULL;
+    point = (double)(next_random(rng) >> 11) / 9007199254740992.0 * total;
+    for (size_t i = 0; i < g->n; i++) {
+        if (is_skipped(g->deployments[i], skip, n_skip))
+            continue;
+        last = g->deployments[i];
+        point -= weight_of(last);
+        if (point < 0)
+            return last;
+    }
+    return last;
+}
+
 void
 sl_router_names_json(const struct sl_router *r, struct sl_buf *out)
 {

@@ -67,6 +67,12 @@ const struct sl_model_group *sl_router_find(const struct sl_router *r, const cha
  */
 const struct sl_deployment *sl_router_pick(const struct sl_model_group *g, uint64_t *rng);
 
+/* As sl_router_pick() among the deployments of `g` that are not among the `n_skip` of
+ * `skip`. Returns NULL when every deployment is skipped. */
+const struct sl_deployment *sl_router_pick_except(const struct sl_model_group *g, uint64_t *rng,
+                                                  const struct sl_deployment *const *skip,
+                                                  size_t n_skip);
+
 /* Appends the group names as a JSON array of strings, for error messages. */
 void sl_router_names_json(const struct sl_router *r, struct sl_buf *out);
 

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * failover -- retries within a model group and fallbacks to other groups (see failover.h).
+ *
+ * LiteLLM's order (router.py, v1.x): a failed call is retried within its group up to
+ * num_retries times, each retry on a deployment not yet tried when one is left; then the
+ * fallback groups of the group the client named are tried in order, each with its own retries.
+ * A group is tried at most once per request, so fallback lists that name each other cannot
+ * loop. The next attempt always starts from a timer on the worker's loop, never from inside
+ * the curl callback that reported the failure.
+ */
+#define SL_LOG_MODULE "failover"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "gateway/auth/keys.h"
+#include "gateway/gateway.h"
+#include "gateway/http/failover.h"
+#include "gateway/http/handlers.h"
+#include "gateway/http/pipeline.h"
+#include "gateway/http/request.h"
+#include "gateway/router/live.h"
+#include "gateway/router/router.h"
+#include "gateway/worker.h"
+
+/* Deployments remembered as tried within one group; more are retried at random. */
+#define SL_FAILOVER_MAX_TRIED 32u
+/* Entries of a request's own fallbacks list that are read; the rest are ignored. */
+#define SL_FAILOVER_MAX_REQUEST_FALLBACKS 16
+/* A request's num_retries above this is rejected (the config's own bound). */
+#define SL_FAILOVER_MAX_RETRIES 100
+
+struct sl_failover {
+    const struct sl_router *router;      /* pinned to the h2o request by the handler */
+    const struct sl_model_group *group;  /* the group of the current attempt */
+    const char *primary;                 /* the group the client named; borrowed from router */
+    struct sl_auth_record rec;
+    int has_rec;
+    int64_t request_retries;             /* the body's num_retries, or -1 */
+    unsigned retries_left;               /* in the current group */
+    unsigned retries_in_group;           /* done in the current group, for the back-off */
+    const struct sl_deployment *tried[SL_FAILOVER_MAX_TRIED];
+    size_t n_tried;
+    struct sl_strlist tried_groups;      /* owned copies: the names survive a config reload */
+    struct sl_strlist request_fallbacks; /* the body's own list */
+    unsigned fallbacks_used;
+};
+
+/* A pending attempt; the timer holds a reference on the request. */
+struct attempt_timer {
+    uv_timer_t timer;
+    struct sl_request *r;
+};
+
+/* ---------------------------------------------------------------- pure parts */
+
+static int
+contains_nocase(const char *haystack, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (const char *p = haystack; *p != '\0'; p++)
+        if (strncasecmp(p, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+is_context_window_error(const struct sl_upstream_error *e)
+{
+    static const char *const marks[] = {"context_length_exceeded", "context window",
+                                        "maximum context length", "prompt is too long",
+                                        "input is too long", "too many tokens"};
+
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (contains_nocase(e->type, marks[i]) || contains_nocase(e->message, marks[i]))
+            return 1;
+    return 0;
+}
+
+static int
+is_content_policy_error(const struct sl_upstream_error *e)
+{
+    static const char *const marks[] = {"content_policy_violation", "content_filter",
+                                        "content management policy", "responsibleaipolicy"};
+
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (contains_nocase(e->type, marks[i]) || contains_nocase(e->message, marks[i]))
+            return 1;
+    return 0;
+}
+
+enum sl_failover_class
+sl_failover_classify(const struct sl_upstream_error *e)
+{
+    int s = e->status;
+
+    if (s == 408 || s == 409 || s == 429 || s >= 500)
+        return SL_FAILOVER_RETRY;
+    if (s == 401 || s == 403)
+        return SL_FAILOVER_AUTH;
+    if (s == 400 || s == 413 || s == 422) {
+        if (is_content_policy_error(e))
+            return SL_FAILOVER_CONTENT_POLICY;
+        if (is_context_window_error(e))
+            return SL_FAILOVER_CONTEXT_WINDOW;
+    }
+    return SL_FAILOVER_FINAL;
+}
+
+int
+sl_failover_parse_retry_after(const char *value, int ms, double *seconds)
+{
+    char *end = NULL;
+    double v;
+
+    if (value == NULL)
+        return 0;
+    while (*value == ' ')
+        value++;
+    if (*value < '0' || *value > '9')
+        return 0; /* a negative number, an HTTP date or nothing */
+    v = strtod(value, &end);
+    while (end != NULL && *end == ' ')
+        end++;
+    if (end == NULL || *end != '\0' || !isfinite(v))
+        return 0;
+    *seconds = ms ? v / 1000.0 : v;
+    return 1;
+}
+
+uint64_t
+sl_failover_backoff_ms(unsigned retry, double retry_after_s, double min_wait_s,
+                       int other_deployment, uint64_t cap_ms)
+{
+    double wait_s;
+
+    if (other_deployment)
+        return 0;
+    if (!isnan(retry_after_s) && retry_after_s > 0) {
+        wait_s = retry_after_s;
+    } else {
+        wait_s = retry >= 4 ? 8.0 : 0.5 * (double)(1u << retry);
+        if (!isnan(min_wait_s) && min_wait_s > wait_s)
+            wait_s = min_wait_s;
+    }
+    if (wait_s * 1000.0 >= (double)cap_ms)
+        return cap_ms;
+    return (uint64_t)(wait_s * 1000.0);
+}
+
+static const struct sl_fallbacks *
+choose_fallbacks(const struct sl_fallbacks *router, const struct sl_fallbacks *litellm)
+{
+    return router->n > 0 ? router : litellm;
+}
+
+/* Returns the targets of `group` in `list`, else those of its "*" entry. */
+static size_t
+entry_targets(const struct sl_fallbacks *list, const char *group, char *const **out)
+{
+    const struct sl_fallback *star = NULL;
+
+    for (size_t i = 0; i < list->n; i++) {
+        if (strcmp(list->items[i].group, group) == 0) {
+            *out = list->items[i].targets.items;
+            return list->items[i].targets.n;
+        }
+        if (star == NULL && strcmp(list->items[i].group, "*") == 0)
+            star = &list->items[i];
+    }
+    if (star == NULL)
+        return 0;
+    *out = star->targets.items;
+    return star->targets.n;
+}
+
+size_t
+sl_failover_targets(const struct sl_config *cfg, const struct sl_strlist *request_list,
+                    enum sl_failover_class cls, const char *group, char *const **out)
+{
+    const struct sl_strlist *defaults;
+    size_t n;
+
+    switch (cls) {
+    case SL_FAILOVER_FINAL:
+        return 0;
+    case SL_FAILOVER_CONTENT_POLICY:
+        return entry_targets(choose_fallbacks(&cfg->router_content_policy_fallbacks,
+                                              &cfg->content_policy_fallbacks),
+                             group, out);
+    case SL_FAILOVER_CONTEXT_WINDOW:
+        return entry_targets(choose_fallbacks(&cfg->router_context_window_fallbacks,
+                                              &cfg->context_window_fallbacks),
+                             group, out);
+    case SL_FAILOVER_RETRY:
+    case SL_FAILOVER_AUTH:
+        break;
+    }
+    if (request_list != NULL && request_list->n > 0) {
+        *out = request_list->items;
+        return request_list->n;
+    }
+    n = entry_targets(choose_fallbacks(&cfg->router_fallbacks, &cfg->fallbacks), group, out);
+    if (n > 0)
+        return n;
+    defaults = cfg->router_default_fallbacks.n > 0 ? &cfg->router_default_fallbacks
+                                                   : &cfg->default_fallbacks;
+    *out = defaults->items;
+    return defaults->n;
+}
+
+static int
+strlist_has(const struct sl_strlist *list, const char *s)
+{
+    for (size_t i = 0; i < list->n; i++)
+        if (strcmp(list->items[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+strlist_add(struct sl_strlist *list, const char *s)
+{
+    list->items = sl_xrealloc(list->items, (list->n + 1) * sizeof(char *));
+    list->items[list->n++] = sl_xstrdup(s);
+}
+
+static void
+strlist_clear(struct sl_strlist *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->n = 0;
+}
+
+const char *
+sl_failover_next_target(char *const *targets, size_t n, const struct sl_strlist *tried)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strlist_has(tried, targets[i]))
+            return targets[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- per request */
+
+/* The retries a group gets: the request's num_retries, else the first deployment's, else
+ * router_settings.num_retries, else litellm_settings.num_retries (default 2). */
+static unsigned
+retries_for(const struct sl_failover *f, const struct sl_config *cfg,
+            const struct sl_deployment *first)
+{
+    if (f->request_retries >= 0)
+        return (unsigned)f->request_retries;
+    if (first != NULL && first->num_retries >= 0)
+        return (unsigned)first->num_retries;
+    if (cfg->router_num_retries >= 0)
+        return (unsigned)cfg->router_num_retries;
+    return cfg->num_retries >= 0 ? (unsigned)cfg->num_retries : 2u;
+}
+
+/* Reads the body's fallbacks: model names, or objects with a "model" (their other fields,
+ * which LiteLLM merges into the fallback call, are ignored). Returns 0 for any other shape. */
+static int
+read_request_fallbacks(const cJSON *list, struct sl_strlist *out)
+{
+    const cJSON *item;
+    int count = 0;
+
+    if (!cJSON_IsArray(list))
+        return 0;
+    cJSON_ArrayForEach(item, list) {
+        const char *name = cJSON_IsString(item) ? item->valuestring
+                                                : sl_json_get_string(item, "model");
+
+        if (name == NULL || name[0] == '\0')
+            return 0;
+        if (++count > SL_FAILOVER_MAX_REQUEST_FALLBACKS)
+            break;
+        strlist_add(out, name);
+    }
+    return 1;
+}
+
+int
+sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
+                  const struct sl_model_group *group)
+{
+    struct sl_failover *f = sl_xcalloc(1, sizeof(*f));
+    const cJSON *retries = cJSON_GetObjectItemCaseSensitive(r->body, "num_retries");
+    const cJSON *fallbacks = cJSON_GetObjectItemCaseSensitive(r->body, "fallbacks");
+
+    r->failover = f;
+    f->router = sl_router_live_current(r->worker);
+    f->group = group;
+    f->primary = group->name;
+    f->request_retries = -1;
+    if (rec != NULL) {
+        sl_auth_record_copy(&f->rec, rec);
+        f->has_rec = 1;
+    }
+    strlist_add(&f->tried_groups, group->name);
+
+    if (retries != NULL) {
+        if (!cJSON_IsNumber(retries) || retries->valuedouble < 0 ||
+            retries->valuedouble > SL_FAILOVER_MAX_RETRIES) {
+            sl_request_respond_error(r, 400, "invalid_request_error", "num_retries",
+                                     "num_retries must be a whole number from 0 to %d.",
+                                     SL_FAILOVER_MAX_RETRIES);
+            return 0;
+        }
+        f->request_retries = (int64_t)retries->valuedouble;
+    }
+    if (fallbacks != NULL && !cJSON_IsNull(fallbacks) &&
+        !read_request_fallbacks(fallbacks, &f->request_fallbacks)) {
+        sl_request_respond_error(r, 400, "invalid_request_error", "fallbacks",
+                                 "fallbacks must be a list of model group names, e.g. "
+                                 "[\"gpt-4o-mini\"].");
+        return 0;
+    }
+    f->retries_left = retries_for(f, &r->worker->gw->cfg, r->deployment);
+
+    /* The provider must not see the gateway's own parameters: build from the parsed body. */
+    if (retries != NULL || fallbacks != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(r->body, "num_retries");
+        cJSON_DeleteItemFromObjectCaseSensitive(r->body, "fallbacks");
+        r->ctx.raw_body = NULL;
+        r->ctx.raw_len = 0;
+    }
+    return 1;
+}
+
+const char *
+sl_failover_group_name(const struct sl_request *r)
+{
+    return r->failover != NULL ? r->failover->group->name : r->model;
+}
+
+void
+sl_failover_free(struct sl_failover *f)
+{
+    if (f == NULL)
+        return;
+    if (f->has_rec)
+        sl_auth_record_dispose(&f->rec);
+    strlist_clear(&f->tried_groups);
+    strlist_clear(&f->request_fallbacks);
+    free(f);
+}
+
+/* Clears what one attempt left on the request, so that the next starts as the first did. */
+static void
+reset_attempt(struct sl_request *r)
+{
+    if (r->decoder_ready) {
+        sl_decoder_dispose(&r->decoder);
+        r->decoder_ready = 0;
+    }
+    if (r->st.family != NULL && r->st.family_free != NULL)
+        r->st.family_free(r->st.family);
+    memset(&r->st, 0, sizeof(r->st));
+    if (r->format_state != NULL && r->format->free_state != NULL)
+        r->format->free_state(r->format_state);
+    r->format_state = NULL;
+    if (r->original != NULL) {
+        /* The body was converted for the last family; the next may want another form. */
+        cJSON_Delete(r->body);
+        r->body = r->original;
+        r->original = NULL;
+        r->ctx.body = r->body;
+    }
+    memset(&r->usage, 0, sizeof(r->usage));
+}
+
+static void
+on_timer_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void
+on_attempt_timer(uv_timer_t *timer)
+{
+    struct attempt_timer *t = timer->data;
+    struct sl_request *r = t->r;
+
+    uv_close((uv_handle_t *)timer, on_timer_closed);
+    /* A client that left during the wait needs no answer. */
+    if (r->req != NULL) {
+        reset_attempt(r);
+        sl_relay_start(r);
+    }
+    sl_request_release(r);
+}
+
+static void
+schedule(struct sl_request *r, const struct sl_deployment *next, uint64_t delay_ms)
+{
+    struct attempt_timer *t = sl_xcalloc(1, sizeof(*t));
+
+    r->deployment = next;
+    t->r = r;
+    t->timer.data = t;
+    sl_request_retain(r);
+    uv_timer_init(&r->worker->loop, &t->timer);
+    uv_timer_start(&t->timer, on_attempt_timer, delay_ms, 0);
+}
+
+/* The provider's retry-after (or retry-after-ms) in seconds, NAN when absent. */
+static double
+retry_after_of(const struct sl_call *call)
+{
+    size_t pos = 0;
+    const char *name;
+    const char *value;
+    double s = NAN;
+    double v;
+
+    while (call != NULL && sl_call_next_header(call, &pos, &name, &value)) {
+        if (strcmp(name, "retry-after-ms") == 0 && sl_failover_parse_retry_after(value, 1, &v))
+            return v;
+        if (strcmp(name, "retry-after") == 0 && sl_failover_parse_retry_after(value, 0, &v))
+            s = v;
+    }
+    return s;
+}
+
+static int
+is_tried(const struct sl_failover *f, const struct sl_deployment *d)
+{
+    for (size_t i = 0; i < f->n_tried; i++)
+        if (f->tried[i] == d)
+            return 1;
+    return 0;
+}
+
+static void
+remember_tried(struct sl_failover *f, const struct sl_deployment *d)
+{
+    if (is_tried(f, d))
+        return;
+    if (f->n_tried < SL_FAILOVER_MAX_TRIED)
+        f->tried[f->n_tried++] = d;
+}
+
+/* Schedules a retry within the current group. Returns 0 when none is allowed. */
+static int
+try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call *call)
+{
+    struct sl_failover *f = r->failover;
+    const struct sl_config *cfg = &r->worker->gw->cfg;
+    const struct sl_deployment *next;
+    uint64_t cap_ms;
+    uint64_t delay_ms;
+
+    if (f->retries_left == 0)
+        return 0;
+    next = sl_router_pick_except(f->group, &r->worker->rng, f->tried, f->n_tried);
+    if (next == NULL) {
+        /* Wrong credentials stay wrong: only another deployment may help. */
+        if (cls == SL_FAILOVER_AUTH)
+            return 0;
+        next = sl_router_pick(f->group, &r->worker->rng);
+    }
+
+    cap_ms = (uint64_t)(sl_config_timeout_s(cfg, next) * 1000.0);
+    if (cap_ms > SL_FAILOVER_MAX_WAIT_MS)
+        cap_ms = SL_FAILOVER_MAX_WAIT_MS;
+    delay_ms = sl_failover_backoff_ms(f->retries_in_group, retry_after_of(call),
+                                      cfg->retry_after_s, !is_tried(f, next),
+                                      cap_ms);
+    f->retries_left--;
+    f->retries_in_group++;
+    r->attempted_retries++;
+    sl_log(SL_LOG_WARN, r->call_id, "failover.retry", SL_LOG_STR("model_group", f->group->name),
+           SL_LOG_STR("failed_model_id", r->deployment->id), SL_LOG_STR("model_id", next->id),
+           SL_LOG_INT("retries_left", f->retries_left), SL_LOG_INT("delay_ms", (int64_t)delay_ms));
+    schedule(r, next, delay_ms);
+    return 1;
+}
+
+/* Schedules the first attempt of the next fallback group. Returns 0 when none is left. */
+static int
+try_fallback(struct sl_request *r, enum sl_failover_class cls)
+{
+    struct sl_failover *f = r->failover;
+    const struct sl_config *cfg = &r->worker->gw->cfg;
+    char *const *targets = NULL;
+    size_t n = sl_failover_targets(cfg, &f->request_fallbacks, cls, f->primary, &targets);
+    const char *name;
+
+    while (f->fallbacks_used < SL_FAILOVER_MAX_FALLBACKS) {
+        const struct sl_model_group *g;
+        const struct sl_deployment *first;
+
+        name = sl_failover_next_target(targets, n, &f->tried_groups);
+        if (name == NULL)
+            return 0;
+        strlist_add(&f->tried_groups, name);
+        g = sl_router_find(f->router, name);
+        if (g == NULL || g->n == 0) {
+            sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
+                   SL_LOG_STR("reason", "no such model group"));
+            continue;
+        }
+        if (!sl_http_model_allowed(f->has_rec ? &f->rec : NULL, name, g)) {
+            sl_log(SL_LOG_INFO, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
+                   SL_LOG_STR("reason", "the key may not use this model group"));
+            continue;
+        }
+
+        first = sl_router_pick(g, &r->worker->rng);
+        f->group = g;
+        f->n_tried = 0;
+        f->retries_in_group = 0;
+        f->retries_left = retries_for(f, cfg, first);
+        f->fallbacks_used++;
+        r->attempted_fallbacks++;
+        sl_log(SL_LOG_WARN, r->call_id, "failover.fallback", SL_LOG_STR("from", f->primary),
+               SL_LOG_STR("model_group", name), SL_LOG_STR("model_id", first->id));
+        schedule(r, first, 0);
+        return 1;
+    }
+    return 0;
+}
+
+int
+sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
+                const struct sl_call *call)
+{
+    struct sl_failover *f = r->failover;
+    enum sl_failover_class cls;
+
+    if (f == NULL || r->req == NULL || r->started || r->worker->draining)
+        return 0;
+    cls = sl_failover_classify(e);
+    if (cls == SL_FAILOVER_FINAL)
+        return 0;
+
+    remember_tried(f, r->deployment);
+    if ((cls == SL_FAILOVER_RETRY || cls == SL_FAILOVER_AUTH) && try_retry(r, cls, call))
+        return 1;
+    return try_fallback(r, cls);
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * failover -- retries within a model group and fallbacks to other groups, inside stage 4 of
+ * http/pipeline.h. The relay reports each failed upstream call that happened before the first
+ * byte reached the client; this module decides whether another deployment of the group, a
+ * fallback group or nobody gets the request next, and starts the next attempt from a timer on
+ * the worker's loop. State is per request and per node: nothing is shared through Redis, so
+ * no deployment is cooled down for other requests.
+ *
+ * The pure parts (error classes, back-off, fallback lists) are declared first, for tests.
+ */
+#ifndef SL_FAILOVER_H
+#define SL_FAILOVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/config.h"
+#include "gateway/http/errors.h"
+
+struct sl_request;
+struct sl_call;
+struct sl_auth_record;
+struct sl_model_group;
+struct sl_failover;
+
+/* The longest back-off before a retry, in milliseconds, whatever retry-after asks for. */
+#define SL_FAILOVER_MAX_WAIT_MS 10000u
+/* Fallback groups tried per request at most (LiteLLM's max_fallbacks default). */
+#define SL_FAILOVER_MAX_FALLBACKS 5u
+
+/* What a failed call allows next. */
+enum sl_failover_class {
+    SL_FAILOVER_RETRY,          /* 408, 409, 429, 5xx, transport: retry, then fallbacks */
+    SL_FAILOVER_AUTH,           /* 401, 403: another deployment of the group, then fallbacks */
+    SL_FAILOVER_CONTENT_POLICY, /* no retry; content_policy_fallbacks only */
+    SL_FAILOVER_CONTEXT_WINDOW, /* no retry; context_window_fallbacks only */
+    SL_FAILOVER_FINAL,          /* the request's own fault (400, 404, 422...): returned as is */
+};
+
+/* Classifies a provider error by its status, then by type and message for the 400s that
+ * are content policy or context window errors. */
+enum sl_failover_class sl_failover_classify(const struct sl_upstream_error *e);
+
+/* Parses a retry-after value in seconds ("7", "1.5") into `*seconds`. `ms` set: the value is
+ * retry-after-ms, in milliseconds. Returns 0 for an HTTP date, a negative or invalid value. */
+int sl_failover_parse_retry_after(const char *value, int ms, double *seconds);
+
+/*
+ * Returns the wait before retry number `retry` (0 for the first) in milliseconds: 0 when an
+ * untried deployment of the group is left; else the provider's retry-after when it is above 0
+ * (`retry_after_s`, NAN or 0 when absent); else 0.5 s doubled per retry up to 8 s, and at
+ * least router_settings.retry_after (`min_wait_s`). Always at most `cap_ms`.
+ */
+uint64_t sl_failover_backoff_ms(unsigned retry, double retry_after_s, double min_wait_s,
+                                int other_deployment, uint64_t cap_ms);
+
+/*
+ * Returns the fallback groups of `group` for an error of class `cls` in `*out` and their
+ * count: the request's own list for RETRY and AUTH when `request_list` is not empty, else the
+ * config's entry for `group`, else its "*" entry, else default_fallbacks (RETRY and AUTH
+ * only). router_settings lists replace litellm_settings lists. Borrowed from the arguments.
+ */
+size_t sl_failover_targets(const struct sl_config *cfg, const struct sl_strlist *request_list,
+                           enum sl_failover_class cls, const char *group, char *const **out);
+
+/* Returns the first of the `n` targets not in `tried`, or NULL. */
+const char *sl_failover_next_target(char *const *targets, size_t n,
+                                    const struct sl_strlist *tried);
+
+/* ---------------------------------------------------------------- per request */
+
+/*
+ * Starts the failover state of `r`, which has just picked its first deployment of `group`:
+ * copies `rec` (NULL: no restriction) for fallback access checks, and takes `fallbacks` and
+ * `num_retries` out of the request body (the provider never sees them). Returns 1, or 0 with
+ * a 400 sent when the body's fallbacks are not a list of model names.
+ */
+int sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
+                      const struct sl_model_group *group);
+
+/*
+ * Decides what follows the failed call of `r`, described by `e`, whose response headers are
+ * read from `call` (may be NULL) for retry-after. Returns 1 when another attempt has been
+ * scheduled: the caller then drops the call without responding. Returns 0 when the error
+ * goes to the client.
+ */
+int sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
+                    const struct sl_call *call);
+
+/* Returns the model group the current attempt serves, for the response's `model`. */
+const char *sl_failover_group_name(const struct sl_request *r);
+
+/* Frees the state; NULL is accepted. */
+void sl_failover_free(struct sl_failover *f);
+
+#endif /* SL_FAILOVER_H */
