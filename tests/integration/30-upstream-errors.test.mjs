@@ -43,6 +43,9 @@ model_list:
     model: openai/gpt-4o-mini
     api_key: sk-upstream-errors
     api_base: http://127.0.0.1:${closedPort}/v1
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 `,

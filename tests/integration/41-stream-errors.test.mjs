@@ -38,6 +38,9 @@ model_list:
     api_key: sk-upstream-stream-err
     api_base: ${mock.url}/v1
     stream_timeout: 1
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 `,

@@ -32,6 +32,9 @@ model_list:
     model: anthropic/${PROVIDER_MODEL}
     api_key: os.environ/ANTHROPIC_TEST_KEY
     api_base: ${mockUrl}
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: os.environ/ANTHROPIC_TEST_MASTER_KEY
 `,

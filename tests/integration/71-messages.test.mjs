@@ -52,6 +52,9 @@ model_list:
     model: anthropic/claude-sonnet-4-5
     api_key: ${UPSTREAM_KEY}
     api_base: ${mock.url}
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 `,

@@ -59,6 +59,9 @@ model_list:
     aws_secret_access_key: os.environ/BEDROCK_TEST_SECRET
     aws_region_name: us-east-1
     aws_bedrock_runtime_endpoint: ${mockUrl}
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 `,

@@ -35,6 +35,9 @@ model_list:
     model: gemini/text-embedding-004
     api_key: os.environ/GEMINI_TEST_KEY
     api_base: ${mockUrl}
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: os.environ/GEMINI_TEST_MASTER_KEY
 `,

@@ -41,6 +41,9 @@ model_list:
     api_key: os.environ/AZURE_TEST_KEY
     api_base: ${mockUrl}
     api_version: "2024-10-21"
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: os.environ/AZURE_TEST_MASTER_KEY
 `,

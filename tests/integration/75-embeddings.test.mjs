@@ -36,6 +36,9 @@ model_list:
     api_base: ${mock.url}/v1
   model_info:
     id: team-embed-deployment-1
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 `,

@@ -35,6 +35,9 @@ model_list:
     model: openai/${PROVIDER_MODEL}
     api_key: sk-upstream-complete
     api_base: ${mock.url}/v1
+# The tests check how one failed upstream call reaches the client: no retries.
+router_settings:
+  num_retries: 0
 general_settings:
   master_key: ${MASTER_KEY}
 `,
