@@ -408,9 +408,9 @@ schedule(struct sl_request *r, const struct sl_deployment *next, uint64_t delay_
 
     r->deployment = next;
     t->r = r;
-    t->timer.data = t;
     sl_request_retain(r);
     uv_timer_init(&r->worker->loop, &t->timer);
+    t->timer.data = t;
     uv_timer_start(&t->timer, on_attempt_timer, delay_ms, 0);
 }
 
