@@ -2,8 +2,8 @@
 /*
  * failover -- retries within a model group and fallbacks to other groups (see failover.h).
  *
- * LiteLLM's order (router.py, v1.x): a failed call is retried within its group up to
- * num_retries times, each retry on a deployment not yet tried when one is left; then the
+ * The order follows LiteLLM's router. A failed call is retried within its group up to
+ * num_retries times, each retry on a deployment not yet tried when one is left. Then the
  * fallback groups of the group the client named are tried in order, each with its own retries.
  * A group is tried at most once per request, so fallback lists that name each other cannot
  * loop. The next attempt always starts from a timer on the worker's loop, never from inside
@@ -393,7 +393,7 @@ on_attempt_timer(uv_timer_t *timer)
     struct sl_request *r = t->r;
 
     uv_close((uv_handle_t *)timer, on_timer_closed);
-    /* A client that left during the wait needs no answer. */
+    /* A client that left during the wait gets no response. */
     if (r->req != NULL) {
         reset_attempt(r);
         sl_relay_start(r);

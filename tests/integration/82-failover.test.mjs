@@ -55,6 +55,9 @@ general_settings:
 after(async () => {
     if (gateway) {
         await gateway.stop();
+        // Under -DSL_SANITIZE the retry timers and reset attempts must leave no report.
+        assert.doesNotMatch(gateway.proc.stderrText, /Sanitizer|runtime error:/,
+            gateway.describe());
     }
     for (const mock of [primary, backup]) {
         if (mock) {

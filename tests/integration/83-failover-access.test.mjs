@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fallbacks and model access: a fallback group that the caller's virtual key may not use is
-// skipped, and the next allowed group answers. Needs PostgreSQL and Redis for the key.
+// skipped, and the next allowed group responds. Needs PostgreSQL and Redis for the key.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
