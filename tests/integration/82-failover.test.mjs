@@ -71,8 +71,8 @@ async function resetMocks() {
     await backup.reset();
 }
 
-const chat = (model, extra = {}) => postJson(`${gateway.url}/v1/chat/completions`,
-    chatBody(model, extra), AUTH);
+const chat = (model, extra = {}, options = {}) => postJson(
+    `${gateway.url}/v1/chat/completions`, chatBody(model, extra), AUTH, options);
 
 const streamOf = (model, extra = {}) => streamChat({
     url: `${gateway.url}/v1/chat/completions`,
@@ -233,4 +233,34 @@ test('unknown fallback group skipped', async () => {
     assert.equal(res.status, 200, res.body);
     assert.equal(res.headers['x-litellm-attempted-fallbacks'], '1');
     assert.equal(res.json().model, 'backup');
+});
+
+test('retry waits for retry-after', async () => {
+    await resetMocks();
+    await primary.queue({ status: 429, headers: { 'retry-after': '1' } });
+    // solo has one deployment, so its one retry must wait for the provider's retry-after.
+    const res = await chat('solo');
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.headers['x-litellm-attempted-retries'], '1');
+    const calls = await primary.requests();
+    assert.equal(calls.length, 2);
+    const waitedMs = calls[1].received_ms - calls[0].received_ms;
+    assert.ok(waitedMs >= 950, `retried after ${waitedMs} ms, retry-after was 1 s`);
+    assert.ok(waitedMs < 5000, `retried after ${waitedMs} ms`);
+});
+
+test('client gone during back-off', async () => {
+    await resetMocks();
+    await primary.queue({ status: 429, headers: { 'retry-after': '2' }, count: 3 });
+    const controller = new AbortController();
+    const pending = chat('solo', {}, { signal: controller.signal }).catch((err) => err);
+    await primary.waitForRequests((reqs) => reqs.length === 1);
+    controller.abort();
+    await pending;
+    // Past the 2 s wait: the gateway started no second call for the departed client.
+    await new Promise((resolve) => { setTimeout(resolve, 2600); });
+    assert.equal((await primary.requests()).length, 1);
+    await resetMocks();
+    const health = await chat('pair');
+    assert.equal(health.status, 200, 'the gateway still serves requests');
 });
