@@ -15,6 +15,8 @@
  *  3. route      router/router.c  the model group the client named, then one deployment of it.
  *  4. call       providers/       the provider family builds URL, headers and body;
  *                upstream/        curl multi sends it on the worker's loop with the timeout.
+ *                http/failover.c  a call that failed before the client's first byte is
+ *                                 retried in its group, then sent to the fallback groups.
  *  5. relay      http/relay.c     a whole response is translated and sent; a stream is parsed
  *                                 event by event, translated and relayed with backpressure.
  *                                 A client that goes away cancels the upstream call.

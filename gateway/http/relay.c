@@ -6,6 +6,7 @@
  * length. A stream is parsed event by event as bytes arrive; each event is translated and
  * written to the client at once. The client response starts only with the first good event,
  * so an error before it is a real HTTP status with the JSON envelope, never a 200 stream.
+ * Such an error first goes to http/failover.h, which may start another attempt instead.
  * After the first byte, an in-band error, a cut connection or an idle timeout ends the stream
  * with one error event and `data: [DONE]`; a finish_reason is never made up.
  *
