@@ -140,6 +140,7 @@ sl_failover_backoff_ms(unsigned retry, double retry_after_s, double min_wait_s,
 {
     double wait_s;
 
+    /* NOTE: LiteLLM adds up to 0.75 s of random jitter to this wait; none is added here. */
     if (other_deployment)
         return 0;
     if (!isnan(retry_after_s) && retry_after_s > 0) {
@@ -187,6 +188,8 @@ sl_failover_targets(const struct sl_config *cfg, const struct sl_strlist *reques
     const struct sl_strlist *defaults;
     size_t n;
 
+    /* NOTE: LiteLLM sends a content policy or context window error to the general fallbacks
+     * when its own list has no entry; here such an error only ever takes its own list. */
     switch (cls) {
     case SL_FAILOVER_FINAL:
         return 0;

@@ -264,3 +264,26 @@ test('client gone during back-off', async () => {
     const health = await chat('pair');
     assert.equal(health.status, 200, 'the gateway still serves requests');
 });
+
+// An Anthropic-format client on OpenAI-format deployments: each attempt converts the
+// client's body again, and the fallback's response is converted back.
+test('messages route falls back', async () => {
+    await resetMocks();
+    await primary.queue({ status: 500, count: 5 });
+    const res = await postJson(`${gateway.url}/v1/messages`, {
+        model: 'solo',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'Say hi' }],
+    }, { 'x-api-key': MASTER_KEY, 'anthropic-version': '2023-06-01' });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.headers['x-litellm-attempted-retries'], '1');
+    assert.equal(res.headers['x-litellm-attempted-fallbacks'], '1');
+    const msg = res.json();
+    assert.equal(msg.type, 'message');
+    assert.equal(msg.model, 'backup');
+    const calls = await primary.requests();
+    assert.equal(calls.length, 2);
+    assert.deepEqual(bodyOf(calls[1]).messages, bodyOf(calls[0]).messages,
+        'the retry sent the same converted messages');
+    assert.deepEqual(modelsOf(await backup.requests()), ['backup-one-model']);
+});
