@@ -21,6 +21,7 @@
 #include "gateway/upstream/upstream.h"
 
 struct sl_auth_cache;
+struct sl_cooldown;
 struct sl_gateway;
 struct sl_pg;
 struct sl_redis;
@@ -42,6 +43,7 @@ struct sl_worker {
     struct sl_redis *redis; /* NULL without Redis; reconnects by itself */
     struct sl_auth_cache *auth; /* virtual key records, gateway/auth/keys.h */
     struct sl_router_live *models; /* the router in use, gateway/router/live.h */
+    struct sl_cooldown *cooldown;  /* deployments cooling down, gateway/router/cooldown.h */
 
     uv_async_t stop_async;
     uv_timer_t drain_timer;

@@ -8,6 +8,11 @@
  * A group is tried at most once per request, so fallback lists that name each other cannot
  * loop. The next attempt always starts from a timer on the worker's loop, never from inside
  * the curl callback that reported the failure.
+ *
+ * Every failed call is reported to router/cooldown.h, and every choice of a deployment here
+ * leaves out those cooling down. A group whose every deployment is cooling down is skipped
+ * for its fallbacks; when none is left the client gets LiteLLM's 429 "No deployments
+ * available" with retry-after.
  */
 #define SL_LOG_MODULE "failover"
 #include <math.h>
@@ -24,6 +29,7 @@
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
 #include "gateway/router/router.h"
 #include "gateway/worker.h"
@@ -293,6 +299,66 @@ read_request_fallbacks(const cJSON *list, struct sl_strlist *out)
     return 1;
 }
 
+static int
+is_ready(const struct sl_deployment *d, void *arg)
+{
+    return !sl_cooldown_active(arg, d);
+}
+
+/* Picks a deployment of `g` that is not cooling down and not among the `n_skip` of `skip`. */
+static const struct sl_deployment *
+pick_ready(struct sl_request *r, const struct sl_model_group *g,
+           const struct sl_deployment *const *skip, size_t n_skip)
+{
+    return sl_router_pick_usable(g, &r->worker->rng, skip, n_skip, is_ready, r->worker);
+}
+
+static int try_fallback(struct sl_request *r, enum sl_failover_class cls);
+
+/* Responds 429 for `g`, whose every deployment is cooling down, with retry-after set to the
+ * seconds until the first one returns. The message gives cooldown_time, as LiteLLM's does. */
+static void
+respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
+{
+    const char *ids[SL_COOLDOWN_MAX_LISTED];
+    size_t n_ids = 0;
+    uint64_t wait_ms = sl_cooldown_group_wait_ms(r->worker, g, ids, &n_ids);
+    uint64_t wait_s = (wait_ms + 999) / 1000;
+    struct sl_buf msg;
+    char header[24];
+
+    snprintf(header, sizeof(header), "%llu", (unsigned long long)(wait_s > 0 ? wait_s : 1));
+    sl_buf_init(&msg, 0);
+    sl_cooldown_message(&msg, g->name, (uint64_t)r->worker->gw->cfg.cooldown_time_s, ids,
+                        n_ids);
+    sl_log(SL_LOG_WARN, r->call_id, "failover.all_cooling", SL_LOG_STR("model_group", g->name),
+           SL_LOG_INT("retry_after_s", (int64_t)(wait_s > 0 ? wait_s : 1)));
+    sl_request_add_header(r, "retry-after", header);
+    sl_request_respond_error(r, 429, sl_errors_default_type(429), NULL, "%s", msg.data);
+    sl_buf_dispose(&msg);
+}
+
+/* Replaces the first pick of `r` when it is cooling down. Returns 1 when `r` goes on with a
+ * ready deployment; 0 when a fallback group was scheduled or the client got a 429. */
+static int
+avoid_cooling(struct sl_request *r, const struct sl_model_group *group)
+{
+    const struct sl_deployment *next;
+
+    if (!sl_cooldown_active(r->worker, r->deployment))
+        return 1;
+    next = pick_ready(r, group, NULL, 0);
+    if (next != NULL) {
+        r->deployment = next;
+        return 1;
+    }
+    /* NOTE: a fallback started here skips the response cache lookup of the first attempt. */
+    if (try_fallback(r, SL_FAILOVER_RETRY))
+        return 0;
+    respond_all_cooling(r, group);
+    return 0;
+}
+
 int
 sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
                   const struct sl_model_group *group)
@@ -338,7 +404,7 @@ sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
         r->ctx.raw_body = NULL;
         r->ctx.raw_len = 0;
     }
-    return 1;
+    return avoid_cooling(r, group);
 }
 
 const char *
@@ -466,12 +532,14 @@ try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call
 
     if (f->retries_left == 0)
         return 0;
-    next = sl_router_pick_except(f->group, &r->worker->rng, f->tried, f->n_tried);
+    next = pick_ready(r, f->group, f->tried, f->n_tried);
     if (next == NULL) {
         /* Wrong credentials stay wrong: only another deployment may help. */
         if (cls == SL_FAILOVER_AUTH)
             return 0;
-        next = sl_router_pick(f->group, &r->worker->rng);
+        next = pick_ready(r, f->group, NULL, 0);
+        if (next == NULL)
+            return 0; /* every deployment is cooling down: on to the fallbacks */
     }
 
     cap_ms = (uint64_t)(sl_config_timeout_s(cfg, next) * 1000.0);
@@ -520,7 +588,12 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
             continue;
         }
 
-        first = sl_router_pick(g, &r->worker->rng);
+        first = pick_ready(r, g, NULL, 0);
+        if (first == NULL) {
+            sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
+                   SL_LOG_STR("reason", "every deployment is cooling down"));
+            continue;
+        }
         f->group = g;
         f->n_tried = 0;
         f->retries_in_group = 0;
@@ -542,6 +615,8 @@ sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
     struct sl_failover *f = r->failover;
     enum sl_failover_class cls;
 
+    if (r->req != NULL && r->deployment != NULL)
+        sl_cooldown_report(r->worker, f != NULL ? f->group : NULL, r->deployment, e);
     if (f == NULL || r->req == NULL || r->started || r->worker->draining)
         return 0;
     cls = sl_failover_classify(e);

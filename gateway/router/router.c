@@ -171,30 +171,32 @@ sl_router_pick(const struct sl_model_group *g, uint64_t *rng)
 }
 
 static int
-is_skipped(const struct sl_deployment *d, const struct sl_deployment *const *skip, size_t n_skip)
+is_skipped(const struct sl_deployment *d, const struct sl_deployment *const *skip, size_t n_skip,
+           sl_router_usable_cb usable, void *arg)
 {
     for (size_t i = 0; i < n_skip; i++)
         if (skip[i] == d)
             return 1;
-    return 0;
+    return usable != NULL && !usable(d, arg);
 }
 
 const struct sl_deployment *
-sl_router_pick_except(const struct sl_model_group *g, uint64_t *rng,
-                      const struct sl_deployment *const *skip, size_t n_skip)
+sl_router_pick_usable(const struct sl_model_group *g, uint64_t *rng,
+                      const struct sl_deployment *const *skip, size_t n_skip,
+                      sl_router_usable_cb usable, void *arg)
 {
     const struct sl_deployment *last = NULL;
     double total = 0;
     double point;
 
     for (size_t i = 0; i < g->n; i++)
-        if (!is_skipped(g->deployments[i], skip, n_skip))
+        if (!is_skipped(g->deployments[i], skip, n_skip, usable, arg))
             total += weight_of(g->deployments[i]);
     if (total <= 0)
         return NULL;
     point = (double)(next_random(rng) >> 11) / 9007199254740992.0 * total;
     for (size_t i = 0; i < g->n; i++) {
-        if (is_skipped(g->deployments[i], skip, n_skip))
+        if (is_skipped(g->deployments[i], skip, n_skip, usable, arg))
             continue;
         last = g->deployments[i];
         point -= weight_of(last);
@@ -202,6 +204,13 @@ sl_router_pick_except(const struct sl_model_group *g, uint64_t *rng,
             return last;
     }
     return last;
+}
+
+const struct sl_deployment *
+sl_router_pick_except(const struct sl_model_group *g, uint64_t *rng,
+                      const struct sl_deployment *const *skip, size_t n_skip)
+{
+    return sl_router_pick_usable(g, rng, skip, n_skip, NULL, NULL);
 }
 
 void

@@ -73,6 +73,16 @@ const struct sl_deployment *sl_router_pick_except(const struct sl_model_group *g
                                                   const struct sl_deployment *const *skip,
                                                   size_t n_skip);
 
+/* Returns 1 when deployment `d` may serve a request; `arg` is the caller's. */
+typedef int (*sl_router_usable_cb)(const struct sl_deployment *d, void *arg);
+
+/* As sl_router_pick_except(), among the deployments for which `usable` (may be NULL: all)
+ * returns 1. Returns NULL when none is left. */
+const struct sl_deployment *sl_router_pick_usable(const struct sl_model_group *g, uint64_t *rng,
+                                                  const struct sl_deployment *const *skip,
+                                                  size_t n_skip, sl_router_usable_cb usable,
+                                                  void *arg);
+
 /* Appends the group names as a JSON array of strings, for error messages. */
 void sl_router_names_json(const struct sl_router *r, struct sl_buf *out);
 
