@@ -2,8 +2,7 @@
 -- cooldown_fail -- counts a failed call of one deployment and starts its cooldown when needed.
 --
 -- Failures are counted per deployment and per minute of the caller's clock. When the count
--- of this minute exceeds allowed_fails, or at once when `immediate` is 1, the deployment is
--- cooled down until now_ms + cooldown_ms: its cooldown-until key is set with that lifetime,
+-- of this minute exceeds allowed_fails, the deployment is cooled down until now_ms + cooldown_ms: its cooldown-until key is set with that lifetime,
 -- the deployment joins the sorted set of cooldowns (score: until, in ms) that a gateway reads
 -- when its subscription starts, and "<until_ms> <id>" is published on the cooldown channel.
 -- A deployment already cooling down until a later time is left as it is.
@@ -16,7 +15,6 @@
 -- ARGV[2]  allowed_fails  failures per minute allowed before a cooldown (integer >= 0)
 -- ARGV[3]  cooldown_ms    cooldown length in milliseconds (integer >= 1)
 -- ARGV[4]  now_ms         the caller's wall clock in milliseconds since the Unix epoch
--- ARGV[5]  immediate      1: cool down whatever the count, 0: only past allowed_fails
 --
 -- Returns {failures, until_ms}: the count of this minute after this call, and the end of the
 -- cooldown in ms (0 when the deployment is not cooling down).
@@ -25,7 +23,6 @@ local id = ARGV[1]
 local allowed = tonumber(ARGV[2])
 local cooldown = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
-local immediate = ARGV[5] == '1'
 
 local function is_count(v)
     return v ~= nil and v >= 0 and v == math.floor(v)
@@ -43,7 +40,7 @@ if failures == 1 then
 end
 
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-if not immediate and failures <= allowed then
+if failures <= allowed then
     if current > now then
         return {failures, current}
     end

@@ -6,8 +6,11 @@
  * Rules, after LiteLLM's router (1.81): cooldown_time 0 turns cooldowns off; 4xx errors other
  * than 401, 408 and 429 never count; failures are counted per deployment and per minute, and
  * a count above allowed_fails starts a cooldown of cooldown_time (LiteLLM's "allowed fails"
- * mode). With allowed_fails at its default of 3, LiteLLM's default mode also cools down at
- * once on a 429 in a group of several deployments, and so does this module.
+ * mode). With allowed_fails at its default of 3 (LiteLLM's default mode), the only deployment
+ * of a group is never cooled down.
+ * NOTE: LiteLLM's default mode instead cools a deployment of a larger group down at once on a
+ * 429 or past 50 % failures in a minute. Neither is done here: the count against
+ * allowed_fails stands in for both, and a 429's retry-after does not set the length.
  */
 #define SL_LOG_MODULE "cooldown"
 #include "gateway/router/cooldown.h"
@@ -29,7 +32,7 @@
 #define SL_COOLDOWN_WATCH_MS 500
 /* Longest Redis key or channel name built here. */
 #define SL_COOLDOWN_KEY_MAX (SL_COOLDOWN_ID_MAX + 96)
-/* LiteLLM's default allowed_fails; with it, a 429 in a group of several cools down at once. */
+/* LiteLLM's default allowed_fails; with it, a group's only deployment never cools down. */
 #define SL_COOLDOWN_DEFAULT_ALLOWED_FAILS 3
 
 struct sl_cooldown {
@@ -104,7 +107,7 @@ sl_cooldown_table_until(const struct sl_cooldown_table *t, const char *id, uint6
 
 uint64_t
 sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id, uint64_t allowed_fails,
-                       uint64_t cooldown_ms, int immediate, uint64_t now_ms)
+                       uint64_t cooldown_ms, uint64_t now_ms)
 {
     struct sl_cooldown_entry *e;
     uint64_t minute = now_ms / 60000;
@@ -117,7 +120,7 @@ sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id, uint64_t all
         e->failures = 0;
     }
     e->failures++;
-    if ((immediate || e->failures > allowed_fails) && e->until_ms < now_ms + cooldown_ms)
+    if (e->failures > allowed_fails && e->until_ms < now_ms + cooldown_ms)
         e->until_ms = now_ms + cooldown_ms;
     return e->until_ms > now_ms ? e->until_ms : 0;
 }
@@ -266,7 +269,7 @@ on_fail_reply(struct sl_redis *r, enum sl_status status, const redisReply *reply
 
 static void
 send_failure(struct sl_worker *w, const char *id, uint64_t allowed, uint64_t cooldown_ms,
-             int immediate, uint64_t now_ms)
+             uint64_t now_ms)
 {
     char fails_key[SL_COOLDOWN_KEY_MAX];
     char until_key[SL_COOLDOWN_KEY_MAX];
@@ -276,7 +279,7 @@ send_failure(struct sl_worker *w, const char *id, uint64_t allowed, uint64_t coo
     char cooldown_text[24];
     char now_text[24];
     struct sl_redis_str keys[4];
-    struct sl_redis_str args[5];
+    struct sl_redis_str args[4];
 
     if (sl_redis_key(fails_key, sizeof(fails_key), w->redis, "cooldown:fails:%s:%llu", id,
                      (unsigned long long)(now_ms / 60000)) != SL_OK ||
@@ -295,8 +298,7 @@ send_failure(struct sl_worker *w, const char *id, uint64_t allowed, uint64_t coo
     args[1] = SL_REDIS_CSTR(allowed_text);
     args[2] = SL_REDIS_CSTR(cooldown_text);
     args[3] = SL_REDIS_CSTR(now_text);
-    args[4] = SL_REDIS_CSTR(immediate ? "1" : "0");
-    if (sl_redis_eval(w->redis, w->cooldown->script, 4, keys, 5, args, on_fail_reply, w) !=
+    if (sl_redis_eval(w->redis, w->cooldown->script, 4, keys, 4, args, on_fail_reply, w) !=
         SL_OK)
         sl_log(SL_LOG_WARN, NULL, "cooldown.count_failed", SL_LOG_INT("worker", w->index),
                SL_LOG_STR("message", "Redis is not connected; the cooldown stays local"));
@@ -389,7 +391,6 @@ sl_cooldown_report(struct sl_worker *w, const struct sl_model_group *g,
     uint64_t now_ms = sl_wall_ms();
     uint64_t cooldown_ms = (uint64_t)(cfg->cooldown_time_s * 1000.0);
     uint64_t allowed = cfg->allowed_fails > 0 ? (uint64_t)cfg->allowed_fails : 0;
-    int immediate;
     uint64_t before_ms;
     uint64_t until_ms;
 
@@ -397,15 +398,14 @@ sl_cooldown_report(struct sl_worker *w, const struct sl_model_group *g,
         strlen(d->id) > SL_COOLDOWN_ID_MAX)
         return;
     /* NOTE: an explicit allowed_fails of 3 is taken for LiteLLM's default mode too. */
-    immediate = e->status == 429 && g != NULL && g->n > 1 &&
-                cfg->allowed_fails == SL_COOLDOWN_DEFAULT_ALLOWED_FAILS;
+    if (cfg->allowed_fails == SL_COOLDOWN_DEFAULT_ALLOWED_FAILS && (g == NULL || g->n < 2))
+        return;
 
     before_ms = sl_cooldown_table_until(&w->cooldown->table, d->id, now_ms);
-    until_ms = sl_cooldown_table_fail(&w->cooldown->table, d->id, allowed, cooldown_ms,
-                                      immediate, now_ms);
+    until_ms = sl_cooldown_table_fail(&w->cooldown->table, d->id, allowed, cooldown_ms, now_ms);
     if (until_ms != before_ms)
         sl_log(SL_LOG_WARN, NULL, "cooldown.started", SL_LOG_STR("model_id", d->id),
                SL_LOG_INT("status", e->status), SL_LOG_INT("until_ms", (int64_t)until_ms));
     if (w->redis != NULL && w->cooldown->script != NULL)
-        send_failure(w, d->id, allowed, cooldown_ms, immediate, now_ms);
+        send_failure(w, d->id, allowed, cooldown_ms, now_ms);
 }

@@ -57,13 +57,12 @@ uint64_t sl_cooldown_table_until(const struct sl_cooldown_table *t, const char *
 
 /*
  * Counts one failure of `id` at `now_ms` and, when the count of that minute exceeds
- * `allowed_fails` or `immediate` is set, cools `id` down for `cooldown_ms`. Returns the end
+ * `allowed_fails`, cools `id` down for `cooldown_ms`. Returns the end
  * of the cooldown, or 0 when `id` is not cooling down. The count behind a deployment with
  * Redis is the script's; this one serves gateways without Redis.
  */
 uint64_t sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id,
-                                uint64_t allowed_fails, uint64_t cooldown_ms, int immediate,
-                                uint64_t now_ms);
+                                uint64_t allowed_fails, uint64_t cooldown_ms, uint64_t now_ms);
 
 /* Returns 1 when an error of `status` counts toward a cooldown (401, 408, 429 and 5xx,
  * transport errors included), else 0. */

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Redis script behind deployment cooldowns, run on a real Redis. cooldown_fail counts a
-// deployment's failures of the current minute and, past allowed_fails (or at once when asked),
-// sets its cooldown-until, adds it to the set of cooldowns and publishes "<until_ms> <id>".
+// deployment's failures of the current minute and, past allowed_fails, sets its cooldown-until, adds it to the set of cooldowns and publishes "<until_ms> <id>".
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -28,11 +27,11 @@ function redisCli(...args) {
     return (res.stdout || '').trim();
 }
 
-function fail({ id = 'dep-a', allowed = 1, cooldownMs = 2000, nowMs, immediate = 0 }) {
+function fail({ id = 'dep-a', allowed = 1, cooldownMs = 2000, nowMs }) {
     const minute = Math.floor(nowMs / 60000);
     const out = redisCli('EVAL', SCRIPT, '4', `sluice:cooldown:fails:${id}:${minute}`,
         `sluice:cooldown:until:${id}`, SET, CHANNEL, id, String(allowed), String(cooldownMs),
-        String(nowMs), String(immediate));
+        String(nowMs));
     return out.split('\n').map(Number);
 }
 
@@ -73,11 +72,10 @@ test('failure past allowed_fails cools down', () => {
     assert.deepEqual(fail({ allowed: 1, cooldownMs: 100, nowMs: now + 10 }), [3, now + 2005]);
 });
 
-test('immediate flag cools down at once', () => {
+test('allowed_fails 0 cools down at once', () => {
     reset();
     const now = Date.now();
-    assert.deepEqual(fail({ allowed: 3, cooldownMs: 1000, nowMs: now, immediate: 1 }),
-        [1, now + 1000]);
+    assert.deepEqual(fail({ allowed: 0, cooldownMs: 1000, nowMs: now }), [1, now + 1000]);
 });
 
 test('set drops ended cooldowns', () => {
@@ -92,7 +90,7 @@ test('set drops ended cooldowns', () => {
 test('invalid arguments are rejected', () => {
     reset();
     const res = spawnSync('redis-cli', ['-p', String(redis.port), 'EVAL', SCRIPT, '4', 'k1', 'k2',
-        SET, CHANNEL, 'dep-a', '-1', '1000', '5', '0'], { encoding: 'utf8' });
+        SET, CHANNEL, 'dep-a', '-1', '1000', '5'], { encoding: 'utf8' });
     assert.match(res.stdout + res.stderr, /cooldown_fail: /);
     assert.equal(redisCli('EXISTS', 'k2'), '0');
 });

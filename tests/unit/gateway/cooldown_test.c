@@ -65,9 +65,9 @@ TEST(table_fail_counts_past_allowed)
     struct sl_cooldown_table *t = table_new();
     uint64_t now = 60000 * 10 + 5;
 
-    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 2, 3000, 0, now));
-    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 2, 3000, 0, now + 1));
-    ASSERT_EQ(now + 2 + 3000, sl_cooldown_table_fail(t, "dep-a", 2, 3000, 0, now + 2));
+    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 2, 3000, now));
+    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 2, 3000, now + 1));
+    ASSERT_EQ(now + 2 + 3000, sl_cooldown_table_fail(t, "dep-a", 2, 3000, now + 2));
     ASSERT_EQ(now + 2 + 3000, sl_cooldown_table_until(t, "dep-a", now + 10));
     ASSERT_EQ(0, sl_cooldown_table_until(t, "dep-a", now + 2 + 3000));
     free(t);
@@ -78,19 +78,19 @@ TEST(table_fail_count_resets_each_minute)
     struct sl_cooldown_table *t = table_new();
     uint64_t minute = 60000 * 7;
 
-    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 1, 1000, 0, minute + 59000));
-    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 1, 1000, 0, minute + 60000));
-    ASSERT_EQ(minute + 60001 + 1000, sl_cooldown_table_fail(t, "dep-a", 1, 1000, 0,
-                                                            minute + 60001));
+    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 1, 1000, minute + 59000));
+    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 1, 1000, minute + 60000));
+    ASSERT_EQ(minute + 60001 + 1000,
+              sl_cooldown_table_fail(t, "dep-a", 1, 1000, minute + 60001));
     free(t);
 }
 
-TEST(table_fail_immediate_and_disabled)
+TEST(table_fail_zero_cooldown_disabled)
 {
     struct sl_cooldown_table *t = table_new();
 
-    ASSERT_EQ(1000 + 500, sl_cooldown_table_fail(t, "dep-a", 3, 500, 1, 1000));
-    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-b", 0, 0, 1, 1000));
+    ASSERT_EQ(1000 + 500, sl_cooldown_table_fail(t, "dep-a", 0, 500, 1000));
+    ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-b", 0, 0, 1000));
     ASSERT_EQ(0, sl_cooldown_table_until(t, "dep-b", 1000));
     free(t);
 }
