@@ -215,6 +215,8 @@ on_set_read(struct sl_redis *r, enum sl_status status, const redisReply *reply, 
         if (id->type == REDIS_REPLY_STRING && score->type == REDIS_REPLY_STRING)
             apply_text(w->cooldown, score->str, score->len, id->str, id->len);
     }
+    sl_log(SL_LOG_INFO, NULL, "cooldown.loaded", SL_LOG_INT("worker", w->index),
+           SL_LOG_INT("deployments", (int64_t)(reply->elements / 2)));
 }
 
 /* Reads the cooldowns in force from the set, once the subscription is up, so that none

@@ -2,7 +2,8 @@
 // Deployment cooldowns shared by two gateways through one Redis. Failures seen by gateway A
 // cool a deployment down on gateway B too, the deployment gets traffic again once
 // cooldown_time has passed, a group whose every deployment is cooling down gets a quick 429
-// with retry-after, and request errors (400) never cool a deployment down.
+// with retry-after (also from a gateway started during the cooldown), and request errors
+// (400) never cool a deployment down.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -141,6 +142,20 @@ test('all deployments cooling gives quick 429', async () => {
     assert.ok(Date.now() - t0 < 1000, `429 after ${Date.now() - t0} ms`);
     assert.ok(fromB.headers['retry-after'] !== undefined, 'no retry-after from B');
     assert.equal((await both.requests()).length, calls);
+
+    // A gateway started now reads the cooldowns in force when its subscription comes up.
+    const late = await startGateway({ config: config(), workers: 1, env: { REDIS_URL: redis.url } });
+    try {
+        await late.waitForLog((e) => e.event === 'cooldown.loaded', 3000);
+        const fromLate = await chat(late, 'duo');
+        assert.ok(Date.now() - t0 < COOLDOWN_S * 1000,
+            'the late gateway started after the cooldown; the test machine is too slow for this timing');
+        expectErrorEnvelope(assert, fromLate, 429);
+        assert.equal((await both.requests()).length, calls);
+    } finally {
+        await late.stop();
+        assert.doesNotMatch(late.proc.stderrText, /Sanitizer|runtime error:/, late.describe());
+    }
     await both.reset();
 });
 
