@@ -4,8 +4,9 @@
  * http/pipeline.h. The relay reports each failed upstream call that happened before the first
  * byte reached the client; this module decides whether another deployment of the group, a
  * fallback group or nobody gets the request next, and starts the next attempt from a timer on
- * the worker's loop. State is per request and per node: nothing is shared through Redis, so
- * no deployment is cooled down for other requests.
+ * the worker's loop. Its state is per request. Each failed call is also reported to
+ * router/cooldown.h, whose cooldowns, shared through Redis, keep every choice made here away
+ * from a deployment that keeps failing.
  *
  * The pure parts (error classes, back-off, fallback lists) are declared first, for tests.
  */

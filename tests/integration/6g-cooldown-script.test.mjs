@@ -56,7 +56,8 @@ test('failures up to allowed_fails do not cool down', () => {
     assert.deepEqual(fail({ allowed: 2, nowMs: now + 1 }), [2, 0]);
     assert.equal(redisCli('EXISTS', UNTIL), '0');
     const ttl = Number(redisCli('TTL', `sluice:cooldown:fails:dep-a:${Math.floor(now / 60000)}`));
-    assert.ok(ttl > 0 && ttl <= 60, `counter ttl ${ttl}`);
+    assert.ok(ttl > 0, `counter ttl ${ttl}`);
+    assert.ok(ttl <= 60, `counter ttl ${ttl}`);
 });
 
 test('failure past allowed_fails cools down', () => {
@@ -66,7 +67,8 @@ test('failure past allowed_fails cools down', () => {
     assert.deepEqual(fail({ allowed: 1, cooldownMs: 2000, nowMs: now + 5 }), [2, now + 2005]);
     assert.equal(redisCli('GET', UNTIL), String(now + 2005));
     const pttl = Number(redisCli('PTTL', UNTIL));
-    assert.ok(pttl > 0 && pttl <= 2000, `until pttl ${pttl}`);
+    assert.ok(pttl > 0, `until pttl ${pttl}`);
+    assert.ok(pttl <= 2000, `until pttl ${pttl}`);
     assert.equal(redisCli('ZSCORE', SET, 'dep-a'), String(now + 2005));
     // A later failure in the cooldown does not extend a longer one.
     assert.deepEqual(fail({ allowed: 1, cooldownMs: 100, nowMs: now + 10 }), [3, now + 2005]);
