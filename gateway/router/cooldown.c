@@ -132,8 +132,8 @@ sl_cooldown_counts(int status)
 }
 
 void
-sl_cooldown_message(struct sl_buf *out, const char *model, uint64_t wait_s,
-                    const char *const *ids, size_t n_ids)
+sl_cooldown_message(struct sl_buf *out, const char *model, uint64_t wait_s, const char *const *ids,
+                    size_t n_ids)
 {
     char head[64];
 
@@ -201,10 +201,14 @@ on_set_read(struct sl_redis *r, enum sl_status status, const redisReply *reply, 
 
     (void)r;
     if (status != SL_OK || reply->type != REDIS_REPLY_ARRAY) {
+        const char *message = "unexpected reply";
+
+        if (status != SL_OK)
+            message = sl_status_str(status);
+        else if (reply->type == REDIS_REPLY_ERROR)
+            message = reply->str;
         sl_log(SL_LOG_WARN, NULL, "cooldown.read_failed", SL_LOG_INT("worker", w->index),
-               SL_LOG_STR("message", status != SL_OK ? sl_status_str(status)
-                                     : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                                        : "unexpected reply"));
+               SL_LOG_STR("message", message));
         w->cooldown->was_live = 0; /* read again on the next watch tick */
         return;
     }
@@ -300,8 +304,7 @@ send_failure(struct sl_worker *w, const char *id, uint64_t allowed, uint64_t coo
     args[1] = SL_REDIS_CSTR(allowed_text);
     args[2] = SL_REDIS_CSTR(cooldown_text);
     args[3] = SL_REDIS_CSTR(now_text);
-    if (sl_redis_eval(w->redis, w->cooldown->script, 4, keys, 4, args, on_fail_reply, w) !=
-        SL_OK)
+    if (sl_redis_eval(w->redis, w->cooldown->script, 4, keys, 4, args, on_fail_reply, w) != SL_OK)
         sl_log(SL_LOG_WARN, NULL, "cooldown.count_failed", SL_LOG_INT("worker", w->index),
                SL_LOG_STR("message", "Redis is not connected; the cooldown stays local"));
 }
@@ -322,7 +325,8 @@ sl_cooldown_worker_init(struct sl_worker *w)
         return;
     src = sl_lua_script_find("cooldown_fail");
     if (src == NULL) {
-        sl_log(SL_LOG_ERROR, NULL, "cooldown.script_missing", SL_LOG_STR("script", "cooldown_fail"));
+        sl_log(SL_LOG_ERROR, NULL, "cooldown.script_missing",
+               SL_LOG_STR("script", "cooldown_fail"));
         return;
     }
     c->script = sl_redis_script_load(src->name, src->source, src->len);
@@ -357,13 +361,13 @@ sl_cooldown_worker_dispose(struct sl_worker *w)
 int
 sl_cooldown_active(struct sl_worker *w, const struct sl_deployment *d)
 {
-    return w->cooldown != NULL && sl_cooldown_table_until(&w->cooldown->table, d->id,
-                                                          sl_wall_ms()) != 0;
+    return w->cooldown != NULL &&
+           sl_cooldown_table_until(&w->cooldown->table, d->id, sl_wall_ms()) != 0;
 }
 
 uint64_t
-sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_group *g,
-                          const char **ids, size_t *n_ids)
+sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_group *g, const char **ids,
+                          size_t *n_ids)
 {
     uint64_t now_ms = sl_wall_ms();
     uint64_t first = 0;
@@ -372,8 +376,8 @@ sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_group *g,
     if (w->cooldown == NULL)
         return 0;
     for (size_t i = 0; i < g->n; i++) {
-        uint64_t until_ms = sl_cooldown_table_until(&w->cooldown->table, g->deployments[i]->id,
-                                                    now_ms);
+        uint64_t until_ms =
+            sl_cooldown_table_until(&w->cooldown->table, g->deployments[i]->id, now_ms);
 
         if (until_ms == 0)
             return 0;

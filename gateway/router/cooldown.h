@@ -36,9 +36,9 @@ struct sl_upstream_error;
 
 struct sl_cooldown_entry {
     char id[SL_COOLDOWN_ID_MAX + 1];
-    uint64_t until_ms;   /* cooling down while the wall clock is below it */
-    uint64_t minute;     /* the minute (wall ms / 60000) that `failures` counts */
-    uint64_t failures;   /* failures counted locally in `minute` (used without Redis) */
+    uint64_t until_ms; /* cooling down while the wall clock is below it */
+    uint64_t minute;   /* the minute (wall ms / 60000) that `failures` counts */
+    uint64_t failures; /* failures this worker saw in `minute` */
 };
 
 struct sl_cooldown_table {
@@ -58,11 +58,11 @@ uint64_t sl_cooldown_table_until(const struct sl_cooldown_table *t, const char *
 /*
  * Counts one failure of `id` at `now_ms` and, when the count of that minute exceeds
  * `allowed_fails`, cools `id` down for `cooldown_ms`. Returns the end
- * of the cooldown, or 0 when `id` is not cooling down. The count behind a deployment with
- * Redis is the script's; this one serves gateways without Redis.
+ * of the cooldown, or 0 when `id` is not cooling down. This count is the worker's own; with
+ * Redis, lua-scripts/cooldown_fail.lua also counts the failures of every gateway.
  */
-uint64_t sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id,
-                                uint64_t allowed_fails, uint64_t cooldown_ms, uint64_t now_ms);
+uint64_t sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id, uint64_t allowed_fails,
+                                uint64_t cooldown_ms, uint64_t now_ms);
 
 /* Returns 1 when an error of `status` counts toward a cooldown (401, 408, 429 and 5xx,
  * transport errors included), else 0. */

@@ -80,8 +80,7 @@ TEST(table_fail_count_resets_each_minute)
 
     ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 1, 1000, minute + 59000));
     ASSERT_EQ(0, sl_cooldown_table_fail(t, "dep-a", 1, 1000, minute + 60000));
-    ASSERT_EQ(minute + 60001 + 1000,
-              sl_cooldown_table_fail(t, "dep-a", 1, 1000, minute + 60001));
+    ASSERT_EQ(minute + 60001 + 1000, sl_cooldown_table_fail(t, "dep-a", 1, 1000, minute + 60001));
     free(t);
 }
 
