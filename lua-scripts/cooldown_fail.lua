@@ -52,7 +52,7 @@ if current >= until_ms then
     return {failures, current}
 end
 redis.call('SET', KEYS[2], tostring(until_ms), 'PX', cooldown)
--- Entries that ended are dropped, so the set holds current cooldowns only.
+-- Entries that ended are dropped, so the set contains current cooldowns only.
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tostring(now))
 redis.call('ZADD', KEYS[3], until_ms, id)
 local ttl = redis.call('PTTL', KEYS[3])

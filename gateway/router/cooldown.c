@@ -3,11 +3,11 @@
  * cooldown -- the worker's table of cooling deployments and its upkeep from Redis; see
  * cooldown.h.
  *
- * Rules, after LiteLLM's router (1.81): cooldown_time 0 turns cooldowns off; 4xx errors other
- * than 401, 408 and 429 never count; failures are counted per deployment and per minute, and
- * a count above allowed_fails starts a cooldown of cooldown_time (LiteLLM's "allowed fails"
- * mode). With allowed_fails at its default of 3 (LiteLLM's default mode), the only deployment
- * of a group is never cooled down.
+ * The rules follow LiteLLM's router (1.81). A cooldown_time of 0 turns cooldowns off. 4xx
+ * errors other than 401, 408 and 429 never count. Failures are counted per deployment and per
+ * minute, and a count above allowed_fails starts a cooldown of cooldown_time (LiteLLM's
+ * "allowed fails" mode). With allowed_fails at its default of 3 (LiteLLM's default mode),
+ * the only deployment of a group is never cooled down.
  * NOTE: LiteLLM's default mode instead cools a deployment of a larger group down at once on a
  * 429 or past 50 % failures in a minute. Neither is done here: the count against
  * allowed_fails stands in for both, and a 429's retry-after does not set the length.

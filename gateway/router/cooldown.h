@@ -97,8 +97,8 @@ uint64_t sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_gr
 
 /*
  * Records the failed call of deployment `d` of `g`, which ended with `e`: cools it down on
- * this worker at once when its count says so, and sends the count to Redis, whose script
- * cools it down on every gateway. Errors that do not count are ignored.
+ * this worker at once when its count is above allowed_fails, and sends the failure to Redis,
+ * whose script cools it down on every gateway. Errors that do not count are ignored.
  */
 void sl_cooldown_report(struct sl_worker *w, const struct sl_model_group *g,
                         const struct sl_deployment *d, const struct sl_upstream_error *e);
