@@ -885,6 +885,8 @@ TEST(cache_entry_decode_rejects_malformed)
         "{\"timestamp\":1,\"response\":[]}",
         "{\"timestamp\":1,\"response\":\"x\"}",
         "{\"timestamp\":1,\"response\":{},\"response\":{}}",
+        "{\"timestamp\":1,\"response\":{\"id\":\"a\",\"id\":\"b\"}}",
+        "{\"timestamp\":1,\"response\":{\"choices\":[{\"index\":0,\"index\":1}]}}",
         "{\"timestamp\":1,\"response\":{}",
         "{\"timestamp\":1,\"response\":{\"a\":\"\xff\"}}",
     };
