@@ -412,3 +412,18 @@ sl_json_has_nul_escape(const char *text, size_t len)
     }
     return 0;
 }
+
+int
+sl_json_has_duplicate_key(const cJSON *item)
+{
+    const cJSON *child;
+
+    if (cJSON_IsObject(item) && sl_json_duplicate_key(item) != NULL)
+        return 1;
+    cJSON_ArrayForEach(child, item)
+    {
+        if ((cJSON_IsObject(child) || cJSON_IsArray(child)) && sl_json_has_duplicate_key(child))
+            return 1;
+    }
+    return 0;
+}

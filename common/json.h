@@ -56,6 +56,10 @@ enum sl_status sl_json_replace_top_string(const char *json, size_t len, const ch
 /* Returns the name of the first top-level member of `obj` that appears twice, or NULL. */
 const char *sl_json_duplicate_key(const cJSON *obj);
 
+/* Returns 1 when an object anywhere in `item` (itself included) names a member twice. The
+ * recursion is bounded by the depth cap `item` was parsed with. */
+int sl_json_has_duplicate_key(const cJSON *item);
+
 /* Prints `item` without whitespace into a new NUL-terminated string the caller frees. */
 char *sl_json_print(const cJSON *item);
 

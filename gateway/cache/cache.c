@@ -473,24 +473,6 @@ sl_cache_entry_encode(const cJSON *response, int64_t now)
     return sl_buf_take(&b, NULL);
 }
 
-/* Returns 1 when an object anywhere in `item` names a member twice. The gateway never writes
- * such an entry, and a reader could not tell which of the two members is meant. The parse
- * depth cap bounds the recursion. */
-static int
-has_duplicate_key(const cJSON *item)
-{
-    const cJSON *child;
-
-    if (cJSON_IsObject(item) && sl_json_duplicate_key(item) != NULL)
-        return 1;
-    cJSON_ArrayForEach(child, item)
-    {
-        if ((cJSON_IsObject(child) || cJSON_IsArray(child)) && has_duplicate_key(child))
-            return 1;
-    }
-    return 0;
-}
-
 cJSON *
 sl_cache_entry_decode(const char *text, size_t len, int64_t *timestamp)
 {
@@ -503,7 +485,7 @@ sl_cache_entry_decode(const char *text, size_t len, int64_t *timestamp)
         return NULL;
     if (sl_json_parse(text, len, ENTRY_MAX_DEPTH, &root, NULL) != SL_OK)
         return NULL;
-    if (!cJSON_IsObject(root) || has_duplicate_key(root))
+    if (!cJSON_IsObject(root) || sl_json_has_duplicate_key(root))
         goto out;
 
     ts = cJSON_GetObjectItemCaseSensitive(root, "timestamp");

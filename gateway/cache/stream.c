@@ -347,7 +347,9 @@ sl_cache_assembler_feed(struct sl_cache_assembler *a, const cJSON *chunk)
 
     if (a->_status != SL_OK)
         return a->_status;
-    if (!cJSON_IsObject(chunk) || (choices != NULL && !cJSON_IsArray(choices))) {
+    /* A chunk that names a member twice is ambiguous: such a stream is not stored. */
+    if (!cJSON_IsObject(chunk) || (choices != NULL && !cJSON_IsArray(choices)) ||
+        sl_json_has_duplicate_key(chunk)) {
         a->_status = SL_ERR_INVALID;
         return a->_status;
     }

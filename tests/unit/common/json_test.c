@@ -144,3 +144,26 @@ TEST(json_nul_escape_found_in_strings)
     ASSERT_EQ(sl_json_has_nul_escape(other, sizeof(other) - 1), 0);
     ASSERT_EQ(sl_json_has_nul_escape(cut, sizeof(cut) - 1), 0);
 }
+
+TEST(json_duplicate_key_found_at_any_depth)
+{
+    static const char *const dup[] = {
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":{\"b\":1,\"b\":2}}",
+        "{\"a\":[{\"c\":1},{\"d\":1,\"d\":2}]}",
+        "[{\"e\":1,\"e\":1}]",
+    };
+    static const char *const unique[] = {"{\"a\":{\"a\":1}}", "[{\"a\":1},{\"a\":2}]", "{}"};
+    cJSON *item;
+
+    for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
+        ASSERT_OK(parse(dup[i], &item, NULL));
+        ASSERT_EQ(sl_json_has_duplicate_key(item), 1);
+        cJSON_Delete(item);
+    }
+    for (size_t i = 0; i < sizeof(unique) / sizeof(unique[0]); i++) {
+        ASSERT_OK(parse(unique[i], &item, NULL));
+        ASSERT_EQ(sl_json_has_duplicate_key(item), 0);
+        cJSON_Delete(item);
+    }
+}

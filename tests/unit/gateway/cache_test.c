@@ -674,6 +674,7 @@ TEST(cache_assembler_rejects_bad_chunks)
         "{\"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": {}}}]}",
         "{\"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 999}]}}]}",
         "{\"choices\": [{\"index\": 0, \"finish_reason\": 1}]}",
+        "{\"choices\": [], \"usage\": {\"total_tokens\": 1, \"total_tokens\": 2}}",
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
