@@ -280,9 +280,9 @@ chat_completion() {
         const reply = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
         const usage = reply.usage || {};
         console.log("");
-        console.log("answer: " + reply.choices[0].message.content);
-        console.log("model:  " + reply.model);
-        console.log("usage:  prompt_tokens=" + usage.prompt_tokens + " completion_tokens="
+        console.log("response: " + reply.choices[0].message.content);
+        console.log("model:    " + reply.model);
+        console.log("usage:    prompt_tokens=" + usage.prompt_tokens + " completion_tokens="
             + usage.completion_tokens + " total_tokens=" + usage.total_tokens);' \
         "$RUN_DIR/answer.json"
     echo ""

@@ -490,7 +490,7 @@ sl_cache_entry_decode(const char *text, size_t len, int64_t *timestamp)
 
     ts = cJSON_GetObjectItemCaseSensitive(root, "timestamp");
     when = cJSON_IsNumber(ts) ? ts->valuedouble : NAN;
-    /* Whole seconds below 2^53, where a double holds every integer exactly. */
+    /* Whole seconds below 2^53, where a double represents every integer exactly. */
     if (!(when >= 0 && when <= 9007199254740992.0) || when != floor(when))
         goto out;
     if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "response")))

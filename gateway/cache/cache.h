@@ -6,7 +6,7 @@
  * gateway/cache/store.c.
  *
  * A key is the hex SHA-256 of a canonical JSON text of the request (object members sorted,
- * numbers in one form), the model group and the tenant, so equal requests share an entry
+ * numbers in one form), the model group and the tenant. So equal requests share an entry
  * whatever their member order, and a changed parameter never hits another request's response.
  *
  * Every function is thread-safe: it touches only its arguments.
@@ -74,9 +74,10 @@ const char *sl_cache_controls_forbidden(const struct sl_cache_controls *c, const
 /*
  * Writes the cache key of the request `body` into `out`: "<namespace>:<hex>", or "<hex>" when
  * `namespace` is NULL or "". The hash covers `kind` ("chat", "completion" or "embedding"),
- * `model_group` (in place of the body's "model"), `tenant` (NULL when entries are shared
- * across tenants) and every body member except those that do not change the response (stream,
- * user, metadata, cache controls, LiteLLM routing fields; the list is in cache.c). A namespace
+ * `model_group` (in place of the body's "model") and `tenant` (NULL when entries are shared
+ * across tenants). It also covers every body member except those that do not change the
+ * response: stream, user, metadata, cache controls and LiteLLM routing fields (listed in
+ * cache.c). A namespace
  * longer than SL_CACHE_NAMESPACE_MAX is cut to that length.
  */
 void sl_cache_key(const cJSON *body, const char *kind, const char *model_group,
@@ -112,7 +113,7 @@ struct sl_cache_assembler {
     size_t _n_choices;
 };
 
-/* Initialises an assembler that fails once it holds more than `max_bytes` of text. */
+/* Initialises an assembler that fails once it contains more than `max_bytes` of text. */
 void sl_cache_assembler_init(struct sl_cache_assembler *a, size_t max_bytes);
 
 /*

@@ -133,7 +133,7 @@ append_text(struct sl_cache_assembler *a, struct sl_buf *b, const char *s)
 
     if (!charge(a, n))
         return 0;
-    (void)sl_buf_append(b, s, n); /* uncapped: fails only by aborting */
+    (void)sl_buf_append(b, s, n); /* uncapped, so it can fail only by aborting (sl_xmalloc) */
     return 1;
 }
 

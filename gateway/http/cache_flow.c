@@ -251,7 +251,7 @@ embeddings_response(const struct sl_request *r, const cJSON *cached)
     return out;
 }
 
-/* Replaces the body's inputs with the ones no entry answered; the provider then builds its
+/* Replaces the body's inputs with the ones no entry matched, so that the provider builds its
  * request from the changed body. */
 static void
 forward_missing(struct sl_request *r, struct sl_cache_state *c)

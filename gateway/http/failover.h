@@ -2,9 +2,9 @@
 /*
  * failover -- retries within a model group and fallbacks to other groups, inside stage 4 of
  * http/pipeline.h. The relay reports each failed upstream call that happened before the first
- * byte reached the client; this module decides whether another deployment of the group, a
- * fallback group or nobody gets the request next, and starts the next attempt from a timer on
- * the worker's loop. Its state is per request. Each failed call is also reported to
+ * byte reached the client. This module decides whether the request goes next to another
+ * deployment of the group, to a fallback group or back to the client as an error. It starts
+ * the next attempt from a timer on the worker's loop. Its state is per request. Each failed call is also reported to
  * router/cooldown.h, whose cooldowns, shared through Redis, keep every choice made here away
  * from a deployment that keeps failing.
  *
@@ -27,12 +27,12 @@ struct sl_auth_record;
 struct sl_model_group;
 struct sl_failover;
 
-/* The longest back-off before a retry, in milliseconds, whatever retry-after asks for. */
+/* Maximum back-off before a retry, in milliseconds, whatever retry-after requests. */
 #define SL_FAILOVER_MAX_WAIT_MS 10000u
 /* Fallback groups tried per request at most (LiteLLM's max_fallbacks default). */
 #define SL_FAILOVER_MAX_FALLBACKS 5u
 
-/* What a failed call allows next. */
+/* Class of a failed call: the next attempts it allows. */
 enum sl_failover_class {
     SL_FAILOVER_RETRY,          /* 408, 409, 429, 5xx, transport: retry, then fallbacks */
     SL_FAILOVER_AUTH,           /* 401, 403: another deployment of the group, then fallbacks */
@@ -50,10 +50,10 @@ enum sl_failover_class sl_failover_classify(const struct sl_upstream_error *e);
 int sl_failover_parse_retry_after(const char *value, int ms, double *seconds);
 
 /*
- * Returns the wait before retry number `retry` (0 for the first) in milliseconds: 0 when an
- * untried deployment of the group is left; else the provider's retry-after when it is above 0
- * (`retry_after_s`, NAN or 0 when absent); else 0.5 s doubled per retry up to 8 s, and at
- * least router_settings.retry_after (`min_wait_s`). Always at most `cap_ms`.
+ * Returns the wait in milliseconds before retry number `retry` (0 for the first). It is 0
+ * when an untried deployment of the group is left. Otherwise it is the provider's retry-after
+ * when above 0 (`retry_after_s`, NAN or 0 when absent), else 0.5 s doubled per retry up to
+ * 8 s, and at least router_settings.retry_after (`min_wait_s`). It never exceeds `cap_ms`.
  */
 uint64_t sl_failover_backoff_ms(unsigned retry, double retry_after_s, double min_wait_s,
                                 int other_deployment, uint64_t cap_ms);
@@ -76,7 +76,7 @@ const char *sl_failover_next_target(char *const *targets, size_t n,
 /*
  * Starts the failover state of `r`, which has just picked its first deployment of `group`:
  * copies `rec` (NULL: no restriction) for fallback access checks, and takes `fallbacks` and
- * `num_retries` out of the request body (the provider never sees them). Returns 1, or 0 with
+ * `num_retries` out of the request body, so they are not sent upstream. Returns 1, or 0 with
  * a 400 sent when the body's fallbacks are not a list of model names.
  */
 int sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,

@@ -76,7 +76,7 @@ struct sl_request {
 
     /* The provider call in progress. */
     struct sl_cache_state *cache; /* the response cache's state when it applies; owned */
-    int cache_hit;                /* the answer came from the cache */
+    int cache_hit;                /* the response came from the cache */
     cJSON *body;     /* the request as the provider family reads it; owned */
     cJSON *original; /* the client's own body when `body` was converted from it; owned */
     struct sl_call_ctx ctx;

@@ -6,7 +6,7 @@
  * everything an admin may change (LiteLLM 1.81.13 lets viewers read no budget route).
  *
  * A budget that something still points at cannot be deleted (the schema's ON DELETE
- * RESTRICT); the caller gets a 400 that says so.
+ * RESTRICT); the caller gets a 400 with that reason.
  */
 #include <stdlib.h>
 #include <string.h>

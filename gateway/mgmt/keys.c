@@ -321,8 +321,8 @@ free_call(void *data)
 
 static const struct sl_mgmt_query_ops key_ops = {on_query_done, on_db_error, free_call};
 
-/* Queues `q`; the call state is freed once the outcome was handled, or at once when the
- * statement could not be queued (with the 503 sent). */
+/* Queues `q`. The call state is freed once the outcome is handled, or at once (with the 503
+ * sent) when the statement could not be queued. */
 static void
 run_query(struct sl_mgmt_call *c, struct sl_mgmt_sql *q)
 {

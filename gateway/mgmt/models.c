@@ -778,7 +778,7 @@ info_free(void *data)
 
 static const struct sl_mgmt_query_ops info_ops = {on_info, NULL, info_free};
 
-/* Answers /model/info; `rec` is the caller's key record, NULL for the master key. */
+/* Serves /model/info. `rec` is the caller's key record, NULL for the master key. */
 static void
 model_info(struct sl_request *r, const struct sl_mgmt_caller *caller,
            const struct sl_auth_record *rec)

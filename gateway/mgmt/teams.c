@@ -663,7 +663,7 @@ team_list(struct sl_request *r, const struct sl_mgmt_caller *caller, const cJSON
         !sl_mgmt_query_param(r, "organization_id", &org_id))
         goto out;
     if (!caller->admin) {
-        /* Everyone but the admins sees only the teams they are a member of. */
+        /* Callers other than admins get only the teams they are a member of. */
         if (user_id != NULL && strcmp(user_id, caller->user_id) != 0) {
             sl_request_respond_error(r, 403, "auth_error", "user_id",
                                      "Only proxy_admin or proxy_admin_viewer can list the teams "

@@ -10,7 +10,7 @@
  * the only deployment of a group is never cooled down.
  * NOTE: LiteLLM's default mode instead cools a deployment of a larger group down at once on a
  * 429 or past 50 % failures in a minute. Neither is done here: the count against
- * allowed_fails stands in for both, and a 429's retry-after does not set the length.
+ * allowed_fails replaces both, and a 429's retry-after does not set the length.
  */
 #define SL_LOG_MODULE "cooldown"
 #include "gateway/router/cooldown.h"

@@ -5,7 +5,7 @@
  * Deployments that share a model_name form a group; clients name the group. A router is
  * read-only once built. The one in struct sl_gateway contains the config's deployments and is
  * shared by every worker. Each worker also builds its own routers, from the config and the
- * models table (live.h), and keeps a replaced one alive while requests still use it: those
+ * models table (live.h), and keeps a replaced one alive while requests still use it. Those
  * routers are reference-counted on the worker's loop thread, so no lock is ever taken. The
  * random state for weighted choice lives in the caller (one per worker).
  */

@@ -65,7 +65,8 @@ test('organization lifecycle with audit rows', async () => {
     assert.equal(created.litellm_budget_table.budget_id, created.budget_id);
     assert.equal(created.litellm_budget_table.max_budget, 50);
     assert.deepEqual(created.metadata, { tier: 'gold', model_rpm_limit: { 'gpt-4o-mini': 10 } });
-    assert.ok(created.created_at && created.updated_at);
+    assert.ok(created.created_at);
+    assert.ok(created.updated_at);
 
     const updated = await ok('PATCH', '/organization/update', {
         organization_id: 'org-life', organization_alias: 'Acme Corp', max_budget: 75,

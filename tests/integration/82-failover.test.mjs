@@ -89,7 +89,7 @@ function modelsOf(requests) {
     return requests.map((r) => bodyOf(r).model);
 }
 
-// The access log line of the last request names the deployment that answered.
+// The access log line of the last request names the deployment that responded.
 async function expectAccessLog(modelId) {
     const line = await gateway.waitForLog((e) => e.event === 'http.access'
         && e.model_id === modelId, 3000);

@@ -213,8 +213,8 @@ function childEnv(extra = {}) {
 }
 
 // With SLUICE_TEST_OUTPUT_DIR set (tests/run-all.sh sets it), every child's stdout and stderr
-// is also written to a file there, and tests record there each plaintext key they obtain, so
-// that the whole run's output can be searched for keys once it ended.
+// is also written to a file there. Tests record there each plaintext key they obtain, so the
+// whole run's output can be searched for keys once it ended.
 const OUTPUT_DIR = process.env.SLUICE_TEST_OUTPUT_DIR || '';
 
 // Records a plaintext key that must appear in no output of the run.

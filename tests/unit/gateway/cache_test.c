@@ -228,7 +228,8 @@ TEST(cache_controls_namespace_too_long)
     const char *param;
     int n = snprintf(body, sizeof(body), "{\"cache\": {\"namespace\": \"%0*d\"}}", 257, 0);
 
-    ASSERT_TRUE(n > 0 && (size_t)n < sizeof(body));
+    ASSERT_TRUE(n > 0);
+    ASSERT_TRUE((size_t)n < sizeof(body));
     ASSERT_EQ(SL_ERR_INVALID, parse_controls(body, &c, &param));
     sl_cache_controls_dispose(&c);
 }
@@ -372,7 +373,8 @@ TEST(cache_key_changes_with_each_parameter)
         int n = snprintf(text, sizeof(text), "%.*s, %s}", (int)strlen(base_request) - 1,
                          base_request, added[i]);
 
-        ASSERT_TRUE(n > 0 && (size_t)n < sizeof(text));
+        ASSERT_TRUE(n > 0);
+        ASSERT_TRUE((size_t)n < sizeof(text));
         key_of(text, other);
         if (strcmp(base, other) == 0)
             SL_TEST_FAIL("adding %s did not change the key", added[i]);
@@ -404,7 +406,8 @@ TEST(cache_key_ignores_non_answer_members)
         int n = snprintf(text, sizeof(text), "%.*s, %s}", (int)strlen(base_request) - 1,
                          base_request, added[i]);
 
-        ASSERT_TRUE(n > 0 && (size_t)n < sizeof(text));
+        ASSERT_TRUE(n > 0);
+        ASSERT_TRUE((size_t)n < sizeof(text));
         key_of(text, other);
         if (strcmp(base, other) != 0)
             SL_TEST_FAIL("adding %s changed the key", added[i]);
