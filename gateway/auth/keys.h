@@ -39,7 +39,35 @@ struct sl_auth_models {
 };
 
 /* Version of the Redis record layout; a record of another version is a miss. */
-#define SL_AUTH_RECORD_VERSION 3
+#define SL_AUTH_RECORD_VERSION 4
+
+/* A count limit left out of its budget row. */
+#define SL_AUTH_LIMIT_UNSET (-1)
+
+/*
+ * The limits of one entity, read from its budget row. Counts are SL_AUTH_LIMIT_UNSET and money
+ * NAN when the row leaves them out or the entity has no budget row.
+ */
+struct sl_auth_limits {
+    int64_t rpm_limit;
+    int64_t tpm_limit;
+    int64_t max_parallel_requests;
+    double max_budget;     /* USD */
+    double soft_budget;    /* USD */
+    char *budget_duration; /* as stored, e.g. "30d"; NULL: the budget never resets */
+};
+
+/* One entry of model_rpm_limit / model_tpm_limit, merged by model name. */
+struct sl_auth_model_limit {
+    char *model;
+    int64_t rpm_limit; /* SL_AUTH_LIMIT_UNSET when only the other map names the model */
+    int64_t tpm_limit;
+};
+
+struct sl_auth_model_limits {
+    struct sl_auth_model_limit *items;
+    size_t n;
+};
 
 /* The stored facts of one virtual key. Strings are owned, and NULL when absent. */
 struct sl_auth_record {
@@ -64,6 +92,17 @@ struct sl_auth_record {
     struct sl_auth_models org_models;
     struct sl_auth_models allowed_routes;         /* empty: every route */
     struct sl_auth_models allowed_cache_controls; /* empty: every control of `cache` */
+
+    /* Limits of each entity the key belongs to (gateway/limits/limits.h applies them). */
+    struct sl_auth_limits key_limits;
+    struct sl_auth_limits user_limits;   /* when has_user; else every limit unset */
+    struct sl_auth_limits team_limits;   /* when has_team */
+    struct sl_auth_limits member_limits; /* the membership's budget row, else the team's
+                                          * member_budget_id row; when has_member */
+    struct sl_auth_limits org_limits;    /* when has_org */
+    int has_member;                      /* a team_memberships row joins the key's user and team */
+    struct sl_auth_model_limits key_model_limits;  /* the key's metadata */
+    struct sl_auth_model_limits team_model_limits; /* the team's metadata */
 };
 
 enum sl_auth_lookup_status {
