@@ -57,6 +57,13 @@ enum sl_redis_failure_mode {
     SL_REDIS_FAIL_CLOSED, /* reject them with 503 */
 };
 
+/* general_settings.token_rate_limit_type: the tokens a tpm_limit counts. */
+enum sl_token_limit_type {
+    SL_TOKENS_TOTAL,  /* prompt minus cached prompt tokens, plus completion */
+    SL_TOKENS_INPUT,  /* prompt minus cached prompt tokens */
+    SL_TOKENS_OUTPUT, /* completion */
+};
+
 /* router_settings.routing_strategy (LiteLLM's names). */
 enum sl_routing_strategy {
     SL_ROUTING_SIMPLE_SHUFFLE,
@@ -135,6 +142,9 @@ struct sl_config {
     uint64_t max_request_size_bytes; /* never 0 after a load */
     uint64_t max_response_size_bytes;
     enum sl_redis_failure_mode redis_failure_mode;
+    enum sl_token_limit_type token_rate_limit_type;
+    int64_t global_max_parallel_requests; /* SL_CONFIG_UNSET_INT: no cap */
+    char *user_header_name;               /* NULL: none */
     double drain_timeout_s; /* seconds */
     char *tls_cert_file;    /* both NULL or both set: listener TLS */
     char *tls_key_file;
@@ -156,6 +166,7 @@ struct sl_config {
     struct sl_strlist default_fallbacks;
     int ssl_verify;      /* 0 or 1 */
     char *ssl_ca_bundle; /* set when ssl_verify was given as a path; ssl_verify is then 1 */
+    int user_budget_includes_team_keys; /* 0 or 1 */
     int drop_params;
     int turn_off_message_logging;
     int json_logs;

@@ -20,6 +20,7 @@
 /* ---------------------------------------------------------------------------------------- */
 
 static const char *const redis_failure_modes[] = {"fail_open", "fail_closed", NULL};
+static const char *const token_rate_limit_types[] = {"total", "input", "output", NULL};
 static const char *const routing_strategies[] = {
     "simple-shuffle",         "least-busy",            "usage-based-routing",
     "usage-based-routing-v2", "latency-based-routing", "cost-based-routing",
@@ -57,6 +58,17 @@ const struct sl_config_option sl_config__options[] = {
      .choices = redis_failure_modes, .def = "fail_open", .flags = RELOAD,
      .doc = "What rate limits do while Redis is unreachable: let requests through or reject "
             "them with 503."},
+    {"general_settings.token_rate_limit_type", GLOBAL(token_rate_limit_type),
+     .type = SL_CONFIG_T_ENUM, .choices = token_rate_limit_types, .def = "total", .flags = RELOAD,
+     .doc = "Tokens that tpm_limit counts: prompt plus completion, prompt only or completion "
+            "only; prompt tokens read from the provider's cache are never counted."},
+    {"general_settings.global_max_parallel_requests", GLOBAL(global_max_parallel_requests),
+     .type = SL_CONFIG_T_INT, .min = 0, .max = COUNT_MAX, .flags = RELOAD,
+     .doc = "Model requests in flight at once across every gateway node; unset for no cap."},
+    {"general_settings.user_header_name", GLOBAL(user_header_name), .type = SL_CONFIG_T_STRING,
+     .flags = RELOAD,
+     .doc = "Request header that names the end user, read after x-litellm-customer-id and "
+            "x-litellm-end-user-id and before the body's `user`."},
     {"general_settings.drain_timeout", GLOBAL(drain_timeout_s), .type = SL_CONFIG_T_DURATION,
      .env = "SLUICE_DRAIN_TIMEOUT", .def = "30", .min = 0, .max = DAY_S, .flags = RELOAD,
      .doc = "After SIGTERM, how long in-flight requests may run before the process exits."},
@@ -116,6 +128,10 @@ const struct sl_config_option sl_config__options[] = {
                                                                       ssl_ca_bundle),
      .type = SL_CONFIG_T_BOOL_OR_PATH, .def = "true",
      .doc = "Verify upstream TLS certificates: true, false, or the path of a CA bundle."},
+    {"litellm_settings.user_budget_includes_team_keys", GLOBAL(user_budget_includes_team_keys),
+     .type = SL_CONFIG_T_BOOL, .def = "false", .flags = RELOAD,
+     .doc = "Count the spend of a user's team keys in the user's max_budget, not only the spend "
+            "of their personal keys."},
     {"litellm_settings.drop_params", GLOBAL(drop_params), .type = SL_CONFIG_T_BOOL,
      .env = "LITELLM_DROP_PARAMS", .def = "false", .flags = RELOAD,
      .doc = "Drop request parameters a provider does not support instead of failing with 400."},

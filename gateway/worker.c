@@ -19,6 +19,7 @@
 #include "common/redis.h"
 #include "gateway/auth/keys.h"
 #include "gateway/http/request.h"
+#include "gateway/limits/limits.h"
 #include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
 
@@ -115,6 +116,7 @@ finish_loop(struct sl_worker *w)
     w->redis = NULL;
     sl_auth_worker_dispose(w);
     sl_cooldown_worker_dispose(w);
+    sl_limits_worker_dispose(w);
     sl_router_live_dispose(w);
     uv_stop(&w->loop);
 }
@@ -179,6 +181,7 @@ connect_stores(struct sl_worker *w)
     sl_auth_worker_init(w);
     sl_router_live_init(w);
     sl_cooldown_worker_init(w);
+    sl_limits_worker_init(w);
     return 0;
 }
 

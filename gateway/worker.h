@@ -23,6 +23,7 @@
 struct sl_auth_cache;
 struct sl_cooldown;
 struct sl_gateway;
+struct sl_limits_scripts;
 struct sl_pg;
 struct sl_redis;
 struct sl_router_live;
@@ -44,6 +45,7 @@ struct sl_worker {
     struct sl_auth_cache *auth; /* virtual key records, gateway/auth/keys.h */
     struct sl_router_live *models; /* the router in use, gateway/router/live.h */
     struct sl_cooldown *cooldown;  /* deployments cooling down, gateway/router/cooldown.h */
+    struct sl_limits_scripts *limits; /* budgets and rate limits, gateway/limits/limits.h */
 
     uv_async_t stop_async;
     uv_timer_t drain_timer;

@@ -29,6 +29,7 @@
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
 #include "gateway/http/validate.h"
+#include "gateway/limits/limits.h"
 #include "gateway/router/live.h"
 #include "gateway/worker.h"
 
@@ -398,6 +399,17 @@ parse_body(struct sl_request *r, const struct sl_config *cfg, const struct model
     return 1;
 }
 
+/* After admission: the cache lookup, else the relay. */
+static void
+after_admission(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
+{
+    const struct sl_model_group *group = privdata;
+
+    if (sl_cache_begin(r, rec, group->name) == SL_CACHE_DONE)
+        return;
+    sl_relay_start(r);
+}
+
 /* Stages 1 and 3 once the key passed: body, model access, route; then the relay. */
 static void
 continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
@@ -431,9 +443,8 @@ continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, voi
     r->ctx.raw_len = req->entity.len;
     if (!sl_failover_begin(r, rec, group))
         return;
-    if (sl_cache_begin(r, rec, group->name) == SL_CACHE_DONE)
-        return;
-    sl_relay_start(r);
+    /* The cast drops const only to pass the group through privdata; it is never written. */
+    sl_limits_begin(r, rec, group, after_admission, (void *)group);
 }
 
 static int

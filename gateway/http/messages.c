@@ -25,6 +25,7 @@
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/limits/limits.h"
 #include "gateway/router/live.h"
 #include "gateway/worker.h"
 
@@ -178,6 +179,15 @@ create_request(h2o_req_t *req, const char *route)
     return r;
 }
 
+/* After admission the relay takes over; /v1/messages has no response cache. */
+static void
+after_admission(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
+{
+    (void)rec;
+    (void)privdata;
+    sl_relay_start(r);
+}
+
 static void
 continue_messages(struct sl_request *r, const struct sl_auth_record *rec, void *privdata)
 {
@@ -200,7 +210,7 @@ continue_messages(struct sl_request *r, const struct sl_auth_record *rec, void *
     r->ctx.raw_len = req->entity.len;
     if (!sl_failover_begin(r, rec, group))
         return;
-    sl_relay_start(r);
+    sl_limits_begin(r, rec, group, after_admission, NULL);
 }
 
 int

@@ -15,6 +15,7 @@
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/failover.h"
+#include "gateway/limits/limits.h"
 #include "gateway/worker.h"
 
 /* Bytes queued for a client beyond this are a writer's bug: streams stop consuming first. */
@@ -71,6 +72,7 @@ on_pool_dispose(void *p)
         r->on_gone = NULL;
         cb(r);
     }
+    sl_limits_settle(r);
     sl_request_log_access(r);
     r->worker->inflight--;
     sl_request_release(r);
@@ -127,6 +129,7 @@ sl_request_release(struct sl_request *r)
         r->format->free_state(r->format_state);
     sl_cache_state_free(r->cache);
     sl_failover_free(r->failover);
+    sl_limits_free(r->limits);
     cJSON_Delete(r->body);
     cJSON_Delete(r->original);
     sl_buf_dispose(&r->out_pending);

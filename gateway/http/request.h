@@ -87,6 +87,9 @@ struct sl_request {
     struct sl_stream_state st;
     uint64_t upstream_start_us;
 
+    /* Budgets and rate limits (limits/limits.h); NULL until admission starts. Owned. */
+    struct sl_limits *limits;
+
     /* Retries and fallbacks (http/failover.h); NULL on routes without them. Owned. */
     struct sl_failover *failover;
     unsigned attempted_retries;

@@ -1,0 +1,1000 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * limits -- admission and settlement of model requests against budgets and rate limits.
+ *
+ * Admission builds the request's scopes from the key's record and the end user's row, then
+ * asks admit.lua (or the in-memory counters) once. The reply either refuses, and the error
+ * goes out in the client's envelope, or admits with what is left of every limit, which
+ * becomes x-ratelimit-* headers. Settlement runs from the request's end, asks settle.lua once
+ * and logs each soft budget this request crossed first. The scripts document the counters.
+ */
+#define SL_LOG_MODULE "limits"
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/cost.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/lua_scripts.h"
+#include "common/redis.h"
+#include "common/xalloc.h"
+#include "gateway/auth/end_users.h"
+#include "gateway/auth/keys.h"
+#include "gateway/gateway.h"
+#include "gateway/http/request.h"
+#include "gateway/limits/limits.h"
+#include "gateway/router/router.h"
+#include "gateway/worker.h"
+
+/* Longest Redis key of a scope: the prefix, the kind, the id and a period. */
+#define KEY_MAX (SL_LIMITS_ID_MAX + 128)
+
+struct sl_limits_scripts {
+    struct sl_redis_script *admit;
+    struct sl_redis_script *settle;
+};
+
+static const char *const scope_names[SL_SCOPE_COUNT] = {
+    [SL_SCOPE_API_KEY] = "api_key",
+    [SL_SCOPE_USER] = "user",
+    [SL_SCOPE_TEAM] = "team",
+    [SL_SCOPE_TEAM_MEMBER] = "team_member",
+    [SL_SCOPE_ORGANIZATION] = "organization",
+    [SL_SCOPE_END_USER] = "end_user",
+    [SL_SCOPE_MODEL_PER_KEY] = "model_per_key",
+    [SL_SCOPE_MODEL_PER_TEAM] = "model_per_team",
+    [SL_SCOPE_GLOBAL] = "global",
+};
+
+/* 1 while Redis could not be reached for limits and the in-memory counters are in use. */
+static atomic_int degraded;
+
+const char *
+sl_limits_scope_name(enum sl_limit_scope kind)
+{
+    return kind < SL_SCOPE_COUNT ? scope_names[kind] : "unknown";
+}
+
+void
+sl_limits_free(struct sl_limits *l)
+{
+    free(l);
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+void
+sl_limits_format_money(double v, char out[32])
+{
+    if (isnan(v) || isinf(v)) {
+        snprintf(out, 32, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 1e16) {
+        snprintf(out, 32, "%.1f", v);
+        return;
+    }
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, 32, "%.*g", p, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+/* Writes `ms` (Unix milliseconds) as "YYYY-mm-dd HH:MM:SS UTC". */
+static void
+format_reset(uint64_t ms, char out[40])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, 40, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(out, 40, "%llu", (unsigned long long)(ms / 1000));
+}
+
+/* ---------------------------------------------------------------- scopes */
+
+/* Adds a scope with the limits of `a` (NULL: none) and the id made of `first`, and of ":"
+ * and `second` when `second` is not NULL. Returns the scope, or NULL when the id is too long
+ * (the scope is then skipped, which only happens for ids no management route accepts). */
+static struct sl_limits_scope *
+add_scope(struct sl_limits *l, enum sl_limit_scope kind, const struct sl_auth_limits *a,
+          const char *first, const char *second)
+{
+    struct sl_limits_scope *s = &l->scopes[l->n];
+    int n = second != NULL ? snprintf(s->id, sizeof(s->id), "%s:%s", first, second)
+                           : snprintf(s->id, sizeof(s->id), "%s", first);
+
+    if (n < 0 || (size_t)n >= sizeof(s->id) || l->n >= SL_SCOPE_COUNT)
+        return NULL;
+    s->kind = kind;
+    s->rpm = s->tpm = s->parallel = -1;
+    s->max_budget = s->soft_budget = NAN;
+    s->left_requests = s->left_tokens = s->left_parallel = -1;
+    if (a != NULL) {
+        s->rpm = a->rpm_limit;
+        s->tpm = a->tpm_limit;
+        s->parallel = a->max_parallel_requests;
+        s->max_budget = a->max_budget;
+        s->soft_budget = a->soft_budget;
+        s->has_period = a->budget_duration != NULL &&
+                        sl_budget_duration_parse(a->budget_duration, &s->period) == SL_OK;
+    }
+    l->n++;
+    return s;
+}
+
+static const struct sl_auth_model_limit *
+model_limit(const struct sl_auth_model_limits *m, const char *model)
+{
+    for (size_t i = 0; model != NULL && i < m->n; i++)
+        if (strcmp(m->items[i].model, model) == 0)
+            return &m->items[i];
+    return NULL;
+}
+
+static void
+add_model_scope(struct sl_limits *l, enum sl_limit_scope kind,
+                const struct sl_auth_model_limits *m, const char *owner, const char *model)
+{
+    const struct sl_auth_model_limit *ml = model_limit(m, model);
+    struct sl_limits_scope *s;
+
+    if (ml == NULL || (ml->rpm_limit < 0 && ml->tpm_limit < 0))
+        return;
+    s = add_scope(l, kind, NULL, owner, model);
+    if (s != NULL) {
+        s->rpm = ml->rpm_limit;
+        s->tpm = ml->tpm_limit;
+    }
+}
+
+/*
+ * Adds the scopes of the key's record. Every entity the key belongs to gets a scope, limited
+ * or not, because its spend is counted either way; the model scopes only when limited.
+ */
+static void
+add_key_scopes(struct sl_limits *l, const struct sl_config *cfg, const struct sl_auth_record *rec)
+{
+    struct sl_limits_scope *s;
+
+    s = add_scope(l, SL_SCOPE_API_KEY, &rec->key_limits, rec->token, NULL);
+    if (s != NULL)
+        s->count_spend = 1;
+    if (rec->has_user && rec->user_id != NULL) {
+        s = add_scope(l, SL_SCOPE_USER, &rec->user_limits, rec->user_id, NULL);
+        /* A user's budget covers their personal keys unless the operator says otherwise. */
+        if (s != NULL) {
+            s->count_spend = rec->team_id == NULL || cfg->user_budget_includes_team_keys;
+            if (!s->count_spend) {
+                s->max_budget = NAN;
+                s->soft_budget = NAN;
+            }
+        }
+    }
+    if (rec->has_team && rec->team_id != NULL) {
+        s = add_scope(l, SL_SCOPE_TEAM, &rec->team_limits, rec->team_id, NULL);
+        if (s != NULL)
+            s->count_spend = 1;
+        if (rec->has_member && rec->user_id != NULL) {
+            s = add_scope(l, SL_SCOPE_TEAM_MEMBER, &rec->member_limits, rec->team_id,
+                          rec->user_id);
+            if (s != NULL)
+                s->count_spend = 1;
+        }
+    }
+    if (rec->has_org && rec->org_id != NULL) {
+        s = add_scope(l, SL_SCOPE_ORGANIZATION, &rec->org_limits, rec->org_id, NULL);
+        if (s != NULL)
+            s->count_spend = 1;
+    }
+}
+
+/* Returns 1 when some scope of `l` has a limit or a budget to check. */
+static int
+anything_to_check(const struct sl_limits *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct sl_limits_scope *s = &l->scopes[i];
+
+        if (s->rpm >= 0 || s->tpm >= 0 || s->parallel >= 0 || !isnan(s->max_budget) ||
+            !isnan(s->soft_budget))
+            return 1;
+    }
+    return 0;
+}
+
+/* Returns 1 when every deployment of `group` is priced at 0 explicitly. */
+static int
+group_is_free(const struct sl_model_group *group)
+{
+    if (group == NULL || group->n == 0)
+        return 0;
+    for (size_t i = 0; i < group->n; i++)
+        if (!sl_cost_is_free(group->deployments[i]))
+            return 0;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- end users */
+
+static int
+header_value(h2o_req_t *req, const char *name, const char **value, size_t *len)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+
+    if (i < 0 || req->headers.entries[i].value.len == 0)
+        return 0;
+    *value = req->headers.entries[i].value.base;
+    *len = req->headers.entries[i].value.len;
+    return 1;
+}
+
+static const char *
+nested_string(const cJSON *body, const char *object, const char *member)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(body, object);
+
+    return cJSON_IsObject(o) ? sl_json_get_string(o, member) : NULL;
+}
+
+/* Finds the request's end user, first match wins (docs/limits.md). Returns 1 with `*id` and
+ * `*len` set, 0 when the request names none. */
+static int
+find_end_user(struct sl_request *r, const struct sl_config *cfg, const char **id, size_t *len)
+{
+    const cJSON *body = r->original != NULL ? r->original : r->body;
+    const char *s;
+
+    if (header_value(r->req, "x-litellm-customer-id", id, len) ||
+        header_value(r->req, "x-litellm-end-user-id", id, len) ||
+        (cfg->user_header_name != NULL && header_value(r->req, cfg->user_header_name, id, len)))
+        return 1;
+    s = sl_json_get_string(body, "user");
+    if (s == NULL)
+        s = nested_string(body, "litellm_metadata", "user");
+    if (s == NULL)
+        s = nested_string(body, "metadata", "user_id");
+    if (s == NULL || s[0] == '\0')
+        return 0;
+    *id = s;
+    *len = strlen(s);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- admission */
+
+/* A request between the start of admission and its outcome. */
+struct admission {
+    struct sl_request *r;
+    struct sl_auth_record rec; /* a copy, valid while the request waits */
+    int has_rec;
+    sl_limits_next_cb next;
+    void *privdata;
+    char end_user[SL_END_USER_ID_MAX + 1];
+};
+
+static void
+admission_done(struct admission *a, int go_on)
+{
+    struct sl_request *r = a->r;
+
+    if (go_on)
+        a->next(r, a->has_rec ? &a->rec : NULL, a->privdata);
+    if (a->has_rec)
+        sl_auth_record_dispose(&a->rec);
+    free(a);
+    sl_request_release(r);
+}
+
+static void
+add_limit_headers(struct sl_request *r, const struct sl_limits_scope *s)
+{
+    const char *name = scope_names[s->kind];
+    char header[96];
+    char value[24];
+    const struct {
+        const char *what;
+        int64_t limit;
+        int64_t left;
+    } rows[] = {
+        {"requests", s->rpm, s->left_requests},
+        {"tokens", s->tpm, s->left_tokens},
+        {"max_parallel_requests", s->parallel, s->left_parallel},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (rows[i].limit < 0)
+            continue;
+        snprintf(header, sizeof(header), "x-ratelimit-%s-limit-%s", name, rows[i].what);
+        snprintf(value, sizeof(value), "%lld", (long long)rows[i].limit);
+        sl_request_add_header(r, header, value);
+        snprintf(header, sizeof(header), "x-ratelimit-%s-remaining-%s", name, rows[i].what);
+        snprintf(value, sizeof(value), "%lld", (long long)(rows[i].left < 0 ? 0 : rows[i].left));
+        sl_request_add_header(r, header, value);
+    }
+}
+
+/* The key's own settings, as LiteLLM reports them: x-litellm-key-max-budget, -rpm-limit and
+ * -tpm-limit, each left out when unset. */
+static void
+add_key_headers(struct sl_request *r, const struct sl_limits_scope *s)
+{
+    char value[32];
+
+    if (!isnan(s->max_budget)) {
+        sl_limits_format_money(s->max_budget, value);
+        sl_request_add_header(r, "x-litellm-key-max-budget", value);
+    }
+    if (s->rpm >= 0) {
+        snprintf(value, sizeof(value), "%lld", (long long)s->rpm);
+        sl_request_add_header(r, "x-litellm-key-rpm-limit", value);
+    }
+    if (s->tpm >= 0) {
+        snprintf(value, sizeof(value), "%lld", (long long)s->tpm);
+        sl_request_add_header(r, "x-litellm-key-tpm-limit", value);
+    }
+}
+
+/* Adds the headers of an admitted request. */
+static void
+admitted_headers(struct sl_request *r)
+{
+    struct sl_limits *l = r->limits;
+    char crossed[256] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        const struct sl_limits_scope *s = &l->scopes[i];
+
+        if (s->kind == SL_SCOPE_API_KEY)
+            add_key_headers(r, s);
+        add_limit_headers(r, s);
+        if (!isnan(s->soft_budget) && s->spend >= s->soft_budget) {
+            int n = snprintf(crossed + used, sizeof(crossed) - used, "%s%s",
+                             used > 0 ? "," : "", scope_names[s->kind]);
+            if (n > 0 && (size_t)n < sizeof(crossed) - used)
+                used += (size_t)n;
+        }
+    }
+    if (used > 0)
+        sl_request_add_header(r, "x-sluice-soft-budget-crossed", crossed);
+}
+
+static void
+refuse_budget(struct sl_request *r, const struct sl_limits_scope *s, const char *spend_text,
+              const char *budget_text)
+{
+    char spend[32];
+    char budget[32];
+    size_t split = strcspn(s->id, ":");
+
+    sl_limits_format_money(strtod(spend_text, NULL), spend);
+    sl_limits_format_money(strtod(budget_text, NULL), budget);
+    switch (s->kind) {
+    case SL_SCOPE_USER:
+        sl_request_respond_error(r, 400, "budget_exceeded", NULL,
+                                 "ExceededBudget: User=%s over budget. Spend=%s, Budget=%s",
+                                 s->id, spend, budget);
+        break;
+    case SL_SCOPE_TEAM:
+        sl_request_respond_error(r, 400, "budget_exceeded", NULL,
+                                 "Budget has been exceeded! Team=%s Current cost: %s, Max "
+                                 "budget: %s",
+                                 s->id, spend, budget);
+        break;
+    case SL_SCOPE_TEAM_MEMBER:
+        sl_request_respond_error(r, 400, "budget_exceeded", NULL,
+                                 "Budget has been exceeded! User=%s in Team=%.*s Current cost: "
+                                 "%s, Max budget: %s",
+                                 s->id + (s->id[split] == ':' ? split + 1 : split), (int)split,
+                                 s->id, spend, budget);
+        break;
+    case SL_SCOPE_ORGANIZATION:
+        sl_request_respond_error(r, 400, "budget_exceeded", NULL,
+                                 "Budget has been exceeded! Organization=%s Current cost: %s, "
+                                 "Max budget: %s",
+                                 s->id, spend, budget);
+        break;
+    case SL_SCOPE_END_USER:
+        sl_request_respond_error(r, 400, "budget_exceeded", NULL,
+                                 "ExceededBudget: End User=%s over budget. Spend=%s, Budget=%s",
+                                 s->id, spend, budget);
+        break;
+    default:
+        sl_request_respond_error(r, 400, "budget_exceeded", NULL,
+                                 "Budget has been exceeded! Current cost: %s, Max budget: %s",
+                                 spend, budget);
+        break;
+    }
+}
+
+static void
+refuse_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *what,
+             int64_t limit, int64_t remaining, int64_t retry_ms)
+{
+    uint64_t now = sl_wall_ms();
+    int64_t wait_ms = retry_ms < 0 ? 60000 : retry_ms;
+    char reset[40];
+    char retry[24];
+
+    format_reset(now + (uint64_t)wait_ms + 999, reset);
+    snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
+    sl_request_add_header(r, "retry-after", retry);
+    sl_request_add_header(r, "rate_limit_type", what);
+    sl_request_add_header(r, "reset_at", reset);
+    sl_request_respond_error(r, 429, "rate_limit_error", NULL,
+                             "Rate limit exceeded for %s: %s. Limit type: %s. Current limit: "
+                             "%lld, Remaining: %lld. Limit resets at: %s",
+                             scope_names[s->kind], s->id, what, (long long)limit,
+                             (long long)(remaining < 0 ? 0 : remaining), reset);
+}
+
+static void
+refuse(struct sl_request *r, const struct sl_limits_refusal *f)
+{
+    const struct sl_limits_scope *s = &r->limits->scopes[f->scope];
+
+    if (strcmp(f->what, "budget") == 0) {
+        char spend[32];
+
+        snprintf(spend, sizeof(spend), "%.17g", f->spend);
+        refuse_budget(r, s, spend, f->limit_text);
+        return;
+    }
+    refuse_limit(r, s, f->what, f->limit, f->remaining, f->retry_ms);
+}
+
+static uint64_t
+slot_ms(const struct sl_config *cfg)
+{
+    return (uint64_t)(cfg->request_timeout_s * 1000.0) + 60000;
+}
+
+static void
+set_degraded(int on, const char *why)
+{
+    if (atomic_exchange(&degraded, on) == on)
+        return;
+    if (on)
+        sl_log(SL_LOG_WARN, NULL, "limits.redis_degraded", SL_LOG_STR("reason", why),
+               SL_LOG_STR("message", "Redis cannot be reached: limits and spend are counted in "
+                                     "this process's memory until it answers"));
+    else
+        sl_log(SL_LOG_INFO, NULL, "limits.redis_recovered",
+               SL_LOG_STR("message", "Redis answers again: limits and spend are counted there"));
+}
+
+int
+sl_limits_degraded(void)
+{
+    return atomic_load(&degraded);
+}
+
+/* Admits with the in-memory counters; returns 1 when admitted, else the refusal is sent. */
+static int
+admit_in_memory(struct sl_request *r)
+{
+    struct sl_limits *l = r->limits;
+    struct sl_limits_refusal f;
+
+    if (!sl_limits_local_admit(l, sl_wall_ms(), slot_ms(&r->worker->gw->cfg), &f)) {
+        refuse(r, &f);
+        return 0;
+    }
+    l->admitted = 1;
+    l->in_memory = 1;
+    admitted_headers(r);
+    return 1;
+}
+
+/* Applies a Redis outage to a request: fail_open counts in memory, fail_closed refuses.
+ * Returns 1 when the request goes on. */
+static int
+outage(struct sl_request *r, const char *why)
+{
+    set_degraded(1, why);
+    if (r->worker->gw->cfg.redis_failure_mode == SL_REDIS_FAIL_CLOSED) {
+        sl_request_respond_error(r, 503, "service_unavailable_error", NULL,
+                                 "Budgets and rate limits cannot be checked because Redis is "
+                                 "unavailable (general_settings.redis_failure_mode is "
+                                 "fail_closed); retry later.");
+        return 0;
+    }
+    return admit_in_memory(r);
+}
+
+static int64_t
+reply_int(const redisReply *e)
+{
+    if (e->type == REDIS_REPLY_INTEGER)
+        return (int64_t)e->integer;
+    if (e->type == REDIS_REPLY_STRING)
+        return strtoll(e->str, NULL, 10);
+    return -1;
+}
+
+static const char *
+reply_str(const redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING ? e->str : "0";
+}
+
+/* Reads admit.lua's reply into `r`. Returns 1 for admitted, 0 for refused (sent), -1 for a
+ * reply of another shape. */
+static int
+read_admission(struct sl_request *r, const redisReply *reply)
+{
+    struct sl_limits *l = r->limits;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
+        return -1;
+    if (reply_int(reply->element[0]) == 1) {
+        if (reply->elements != 1 + 4 * l->n)
+            return -1;
+        for (size_t i = 0; i < l->n; i++) {
+            struct sl_limits_scope *s = &l->scopes[i];
+            redisReply **e = reply->element + 1 + 4 * i;
+
+            s->left_requests = reply_int(e[0]);
+            s->left_tokens = reply_int(e[1]);
+            s->left_parallel = reply_int(e[2]);
+            s->spend = strtod(reply_str(e[3]), NULL);
+        }
+        l->admitted = 1;
+        admitted_headers(r);
+        return 1;
+    }
+    if (reply->elements != 6)
+        return -1;
+    int64_t index = reply_int(reply->element[1]) - 1;
+    const char *what = reply_str(reply->element[2]);
+
+    if (index < 0 || (size_t)index >= l->n)
+        return -1;
+    if (strcmp(what, "budget") == 0) {
+        refuse_budget(r, &l->scopes[index], reply_str(reply->element[4]),
+                      reply_str(reply->element[3]));
+        return 0;
+    }
+    if (strcmp(what, "requests") != 0 && strcmp(what, "tokens") != 0 &&
+        strcmp(what, "max_parallel_requests") != 0)
+        return -1;
+    refuse_limit(r, &l->scopes[index], what, reply_int(reply->element[3]),
+                 reply_int(reply->element[4]), reply_int(reply->element[5]));
+    return 0;
+}
+
+static void
+on_admit_reply(struct sl_redis *redis, enum sl_status status, const redisReply *reply,
+               void *privdata)
+{
+    struct admission *a = privdata;
+    struct sl_request *r = a->r;
+    int go_on;
+
+    (void)redis;
+    if (r->req == NULL) {
+        /* The client left meanwhile: release what admission counted. */
+        if (status == SL_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+            reply_int(reply->element[0]) == 1) {
+            r->limits->admitted = 1;
+            sl_limits_settle(r);
+        }
+        admission_done(a, 0);
+        return;
+    }
+    if (status != SL_OK) {
+        go_on = outage(r, sl_status_str(status));
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        sl_log(SL_LOG_ERROR, r->call_id, "limits.script_failed", SL_LOG_STR("script", "admit"),
+               SL_LOG_STR("message", reply->str));
+        go_on = outage(r, "script error");
+    } else {
+        set_degraded(0, NULL);
+        go_on = read_admission(r, reply);
+        if (go_on < 0) {
+            sl_log(SL_LOG_ERROR, r->call_id, "limits.bad_reply", SL_LOG_STR("script", "admit"));
+            go_on = outage(r, "unexpected reply");
+        }
+    }
+    admission_done(a, go_on);
+}
+
+/* Writes the Redis key of `what` ("req", "tok", "par") for scope `s`. */
+static int
+counter_key(char out[KEY_MAX], const struct sl_redis *redis, const struct sl_limits_scope *s,
+            const char *what)
+{
+    return sl_redis_key(out, KEY_MAX, redis, "rl:{%s:%s}:%s", scope_names[s->kind], s->id,
+                        what) == SL_OK;
+}
+
+/* Writes the key of the spend (`what` "spend") or soft mark ("soft") of the period of `s`
+ * that contains `now_ms`, and the seconds it must be kept (0: for ever) into `*ttl_s`. */
+static int
+period_key(char out[KEY_MAX], const struct sl_redis *redis, const struct sl_limits_scope *s,
+           const char *what, uint64_t now_ms, int64_t *ttl_s)
+{
+    int64_t start = 0;
+    int64_t end = 0;
+
+    if (s->has_period)
+        start = sl_budget_period(&s->period, (int64_t)(now_ms / 1000), &end);
+    if (ttl_s != NULL)
+        *ttl_s = s->has_period ? end - (int64_t)(now_ms / 1000) + 86400 : 0;
+    return sl_redis_key(out, KEY_MAX, redis, "%s:{%s:%s}:%lld", what, scope_names[s->kind], s->id,
+                        (long long)start) == SL_OK;
+}
+
+/* Sends admit.lua for `a`. Returns 1 when sent, 0 when Redis could not take it. */
+static int
+send_admission(struct admission *a)
+{
+    struct sl_request *r = a->r;
+    struct sl_limits *l = r->limits;
+    struct sl_redis *redis = r->worker->redis;
+    size_t n = l->n;
+    char (*keys)[KEY_MAX] = sl_xcalloc(4 * n + 1, KEY_MAX);
+    char (*nums)[32] = sl_xcalloc(5 * n + 4, 32);
+    struct sl_redis_str key_refs[4 * SL_SCOPE_COUNT];
+    struct sl_redis_str args[4 + 5 * SL_SCOPE_COUNT];
+    uint64_t now = sl_wall_ms();
+    enum sl_status rc = SL_ERR_INVALID;
+
+    snprintf(nums[0], 32, "%llu", (unsigned long long)now);
+    snprintf(nums[1], 32, "%llu", (unsigned long long)slot_ms(&r->worker->gw->cfg));
+    snprintf(nums[2], 32, "%zu", n);
+    args[0] = SL_REDIS_CSTR(nums[0]);
+    args[1] = SL_REDIS_CSTR(l->request_id);
+    args[2] = SL_REDIS_CSTR(nums[1]);
+    args[3] = SL_REDIS_CSTR(nums[2]);
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_limits_scope *s = &l->scopes[i];
+        char (*v)[32] = nums + 3 + 5 * i;
+
+        if (!counter_key(keys[4 * i], redis, s, "req") ||
+            !counter_key(keys[4 * i + 1], redis, s, "tok") ||
+            !counter_key(keys[4 * i + 2], redis, s, "par") ||
+            !period_key(keys[4 * i + 3], redis, s, "spend", now, NULL))
+            goto out;
+        for (size_t k = 0; k < 4; k++)
+            key_refs[4 * i + k] = SL_REDIS_CSTR(keys[4 * i + k]);
+        snprintf(v[0], 32, "%lld", (long long)s->rpm);
+        snprintf(v[1], 32, "%lld", (long long)s->tpm);
+        snprintf(v[2], 32, "%lld", (long long)s->parallel);
+        snprintf(v[3], 32, "%.17g", isnan(s->max_budget) ? -1.0 : s->max_budget);
+        snprintf(v[4], 32, "%.17g", isnan(s->soft_budget) ? -1.0 : s->soft_budget);
+        for (size_t k = 0; k < 5; k++)
+            args[4 + 5 * i + k] = SL_REDIS_CSTR(v[k]);
+    }
+    l->admitted_ms = now;
+    rc = sl_redis_eval(redis, r->worker->limits->admit, 4 * n, key_refs, 4 + 5 * n, args,
+                       on_admit_reply, a);
+out:
+    free(keys);
+    free(nums);
+    return rc == SL_OK;
+}
+
+/* Runs admission for a request whose scopes are complete. */
+static void
+admit(struct admission *a)
+{
+    struct sl_request *r = a->r;
+    struct sl_worker *w = r->worker;
+
+    if (!anything_to_check(r->limits)) {
+        /* Spend is still owed to every scope. */
+        r->limits->admitted = 1;
+        r->limits->in_memory = w->redis == NULL;
+        admission_done(a, 1);
+        return;
+    }
+    if (w->redis == NULL || w->limits == NULL || w->limits->admit == NULL) {
+        admission_done(a, admit_in_memory(r));
+        return;
+    }
+    if (!send_admission(a))
+        admission_done(a, outage(r, "Redis is not connected"));
+}
+
+static void
+on_end_user(enum sl_end_user_status status, const struct sl_end_user *eu, void *privdata)
+{
+    struct admission *a = privdata;
+    struct sl_request *r = a->r;
+    struct sl_limits_scope *s;
+
+    if (r->req == NULL) {
+        admission_done(a, 0);
+        return;
+    }
+    if (status == SL_END_USER_FOUND) {
+        if (eu->blocked) {
+            sl_request_respond_error(r, 400, "budget_exceeded", "user",
+                                     "User blocked from making LLM API Calls. User=%s",
+                                     a->end_user);
+            admission_done(a, 0);
+            return;
+        }
+        s = add_scope(r->limits, SL_SCOPE_END_USER, &eu->limits, a->end_user, NULL);
+        if (s != NULL)
+            s->count_spend = 1;
+    } else {
+        /* Spend of end users without a row is counted too, so a later budget sees it. */
+        s = add_scope(r->limits, SL_SCOPE_END_USER, NULL, a->end_user, NULL);
+        if (s != NULL)
+            s->count_spend = 1;
+    }
+    admit(a);
+}
+
+void
+sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
+                const struct sl_model_group *group, sl_limits_next_cb next, void *privdata)
+{
+    struct sl_worker *w = r->worker;
+    const struct sl_config *cfg = &w->gw->cfg;
+    struct sl_limits *l = sl_xcalloc(1, sizeof(*l));
+    struct admission *a;
+    const char *end_user = NULL;
+    size_t end_user_len = 0;
+    int has_end_user;
+
+    r->limits = l;
+    snprintf(l->request_id, sizeof(l->request_id), "%s", r->call_id);
+    if (rec != NULL) {
+        add_key_scopes(l, cfg, rec);
+    }
+    has_end_user = find_end_user(r, cfg, &end_user, &end_user_len);
+    if (has_end_user && end_user_len > SL_END_USER_ID_MAX) {
+        sl_request_respond_error(r, 400, "invalid_request_error", "user",
+                                 "The end-user id is %zu bytes long; the limit is %d bytes.",
+                                 end_user_len, SL_END_USER_ID_MAX);
+        return;
+    }
+    if (rec != NULL) {
+        add_model_scope(l, SL_SCOPE_MODEL_PER_KEY, &rec->key_model_limits, rec->token, r->model);
+        if (rec->has_team && rec->team_id != NULL)
+            add_model_scope(l, SL_SCOPE_MODEL_PER_TEAM, &rec->team_model_limits, rec->team_id,
+                            r->model);
+    }
+    if (cfg->global_max_parallel_requests >= 0) {
+        struct sl_limits_scope *s = add_scope(l, SL_SCOPE_GLOBAL, NULL, "gateway", NULL);
+
+        if (s != NULL)
+            s->parallel = cfg->global_max_parallel_requests;
+    }
+    if (group_is_free(group))
+        for (size_t i = 0; i < l->n; i++)
+            l->scopes[i].max_budget = NAN;
+
+    if (l->n == 0 && !has_end_user) {
+        next(r, rec, privdata);
+        return;
+    }
+
+    a = sl_xcalloc(1, sizeof(*a));
+    a->r = r;
+    a->next = next;
+    a->privdata = privdata;
+    if (rec != NULL) {
+        sl_auth_record_copy(&a->rec, rec);
+        a->has_rec = 1;
+    }
+    sl_request_retain(r);
+    if (has_end_user && w->gw->have_database && w->pg != NULL) {
+        memcpy(a->end_user, end_user, end_user_len);
+        a->end_user[end_user_len] = '\0';
+        sl_end_user_lookup(w, a->end_user, end_user_len, on_end_user, a);
+        return;
+    }
+    if (has_end_user) {
+        memcpy(a->end_user, end_user, end_user_len);
+        a->end_user[end_user_len] = '\0';
+        on_end_user(SL_END_USER_NOT_FOUND, NULL, a);
+        return;
+    }
+    admit(a);
+}
+
+/* ---------------------------------------------------------------- settlement */
+
+/* What a settle reply needs once the request may be gone. */
+struct settlement {
+    char names[SL_SCOPE_COUNT][SL_LIMITS_ID_MAX + 32];
+    size_t n;
+};
+
+static void
+log_crossed(const char *call_id, const char *name)
+{
+    sl_log(SL_LOG_WARN, call_id, "limits.soft_budget_crossed", SL_LOG_STR("scope", name),
+           SL_LOG_STR("message", "the spend of this period reached the soft budget"));
+}
+
+static void
+on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply *reply,
+                void *privdata)
+{
+    struct settlement *s = privdata;
+
+    (void)redis;
+    if (status != SL_OK || reply->type != REDIS_REPLY_ARRAY) {
+        sl_log(SL_LOG_WARN, NULL, "limits.settle_failed",
+               SL_LOG_STR("message", status != SL_OK                   ? sl_status_str(status)
+                                     : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                        : "unexpected reply"));
+        if (status != SL_OK)
+            set_degraded(1, sl_status_str(status));
+        free(s);
+        return;
+    }
+    for (size_t i = 0; i < reply->elements && i < s->n; i++)
+        if (reply_int(reply->element[i]) == 1)
+            log_crossed(NULL, s->names[i]);
+    free(s);
+}
+
+/* Returns the tokens a tpm_limit counts for the request's usage. */
+static int64_t
+limited_tokens(const struct sl_config *cfg, const struct sl_request *r)
+{
+    const struct sl_usage *u = &r->usage;
+    int64_t input = u->prompt_tokens - u->cached_tokens;
+
+    if (!u->present || r->cache_hit)
+        return 0;
+    if (input < 0)
+        input = 0;
+    switch (cfg->token_rate_limit_type) {
+    case SL_TOKENS_INPUT:
+        return input;
+    case SL_TOKENS_OUTPUT:
+        return u->completion_tokens;
+    case SL_TOKENS_TOTAL:
+        break;
+    }
+    return input + u->completion_tokens;
+}
+
+static double
+request_cost(const struct sl_request *r)
+{
+    struct sl_cost_tokens t;
+
+    if (!r->usage.present || r->cache_hit || r->deployment == NULL)
+        return 0.0;
+    t.prompt = r->usage.prompt_tokens;
+    t.completion = r->usage.completion_tokens;
+    return sl_cost_of(r->deployment, &t);
+}
+
+static void
+settle_in_memory(struct sl_request *r, int64_t tokens, double cost)
+{
+    struct sl_limits *l = r->limits;
+    int64_t per_scope[SL_SCOPE_COUNT];
+    unsigned crossed;
+
+    for (size_t i = 0; i < l->n; i++)
+        per_scope[i] = l->scopes[i].tpm >= 0 ? tokens : -1;
+    crossed = sl_limits_local_settle(l, sl_wall_ms(), per_scope, cost);
+    for (size_t i = 0; i < l->n; i++)
+        if (crossed & (1u << i))
+            log_crossed(r->call_id, scope_names[l->scopes[i].kind]);
+}
+
+void
+sl_limits_settle(struct sl_request *r)
+{
+    struct sl_limits *l = r->limits;
+    struct sl_worker *w = r->worker;
+    int64_t tokens;
+    double cost;
+    uint64_t now = sl_wall_ms();
+    char (*keys)[KEY_MAX];
+    char (*nums)[32];
+    struct sl_redis_str key_refs[4 * SL_SCOPE_COUNT];
+    struct sl_redis_str args[4 + 5 * SL_SCOPE_COUNT];
+    struct settlement *s;
+    enum sl_status rc = SL_ERR_INVALID;
+
+    if (l == NULL || !l->admitted)
+        return;
+    l->admitted = 0;
+    tokens = limited_tokens(&w->gw->cfg, r);
+    cost = request_cost(r);
+    if (l->in_memory || w->redis == NULL || w->limits == NULL || w->limits->settle == NULL) {
+        settle_in_memory(r, tokens, cost);
+        return;
+    }
+
+    keys = sl_xcalloc(4 * l->n + 1, KEY_MAX);
+    nums = sl_xcalloc(5 * l->n + 4, 32);
+    s = sl_xcalloc(1, sizeof(*s));
+    snprintf(nums[0], 32, "%llu", (unsigned long long)now);
+    snprintf(nums[1], 32, "%.17g", cost);
+    snprintf(nums[2], 32, "%zu", l->n);
+    args[0] = SL_REDIS_CSTR(nums[0]);
+    args[1] = SL_REDIS_CSTR(l->request_id);
+    args[2] = SL_REDIS_CSTR(nums[1]);
+    args[3] = SL_REDIS_CSTR(nums[2]);
+    for (size_t i = 0; i < l->n; i++) {
+        const struct sl_limits_scope *sc = &l->scopes[i];
+        char (*v)[32] = nums + 3 + 5 * i;
+        int64_t ttl = 0;
+
+        if (!counter_key(keys[4 * i], w->redis, sc, "tok") ||
+            !counter_key(keys[4 * i + 1], w->redis, sc, "par") ||
+            !period_key(keys[4 * i + 2], w->redis, sc, "spend", now, &ttl) ||
+            !period_key(keys[4 * i + 3], w->redis, sc, "soft", now, NULL))
+            goto out;
+        for (size_t k = 0; k < 4; k++)
+            key_refs[4 * i + k] = SL_REDIS_CSTR(keys[4 * i + k]);
+        snprintf(v[0], 32, "%lld", (long long)(sc->tpm >= 0 ? tokens : -1));
+        snprintf(v[1], 32, "%d", sc->parallel >= 0);
+        snprintf(v[2], 32, "%d", sc->count_spend);
+        snprintf(v[3], 32, "%.17g", isnan(sc->soft_budget) ? -1.0 : sc->soft_budget);
+        snprintf(v[4], 32, "%lld", (long long)ttl);
+        for (size_t k = 0; k < 5; k++)
+            args[4 + 5 * i + k] = SL_REDIS_CSTR(v[k]);
+        snprintf(s->names[i], sizeof(s->names[i]), "%s", scope_names[sc->kind]);
+    }
+    s->n = l->n;
+    rc = sl_redis_eval(w->redis, w->limits->settle, 4 * l->n, key_refs, 4 + 5 * l->n, args,
+                       on_settle_reply, s);
+out:
+    if (rc != SL_OK) {
+        free(s);
+        sl_log(SL_LOG_WARN, r->call_id, "limits.settle_failed",
+               SL_LOG_STR("message", "Redis is not connected; the request's tokens and cost "
+                                     "are counted in memory and its slots expire by themselves"));
+        settle_in_memory(r, tokens, cost);
+    }
+    free(keys);
+    free(nums);
+}
+
+/* ---------------------------------------------------------------- per worker */
+
+static struct sl_redis_script *
+load_script(const char *name)
+{
+    const struct sl_lua_script *src = sl_lua_script_find(name);
+
+    if (src == NULL) {
+        sl_log(SL_LOG_ERROR, NULL, "limits.script_missing", SL_LOG_STR("script", name));
+        return NULL;
+    }
+    return sl_redis_script_load(src->name, src->source, src->len);
+}
+
+void
+sl_limits_worker_init(struct sl_worker *w)
+{
+    w->limits = sl_xcalloc(1, sizeof(*w->limits));
+    if (w->redis == NULL)
+        return;
+    w->limits->admit = load_script("admit");
+    w->limits->settle = load_script("settle");
+}
+
+void
+sl_limits_worker_dispose(struct sl_worker *w)
+{
+    if (w->limits == NULL)
+        return;
+    if (w->limits->admit != NULL)
+        sl_redis_script_destroy(w->limits->admit);
+    if (w->limits->settle != NULL)
+        sl_redis_script_destroy(w->limits->settle);
+    free(w->limits);
+    w->limits = NULL;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * limits -- budgets and rate limits of a model request (docs/limits.md): admission before the
+ * provider call and settlement after the response, each one script call to Redis
+ * (lua-scripts/admit.lua and settle.lua) that covers every scope of the request at once.
+ *
+ * While Redis cannot be reached, general_settings.redis_failure_mode decides: fail_open counts
+ * in this process's memory (gateway/limits/local.c, the same rules per node), fail_closed
+ * refuses with 503. Without Redis in the config, limits are always counted in memory.
+ * Loop thread only, but for the in-memory counters, which are shared by the process.
+ */
+#ifndef SL_LIMITS_H
+#define SL_LIMITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/budget_period.h"
+
+struct sl_auth_record;
+struct sl_model_group;
+struct sl_request;
+struct sl_worker;
+
+/* The scopes in the order they are checked; the names are LiteLLM's descriptors. */
+enum sl_limit_scope {
+    SL_SCOPE_API_KEY,
+    SL_SCOPE_USER,
+    SL_SCOPE_TEAM,
+    SL_SCOPE_TEAM_MEMBER,
+    SL_SCOPE_ORGANIZATION,
+    SL_SCOPE_END_USER,
+    SL_SCOPE_MODEL_PER_KEY,
+    SL_SCOPE_MODEL_PER_TEAM,
+    SL_SCOPE_GLOBAL,
+    SL_SCOPE_COUNT,
+};
+
+/* Longest scope id: a key hash or an id from the database, a colon and a model name. */
+#define SL_LIMITS_ID_MAX 600
+
+/* One scope of a request with the limits that apply to it. */
+struct sl_limits_scope {
+    enum sl_limit_scope kind;
+    char id[SL_LIMITS_ID_MAX + 1];
+    int64_t rpm;      /* -1: unset */
+    int64_t tpm;      /* -1: unset */
+    int64_t parallel; /* -1: unset */
+    double max_budget;  /* USD, NAN: unset or not checked (a free model group) */
+    double soft_budget; /* USD, NAN: unset */
+    int has_period;     /* budget_duration set and valid */
+    struct sl_budget_duration period;
+    int count_spend; /* the request's cost is added to this scope's spend */
+
+    /* What admission found, for the response headers. */
+    int64_t left_requests;
+    int64_t left_tokens;
+    int64_t left_parallel;
+    double spend; /* the period's spend before this request */
+};
+
+/* The limits of one request; owned by the request. */
+struct sl_limits {
+    struct sl_limits_scope scopes[SL_SCOPE_COUNT];
+    size_t n;
+    int admitted; /* counted by admission: settlement is owed */
+    int in_memory; /* admitted by the in-memory counters, so settled there too */
+    uint64_t admitted_ms;
+    char request_id[40];
+};
+
+/* Receives control after admission, with the key's record (NULL for the master key) valid
+ * until it returns. Not called when the request was refused: the error has then been sent. */
+typedef void (*sl_limits_next_cb)(struct sl_request *r, const struct sl_auth_record *rec,
+                                  void *privdata);
+
+/*
+ * Admits model request `r` for model group `group` (its name and prices) with key record
+ * `rec` (NULL for the master key): finds its end user, builds its scopes, runs admission and
+ * then calls `next`, at once when nothing applies, else from a later loop iteration with a
+ * copy of `rec`. A refusal (budget, limit, blocked end user, fail_closed outage, malformed
+ * end user id) is sent in the client's envelope instead. Call after the body was parsed.
+ */
+void sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
+                     const struct sl_model_group *group, sl_limits_next_cb next, void *privdata);
+
+/* Settles an admitted request once it ended, whatever the outcome: its tokens, cost and
+ * parallel slots. Does nothing for a request that was not admitted or already settled. */
+void sl_limits_settle(struct sl_request *r);
+
+/* Writes `v` as Python's repr() writes a float ("0.0", "0.095", "1e-05"), as LiteLLM's
+ * budget messages print money. */
+void sl_limits_format_money(double v, char out[32]);
+
+/* Returns 1 while Redis cannot be reached and limits are counted in memory. */
+int sl_limits_degraded(void);
+
+/* Frees the limits of a request. */
+void sl_limits_free(struct sl_limits *l);
+
+/* Loads the scripts for worker `w`, and frees them. */
+void sl_limits_worker_init(struct sl_worker *w);
+void sl_limits_worker_dispose(struct sl_worker *w);
+
+/* Returns the scope's name in headers and messages, e.g. "api_key". */
+const char *sl_limits_scope_name(enum sl_limit_scope kind);
+
+/*
+ * The in-memory counters (local.c), process-wide. sl_limits_local_admit() applies the rules
+ * of admit.lua to `l` at `now_ms`; on refusal it returns 0 and fills `*refusal`, else counts
+ * the request and fills each scope's left_* and spend. sl_limits_local_settle() applies
+ * settle.lua's rules and returns a bit per scope index whose soft budget this request crossed.
+ */
+struct sl_limits_refusal {
+    size_t scope;       /* index into l->scopes */
+    const char *what;   /* "budget", "requests", "tokens" or "max_parallel_requests" */
+    int64_t limit;      /* for limits */
+    int64_t remaining;  /* for limits */
+    int64_t retry_ms;   /* for limits; -1: never */
+    double spend;       /* for budgets */
+    double max_budget;  /* for budgets */
+    char limit_text[32]; /* max_budget as given to the script, for budgets */
+};
+
+int sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
+                          struct sl_limits_refusal *refusal);
+unsigned sl_limits_local_settle(struct sl_limits *l, uint64_t now_ms, const int64_t *tokens,
+                                double cost);
+
+#endif /* SL_LIMITS_H */

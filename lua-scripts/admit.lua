@@ -1,0 +1,155 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- admit -- decides whether one model request may reach the provider, for every scope it
+-- belongs to at once (key, user, team, team member, organization, end user, model per key,
+-- model per team, the whole gateway), and counts it when it may. docs/limits.md has the rules.
+--
+-- Request and token counters are hashes of one-second buckets: field = floor(now_ms / 1000),
+-- value = units counted in that second. A unit counts while its second is one of the last 60,
+-- so the window slides in one-second steps and any 60 s hold at most `limit` requests.
+-- Parallel slots are a sorted set of request ids scored by the time the slot expires, so a
+-- slot of a node that died is dropped once its expiry passes. Spend is one float per period.
+--
+-- KEYS, four per scope i (1-based), in this order: the request buckets, the token buckets,
+--   the parallel slots and the spend of the current budget period.
+-- ARGV[1]  now_ms      the caller's clock, milliseconds since the Unix epoch
+-- ARGV[2]  request_id  the request's id, the member of every parallel set it joins
+-- ARGV[3]  slot_ms     how long a parallel slot lives unless released
+-- ARGV[4]  n           the number of scopes
+-- then five per scope: rpm_limit, tpm_limit, max_parallel_requests (whole numbers, -1 when
+--   unset), max_budget and soft_budget (decimal strings, -1 when unset).
+--
+-- Budgets of every scope are checked first, then each scope's limits in order. Nothing is
+-- counted unless every check passes.
+--
+-- Returns, when refused: {0, scope, what, limit, remaining, retry_ms}, where `what` is
+--   "budget", "requests", "tokens" or "max_parallel_requests". For a budget, `limit` is the
+--   max_budget and `remaining` the spend, both as strings; retry_ms is 0. For a limit,
+--   retry_ms is the wait after which the request would pass if nothing else came, -1 never.
+-- Returns, when admitted: {1, then four per scope: requests left, tokens left, parallel slots
+--   left (-1 for a limit that is unset) and the period's spend as a string}.
+
+local STEP = 1000
+local BUCKETS = 60
+
+local now = tonumber(ARGV[1])
+local request_id = ARGV[2]
+local slot_ms = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+
+local function whole(v)
+    return v ~= nil and v == math.floor(v)
+end
+
+if not (whole(now) and now >= 0 and whole(slot_ms) and slot_ms >= 1 and whole(n) and n >= 0 and
+        #KEYS == 4 * n and #ARGV == 4 + 5 * n) then
+    return redis.error_reply('admit: bad arguments')
+end
+
+local current = math.floor(now / STEP)
+local oldest = current - BUCKETS + 1
+
+-- Reads the buckets of a counter that still count, drops the rest, and returns the total
+-- and the live buckets sorted oldest first.
+local function window(key)
+    local flat = redis.call('HGETALL', key)
+    local live = {}
+    local total = 0
+    for i = 1, #flat, 2 do
+        local second = tonumber(flat[i])
+        local count = tonumber(flat[i + 1])
+        if second == nil or count == nil or second < oldest then
+            redis.call('HDEL', key, flat[i])
+        else
+            live[#live + 1] = {second, count}
+            total = total + count
+        end
+    end
+    table.sort(live, function(a, b) return a[1] < b[1] end)
+    return total, live
+end
+
+-- The wait until `units` of the counted units have aged out of the window.
+local function wait_for(live, units)
+    local freed = 0
+    for _, bucket in ipairs(live) do
+        freed = freed + bucket[2]
+        if freed >= units then
+            return math.max(1, (bucket[1] + BUCKETS) * STEP - now)
+        end
+    end
+    return -1
+end
+
+local scopes = {}
+for i = 1, n do
+    local a = 4 + (i - 1) * 5
+    local s = {
+        req = KEYS[(i - 1) * 4 + 1], tok = KEYS[(i - 1) * 4 + 2],
+        par = KEYS[(i - 1) * 4 + 3], spend = KEYS[(i - 1) * 4 + 4],
+        rpm = tonumber(ARGV[a + 1]), tpm = tonumber(ARGV[a + 2]), par_limit = tonumber(ARGV[a + 3]),
+        max_budget = tonumber(ARGV[a + 4]), soft_budget = tonumber(ARGV[a + 5]),
+    }
+    if not (whole(s.rpm) and whole(s.tpm) and whole(s.par_limit) and s.max_budget ~= nil and
+            s.soft_budget ~= nil) then
+        return redis.error_reply('admit: bad limits for scope ' .. i)
+    end
+    scopes[i] = s
+end
+
+-- Budgets first, as LiteLLM checks them before rate limits.
+for i, s in ipairs(scopes) do
+    if s.max_budget >= 0 or s.soft_budget >= 0 then
+        s.spend_text = redis.call('GET', s.spend) or '0'
+        local spend = tonumber(s.spend_text) or 0
+        if s.max_budget >= 0 and spend >= s.max_budget then
+            return {0, i, 'budget', ARGV[4 + (i - 1) * 5 + 4], s.spend_text, 0}
+        end
+    else
+        s.spend_text = '0'
+    end
+end
+
+for i, s in ipairs(scopes) do
+    if s.rpm >= 0 then
+        local used, live = window(s.req)
+        if used + 1 > s.rpm then
+            local retry = s.rpm == 0 and -1 or wait_for(live, used + 1 - s.rpm)
+            return {0, i, 'requests', s.rpm, math.max(0, s.rpm - used), retry}
+        end
+        s.req_left = s.rpm - used - 1
+    end
+    if s.tpm >= 0 then
+        local used, live = window(s.tok)
+        if used >= s.tpm then
+            local retry = s.tpm == 0 and -1 or wait_for(live, used - s.tpm + 1)
+            return {0, i, 'tokens', s.tpm, math.max(0, s.tpm - used), retry}
+        end
+        s.tok_left = s.tpm - used
+    end
+    if s.par_limit >= 0 then
+        redis.call('ZREMRANGEBYSCORE', s.par, '-inf', now)
+        local used = redis.call('ZCARD', s.par)
+        if used + 1 > s.par_limit then
+            return {0, i, 'max_parallel_requests', s.par_limit, math.max(0, s.par_limit - used),
+                    1000}
+        end
+        s.par_left = s.par_limit - used - 1
+    end
+end
+
+local reply = {1}
+for _, s in ipairs(scopes) do
+    if s.rpm >= 0 then
+        redis.call('HINCRBY', s.req, current, 1)
+        redis.call('PEXPIRE', s.req, BUCKETS * STEP + STEP)
+    end
+    if s.par_limit >= 0 then
+        redis.call('ZADD', s.par, now + slot_ms, request_id)
+        redis.call('PEXPIRE', s.par, slot_ms)
+    end
+    reply[#reply + 1] = s.req_left or -1
+    reply[#reply + 1] = s.tok_left or -1
+    reply[#reply + 1] = s.par_left or -1
+    reply[#reply + 1] = s.spend_text
+end
+return reply

@@ -1,0 +1,75 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- settle -- records what one admitted request used, for every scope it belongs to at once:
+-- its tokens into the token buckets, its cost into the spend of the budget period, and the
+-- release of its parallel slot. Runs once per admitted request, after the response ended,
+-- failed or was abandoned. admit.lua describes the counters; docs/limits.md the rules.
+--
+-- KEYS, four per scope i (1-based): the token buckets, the parallel slots, the spend of the
+--   current budget period and the soft-budget mark of that period.
+-- ARGV[1]  now_ms      the caller's clock, milliseconds since the Unix epoch
+-- ARGV[2]  request_id  the member admit.lua added to the parallel sets
+-- ARGV[3]  cost        the request's cost in USD, a decimal string >= 0
+-- ARGV[4]  n           the number of scopes
+-- then five per scope: tokens to count (-1: the scope has no token limit), release (1 when
+--   the request holds a slot of this scope), spend (1 to add the cost to this scope),
+--   soft_budget (decimal string, -1 when unset) and spend_ttl_s (how long the period's spend
+--   is kept, 0 for ever).
+--
+-- Returns one integer per scope: 1 when this request took the scope's spend to its soft
+-- budget first in this period (the caller logs that once), else 0.
+
+local STEP = 1000
+local BUCKETS = 60
+
+local now = tonumber(ARGV[1])
+local request_id = ARGV[2]
+local cost = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+
+local function whole(v)
+    return v ~= nil and v == math.floor(v)
+end
+
+if not (whole(now) and now >= 0 and cost ~= nil and cost >= 0 and whole(n) and n >= 0 and
+        #KEYS == 4 * n and #ARGV == 4 + 5 * n) then
+    return redis.error_reply('settle: bad arguments')
+end
+
+local current = math.floor(now / STEP)
+local crossed = {}
+
+for i = 1, n do
+    local a = 4 + (i - 1) * 5
+    local k = (i - 1) * 4
+    local tokens = tonumber(ARGV[a + 1])
+    local release = ARGV[a + 2] == '1'
+    local add_spend = ARGV[a + 3] == '1'
+    local soft = tonumber(ARGV[a + 4])
+    local ttl = tonumber(ARGV[a + 5])
+    if not (whole(tokens) and soft ~= nil and whole(ttl) and ttl >= 0) then
+        return redis.error_reply('settle: bad values for scope ' .. i)
+    end
+
+    if tokens > 0 then
+        redis.call('HINCRBY', KEYS[k + 1], current, tokens)
+        redis.call('PEXPIRE', KEYS[k + 1], BUCKETS * STEP + STEP)
+    end
+    if release then
+        redis.call('ZREM', KEYS[k + 2], request_id)
+    end
+
+    crossed[i] = 0
+    if add_spend and cost > 0 then
+        local spend = tonumber(redis.call('INCRBYFLOAT', KEYS[k + 3], ARGV[3]))
+        if ttl > 0 then
+            redis.call('EXPIRE', KEYS[k + 3], ttl)
+        end
+        if soft >= 0 and spend >= soft then
+            local opts = ttl > 0 and {'EX', ttl} or {}
+            if redis.call('SET', KEYS[k + 4], '1', 'NX', unpack(opts)) then
+                crossed[i] = 1
+            end
+        end
+    end
+end
+return crossed

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * limits_test -- the in-memory counters (the rules of admit.lua and settle.lua for one
+ * process), the prices of requests and the money format of budget messages.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cost.h"
+#include "gateway/limits/limits.h"
+#include "tests/unit/test.h"
+
+/* 2026-12-05 10:00:00 UTC, a multiple of 60 s. */
+#define T0 1796464800000ULL
+
+static struct sl_limits_scope *
+scope(struct sl_limits *l, const char *id)
+{
+    struct sl_limits_scope *s = &l->scopes[l->n++];
+
+    memset(s, 0, sizeof(*s));
+    s->kind = SL_SCOPE_API_KEY;
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->rpm = s->tpm = s->parallel = -1;
+    s->max_budget = s->soft_budget = NAN;
+    return s;
+}
+
+static int
+admit(struct sl_limits *l, uint64_t now_ms, struct sl_limits_refusal *f)
+{
+    int ok = sl_limits_local_admit(l, now_ms, 60000, f);
+
+    if (ok)
+        l->in_memory = 1;
+    return ok;
+}
+
+static void
+settle(struct sl_limits *l, uint64_t now_ms, int64_t tokens, double cost)
+{
+    int64_t t[SL_SCOPE_COUNT];
+
+    for (size_t i = 0; i < l->n; i++)
+        t[i] = l->scopes[i].tpm >= 0 ? tokens : -1;
+    sl_limits_local_settle(l, now_ms, t, cost);
+}
+
+TEST(requests_admitted_up_to_the_limit)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_refusal f;
+
+    scope(&l, "rpm-3")->rpm = 3;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_TRUE(admit(&l, T0 + 200, &f));
+        ASSERT_EQ(2 - i, l.scopes[0].left_requests);
+    }
+    ASSERT_TRUE(!admit(&l, T0 + 300, &f));
+    ASSERT_STR_EQ("requests", f.what);
+    ASSERT_EQ(3, f.limit);
+    ASSERT_EQ(0, f.remaining);
+    /* The three requests of second T0 stop counting 60 s after that second began. */
+    ASSERT_EQ(60000 - 300, f.retry_ms);
+}
+
+TEST(window_slides_by_seconds)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_refusal f;
+
+    scope(&l, "slide")->rpm = 3;
+    ASSERT_TRUE(admit(&l, T0, &f));
+    ASSERT_TRUE(admit(&l, T0 + 500, &f));
+    ASSERT_TRUE(admit(&l, T0 + 30000, &f));
+    ASSERT_TRUE(!admit(&l, T0 + 59999, &f));
+    /* A refused request is not counted: one second later both of T0's requests age out. */
+    ASSERT_TRUE(admit(&l, T0 + 60000, &f));
+    ASSERT_TRUE(admit(&l, T0 + 60001, &f));
+    ASSERT_TRUE(!admit(&l, T0 + 60002, &f));
+    /* The oldest request left counts until T0 + 90 s. */
+    ASSERT_EQ(90000 - 60002, f.retry_ms);
+}
+
+TEST(zero_limit_never_admits)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_refusal f;
+
+    scope(&l, "zero")->rpm = 0;
+    ASSERT_TRUE(!admit(&l, T0, &f));
+    ASSERT_EQ(-1, f.retry_ms);
+}
+
+TEST(tokens_are_counted_at_settlement)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_refusal f;
+
+    scope(&l, "tpm-150")->tpm = 150;
+    ASSERT_TRUE(admit(&l, T0, &f));
+    ASSERT_EQ(150, l.scopes[0].left_tokens);
+    settle(&l, T0 + 10, 95, 0);
+    ASSERT_TRUE(admit(&l, T0 + 20, &f));
+    ASSERT_EQ(55, l.scopes[0].left_tokens);
+    settle(&l, T0 + 2000, 95, 0);
+    ASSERT_TRUE(!admit(&l, T0 + 3000, &f));
+    ASSERT_STR_EQ("tokens", f.what);
+    ASSERT_EQ(0, f.remaining);
+    /* 190 counted: once the 95 of second T0 age out, 95 < 150 again. */
+    ASSERT_EQ(60000 - 3000, f.retry_ms);
+}
+
+TEST(parallel_slots_are_released)
+{
+    struct sl_limits a = {0};
+    struct sl_limits b = {0};
+    struct sl_limits_refusal f;
+
+    scope(&a, "par-1")->parallel = 1;
+    scope(&b, "par-1")->parallel = 1;
+    ASSERT_TRUE(admit(&a, T0, &f));
+    ASSERT_EQ(0, a.scopes[0].left_parallel);
+    ASSERT_TRUE(!admit(&b, T0 + 1, &f));
+    ASSERT_STR_EQ("max_parallel_requests", f.what);
+    settle(&a, T0 + 2, 0, 0);
+    ASSERT_TRUE(admit(&b, T0 + 3, &f));
+}
+
+TEST(budget_refuses_once_reached_and_resets_with_the_period)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_refusal f;
+    struct sl_limits_scope *s = scope(&l, "budget-3s");
+
+    s->max_budget = 1.0;
+    s->count_spend = 1;
+    ASSERT_OK(sl_budget_duration_parse("3s", &s->period));
+    s->has_period = 1;
+    ASSERT_TRUE(admit(&l, T0, &f));
+    settle(&l, T0 + 100, 0, 0.5);
+    ASSERT_TRUE(admit(&l, T0 + 200, &f));
+    ASSERT_DBL_EQ(0.5, l.scopes[0].spend);
+    settle(&l, T0 + 300, 0, 0.5);
+    ASSERT_TRUE(!admit(&l, T0 + 400, &f));
+    ASSERT_STR_EQ("budget", f.what);
+    ASSERT_DBL_EQ(1.0, f.spend);
+    ASSERT_STR_EQ("1", f.limit_text);
+    /* T0 is a multiple of 3 s: the next period starts at T0 + 3 s with nothing spent. */
+    ASSERT_TRUE(!admit(&l, T0 + 2999, &f));
+    ASSERT_TRUE(admit(&l, T0 + 3000, &f));
+    ASSERT_DBL_EQ(0.0, l.scopes[0].spend);
+}
+
+TEST(budgets_are_checked_before_limits)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_refusal f;
+    struct sl_limits_scope *limited = scope(&l, "order-limit");
+    struct sl_limits_scope *budget = scope(&l, "order-budget");
+
+    limited->rpm = 0;
+    budget->max_budget = 0.0;
+    ASSERT_TRUE(!admit(&l, T0, &f));
+    ASSERT_STR_EQ("budget", f.what);
+    ASSERT_EQ(1, f.scope);
+}
+
+TEST(soft_budget_crossing_is_reported_once_per_period)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_refusal f;
+    struct sl_limits_scope *s = scope(&l, "soft");
+    int64_t tokens[1] = {-1};
+
+    s->soft_budget = 1.0;
+    s->count_spend = 1;
+    ASSERT_OK(sl_budget_duration_parse("1m", &s->period));
+    s->has_period = 1;
+    ASSERT_TRUE(admit(&l, T0, &f));
+    ASSERT_EQ(0, sl_limits_local_settle(&l, T0 + 1, tokens, 0.6));
+    ASSERT_EQ(1, sl_limits_local_settle(&l, T0 + 2, tokens, 0.6));
+    ASSERT_EQ(0, sl_limits_local_settle(&l, T0 + 3, tokens, 0.6));
+    ASSERT_EQ(0, sl_limits_local_settle(&l, T0 + 60000, tokens, 0.6));
+    ASSERT_EQ(1, sl_limits_local_settle(&l, T0 + 60001, tokens, 0.6));
+}
+
+TEST(nothing_is_counted_when_one_scope_refuses)
+{
+    struct sl_limits l = {0};
+    struct sl_limits one = {0};
+    struct sl_limits_refusal f;
+
+    scope(&l, "all-or-none-a")->rpm = 5;
+    scope(&l, "all-or-none-b")->rpm = 0;
+    ASSERT_TRUE(!admit(&l, T0, &f));
+    scope(&one, "all-or-none-a")->rpm = 5;
+    ASSERT_TRUE(admit(&one, T0, &f));
+    ASSERT_EQ(4, one.scopes[0].left_requests);
+}
+
+TEST(money_prints_as_python_floats)
+{
+    char out[32];
+
+    sl_limits_format_money(0.0, out);
+    ASSERT_STR_EQ("0.0", out);
+    sl_limits_format_money(1e-05, out);
+    ASSERT_STR_EQ("1e-05", out);
+    sl_limits_format_money(0.095, out);
+    ASSERT_STR_EQ("0.095", out);
+    sl_limits_format_money(3.7e-05, out);
+    ASSERT_STR_EQ("3.7e-05", out);
+    sl_limits_format_money(10.0, out);
+    ASSERT_STR_EQ("10.0", out);
+    sl_limits_format_money(0.1 + 0.2, out);
+    ASSERT_STR_EQ("0.30000000000000004", out);
+}
+
+static struct sl_deployment
+deployment(const char *provider_model, double in, double out)
+{
+    struct sl_deployment d;
+
+    memset(&d, 0, sizeof(d));
+    d.provider_model = (char *)provider_model;
+    d.input_cost_per_token = in;
+    d.output_cost_per_token = out;
+    return d;
+}
+
+TEST(cost_uses_the_deployment_prices_first)
+{
+    struct sl_deployment d = deployment("gpt-4o", 0.001, 0.002);
+    struct sl_cost_tokens t = {90, 5};
+
+    ASSERT_DBL_EQ(90 * 0.001 + 5 * 0.002, sl_cost_of(&d, &t));
+    ASSERT_TRUE(!sl_cost_is_free(&d));
+    d = deployment("whatever", 0.0, 0.0);
+    ASSERT_DBL_EQ(0.0, sl_cost_of(&d, &t));
+    ASSERT_TRUE(sl_cost_is_free(&d));
+}
+
+TEST(cost_finds_builtin_prices_by_model_name)
+{
+    struct sl_cost_prices p;
+    struct sl_deployment d = deployment("gpt-4o-mini", NAN, NAN);
+
+    ASSERT_EQ(1, sl_cost_prices(&d, &p));
+    ASSERT_DBL_EQ(0.15 / 1e6, p.input);
+    d = deployment("gpt-4o-2024-08-06", NAN, NAN);
+    ASSERT_EQ(1, sl_cost_prices(&d, &p));
+    ASSERT_DBL_EQ(10.0 / 1e6, p.output);
+    d = deployment("claude-sonnet-4-20250514", NAN, NAN);
+    ASSERT_EQ(1, sl_cost_prices(&d, &p));
+    ASSERT_DBL_EQ(3.0 / 1e6, p.input);
+    d = deployment("us.anthropic.claude-sonnet-4-20250514-v1:0", NAN, NAN);
+    ASSERT_EQ(1, sl_cost_prices(&d, &p));
+    ASSERT_DBL_EQ(15.0 / 1e6, p.output);
+    d = deployment("my-private-model", NAN, 0.5);
+    ASSERT_EQ(0, sl_cost_prices(&d, &p));
+    ASSERT_DBL_EQ(0.0, p.input);
+    ASSERT_DBL_EQ(0.5, p.output);
+}
