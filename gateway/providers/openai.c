@@ -399,7 +399,9 @@ sl_openai_translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state 
     sl_openai_read_usage(root, &st->usage);
 
     /* The usage chunk of a stream whose client did not request usage was requested by
-     * sl_openai_request_body() for the limits: record it, but do not send it. */
+     * sl_openai_request_body() for the limits: record it, but do not send it.
+     * NOTE: the "usage": null that OpenAI adds to every other chunk once usage is requested
+     * still reaches that client. */
     if (sl_openai_usage_forced(ctx) && is_usage_chunk(root)) {
         cJSON_Delete(root);
         return SL_STREAM_CONTINUE;
