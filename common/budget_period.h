@@ -7,8 +7,9 @@
  * moment it begins, and no reset job can race an increment.
  *
  * Alignment (UTC): Ns, Nm, Nh: multiples of N units since the Unix epoch. 1d: midnight. 7d and
- * Nw: Mondays 00:00, N weeks apart. 30d: the first of each month. Other Nd: multiples of N days
- * since the epoch. Nmo: the first of every Nth month counted from January 1970.
+ * Nw: Mondays 00:00, N weeks apart, counted from Monday 1969-12-29. 30d: the first of each
+ * month. Other Nd: multiples of N days since the epoch. Nmo: the first of every Nth month
+ * counted from January 1970. An instant exactly on a boundary starts the new period.
  */
 #ifndef SL_BUDGET_PERIOD_H
 #define SL_BUDGET_PERIOD_H
@@ -42,7 +43,9 @@ enum sl_status sl_budget_duration_parse(const char *text, struct sl_budget_durat
 
 /*
  * Returns the start, in Unix seconds, of the period of `d` that contains `now_s`, and writes
- * the start of the next period into `*end_s` when `end_s` is not NULL. `now_s` >= 0.
+ * the start of the next period into `*end_s` when `end_s` is not NULL: start <= now_s < end.
+ * `d` comes from sl_budget_duration_parse(), and `now_s` is from 0 to 253402300799
+ * (9999-12-31 23:59:59 UTC). The start of a weekly period can be before 0 (1969-12-29).
  */
 int64_t sl_budget_period(const struct sl_budget_duration *d, int64_t now_s, int64_t *end_s);
 

@@ -292,8 +292,8 @@ string_token_equals(const char *json, size_t start, size_t end, const char *key,
 }
 
 enum sl_status
-sl_json_replace_top_string(const char *json, size_t len, const char *key, const char *value,
-                           struct sl_buf *out)
+sl_json_replace_top_raw(const char *json, size_t len, const char *key, const char *raw,
+                        size_t raw_len, struct sl_buf *out)
 {
     size_t key_len = strlen(key);
     size_t i = skip_blanks(json, len, 0);
@@ -317,7 +317,7 @@ sl_json_replace_top_string(const char *json, size_t len, const char *key, const 
         v_end = skip_value(json, len, v);
         if (string_token_equals(json, i, name_end, key, key_len)) {
             sl_buf_append(out, json + copied, v - copied);
-            sl_json_append_string(out, value, strlen(value));
+            sl_buf_append(out, raw, raw_len);
             copied = v_end;
             found = 1;
         }
@@ -336,7 +336,7 @@ sl_json_replace_top_string(const char *json, size_t len, const char *key, const 
         sl_buf_append(out, json, open);
         sl_json_append_string(out, key, key_len);
         sl_buf_append(out, ":", 1);
-        sl_json_append_string(out, value, strlen(value));
+        sl_buf_append(out, raw, raw_len);
         if (next < len && json[next] != '}')
             sl_buf_append(out, ",", 1);
         sl_buf_append(out, json + open, len - open);
@@ -344,6 +344,53 @@ sl_json_replace_top_string(const char *json, size_t len, const char *key, const 
     }
     sl_buf_append(out, json + copied, len - copied);
     return SL_OK;
+}
+
+enum sl_status
+sl_json_replace_top_string(const char *json, size_t len, const char *key, const char *value,
+                           struct sl_buf *out)
+{
+    struct sl_buf quoted;
+    enum sl_status rc;
+
+    sl_buf_init(&quoted, 0);
+    sl_json_append_string(&quoted, value, strlen(value));
+    rc = sl_json_replace_top_raw(json, len, key, quoted.data, quoted.len, out);
+    sl_buf_dispose(&quoted);
+    return rc;
+}
+
+enum sl_status
+sl_json_find_top(const char *json, size_t len, const char *key, size_t *start, size_t *end)
+{
+    size_t key_len = strlen(key);
+    size_t i = skip_blanks(json, len, 0);
+
+    if (i >= len || json[i] != '{')
+        return SL_ERR_INVALID;
+
+    i = skip_blanks(json, len, i + 1);
+    while (i < len && json[i] == '"') {
+        size_t name_end = skip_string(json, len, i);
+        size_t v = skip_blanks(json, len, name_end);
+        size_t v_end;
+
+        if (v >= len || json[v] != ':')
+            return SL_ERR_INVALID;
+        v = skip_blanks(json, len, v + 1);
+        v_end = skip_value(json, len, v);
+        if (string_token_equals(json, i, name_end, key, key_len)) {
+            *start = v;
+            *end = v_end;
+            return SL_OK;
+        }
+        i = skip_blanks(json, len, v_end);
+        if (i < len && json[i] == ',')
+            i = skip_blanks(json, len, i + 1);
+        else
+            break;
+    }
+    return SL_ERR_NOT_FOUND;
 }
 
 const char *

@@ -53,6 +53,20 @@ const char *sl_json_get_string(const cJSON *obj, const char *key);
 enum sl_status sl_json_replace_top_string(const char *json, size_t len, const char *key,
                                           const char *value, struct sl_buf *out);
 
+/* Like sl_json_replace_top_string(), with `raw_len` bytes of JSON text `raw` (an object, a
+ * number, true, ...) as the new value, copied as they are. The caller checks `raw`. */
+enum sl_status sl_json_replace_top_raw(const char *json, size_t len, const char *key,
+                                       const char *raw, size_t raw_len, struct sl_buf *out);
+
+/*
+ * Finds the first top-level member named `key` of the JSON object `json` (escapes in member
+ * names are decoded) and writes the byte range of its value, json[*start, *end). Returns
+ * SL_OK, SL_ERR_NOT_FOUND when no member has that name, or SL_ERR_INVALID when `json` is not
+ * an object. The range is only meaningful for a text that cJSON parses.
+ */
+enum sl_status sl_json_find_top(const char *json, size_t len, const char *key, size_t *start,
+                                size_t *end);
+
 /* Returns the name of the first top-level member of `obj` that appears twice, or NULL. */
 const char *sl_json_duplicate_key(const cJSON *obj);
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/budget_period.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "gateway/mgmt/key_fields.h"
@@ -122,11 +124,18 @@ parse_one(const cJSON *item, const struct sl_mgmt_field_spec *f, struct sl_mgmt_
         out->text[i] = sl_json_print(item);
         return SL_OK;
     case SL_MGMT_K_DURATION:
-        if (!cJSON_IsString(item) || sl_mgmt_parse_duration(item->valuestring, &d) != SL_OK) {
+        if (!cJSON_IsString(item)) {
+            sl_errbuf_set(err, "Invalid %s: expected a string such as \"30d\".", f->name);
+            return SL_ERR_INVALID;
+        }
+        /* A budget_duration also fixes the budget period that contains the current time. */
+        if (sl_mgmt_parse_duration(item->valuestring, &d) != SL_OK ||
+            (f->budget && sl_mgmt_budget_period(item->valuestring, (int64_t)(sl_wall_ms() / 1000),
+                                                &out->period) != SL_OK)) {
             sl_errbuf_set(err,
-                          "Invalid %s: expected a number and a unit among s, m, h, d, w and "
-                          "mo, e.g. \"30d\".",
-                          f->name);
+                          "Invalid %s \"%.64s\": expected a whole number from 1 to 100000 "
+                          "followed by s, m, h, d, w or mo, e.g. \"30d\".",
+                          f->name, item->valuestring);
             return SL_ERR_INVALID;
         }
         out->text[i] = sl_xstrdup(item->valuestring);
@@ -199,6 +208,63 @@ sl_mgmt_values_any_budget(const struct sl_mgmt_values *v, const struct sl_mgmt_f
     return 0;
 }
 
+/* ---------------------------------------------------------------- budget periods */
+
+enum sl_status
+sl_mgmt_budget_period(const char *budget_duration, int64_t now_s, struct sl_mgmt_period *out)
+{
+    struct sl_budget_duration d;
+    int64_t start;
+    int64_t end;
+
+    out->start_s[0] = '\0';
+    out->end_s[0] = '\0';
+    if (budget_duration == NULL)
+        return SL_OK;
+    if (sl_budget_duration_parse(budget_duration, &d) != SL_OK)
+        return SL_ERR_INVALID;
+    start = sl_budget_period(&d, now_s, &end);
+    snprintf(out->start_s, sizeof(out->start_s), "%lld", (long long)start);
+    snprintf(out->end_s, sizeof(out->end_s), "%lld", (long long)end);
+    return SL_OK;
+}
+
+/* Appends the start of `p` as a timestamptz, now() when `p` is empty. */
+static void
+append_period_start(struct sl_mgmt_sql *q, const struct sl_mgmt_period *p)
+{
+    /* to_timestamp(NULL) is NULL, which COALESCE replaces. */
+    sl_mgmt_append(q, "COALESCE(to_timestamp(");
+    sl_mgmt_bind(q, p->start_s[0] != '\0' ? p->start_s : NULL, "float8");
+    sl_mgmt_append(q, "), now())");
+}
+
+/* Appends the end of `p` as a timestamptz, NULL (never resets) when `p` is empty. */
+static void
+append_period_end(struct sl_mgmt_sql *q, const struct sl_mgmt_period *p)
+{
+    sl_mgmt_append(q, "to_timestamp(");
+    sl_mgmt_bind(q, p->end_s[0] != '\0' ? p->end_s : NULL, "float8");
+    sl_mgmt_append(q, ")");
+}
+
+void
+sl_mgmt_sql_period_values(struct sl_mgmt_sql *q, const struct sl_mgmt_period *p)
+{
+    append_period_start(q, p);
+    sl_mgmt_append(q, ", ");
+    append_period_end(q, p);
+}
+
+void
+sl_mgmt_sql_period_set(struct sl_mgmt_sql *q, const struct sl_mgmt_period *p)
+{
+    sl_mgmt_append(q, ", budget_period_start = ");
+    append_period_start(q, p);
+    sl_mgmt_append(q, ", budget_reset_at = ");
+    append_period_end(q, p);
+}
+
 /* ---------------------------------------------------------------- statement parts */
 
 void
@@ -252,17 +318,6 @@ sl_mgmt_sql_values(struct sl_mgmt_sql *q, const struct sl_mgmt_field_spec *field
     }
 }
 
-/* Returns the interval of the sent budget_duration, or NULL. */
-static const char *
-budget_interval(const struct sl_mgmt_field_spec *fields, const struct sl_mgmt_values *v)
-{
-    for (size_t i = 0; i < v->n; i++) {
-        if (v->set[i] && fields[i].budget && fields[i].kind == SL_MGMT_K_DURATION)
-            return v->interval[i];
-    }
-    return NULL;
-}
-
 void
 sl_mgmt_sql_budget_insert(struct sl_mgmt_sql *q, const char *name, const char *id,
                           const struct sl_mgmt_field_spec *fields, const struct sl_mgmt_values *v,
@@ -282,8 +337,8 @@ sl_mgmt_sql_budget_insert(struct sl_mgmt_sql *q, const char *name, const char *i
     sl_mgmt_bind(q, actor, "text");
     sl_mgmt_append(q, ", ");
     sl_mgmt_bind(q, actor, "text");
-    sl_mgmt_append(q, ", now(), now() + ");
-    sl_mgmt_bind(q, budget_interval(fields, v), "interval");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_sql_period_values(q, &v->period);
     sl_mgmt_sql_values(q, fields, v, 1);
     sl_mgmt_append(q, " WHERE ");
     sl_mgmt_append(q, where);
@@ -300,10 +355,8 @@ sl_mgmt_sql_set_list(struct sl_mgmt_sql *q, const struct sl_mgmt_field_spec *fie
             continue;
         sl_mgmt_appendf(q, ", %s = ", fields[i].column);
         sl_mgmt_sql_value(q, fields, v, i);
-        if (fields[i].budget && fields[i].kind == SL_MGMT_K_DURATION) {
-            sl_mgmt_append(q, ", budget_period_start = now(), budget_reset_at = now() + ");
-            sl_mgmt_bind(q, v->interval[i], "interval");
-        }
+        if (fields[i].budget && fields[i].kind == SL_MGMT_K_DURATION)
+            sl_mgmt_sql_period_set(q, &v->period);
     }
 }
 

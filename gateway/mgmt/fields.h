@@ -11,6 +11,7 @@
 #define SL_MGMT_FIELDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -24,7 +25,7 @@ enum sl_mgmt_kind {
     SL_MGMT_K_BOOL,     /* true or false -> boolean */
     SL_MGMT_K_STRINGS,  /* array of strings -> text[] */
     SL_MGMT_K_OBJECT,   /* object -> jsonb */
-    SL_MGMT_K_DURATION, /* LiteLLM duration ("30d", "1mo") -> text, checked */
+    SL_MGMT_K_DURATION, /* duration ("30d", "1mo"), checked by sl_budget_duration_parse() -> text */
 };
 
 struct sl_mgmt_field_spec {
@@ -47,11 +48,27 @@ struct sl_mgmt_field_spec {
 /* Fields one table may list. */
 #define SL_MGMT_MAX_FIELDS 40
 
+/* A budget period as Unix seconds text, the parameters of to_timestamp(). */
+struct sl_mgmt_period {
+    char start_s[24]; /* "" when no budget_duration was sent: a lifetime budget */
+    char end_s[24];
+};
+
+/*
+ * Fills `out` with the period of `budget_duration` that contains `now_s`, aligned to UTC by
+ * sl_budget_period(). A NULL `budget_duration` empties `out`. Returns SL_ERR_INVALID, with
+ * `out` emptied, when sl_budget_duration_parse() rejects the text.
+ */
+enum sl_status sl_mgmt_budget_period(const char *budget_duration, int64_t now_s,
+                                     struct sl_mgmt_period *out);
+
 /* Parsed values, indexed like the field table they were parsed with. */
 struct sl_mgmt_values {
     int set[SL_MGMT_MAX_FIELDS]; /* the body sent the field (JSON null counts as unsent) */
     char *text[SL_MGMT_MAX_FIELDS]; /* parameter text, owned */
     char *interval[SL_MGMT_MAX_FIELDS]; /* durations: PostgreSQL interval text, owned */
+    /* The current period of the sent budget_duration, computed when the body was parsed. */
+    struct sl_mgmt_period period;
     size_t n;
 };
 
@@ -85,16 +102,22 @@ void sl_mgmt_sql_columns(struct sl_buf *cols, const struct sl_mgmt_field_spec *f
 void sl_mgmt_sql_values(struct sl_mgmt_sql *q, const struct sl_mgmt_field_spec *fields,
                         const struct sl_mgmt_values *v, int budget);
 
+/* Appends "<start>, <end>" of `p` as timestamptz values: now() and NULL when `p` is empty. */
+void sl_mgmt_sql_period_values(struct sl_mgmt_sql *q, const struct sl_mgmt_period *p);
+
+/* Appends ", budget_period_start = <start>, budget_reset_at = <end>" of `p` to a SET list. */
+void sl_mgmt_sql_period_set(struct sl_mgmt_sql *q, const struct sl_mgmt_period *p);
+
 /* Appends the bound value of field `i` with its cast (text[] is converted from a JSON array). */
 void sl_mgmt_sql_value(struct sl_mgmt_sql *q, const struct sl_mgmt_field_spec *fields,
                        const struct sl_mgmt_values *v, size_t i);
 
 /*
  * Appends "<name> AS (INSERT INTO budgets (...) SELECT ... WHERE <where> RETURNING *)" with
- * the sent budget fields, the id `id` (NULL: generated), `actor` as creator, and the first
- * period starting now (reset at now() + budget_duration). `where` is SQL text ("true" to
+ * the sent budget fields, the id `id` (NULL: generated), `actor` as creator, and the period
+ * of budget_duration that contains the time of parsing (`v->period`). Without a
+ * budget_duration the period starts now() and never resets. `where` is SQL text ("true" to
  * always insert).
- * NOTE: the reset time is not aligned to calendar boundaries as LiteLLM 1.81.13 aligns it.
  */
 void sl_mgmt_sql_budget_insert(struct sl_mgmt_sql *q, const char *name, const char *id,
                                const struct sl_mgmt_field_spec *fields, const struct sl_mgmt_values *v,
@@ -103,7 +126,7 @@ void sl_mgmt_sql_budget_insert(struct sl_mgmt_sql *q, const char *name, const ch
 /*
  * Appends ", <column> = <value>" for every sent field (budget fields when `budget`, else the
  * others), for a SET list that starts with "updated_at = now()". A sent budget_duration also
- * starts a new period.
+ * moves the row to the period of the new duration that contains the time of parsing.
  */
 void sl_mgmt_sql_set_list(struct sl_mgmt_sql *q, const struct sl_mgmt_field_spec *fields,
                           const struct sl_mgmt_values *v, int budget);

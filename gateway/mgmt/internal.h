@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
+#include "gateway/mgmt/fields.h"
 #include "gateway/mgmt/http.h"
 #include "gateway/mgmt/key_auth.h"
 #include "gateway/mgmt/key_fields.h"
@@ -63,8 +64,12 @@ struct sl_mgmt_call {
     int full_object;                 /* list */
 };
 
-/* Writes the PostgreSQL interval of the sent budget_duration into `out`; "" when none. */
-void sl_mgmt__budget_interval(const struct sl_mgmt_key_fields *f, char out[48]);
+/*
+ * Fills `out` with the period of the sent budget_duration that contains `now_s`, or empties it
+ * when none was sent. The text was checked when the body was parsed.
+ */
+void sl_mgmt__budget_period(const struct sl_mgmt_key_fields *f, int64_t now_s,
+                            struct sl_mgmt_period *out);
 
 /*
  * The statements. Each borrows its arguments until the query is queued. Result rows:
@@ -76,10 +81,10 @@ void sl_mgmt__budget_interval(const struct sl_mgmt_key_fields *f, char out[48]);
 void sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                            const struct sl_mgmt_key_fields *f, const char *key_name,
                            const char *roles_json, const char *team_roles_json,
-                           const char *interval);
+                           const struct sl_mgmt_period *period);
 void sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                          const struct sl_mgmt_key_fields *f, const char *action,
-                         const char *interval);
+                         const struct sl_mgmt_period *period);
 void sl_mgmt__sql_regenerate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                              const char *new_hash, const char *key_name);
 void sl_mgmt__sql_delete(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *hashes,

@@ -17,12 +17,13 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "common/budget_period.h"
 #include "common/json.h"
 #include "common/xalloc.h"
 
 /* Maximum length of a string field (alias, ids, list items) in a body. */
 #define SL_MGMT_TEXT_MAX_LEN 1024
-/* Largest count (limits, durations) accepted, far above any real limit. */
+/* Largest count (limits) accepted, far above any real limit. */
 #define SL_MGMT_COUNT_MAX 1e12
 /* Largest amount of money (USD) accepted. */
 #define SL_MGMT_MONEY_MAX 1e15
@@ -109,52 +110,25 @@ sl_mgmt_key_ref(const char *ref, char out[SL_MGMT_HASH_LEN + 1], struct sl_errbu
 enum sl_status
 sl_mgmt_parse_duration(const char *text, struct sl_mgmt_duration *out)
 {
-    long long count = 0;
-    size_t n = 0;
-    const char *unit;
-    double scale;
+    /* PostgreSQL interval units and lengths, indexed by enum sl_budget_unit. */
+    static const struct {
+        const char *unit;
+        double seconds;
+    } units[] = {
+        [SL_BUDGET_SECONDS] = {"seconds", 1},
+        [SL_BUDGET_MINUTES] = {"minutes", 60},
+        [SL_BUDGET_HOURS] = {"hours", 3600},
+        [SL_BUDGET_DAYS] = {"days", 86400},
+        [SL_BUDGET_WEEKS] = {"weeks", 7 * 86400},
+        [SL_BUDGET_MONTHS] = {"months", SL_MGMT_MONTH_S},
+    };
+    struct sl_budget_duration d;
 
-    while (isdigit((unsigned char)text[n])) {
-        if (count > (long long)SL_MGMT_COUNT_MAX)
-            return SL_ERR_INVALID;
-        count = count * 10 + (text[n] - '0');
-        n++;
-    }
-    if (n == 0)
+    if (sl_budget_duration_parse(text, &d) != SL_OK)
         return SL_ERR_INVALID;
-
-    if (strncmp(text + n, "mo", 2) == 0) {
-        unit = "months";
-        scale = SL_MGMT_MONTH_S;
-    } else {
-        switch (text[n]) {
-        case 's':
-            unit = "seconds";
-            scale = 1;
-            break;
-        case 'm':
-            unit = "minutes";
-            scale = 60;
-            break;
-        case 'h':
-            unit = "hours";
-            scale = 3600;
-            break;
-        case 'd':
-            unit = "days";
-            scale = 86400;
-            break;
-        case 'w':
-            unit = "weeks";
-            scale = 7 * 86400;
-            break;
-        default:
-            return SL_ERR_INVALID;
-        }
-    }
-    out->count = count;
-    out->unit = unit;
-    out->approx_s = (double)count * scale;
+    out->count = d.n;
+    out->unit = units[d.unit].unit;
+    out->approx_s = (double)d.n * units[d.unit].seconds;
     return SL_OK;
 }
 
@@ -258,8 +232,8 @@ duration_value(const char *s, const char *name, char **text, double *seconds, st
     }
     if (sl_mgmt_parse_duration(s, &d) != SL_OK) {
         sl_errbuf_set(err,
-                      "Invalid %s \"%.64s\": expected a number and a unit among s, m, h, "
-                      "d, w and mo, e.g. \"30d\".",
+                      "Invalid %s \"%.64s\": expected a whole number from 1 to 100000 "
+                      "followed by s, m, h, d, w or mo, e.g. \"30d\".",
                       name, s);
         return SL_ERR_INVALID;
     }

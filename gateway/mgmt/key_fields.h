@@ -48,9 +48,9 @@ struct sl_mgmt_duration {
 };
 
 /*
- * Parses a duration the way LiteLLM's duration_in_seconds() does: digits, then one of s, m
- * (minutes), h, d, w or mo; characters after the unit are ignored ("1hr" is one hour). A bare
- * number and a missing or unknown unit are SL_ERR_INVALID.
+ * Parses a duration with sl_budget_duration_parse(), so that key expiry and every
+ * budget_duration accept the same text: a whole number from 1 to 100000, then s, m (minutes),
+ * h, d, w or mo and nothing else. Anything else, "1hr" included, is SL_ERR_INVALID.
  */
 enum sl_status sl_mgmt_parse_duration(const char *text, struct sl_mgmt_duration *out);
 

@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -467,7 +468,7 @@ do_generate(struct sl_mgmt_call *c, const cJSON *body)
     struct sl_mgmt_sql q;
     char generated[SL_MGMT_KEY_LEN + 1];
     char key_name[16];
-    char interval[48];
+    struct sl_mgmt_period period;
     char *roles = NULL;
     char *team_roles = NULL;
 
@@ -498,9 +499,9 @@ do_generate(struct sl_mgmt_call *c, const cJSON *body)
         c->team_id = sl_xstrdup(f.v[SL_MGMT_F_TEAM_ID].text);
     roles = strlist_json(&r->worker->gw->cfg.personal_key_allowed_roles);
     team_roles = strlist_json(&r->worker->gw->cfg.team_key_allowed_roles);
-    sl_mgmt__budget_interval(&f, interval);
+    sl_mgmt__budget_period(&f, (int64_t)(sl_wall_ms() / 1000), &period);
     sl_mgmt_sql_init(&q);
-    sl_mgmt__sql_generate(&q, c, &f, key_name, roles, team_roles, interval);
+    sl_mgmt__sql_generate(&q, c, &f, key_name, roles, team_roles, &period);
     run_query(c, &q);
     free(roles);
     free(team_roles);
@@ -520,7 +521,7 @@ do_update(struct sl_mgmt_call *c, const cJSON *body)
     struct sl_request *r = c->r;
     struct sl_mgmt_key_fields f = {0};
     struct sl_mgmt_sql q;
-    char interval[48];
+    struct sl_mgmt_period period;
     const char *action = "updated";
 
     if (!body_key_hash(r, body, c))
@@ -536,9 +537,9 @@ do_update(struct sl_mgmt_call *c, const cJSON *body)
         f.v[SL_MGMT_F_BLOCKED].text = sl_xstrdup(c->op == SL_MGMT_OP_BLOCK ? "true" : "false");
         action = c->op == SL_MGMT_OP_BLOCK ? "blocked" : "unblocked";
     }
-    sl_mgmt__budget_interval(&f, interval);
+    sl_mgmt__budget_period(&f, (int64_t)(sl_wall_ms() / 1000), &period);
     sl_mgmt_sql_init(&q);
-    sl_mgmt__sql_update(&q, c, &f, action, interval);
+    sl_mgmt__sql_update(&q, c, &f, action, &period);
     run_query(c, &q);
     sl_mgmt_key_fields_dispose(&f);
     return;

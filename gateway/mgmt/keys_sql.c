@@ -110,25 +110,20 @@ budget_sent(const struct sl_mgmt_key_fields *f)
 }
 
 void
-sl_mgmt__budget_interval(const struct sl_mgmt_key_fields *f, char out[48])
+sl_mgmt__budget_period(const struct sl_mgmt_key_fields *f, int64_t now_s,
+                       struct sl_mgmt_period *out)
 {
-    struct sl_mgmt_duration d;
-    const char *text = f->v[SL_MGMT_F_BUDGET_DURATION].text;
-
-    out[0] = '\0';
-    if (text != NULL && sl_mgmt_parse_duration(text, &d) == SL_OK)
-        snprintf(out, 48, "%lld %s", d.count, d.unit);
+    /* An invalid text was rejected with a 400 before, and leaves `out` empty here. */
+    (void)sl_mgmt_budget_period(f->v[SL_MGMT_F_BUDGET_DURATION].text, now_s, out);
 }
 
 /*
- * Appends "nb AS (INSERT INTO budgets ... RETURNING *)" with the sent budget columns. The
- * insert runs only when `where` holds.
- * NOTE: budget_reset_at is now() + budget_duration, not aligned to calendar boundaries as
- * LiteLLM 1.81.13 aligns it.
+ * Appends "nb AS (INSERT INTO budgets ... RETURNING *)" with the sent budget columns and the
+ * budget period `period`. The insert runs only when `where` holds.
  */
 static void
 append_budget_insert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f,
-                     const char *interval, const char *actor, const char *where)
+                     const struct sl_mgmt_period *period, const char *actor, const char *where)
 {
     sl_mgmt_append(q, "nb AS (INSERT INTO budgets (created_by, updated_by, budget_period_start, "
                        "budget_reset_at");
@@ -140,8 +135,8 @@ append_budget_insert(struct sl_mgmt_sql *q, const struct sl_mgmt_key_fields *f,
     sl_mgmt_bind(q, actor, "text");
     sl_mgmt_append(q, ", ");
     sl_mgmt_bind(q, actor, "text");
-    sl_mgmt_append(q, ", now(), now() + ");
-    sl_mgmt_bind(q, interval[0] != '\0' ? interval : NULL, "interval");
+    sl_mgmt_append(q, ", ");
+    sl_mgmt_sql_period_values(q, period);
     for (int i = SL_MGMT_F_FIRST_BUDGET; i < SL_MGMT_F_COUNT; i++) {
         if (!f->v[i].set)
             continue;
@@ -197,7 +192,8 @@ append_audit(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c, const char *ac
 void
 sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
                       const struct sl_mgmt_key_fields *f, const char *key_name,
-                      const char *roles_json, const char *team_roles_json, const char *interval)
+                      const char *roles_json, const char *team_roles_json,
+                      const struct sl_mgmt_period *period)
 {
     const char *team = f->v[SL_MGMT_F_TEAM_ID].text;
 
@@ -236,7 +232,7 @@ sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
     sl_mgmt_append(q, "))) AS ok), ");
     append_user_upsert(q, c, f, c->caller.user_id, "(SELECT ok FROM ok)");
     if (budget_sent(f)) {
-        append_budget_insert(q, f, interval, c->caller.user_id, "(SELECT ok FROM ok)");
+        append_budget_insert(q, f, period, c->caller.user_id, "(SELECT ok FROM ok)");
     } else {
         /* An existing budget the key points at, so that the response shows its limits. */
         sl_mgmt_append(q, "nb AS (SELECT * FROM budgets WHERE budget_id = ");
@@ -287,7 +283,8 @@ sl_mgmt__sql_generate(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
  */
 void
 sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
-                    const struct sl_mgmt_key_fields *f, const char *action, const char *interval)
+                    const struct sl_mgmt_key_fields *f, const char *action,
+                    const struct sl_mgmt_period *period)
 {
     const char *actor = c->caller.user_id;
     int budget = budget_sent(f);
@@ -302,7 +299,7 @@ sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
     if (f->v[SL_MGMT_F_USER_ID].set)
         append_user_upsert(q, c, f, actor, "EXISTS (SELECT 1 FROM old)");
     if (budget) {
-        append_budget_insert(q, f, interval, actor,
+        append_budget_insert(q, f, period, actor,
                              "EXISTS (SELECT 1 FROM old WHERE budget_id IS NULL)");
         sl_mgmt_append(q, "ub AS (UPDATE budgets SET updated_at = now(), updated_by = ");
         sl_mgmt_bind(q, actor, "text");
@@ -312,10 +309,8 @@ sl_mgmt__sql_update(struct sl_mgmt_sql *q, const struct sl_mgmt_call *c,
             sl_buf_printf(&q->text, ", %s = ", sl_mgmt_field_name((enum sl_mgmt_field)i));
             sl_mgmt_bind(q, f->v[i].text, budget_casts[i]);
         }
-        if (f->v[SL_MGMT_F_BUDGET_DURATION].set) {
-            sl_mgmt_append(q, ", budget_period_start = now(), budget_reset_at = now() + ");
-            sl_mgmt_bind(q, interval[0] != '\0' ? interval : NULL, "interval");
-        }
+        if (f->v[SL_MGMT_F_BUDGET_DURATION].set)
+            sl_mgmt_sql_period_set(q, period);
         sl_mgmt_append(q,
                         " FROM old WHERE budgets.budget_id = old.budget_id RETURNING budgets.*), "
                         "nbud AS (SELECT * FROM nb UNION ALL SELECT * FROM ub), ");

@@ -3,7 +3,7 @@
  * azure -- the Azure OpenAI family (`azure/<deployment>`).
  *
  * Bodies, responses and stream chunks are OpenAI's and go through the OpenAI family's
- * translators. Only the URL (deployment and api-version in it), the authentication header and
+ * translators, which also request and hold back the usage chunk of a stream (openai.c). Only the URL (deployment and api-version in it), the authentication header and
  * the reading of content-filter refusals differ. A content-filter error body, or a stream chunk
  * that finishes with content_filter, becomes a 400 `content_policy_violation`, the type a
  * router matches for content_policy_fallbacks.
@@ -128,16 +128,7 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out, st
     for (size_t i = 0; i < d->n_extra_headers; i++)
         h = sl_openai_add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
     out->headers = h;
-
-    if (ctx->raw_body != NULL)
-        return sl_openai_set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body, err);
-
-    /* A body converted from another client format has no original bytes to keep. */
-    char *text = sl_json_print(ctx->body);
-    enum sl_status rc = sl_openai_set_model(text, strlen(text), d->provider_model, &out->body, err);
-
-    cJSON_free(text);
-    return rc;
+    return sl_openai_request_body(ctx, &out->body, err);
 }
 
 /*

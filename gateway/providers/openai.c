@@ -6,7 +6,9 @@
  * The client's body goes upstream byte for byte except `model`, which becomes the provider's
  * name; responses and stream chunks come back byte for byte except `model`, which becomes the
  * name the client asked for. Chunks are still parsed to track finish reasons, usage and
- * in-band errors.
+ * in-band errors. A streamed chat or text completion always requests
+ * stream_options.include_usage, so limits see the real token usage, and the usage chunk reaches
+ * the client only when the client requested it.
  */
 #include <string.h>
 
@@ -56,6 +58,94 @@ sl_openai_set_model(const char *json, size_t len, const char *model, struct sl_b
     return rc;
 }
 
+/* ---------------------------------------------------------------- stream usage */
+
+int
+sl_openai_usage_forced(const struct sl_call_ctx *ctx)
+{
+    const cJSON *opts;
+
+    if (!ctx->stream || (ctx->kind != SL_KIND_CHAT && ctx->kind != SL_KIND_COMPLETION))
+        return 0;
+    opts = cJSON_GetObjectItemCaseSensitive(ctx->body, "stream_options");
+    return !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
+}
+
+/*
+ * Writes `json` to `out` with stream_options.include_usage set to true. The other members of
+ * stream_options and every other byte stay as they are. A stream_options that is not an object
+ * (null, or a type the validator let through) is replaced by {"include_usage":true}.
+ */
+static enum sl_status
+request_stream_usage(const char *json, size_t len, struct sl_buf *out)
+{
+    static const char fresh[] = "{\"include_usage\":true}";
+    struct sl_buf opts;
+    size_t start = 0;
+    size_t end = 0;
+    enum sl_status rc = sl_json_find_top(json, len, "stream_options", &start, &end);
+
+    if (rc == SL_ERR_INVALID)
+        return rc;
+    if (rc != SL_OK || start >= end || json[start] != '{')
+        return sl_json_replace_top_raw(json, len, "stream_options", fresh, sizeof(fresh) - 1,
+                                       out);
+
+    sl_buf_init(&opts, 0);
+    rc = sl_json_replace_top_raw(json + start, end - start, "include_usage", "true", 4, &opts);
+    if (rc == SL_OK)
+        rc = sl_json_replace_top_raw(json, len, "stream_options", opts.data, opts.len, out);
+    sl_buf_dispose(&opts);
+    return rc;
+}
+
+enum sl_status
+sl_openai_request_body(const struct sl_call_ctx *ctx, struct sl_buf *out, struct sl_errbuf *err)
+{
+    const char *model = ctx->deployment->provider_model;
+    char *printed = NULL;
+    const char *json = ctx->raw_body;
+    size_t len = ctx->raw_len;
+    struct sl_buf with_model;
+    enum sl_status rc;
+
+    /* A body converted from another client format has no original bytes to keep. */
+    if (json == NULL) {
+        printed = sl_json_print(ctx->body);
+        json = printed;
+        len = strlen(printed);
+    }
+    if (!sl_openai_usage_forced(ctx)) {
+        rc = sl_openai_set_model(json, len, model, out, err);
+        goto out;
+    }
+
+    sl_buf_init(&with_model, 0);
+    rc = sl_openai_set_model(json, len, model, &with_model, err);
+    if (rc == SL_OK)
+        rc = request_stream_usage(with_model.data, with_model.len, out);
+    sl_buf_dispose(&with_model);
+    if (rc != SL_OK)
+        sl_errbuf_set(err, "the JSON is not an object");
+
+out:
+    cJSON_free(printed);
+    return rc;
+}
+
+/* Returns 1 for the chunk that include_usage adds at the end of a stream: an empty `choices`
+ * array and a `usage` object. */
+static int
+is_usage_chunk(const cJSON *root)
+{
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+
+    return cJSON_IsArray(choices) && cJSON_GetArraySize(choices) == 0 &&
+           cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage"));
+}
+
+/* ---------------------------------------------------------------- family */
+
 static const struct sl_provider *find_self(const struct sl_deployment *d);
 
 static const char *
@@ -102,18 +192,7 @@ build_request(const struct sl_call_ctx *ctx, struct sl_upstream_request *out,
     for (size_t i = 0; i < d->n_extra_headers; i++)
         h = sl_openai_add_header(h, d->extra_headers[i].name, d->extra_headers[i].value);
     out->headers = h;
-
-    if (ctx->raw_body != NULL)
-        return sl_openai_set_model(ctx->raw_body, ctx->raw_len, d->provider_model, &out->body,
-                                   err);
-
-    /* A body converted from another client format has no original bytes to keep. */
-    char *text = sl_json_print(ctx->body);
-    enum sl_status rc =
-        sl_openai_set_model(text, strlen(text), d->provider_model, &out->body, err);
-
-    cJSON_free(text);
-    return rc;
+    return sl_openai_request_body(ctx, &out->body, err);
 }
 
 /* Largest token count taken from a provider: far above any real count, and it keeps sums and
@@ -318,6 +397,15 @@ sl_openai_translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state 
 
     track_finish(st, root);
     sl_openai_read_usage(root, &st->usage);
+
+    /* The usage chunk of a stream whose client did not request usage was requested by
+     * sl_openai_request_body() for the limits: record it, but do not send it.
+     * NOTE: the "usage": null that OpenAI adds to every other chunk once usage is requested
+     * still reaches that client. */
+    if (sl_openai_usage_forced(ctx) && is_usage_chunk(root)) {
+        cJSON_Delete(root);
+        return SL_STREAM_CONTINUE;
+    }
     cJSON_Delete(root);
     sl_buf_init(&frame, 0);
     sl_openai_set_model(ev->data, ev->data_len, ctx->requested_model, &frame, NULL);

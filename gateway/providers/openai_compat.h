@@ -28,6 +28,20 @@ struct curl_slist *sl_openai_add_header(struct curl_slist *list, const char *nam
 enum sl_status sl_openai_set_model(const char *json, size_t len, const char *model,
                                    struct sl_buf *out, struct sl_errbuf *err);
 
+/* Returns 1 when `ctx` is a streamed chat or text completion whose body does not set
+ * stream_options.include_usage to true: the upstream body then requests usage anyway, and the
+ * usage-only chunk is recorded in the stream state but not sent to the client. */
+int sl_openai_usage_forced(const struct sl_call_ctx *ctx);
+
+/*
+ * Writes the upstream body of `ctx` to `out`: the client's bytes (or the printed ctx->body
+ * when it was converted) with ctx->deployment->provider_model as `model`, and with
+ * stream_options.include_usage set to true when sl_openai_usage_forced(). Returns
+ * SL_ERR_INVALID with `err` when the body is not a JSON object.
+ */
+enum sl_status sl_openai_request_body(const struct sl_call_ctx *ctx, struct sl_buf *out,
+                                      struct sl_errbuf *err);
+
 /* Reads root.usage (prompt, completion, total and cached tokens) into `usage` when present. */
 void sl_openai_read_usage(const cJSON *root, struct sl_usage *usage);
 

@@ -250,3 +250,62 @@ test('chunks are not batched', async (t) => {
             `chunk ${i} arrived ${(times[i] - times[i - 1]).toFixed(1)} ms after chunk ${i - 1}`);
     }
 });
+
+// Streams `body` through the gateway to `path`, and returns the parsed data chunks, the mock's
+// record of the upstream body and the gateway's access log line of the request.
+async function streamWithoutUsage(path, body) {
+    await mock.reset();
+    await mock.queue({ route: path === '/v1/completions' ? 'completions' : 'chat', text: TEXT,
+        usage: { prompt_tokens: 17, completion_tokens: 9 } });
+    const res = await streamChat({ url: `${gateway.url}${path}`, headers: auth, body });
+    assert.equal(res.status, 200, res.raw);
+    const chunks = sseData(res.raw).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
+    const reqs = await mock.requests();
+    assert.equal(reqs.length, 1);
+    const id = res.headers['x-litellm-call-id'];
+    const access = await gateway.waitForLog(
+        (e) => e.event === 'http.access' && e.request_id === id, 3000);
+    return { raw: res.raw, chunks, upstream: JSON.parse(reqs[0].body), access };
+}
+
+test('usage is requested upstream but not sent unasked', async () => {
+    const r = await streamWithoutUsage('/v1/chat/completions', chatStreamBody());
+    assert.deepEqual(r.upstream.stream_options, { include_usage: true });
+    assert.ok(r.chunks.length >= 2, r.raw);
+    // The provider adds "usage": null to every other chunk once usage is requested.
+    assert.deepEqual(r.chunks.filter((c) => c.usage != null), [], 'no chunk carries usage');
+    assert.ok(r.chunks.every((c) => c.choices.length > 0), 'no chunk has empty choices');
+    assert.equal(r.chunks.map((c) => c.choices[0].delta?.content ?? '').join(''), TEXT);
+    assert.ok(r.raw.trimEnd().endsWith('data: [DONE]'));
+    assert.equal(r.access.prompt_tokens, 17);
+    assert.equal(r.access.completion_tokens, 9);
+});
+
+test('include_usage false is overridden upstream and kept from the client', async () => {
+    const r = await streamWithoutUsage('/v1/chat/completions',
+        chatStreamBody({ stream_options: { include_usage: false } }));
+    assert.deepEqual(r.upstream.stream_options, { include_usage: true });
+    assert.deepEqual(r.chunks.filter((c) => c.usage != null), []);
+    assert.equal(r.access.prompt_tokens, 17);
+    assert.equal(r.access.completion_tokens, 9);
+});
+
+test('text completion streams record usage unasked', async () => {
+    const r = await streamWithoutUsage('/v1/completions',
+        { model: GROUP, prompt: 'Tell me', stream: true });
+    assert.deepEqual(r.upstream.stream_options, { include_usage: true });
+    assert.deepEqual(r.chunks.filter((c) => c.usage != null), []);
+    assert.equal(r.access.prompt_tokens, 17);
+    assert.equal(r.access.completion_tokens, 9);
+});
+
+test('requested usage reaches the client and the access log', async () => {
+    const r = await streamWithoutUsage('/v1/chat/completions',
+        chatStreamBody({ stream_options: { include_usage: true } }));
+    assert.deepEqual(r.upstream.stream_options, { include_usage: true });
+    const withUsage = r.chunks.filter((c) => c.usage != null);
+    assert.equal(withUsage.length, 1);
+    assert.equal(withUsage[0].usage.total_tokens, 26);
+    assert.equal(r.access.prompt_tokens, 17);
+    assert.equal(r.access.completion_tokens, 9);
+});

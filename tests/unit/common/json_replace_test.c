@@ -218,3 +218,40 @@ TEST(duplicate_key_empty_object)
     ASSERT_TRUE(sl_json_duplicate_key(root) == NULL);
     cJSON_Delete(root);
 }
+
+TEST(replace_raw_object_value)
+{
+    static const char json[] = "{\"a\":1, \"stream_options\" : null ,\"z\":[]}";
+    static const char want[] = "{\"a\":1, \"stream_options\" : {\"include_usage\":true} ,\"z\":[]}";
+    static const char raw[] = "{\"include_usage\":true}";
+    struct sl_buf out;
+
+    sl_buf_init(&out, 0);
+    ASSERT_OK(sl_json_replace_top_raw(json, strlen(json), "stream_options", raw, strlen(raw), &out));
+    ASSERT_MEM_EQ(want, strlen(want), out.data, out.len);
+    sl_buf_dispose(&out);
+}
+
+TEST(replace_raw_inserts_first)
+{
+    static const char json[] = "{ \"a\":1}";
+    struct sl_buf out;
+
+    sl_buf_init(&out, 0);
+    ASSERT_OK(sl_json_replace_top_raw(json, strlen(json), "include_usage", "true", 4, &out));
+    /* The member goes right after the brace, and a comma before the next member. */
+    ASSERT_MEM_EQ("{\"include_usage\":true, \"a\":1}", strlen("{\"include_usage\":true, \"a\":1}"),
+                  out.data, out.len);
+    sl_buf_dispose(&out);
+}
+
+TEST(find_top_member_range)
+{
+    static const char json[] = "{\"x\":{\"stream_options\":1}, \"stream_options\" : {\"a\": [1]} }";
+    size_t start = 0, end = 0;
+
+    ASSERT_OK(sl_json_find_top(json, strlen(json), "stream_options", &start, &end));
+    ASSERT_MEM_EQ("{\"a\": [1]}", strlen("{\"a\": [1]}"), json + start, end - start);
+    ASSERT_EQ(SL_ERR_NOT_FOUND, sl_json_find_top(json, strlen(json), "a", &start, &end));
+    ASSERT_EQ(SL_ERR_INVALID, sl_json_find_top("[1]", 3, "a", &start, &end));
+}

@@ -334,6 +334,119 @@ TEST(azure_stream_plain_ends_on_done)
     sl_buf_dispose(&run.out);
 }
 
+/* ---------------------------------------------------------------- stream usage */
+
+/* Builds the upstream body of a streamed chat call whose client body is `raw`. */
+static void
+build_stream_body(const char *raw, struct sl_buf *out)
+{
+    struct sl_provider_setup s;
+    struct sl_upstream_request up;
+    struct sl_call_ctx ctx = {0};
+    struct sl_errbuf err = {{0}};
+    cJSON *body = sl_harness_parse_json(raw, strlen(raw), "request body");
+
+    setup_default(&s);
+    ctx.kind = SL_KIND_CHAT;
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-azure";
+    ctx.body = body;
+    ctx.raw_body = raw;
+    ctx.raw_len = strlen(raw);
+    ctx.stream = 1;
+    sl_harness_upstream_init(&up);
+    if (s.p->build_request(&ctx, &up, &err) != SL_OK)
+        SL_TEST_FAIL("build_request on %s failed: %s", raw, err.msg);
+    sl_buf_init(out, 0);
+    sl_buf_append(out, up.body.data, up.body.len);
+    sl_harness_upstream_dispose(&up);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(azure_stream_body_requests_usage)
+{
+    static const char expected[] =
+        "{\"model\":\"gpt-4o-prod\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
+        "\"x_opt\":1}}";
+    struct sl_buf out;
+
+    build_stream_body("{\"model\":\"my-azure\",\"stream\":true,\"stream_options\":{\"x_opt\":1}}",
+                      &out);
+    ASSERT_MEM_EQ(expected, strlen(expected), out.data, out.len);
+    sl_buf_dispose(&out);
+}
+
+TEST(azure_stream_body_unchanged_when_requested)
+{
+    static const char expected[] =
+        "{\"model\":\"gpt-4o-prod\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+    struct sl_buf out;
+
+    build_stream_body("{\"model\":\"my-azure\",\"stream\":true,\"stream_options\":"
+                      "{\"include_usage\":true}}",
+                      &out);
+    ASSERT_MEM_EQ(expected, strlen(expected), out.data, out.len);
+    sl_buf_dispose(&out);
+}
+
+/* Runs `stream` as a streamed chat call whose client body is `body_json`. */
+static void
+run_stream_for_body(const char *body_json, const char *stream, struct sl_stream_run *run)
+{
+    struct sl_provider_setup s;
+    struct sl_call_ctx ctx = {0};
+    cJSON *body = sl_harness_parse_json(body_json, strlen(body_json), "request body");
+
+    setup_default(&s);
+    ctx.kind = SL_KIND_CHAT;
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-azure";
+    ctx.body = body;
+    ctx.stream = 1;
+    sl_harness_run_stream(s.p, &ctx, stream, strlen(stream), 0, run);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+}
+
+/* Azure's first chunk carries prompt_filter_results with no choices; its last one is usage. */
+static const char usage_stream[] =
+    "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
+    "\"prompt_filter_results\":[{\"prompt_index\":0}]}\n\n"
+    "data: {\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":"
+    "{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: {\"id\":\"c\",\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
+    "\"completion_tokens\":1,\"total_tokens\":10}}\n\n"
+    "data: [DONE]\n\n";
+
+TEST(azure_stream_usage_chunk_held_back)
+{
+    struct sl_stream_run run;
+
+    run_stream_for_body("{\"stream\":true}", usage_stream, &run);
+    ASSERT_EQ(SL_STREAM_END, run.last);
+    ASSERT_CONTAINS(run.out.data, "prompt_filter_results");
+    ASSERT_CONTAINS(run.out.data, "\"content\":\"a\"");
+    ASSERT_TRUE(strstr(run.out.data, "\"usage\"") == NULL);
+    ASSERT_EQ(1, run.st.usage.present);
+    ASSERT_EQ(9, run.st.usage.prompt_tokens);
+    ASSERT_EQ(1, run.st.usage.completion_tokens);
+    ASSERT_EQ(10, run.st.usage.total_tokens);
+    sl_buf_dispose(&run.out);
+}
+
+TEST(azure_stream_usage_chunk_sent_when_requested)
+{
+    struct sl_stream_run run;
+
+    run_stream_for_body("{\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
+                        usage_stream, &run);
+    ASSERT_EQ(SL_STREAM_END, run.last);
+    ASSERT_CONTAINS(run.out.data, "\"choices\":[],\"usage\":{\"prompt_tokens\":9");
+    ASSERT_EQ(10, run.st.usage.total_tokens);
+    sl_buf_dispose(&run.out);
+}
+
 /* ---------------------------------------------------------------- recorded examples */
 
 /* Reads a docs example without its leading '#' comment lines. */

@@ -128,8 +128,8 @@ TEST(duration_units)
         double seconds;
     } cases[] = {
         {"30s", 30, "seconds", 30},    {"5m", 5, "minutes", 300},    {"2h", 2, "hours", 7200},
-        {"1hr", 1, "hours", 3600},     {"30d", 30, "days", 2592000}, {"1w", 1, "weeks", 604800},
-        {"1mo", 1, "months", 2592000},
+        {"1h", 1, "hours", 3600},      {"30d", 30, "days", 2592000}, {"1w", 1, "weeks", 604800},
+        {"2w", 2, "weeks", 1209600},   {"1mo", 1, "months", 2592000},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -144,7 +144,11 @@ TEST(duration_units)
 
 TEST(duration_rejects_bad_text)
 {
-    static const char *const bad[] = {"30", "", "d", "-1", "3x", " 3d", "99999999999999d"};
+    /* The same text as sl_budget_duration_parse() rejects: no trailing letters, zero or
+     * counts over 100000. */
+    static const char *const bad[] = {"30",  "",   "d",   "-1",      "3x",    " 3d",
+                                      "1hr", "0d", "1mon", "100001s", "1y",    "mo",
+                                      "99999999999999d"};
     struct sl_mgmt_duration d;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

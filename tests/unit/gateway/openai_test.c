@@ -357,19 +357,34 @@ TEST(openai_response_not_object)
 
 /* Result of feeding a whole stream through sl_sse and translate_event. */
 /* Feeds `len` bytes of `stream` in pieces of `step` bytes, stopping at END or FAILED. */
+/* A streamed chat request whose client requested usage: the usage chunk passes through. */
+#define USAGE_REQUESTED_BODY "{\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
+
+/* Runs a streamed chat call whose client body is `body_json` over `stream`. */
+static void
+run_stream_for_body(const char *body_json, const char *requested, const char *stream,
+                    size_t len, size_t step, struct sl_stream_run *run)
+{
+    struct sl_provider_setup s;
+    struct sl_call_ctx ctx = {0};
+    cJSON *body = sl_harness_parse_json(body_json, strlen(body_json), "request body");
+
+    setup_model(&s, requested, "openai/gpt-4o-mini");
+    ctx.kind = SL_KIND_CHAT;
+    ctx.deployment = s.d;
+    ctx.requested_model = requested;
+    ctx.body = body;
+    ctx.stream = 1;
+    sl_harness_run_stream(s.p, &ctx, stream, len, step, run);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+}
+
 static void
 run_stream(const char *requested, const char *stream, size_t len, size_t step,
            struct sl_stream_run *run)
 {
-    struct sl_provider_setup s;
-    struct sl_call_ctx ctx = {0};
-
-    setup_model(&s, requested, "openai/gpt-4o-mini");
-    ctx.deployment = s.d;
-    ctx.requested_model = requested;
-    ctx.stream = 1;
-    sl_harness_run_stream(s.p, &ctx, stream, len, step, run);
-    sl_config_dispose(&s.cfg);
+    run_stream_for_body(USAGE_REQUESTED_BODY, requested, stream, len, step, run);
 }
 
 TEST(openai_stream_frames_golden)
@@ -484,6 +499,177 @@ TEST(openai_stream_non_json_event_fails)
     ASSERT_EQ(502, run.err.status);
     ASSERT_CONTAINS(run.err.message, "not a JSON object");
     ASSERT_EQ(0, run.out.len);
+    sl_buf_dispose(&run.out);
+}
+
+/* ---------------------------------------------------------------- stream usage */
+
+/* Builds the upstream body of a call of `kind` whose client body is `raw`, streamed when
+ * `stream` is set, from the client's bytes or, when `converted` is set, from the parsed body. */
+static void
+build_body(enum sl_call_kind kind, int stream, int converted, const char *raw, struct sl_buf *out)
+{
+    struct sl_provider_setup s;
+    struct sl_upstream_request up;
+    struct sl_call_ctx ctx = {0};
+    struct sl_errbuf err = {{0}};
+    cJSON *body = sl_harness_parse_json(raw, strlen(raw), "request body");
+
+    setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
+    ctx.kind = kind;
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-gpt";
+    ctx.body = body;
+    ctx.raw_body = converted ? NULL : raw;
+    ctx.raw_len = converted ? 0 : strlen(raw);
+    ctx.stream = stream;
+    sl_harness_upstream_init(&up);
+    if (s.p->build_request(&ctx, &up, &err) != SL_OK)
+        SL_TEST_FAIL("build_request on %s failed: %s", raw, err.msg);
+    sl_buf_init(out, 0);
+    sl_buf_append(out, up.body.data, up.body.len);
+    sl_harness_upstream_dispose(&up);
+    cJSON_Delete(body);
+    sl_config_dispose(&s.cfg);
+}
+
+static void
+expect_body(enum sl_call_kind kind, int stream, const char *raw, const char *expected)
+{
+    struct sl_buf out;
+
+    build_body(kind, stream, 0, raw, &out);
+    ASSERT_MEM_EQ(expected, strlen(expected), out.data, out.len);
+    sl_buf_dispose(&out);
+}
+
+TEST(openai_stream_body_requests_usage)
+{
+    expect_body(SL_KIND_CHAT, 1, "{\"model\":\"my-gpt\", \"stream\": true,\"messages\":[]}",
+                "{\"stream_options\":{\"include_usage\":true},\"model\":\"gpt-4o-mini\", "
+                "\"stream\": true,\"messages\":[]}");
+    expect_body(SL_KIND_COMPLETION, 1, "{\"model\":\"my-gpt\",\"stream\":true,\"prompt\":\"a\"}",
+                "{\"stream_options\":{\"include_usage\":true},\"model\":\"gpt-4o-mini\","
+                "\"stream\":true,\"prompt\":\"a\"}");
+}
+
+TEST(openai_stream_body_keeps_options)
+{
+    /* include_usage false is turned to true in place; other members keep their bytes. */
+    expect_body(SL_KIND_CHAT, 1,
+                "{\"model\":\"my-gpt\",\"stream_options\": { \"x_opt\" : [1, 2],"
+                " \"include_usage\" : false } ,\"stream\":true}",
+                "{\"model\":\"gpt-4o-mini\",\"stream_options\": { \"x_opt\" : [1, 2],"
+                " \"include_usage\" : true } ,\"stream\":true}");
+    /* A stream_options without include_usage gets it first. */
+    expect_body(SL_KIND_CHAT, 1, "{\"stream_options\":{\"x_opt\":1},\"stream\":true}",
+                "{\"model\":\"gpt-4o-mini\",\"stream_options\":{\"include_usage\":true,"
+                "\"x_opt\":1},\"stream\":true}");
+    expect_body(SL_KIND_CHAT, 1, "{\"stream_options\":{ },\"stream\":true}",
+                "{\"model\":\"gpt-4o-mini\",\"stream_options\":{\"include_usage\":true },"
+                "\"stream\":true}");
+    /* JSON null is the same as no stream_options. */
+    expect_body(SL_KIND_CHAT, 1, "{\"model\":\"m\",\"stream_options\":null,\"stream\":true}",
+                "{\"model\":\"gpt-4o-mini\",\"stream_options\":{\"include_usage\":true},"
+                "\"stream\":true}");
+}
+
+TEST(openai_stream_body_unchanged_when_requested)
+{
+    expect_body(SL_KIND_CHAT, 1,
+                "{\"model\":\"my-gpt\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
+                "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":"
+                "{\"include_usage\":true}}");
+}
+
+TEST(openai_body_without_stream_unchanged)
+{
+    expect_body(SL_KIND_CHAT, 0, "{\"model\":\"my-gpt\",\"messages\":[]}",
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[]}");
+    expect_body(SL_KIND_EMBEDDING, 0, "{\"model\":\"my-gpt\",\"input\":\"a\"}",
+                "{\"model\":\"gpt-4o-mini\",\"input\":\"a\"}");
+}
+
+TEST(openai_stream_converted_body_requests_usage)
+{
+    struct sl_buf out;
+    cJSON *sent;
+    const cJSON *opts;
+
+    build_body(SL_KIND_CHAT, 1, 1, "{\"model\":\"my-gpt\",\"stream\":true,\"messages\":[]}",
+               &out);
+    sent = sl_harness_parse_json(out.data, out.len, "upstream body");
+    opts = cJSON_GetObjectItemCaseSensitive(sent, "stream_options");
+    ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_usage")));
+    ASSERT_STR_EQ("gpt-4o-mini", sl_json_get_string(sent, "model"));
+    cJSON_Delete(sent);
+    sl_buf_dispose(&out);
+}
+
+TEST(openai_stream_usage_chunk_held_back)
+{
+    static const char usage_frame[] =
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":5,"
+        "\"model\":\"my-gpt\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,"
+        "\"completion_tokens\":4,\"total_tokens\":15}}\n\n";
+    size_t in_len, want_len;
+    char *in = read_golden("n2.upstream.sse", &in_len);
+    char *want = read_golden("n2.client.sse", &want_len);
+    char *at = strstr(want, usage_frame);
+    struct sl_stream_run run;
+
+    /* The client sees the golden frames without the usage frame, every other byte the same. */
+    ASSERT_TRUE(at != NULL);
+    memmove(at, at + strlen(usage_frame), strlen(at + strlen(usage_frame)) + 1);
+    want_len -= strlen(usage_frame);
+
+    run_stream_for_body("{\"stream\":true}", "my-gpt", in, in_len, 7, &run);
+    ASSERT_EQ(SL_STREAM_END, run.last);
+    ASSERT_MEM_EQ(want, want_len, run.out.data, run.out.len);
+    ASSERT_EQ(1, run.st.usage.present);
+    ASSERT_EQ(11, run.st.usage.prompt_tokens);
+    ASSERT_EQ(4, run.st.usage.completion_tokens);
+    ASSERT_EQ(15, run.st.usage.total_tokens);
+    ASSERT_EQ(2, run.st.finish_count);
+    sl_buf_dispose(&run.out);
+    free(in);
+    free(want);
+}
+
+TEST(openai_stream_usage_false_held_back)
+{
+    static const char stream[] =
+        "data: {\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
+        "\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":1}}}\n\n"
+        "data: [DONE]\n\n";
+    struct sl_stream_run run;
+
+    run_stream_for_body("{\"stream\":true,\"stream_options\":{\"include_usage\":false}}",
+                        "my-gpt", stream, sizeof(stream) - 1, 0, &run);
+    ASSERT_EQ(SL_STREAM_END, run.last);
+    ASSERT_EQ(0, run.out.len);
+    ASSERT_EQ(3, run.st.usage.prompt_tokens);
+    ASSERT_EQ(2, run.st.usage.completion_tokens);
+    ASSERT_EQ(5, run.st.usage.total_tokens);
+    ASSERT_EQ(1, run.st.usage.cached_tokens);
+    sl_buf_dispose(&run.out);
+}
+
+TEST(openai_stream_other_chunks_pass)
+{
+    /* Usage on a chunk with choices, and empty choices without usage (Azure's prompt filter
+     * results), are not the usage-only chunk: both reach the client. */
+    static const char stream[] =
+        "data: {\"model\":\"m\",\"choices\":[],\"prompt_filter_results\":[]}\n\n"
+        "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\n";
+    struct sl_stream_run run;
+
+    run_stream_for_body("{\"stream\":true}", "my-gpt", stream, sizeof(stream) - 1, 0, &run);
+    ASSERT_EQ(SL_STREAM_CONTINUE, run.last);
+    ASSERT_CONTAINS(run.out.data, "\"prompt_filter_results\":[]");
+    ASSERT_CONTAINS(run.out.data, "\"usage\":{\"prompt_tokens\":1");
+    ASSERT_EQ(2, run.st.usage.total_tokens);
     sl_buf_dispose(&run.out);
 }
 
@@ -759,10 +945,13 @@ check_captured_stream(const char *path, const char *name)
     size_t len;
     char *stream = sl_harness_read_path(path, &len);
     int chunks = 0;
+    cJSON *body = sl_harness_parse_json(USAGE_REQUESTED_BODY, strlen(USAGE_REQUESTED_BODY),
+                                        "request body");
 
     setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
     ctx.deployment = s.d;
     ctx.requested_model = "my-gpt";
+    ctx.body = body;
     ctx.stream = 1;
     sl_sse_init(&in_p, MAX_EVENT_BYTES);
     if (sl_sse_feed(&in_p, stream, len) != SL_OK)
@@ -809,6 +998,7 @@ check_captured_stream(const char *path, const char *name)
         SL_TEST_FAIL("%s: no chunk was translated", name);
     sl_sse_dispose(&in_p);
     free(stream);
+    cJSON_Delete(body);
     sl_config_dispose(&s.cfg);
 }
 
