@@ -377,8 +377,8 @@ TEST(metrics_concurrent_updates_sum_exactly)
         ASSERT_OK(pthread_join(threads[t], NULL));
 
     text = render();
-    ASSERT_DBL_EQ(THREADS * ROUNDS,
-                  sample_value(text, "requests_total{route=\"/chat/completions\",status=\"200\"} "));
+    ASSERT_DBL_EQ(THREADS * ROUNDS, sample_value(text, "requests_total{route=\"/chat/completions\","
+                                                       "status=\"200\"} "));
     ASSERT_DBL_EQ(THREADS * ROUNDS / 2, sample_value(text, "latency_seconds_bucket{le=\"1.0\"} "));
     ASSERT_DBL_EQ(THREADS * ROUNDS, sample_value(text, "latency_seconds_bucket{le=\"+Inf\"} "));
     ASSERT_DBL_EQ(THREADS * ROUNDS, sample_value(text, "latency_seconds_count "));
