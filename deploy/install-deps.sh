@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Install what Sluice needs to build and test on Debian 12 (bookworm): the C libraries, the
-# compilers (gcc, and clang for the fuzz build), Redis, PostgreSQL 15, curl, openssl, nghttp and
-# Node.js with npm. Safe to run again: when every package is already installed it makes no apt
+# compilers (gcc, and clang for the fuzz build), Redis, PostgreSQL 15, curl, openssl, nghttp,
+# promtool (from the prometheus package, to check the /metrics text) and Node.js with npm. Safe to run again: when every package is already installed it makes no apt
 # call at all. It never starts a service. Runs as root, or through sudo when not root.
 set -euo pipefail
 
@@ -12,6 +12,7 @@ PACKAGES=(
     libmsgpack-dev libcjson-dev libyaml-dev
     redis-server postgresql-15
     curl openssl nghttp2-client ca-certificates
+    prometheus  # for promtool; apt also enables the Prometheus server service (port 9090)
     clang libclang-rt-14-dev
 )
 

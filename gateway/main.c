@@ -20,8 +20,10 @@
 #include "common/redis.h"
 #include "common/schema.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
+#include "gateway/http/metrics.h"
 #include "gateway/providers/provider.h"
 #include "gateway/worker.h"
 
@@ -244,6 +246,11 @@ main(int argc, char **argv)
         gw->num_workers = SL_MAX_WORKERS;
     gw->workers = sl_xcalloc((size_t)gw->num_workers, sizeof(*gw->workers));
 
+    /* One metrics shard per worker, and one more for every other thread. Metrics are
+     * registered here, before any worker starts. */
+    sl_metrics_init((unsigned)gw->num_workers + 1);
+    sl_http_metrics_register();
+
     /* The first socket settles the port (0 means any); the others share it by SO_REUSEPORT. */
     for (int i = 0; i < gw->num_workers; i++) {
         fd = sl_server_listen(gw->host, &gw->port, &err);
@@ -271,6 +278,7 @@ main(int argc, char **argv)
     uv_run(main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < gw->num_workers; i++)
         sl_worker_join(&gw->workers[i]);
+    sl_metrics_shutdown();
     sl_log(SL_LOG_INFO, NULL, "gateway.stopped");
     return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
 #include "common/pg.h"
@@ -231,6 +232,7 @@ run(void *arg)
 {
     struct sl_worker *w = arg;
 
+    sl_metrics_bind_thread((unsigned)w->index);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
 }

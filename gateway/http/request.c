@@ -15,6 +15,7 @@
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/failover.h"
+#include "gateway/http/metrics.h"
 #include "gateway/limits/limits.h"
 #include "gateway/worker.h"
 
@@ -205,15 +206,22 @@ set_head(struct sl_request *r, int status, const char *content_type)
 }
 
 void
-sl_request_respond_json(struct sl_request *r, int status, const char *body, size_t len)
+sl_request_respond(struct sl_request *r, int status, const char *content_type, const char *body,
+                   size_t len)
 {
     if (r->req == NULL || r->started || r->ended)
         return;
     unprobe(r);
-    set_head(r, status, "application/json");
+    set_head(r, status, content_type);
     r->req->res.content_length = len;
     r->ended = 1;
     h2o_send_inline(r->req, body, len);
+}
+
+void
+sl_request_respond_json(struct sl_request *r, int status, const char *body, size_t len)
+{
+    sl_request_respond(r, status, "application/json", body, len);
 }
 
 void
@@ -380,6 +388,7 @@ sl_request_log_access(struct sl_request *r)
     if (r->logged)
         return;
     r->logged = 1;
+    sl_http_metrics_count_request(r);
     sl_log(SL_LOG_INFO, r->call_id, "http.access", SL_LOG_STR("method", r->method),
            SL_LOG_STR("path", r->path), SL_LOG_INT("status", r->client_gone && r->status == 0 ? 499 : r->status),
            SL_LOG_DBL("duration_ms", (double)elapsed_us / 1000.0),

@@ -108,6 +108,10 @@ void sl_request_release(struct sl_request *r);
 /* Adds a response header (lower-case name); both strings are copied. */
 void sl_request_add_header(struct sl_request *r, const char *name, const char *value);
 
+/* Sends a whole response with `content_type`; `body` is copied. */
+void sl_request_respond(struct sl_request *r, int status, const char *content_type,
+                        const char *body, size_t len);
+
 /* Sends a whole JSON response; `body` is copied. */
 void sl_request_respond_json(struct sl_request *r, int status, const char *body, size_t len);
 
