@@ -22,6 +22,7 @@
 
 struct sl_auth_cache;
 struct sl_cooldown;
+struct sl_end_user_cache;
 struct sl_gateway;
 struct sl_pg;
 struct sl_redis;
@@ -42,6 +43,7 @@ struct sl_worker {
     struct sl_pg *pg;       /* NULL without a database; reconnects by itself */
     struct sl_redis *redis; /* NULL without Redis; reconnects by itself */
     struct sl_auth_cache *auth; /* virtual key records, gateway/auth/keys.h */
+    struct sl_end_user_cache *end_users; /* end users' limits, gateway/auth/end_users.h */
     struct sl_router_live *models; /* the router in use, gateway/router/live.h */
     struct sl_cooldown *cooldown;  /* deployments cooling down, gateway/router/cooldown.h */
 

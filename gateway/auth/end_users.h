@@ -4,7 +4,7 @@
  * request names in x-litellm-customer-id, x-litellm-end-user-id, the header named by
  * general_settings.user_header_name, or the body's `user`. Rows live in end_users with their
  * budget row; a worker keeps what it read for SL_END_USER_LOCAL_TTL_MS, unknown ids included,
- * so a change made through /customer/* reaches every worker within that time.
+ * so a change made through the /customer/ routes reaches every worker within that time.
  * Everything runs on the worker's loop thread.
  */
 #ifndef SL_END_USERS_H
