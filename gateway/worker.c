@@ -18,6 +18,7 @@
 #include "gateway/gateway.h"
 #include "common/pg.h"
 #include "common/redis.h"
+#include "gateway/auth/end_users.h"
 #include "gateway/auth/keys.h"
 #include "gateway/http/request.h"
 #include "gateway/limits/limits.h"
@@ -116,6 +117,7 @@ finish_loop(struct sl_worker *w)
         sl_redis_destroy(w->redis);
     w->redis = NULL;
     sl_auth_worker_dispose(w);
+    sl_end_user_worker_dispose(w);
     sl_cooldown_worker_dispose(w);
     sl_limits_worker_dispose(w);
     sl_router_live_dispose(w);
@@ -180,6 +182,7 @@ connect_stores(struct sl_worker *w)
         return -1;
     }
     sl_auth_worker_init(w);
+    sl_end_user_worker_init(w);
     sl_router_live_init(w);
     sl_cooldown_worker_init(w);
     sl_limits_worker_init(w);

@@ -22,6 +22,7 @@
 
 struct sl_auth_cache;
 struct sl_cooldown;
+struct sl_end_user_cache;
 struct sl_gateway;
 struct sl_limits_scripts;
 struct sl_pg;
@@ -43,6 +44,7 @@ struct sl_worker {
     struct sl_pg *pg;       /* NULL without a database; reconnects by itself */
     struct sl_redis *redis; /* NULL without Redis; reconnects by itself */
     struct sl_auth_cache *auth; /* virtual key records, gateway/auth/keys.h */
+    struct sl_end_user_cache *end_users; /* end users' limits, gateway/auth/end_users.h */
     struct sl_router_live *models; /* the router in use, gateway/router/live.h */
     struct sl_cooldown *cooldown;  /* deployments cooling down, gateway/router/cooldown.h */
     struct sl_limits_scripts *limits; /* budgets and rate limits, gateway/limits/limits.h */

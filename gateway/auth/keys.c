@@ -6,15 +6,16 @@
  */
 #define SL_LOG_MODULE "auth"
 #include "gateway/auth/keys.h"
+#include "gateway/auth/internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <msgpack.h>
 #include <openssl/sha.h>
 
 #include "common/clock.h"
@@ -75,6 +76,16 @@ struct lookup {
     char version[SL_AUTH_VERSION_MAX + 1];
 };
 
+/* The six columns of a budget row that sl_auth__limits_from_row() reads, aliased `b`. */
+#define BUDGET_COLUMNS(b)                                                                        \
+    " " b ".rpm_limit, " b ".tpm_limit, " b ".max_parallel_requests, " b ".max_budget, " b      \
+    ".soft_budget, " b ".budget_duration"
+
+/*
+ * The key's row with its owners and their budget rows. A membership without a budget row of
+ * its own takes the team's member budget (teams.member_budget_id). The per-model limits are
+ * read as jsonb text and merged in C (sl_auth__model_limits_from_json).
+ */
 static const char lookup_sql[] =
     "SELECT k.token, k.key_name, k.key_alias, k.user_id, u.user_role, k.team_id, m.role,"
     " COALESCE(k.organization_id, t.organization_id), k.metadata::text,"
@@ -82,81 +93,40 @@ static const char lookup_sql[] =
     " t.team_id IS NOT NULL, COALESCE(t.blocked, false), u.user_id IS NOT NULL,"
     " o.organization_id IS NOT NULL, to_json(k.models)::text, to_json(t.models)::text,"
     " to_json(u.models)::text, to_json(o.models)::text, to_json(k.allowed_routes)::text,"
-    " to_json(k.allowed_cache_controls)::text"
+    " to_json(k.allowed_cache_controls)::text,"
+    BUDGET_COLUMNS("kb") "," BUDGET_COLUMNS("ub") "," BUDGET_COLUMNS("tb") ","
+    BUDGET_COLUMNS("mb") "," BUDGET_COLUMNS("ob") ","
+    " m.team_id IS NOT NULL,"
+    " (k.metadata->'model_rpm_limit')::text, (k.metadata->'model_tpm_limit')::text,"
+    " (t.metadata->'model_rpm_limit')::text, (t.metadata->'model_tpm_limit')::text"
     " FROM keys k"
     " LEFT JOIN users u ON u.user_id = k.user_id"
     " LEFT JOIN teams t ON t.team_id = k.team_id"
     " LEFT JOIN team_memberships m ON m.team_id = k.team_id AND m.user_id = k.user_id"
     " LEFT JOIN organizations o"
     "   ON o.organization_id = COALESCE(k.organization_id, t.organization_id)"
+    " LEFT JOIN budgets kb ON kb.budget_id = k.budget_id"
+    " LEFT JOIN budgets ub ON ub.budget_id = u.budget_id"
+    " LEFT JOIN budgets tb ON tb.budget_id = t.budget_id"
+    " LEFT JOIN budgets mb"
+    "   ON m.team_id IS NOT NULL AND mb.budget_id = COALESCE(m.budget_id, t.member_budget_id)"
+    " LEFT JOIN budgets ob ON ob.budget_id = o.budget_id"
     " WHERE k.token = $1 LIMIT 1";
 
-/* ---------------------------------------------------------------- records */
-
-static void
-models_dispose(struct sl_auth_models *m)
-{
-    for (size_t i = 0; i < m->n; i++)
-        free(m->items[i]);
-    free(m->items);
-    m->items = NULL;
-    m->n = 0;
-}
-
-static void
-models_copy(struct sl_auth_models *dst, const struct sl_auth_models *src)
-{
-    dst->n = src->n;
-    dst->items = src->n > 0 ? sl_xcalloc(src->n, sizeof(char *)) : NULL;
-    for (size_t i = 0; i < src->n; i++)
-        dst->items[i] = sl_xstrdup(src->items[i]);
-}
-
-static char *
-dup_or_null(const char *s)
-{
-    return s != NULL ? sl_xstrdup(s) : NULL;
-}
-
-void
-sl_auth_record_dispose(struct sl_auth_record *rec)
-{
-    free(rec->key_name);
-    free(rec->key_alias);
-    free(rec->user_id);
-    free(rec->user_role);
-    free(rec->team_id);
-    free(rec->team_member_role);
-    free(rec->org_id);
-    free(rec->metadata);
-    models_dispose(&rec->models);
-    models_dispose(&rec->team_models);
-    models_dispose(&rec->user_models);
-    models_dispose(&rec->org_models);
-    models_dispose(&rec->allowed_routes);
-    models_dispose(&rec->allowed_cache_controls);
-    memset(rec, 0, sizeof(*rec));
-}
-
-void
-sl_auth_record_copy(struct sl_auth_record *dst, const struct sl_auth_record *src)
-{
-    *dst = *src;
-    dst->key_name = dup_or_null(src->key_name);
-    dst->key_alias = dup_or_null(src->key_alias);
-    dst->user_id = dup_or_null(src->user_id);
-    dst->user_role = dup_or_null(src->user_role);
-    dst->team_id = dup_or_null(src->team_id);
-    dst->team_member_role = dup_or_null(src->team_member_role);
-    dst->org_id = dup_or_null(src->org_id);
-    dst->metadata = dup_or_null(src->metadata);
-    models_copy(&dst->models, &src->models);
-    models_copy(&dst->team_models, &src->team_models);
-    models_copy(&dst->user_models, &src->user_models);
-    models_copy(&dst->org_models, &src->org_models);
-    models_copy(&dst->allowed_routes, &src->allowed_routes);
-    models_copy(&dst->allowed_cache_controls, &src->allowed_cache_controls);
-}
+/* Columns of lookup_sql: where each group starts, and how many there are. */
+enum {
+    COL_KEY_LIMITS = 21,
+    COL_USER_LIMITS = 27,
+    COL_TEAM_LIMITS = 33,
+    COL_MEMBER_LIMITS = 39,
+    COL_ORG_LIMITS = 45,
+    COL_HAS_MEMBER = 51,
+    COL_KEY_MODEL_RPM = 52,
+    COL_KEY_MODEL_TPM = 53,
+    COL_TEAM_MODEL_RPM = 54,
+    COL_TEAM_MODEL_TPM = 55,
+    LOOKUP_COLUMNS = 56,
+};
 
 void
 sl_auth_hash_key(const char *key, size_t len, char out[SL_AUTH_HASH_HEX_LEN + 1])
@@ -173,8 +143,8 @@ sl_auth_hash_key(const char *key, size_t len, char out[SL_AUTH_HASH_HEX_LEN + 1]
     OPENSSL_cleanse(digest, sizeof(digest));
 }
 
-static int
-is_hash(const char *s)
+int
+sl_auth__is_hash(const char *s)
 {
     size_t n = 0;
 
@@ -182,240 +152,6 @@ is_hash(const char *s)
         if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
             return 0;
     return n == SL_AUTH_HASH_HEX_LEN;
-}
-
-/* ---------------------------------------------------------------- msgpack encoding */
-
-static int
-write_sbuf(void *data, const char *buf, size_t len)
-{
-    return sl_buf_append(data, buf, len) == SL_OK ? 0 : -1;
-}
-
-static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen(s);
-
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, s, len);
-}
-
-static void
-pack_field_str(msgpack_packer *pk, const char *name, const char *value)
-{
-    pack_str(pk, name);
-    if (value == NULL)
-        msgpack_pack_nil(pk);
-    else
-        pack_str(pk, value);
-}
-
-static void
-pack_field_bool(msgpack_packer *pk, const char *name, int value)
-{
-    pack_str(pk, name);
-    if (value)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-}
-
-static void
-pack_field_models(msgpack_packer *pk, const char *name, const struct sl_auth_models *m)
-{
-    pack_str(pk, name);
-    msgpack_pack_array(pk, m->n);
-    for (size_t i = 0; i < m->n; i++)
-        pack_str(pk, m->items[i]);
-}
-
-void
-sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
-{
-    msgpack_packer pk;
-
-    msgpack_packer_init(&pk, out, write_sbuf);
-    msgpack_pack_map(&pk, 22);
-    pack_str(&pk, "v");
-    msgpack_pack_int(&pk, SL_AUTH_RECORD_VERSION);
-    pack_field_str(&pk, "token", rec->token);
-    pack_field_str(&pk, "key_name", rec->key_name);
-    pack_field_str(&pk, "key_alias", rec->key_alias);
-    pack_field_str(&pk, "user_id", rec->user_id);
-    pack_field_str(&pk, "user_role", rec->user_role);
-    pack_field_str(&pk, "team_id", rec->team_id);
-    pack_field_str(&pk, "team_member_role", rec->team_member_role);
-    pack_field_str(&pk, "org_id", rec->org_id);
-    pack_field_str(&pk, "metadata", rec->metadata);
-    pack_str(&pk, "expires");
-    msgpack_pack_int64(&pk, rec->expires);
-    pack_field_bool(&pk, "blocked", rec->blocked);
-    pack_field_bool(&pk, "has_team", rec->has_team);
-    pack_field_bool(&pk, "team_blocked", rec->team_blocked);
-    pack_field_bool(&pk, "has_user", rec->has_user);
-    pack_field_bool(&pk, "has_org", rec->has_org);
-    pack_field_models(&pk, "models", &rec->models);
-    pack_field_models(&pk, "team_models", &rec->team_models);
-    pack_field_models(&pk, "user_models", &rec->user_models);
-    pack_field_models(&pk, "org_models", &rec->org_models);
-    pack_field_models(&pk, "allowed_routes", &rec->allowed_routes);
-    pack_field_models(&pk, "allowed_cache_controls", &rec->allowed_cache_controls);
-}
-
-static int
-obj_is(const msgpack_object *o, const char *name)
-{
-    size_t len = strlen(name);
-
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
-           memcmp(o->via.str.ptr, name, len) == 0;
-}
-
-/* Reads a string or nil into `*out` (freed first). Returns 0, or -1 for another type. */
-static int
-read_str(const msgpack_object *o, char **out)
-{
-    free(*out);
-    *out = NULL;
-    if (o->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
-        return -1;
-    *out = sl_xstrndup(o->via.str.ptr, o->via.str.size);
-    return 0;
-}
-
-static int
-read_bool(const msgpack_object *o, int *out)
-{
-    if (o->type != MSGPACK_OBJECT_BOOLEAN)
-        return -1;
-    *out = o->via.boolean ? 1 : 0;
-    return 0;
-}
-
-static int
-read_models(const msgpack_object *o, struct sl_auth_models *out)
-{
-    models_dispose(out);
-    if (o->type != MSGPACK_OBJECT_ARRAY)
-        return -1;
-    out->items = o->via.array.size > 0 ? sl_xcalloc(o->via.array.size, sizeof(char *)) : NULL;
-    for (uint32_t i = 0; i < o->via.array.size; i++) {
-        if (read_str(&o->via.array.ptr[i], &out->items[out->n]) != 0 ||
-            out->items[out->n] == NULL)
-            return -1;
-        out->n++;
-    }
-    return 0;
-}
-
-static int
-read_int64(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-        *out = (int64_t)o->via.u64;
-    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        *out = o->via.i64;
-    else
-        return -1;
-    return 0;
-}
-
-/* Reads one map entry into `rec`. Unknown names are skipped so that a later version may add
- * fields. Returns 0, or -1 for a known name with a value of the wrong type. */
-static int
-read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_record *rec)
-{
-    char *token = NULL;
-    int rc;
-
-    if (obj_is(name, "token")) {
-        rc = read_str(v, &token);
-        if (rc == 0 && (token == NULL || !is_hash(token)))
-            rc = -1;
-        if (rc == 0)
-            memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
-        free(token);
-        return rc;
-    }
-    if (obj_is(name, "key_name"))
-        return read_str(v, &rec->key_name);
-    if (obj_is(name, "key_alias"))
-        return read_str(v, &rec->key_alias);
-    if (obj_is(name, "user_id"))
-        return read_str(v, &rec->user_id);
-    if (obj_is(name, "user_role"))
-        return read_str(v, &rec->user_role);
-    if (obj_is(name, "team_id"))
-        return read_str(v, &rec->team_id);
-    if (obj_is(name, "team_member_role"))
-        return read_str(v, &rec->team_member_role);
-    if (obj_is(name, "org_id"))
-        return read_str(v, &rec->org_id);
-    if (obj_is(name, "metadata"))
-        return read_str(v, &rec->metadata);
-    if (obj_is(name, "expires"))
-        return read_int64(v, &rec->expires);
-    if (obj_is(name, "blocked"))
-        return read_bool(v, &rec->blocked);
-    if (obj_is(name, "has_team"))
-        return read_bool(v, &rec->has_team);
-    if (obj_is(name, "team_blocked"))
-        return read_bool(v, &rec->team_blocked);
-    if (obj_is(name, "has_user"))
-        return read_bool(v, &rec->has_user);
-    if (obj_is(name, "has_org"))
-        return read_bool(v, &rec->has_org);
-    if (obj_is(name, "models"))
-        return read_models(v, &rec->models);
-    if (obj_is(name, "team_models"))
-        return read_models(v, &rec->team_models);
-    if (obj_is(name, "user_models"))
-        return read_models(v, &rec->user_models);
-    if (obj_is(name, "org_models"))
-        return read_models(v, &rec->org_models);
-    if (obj_is(name, "allowed_routes"))
-        return read_models(v, &rec->allowed_routes);
-    if (obj_is(name, "allowed_cache_controls"))
-        return read_models(v, &rec->allowed_cache_controls);
-    return 0;
-}
-
-enum sl_status
-sl_auth_record_decode(const char *data, size_t len, struct sl_auth_record *rec)
-{
-    msgpack_unpacked msg;
-    size_t off = 0;
-    enum sl_status st = SL_ERR_INVALID;
-    int64_t version = 0;
-
-    memset(rec, 0, sizeof(*rec));
-    msgpack_unpacked_init(&msg);
-    if (msgpack_unpack_next(&msg, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
-        msg.data.type != MSGPACK_OBJECT_MAP)
-        goto out;
-
-    for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
-        const msgpack_object_kv *kv = &msg.data.via.map.ptr[i];
-
-        if (obj_is(&kv->key, "v")) {
-            if (read_int64(&kv->val, &version) != 0)
-                goto out;
-        } else if (read_field(&kv->key, &kv->val, rec) != 0) {
-            goto out;
-        }
-    }
-    if (version != SL_AUTH_RECORD_VERSION || rec->token[0] == '\0')
-        goto out;
-    st = SL_OK;
-
-out:
-    msgpack_unpacked_destroy(&msg);
-    if (st != SL_OK)
-        sl_auth_record_dispose(rec);
-    return st;
 }
 
 /* ---------------------------------------------------------------- local cache */
@@ -597,15 +333,192 @@ is_true(const PGresult *res, int col)
     return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
 }
 
-/* Fills `rec` from the one row of lookup_sql. Returns 0, or -1 for a malformed row. */
+/* Reads a bigint or integer column; SQL NULL is SL_AUTH_LIMIT_UNSET. */
 static int
-record_from_row(const PGresult *res, struct sl_auth_record *rec)
+count_or_unset(const PGresult *res, int col, int64_t *out)
+{
+    const char *text = PQgetvalue(res, 0, col);
+    char *end = NULL;
+    long long v;
+
+    if (PQgetisnull(res, 0, col)) {
+        *out = SL_AUTH_LIMIT_UNSET;
+        return 0;
+    }
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads a double precision column; SQL NULL is NAN. */
+static int
+money_or_unset(const PGresult *res, int col, double *out)
+{
+    const char *text = PQgetvalue(res, 0, col);
+    char *end = NULL;
+    double v;
+
+    if (PQgetisnull(res, 0, col)) {
+        *out = NAN;
+        return 0;
+    }
+    errno = 0;
+    v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+sl_auth__limits_from_row(const PGresult *res, int col, struct sl_auth_limits *out)
+{
+    sl_auth__limits_unset(out);
+    if (col < 0 || col + 6 > PQnfields(res) || PQntuples(res) < 1)
+        return -1;
+    if (count_or_unset(res, col, &out->rpm_limit) != 0 ||
+        count_or_unset(res, col + 1, &out->tpm_limit) != 0 ||
+        count_or_unset(res, col + 2, &out->max_parallel_requests) != 0 ||
+        money_or_unset(res, col + 3, &out->max_budget) != 0 ||
+        money_or_unset(res, col + 4, &out->soft_budget) != 0)
+        return -1;
+    if (PQgetisnull(res, 0, col + 5))
+        return 0;
+    if ((size_t)PQgetlength(res, 0, col + 5) > SL_AUTH_BUDGET_DURATION_MAX)
+        return -1;
+    out->budget_duration = sl_xstrdup(PQgetvalue(res, 0, col + 5));
+    return 0;
+}
+
+/* Returns the entry of `m` for `model`, or NULL. */
+static struct sl_auth_model_limit *
+find_model_limit(struct sl_auth_model_limits *m, const char *model)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->items[i].model, model) == 0)
+            return &m->items[i];
+    return NULL;
+}
+
+/* Returns 1 when `it` is a usable entry of a per-model limit map and stores its value. */
+static int
+model_limit_value(const cJSON *it, int64_t *value)
+{
+    size_t name_len;
+
+    if (it->string == NULL || !cJSON_IsNumber(it))
+        return 0;
+    name_len = strlen(it->string);
+    if (name_len == 0 || name_len > SL_AUTH_MODEL_NAME_MAX)
+        return 0;
+    /* A whole number representable in int64_t: 2^63 itself is not. */
+    if (!(it->valuedouble >= 0.0) || it->valuedouble >= 9223372036854775808.0 ||
+        floor(it->valuedouble) != it->valuedouble)
+        return 0;
+    *value = (int64_t)it->valuedouble;
+    return 1;
+}
+
+/*
+ * Adds the valid entries of one map to `out` (rpm when `is_tpm` is 0, else tpm), at most
+ * SL_AUTH_MODEL_LIMITS_PER_MAP of them. `out->items` has room for the entries already there
+ * plus that many. Returns 0, or -1 when the text is not a JSON object within the size cap.
+ */
+static int
+merge_model_map(const char *json, size_t len, int is_tpm, struct sl_auth_model_limits *out)
+{
+    cJSON *map = NULL;
+    size_t taken = 0;
+
+    if (json == NULL)
+        return 0;
+    if (len > SL_AUTH_MODEL_LIMITS_JSON_MAX ||
+        sl_json_parse(json, len, SL_JSON_MAX_DEPTH, &map, NULL) != SL_OK ||
+        !cJSON_IsObject(map)) {
+        cJSON_Delete(map);
+        return -1;
+    }
+    for (const cJSON *it = map->child; it != NULL && taken < SL_AUTH_MODEL_LIMITS_PER_MAP;
+         it = it->next) {
+        struct sl_auth_model_limit *e;
+        int64_t value;
+
+        if (!model_limit_value(it, &value))
+            continue;
+        e = find_model_limit(out, it->string);
+        if (e != NULL && (is_tpm ? e->tpm_limit : e->rpm_limit) != SL_AUTH_LIMIT_UNSET)
+            continue; /* a name repeated inside this map: the first one counts */
+        if (e == NULL) {
+            e = &out->items[out->n++];
+            e->model = sl_xstrdup(it->string);
+            e->rpm_limit = SL_AUTH_LIMIT_UNSET;
+            e->tpm_limit = SL_AUTH_LIMIT_UNSET;
+        }
+        if (is_tpm)
+            e->tpm_limit = value;
+        else
+            e->rpm_limit = value;
+        taken++;
+    }
+    cJSON_Delete(map);
+    return 0;
+}
+
+int
+sl_auth__model_limits_from_json(const char *rpm_json, size_t rpm_len, const char *tpm_json,
+                                size_t tpm_len, struct sl_auth_model_limits *out)
+{
+    int rc = 0;
+
+    sl_auth__model_limits_dispose(out);
+    out->items = sl_xcalloc(SL_AUTH_MODEL_LIMITS_MAX, sizeof(*out->items));
+    if (merge_model_map(rpm_json, rpm_len, 0, out) != 0)
+        rc = -1;
+    if (merge_model_map(tpm_json, tpm_len, 1, out) != 0)
+        rc = -1;
+
+    /* Records stay in every worker's cache, so keep only the room in use. */
+    if (out->n == 0) {
+        free(out->items);
+        out->items = NULL;
+    } else {
+        out->items = sl_xrealloc(out->items, out->n * sizeof(*out->items));
+    }
+    return rc;
+}
+
+/* Reads the two per-model maps of columns `col` and `col + 1`. */
+static int
+model_limits_from_row(const PGresult *res, int col, struct sl_auth_model_limits *out)
+{
+    const char *rpm = PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+    const char *tpm = PQgetisnull(res, 0, col + 1) ? NULL : PQgetvalue(res, 0, col + 1);
+
+    return sl_auth__model_limits_from_json(rpm, (size_t)PQgetlength(res, 0, col), tpm,
+                                           (size_t)PQgetlength(res, 0, col + 1), out);
+}
+
+/*
+ * Fills `rec` from the one row of lookup_sql. Returns 0, or -1 for a malformed row. Sets
+ * `*maps_ignored` when a per-model limit map was not a JSON object within its size cap.
+ */
+static int
+record_from_row(const PGresult *res, struct sl_auth_record *rec, int *maps_ignored)
 {
     const char *token = PQgetvalue(res, 0, 0);
     char *end = NULL;
 
     memset(rec, 0, sizeof(*rec));
-    if (PQnfields(res) != 21 || !is_hash(token))
+    sl_auth__limits_unset(&rec->key_limits);
+    sl_auth__limits_unset(&rec->user_limits);
+    sl_auth__limits_unset(&rec->team_limits);
+    sl_auth__limits_unset(&rec->member_limits);
+    sl_auth__limits_unset(&rec->org_limits);
+    *maps_ignored = 0;
+    if (PQnfields(res) != LOOKUP_COLUMNS || !sl_auth__is_hash(token))
         return -1;
     memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
     rec->key_name = text_or_null(res, 1);
@@ -625,6 +538,7 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec)
     rec->team_blocked = is_true(res, 12);
     rec->has_user = is_true(res, 13);
     rec->has_org = is_true(res, 14);
+    rec->has_member = is_true(res, COL_HAS_MEMBER);
     if (parse_models(res, 15, &rec->models) != 0 ||
         parse_models(res, 16, &rec->team_models) != 0 ||
         parse_models(res, 17, &rec->user_models) != 0 ||
@@ -632,6 +546,16 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec)
         parse_models(res, 19, &rec->allowed_routes) != 0 ||
         parse_models(res, 20, &rec->allowed_cache_controls) != 0)
         return -1;
+    if (sl_auth__limits_from_row(res, COL_KEY_LIMITS, &rec->key_limits) != 0 ||
+        sl_auth__limits_from_row(res, COL_USER_LIMITS, &rec->user_limits) != 0 ||
+        sl_auth__limits_from_row(res, COL_TEAM_LIMITS, &rec->team_limits) != 0 ||
+        sl_auth__limits_from_row(res, COL_MEMBER_LIMITS, &rec->member_limits) != 0 ||
+        sl_auth__limits_from_row(res, COL_ORG_LIMITS, &rec->org_limits) != 0)
+        return -1;
+    if (model_limits_from_row(res, COL_KEY_MODEL_RPM, &rec->key_model_limits) != 0)
+        *maps_ignored = 1;
+    if (model_limits_from_row(res, COL_TEAM_MODEL_RPM, &rec->team_model_limits) != 0)
+        *maps_ignored = 1;
     return 0;
 }
 
@@ -641,6 +565,7 @@ on_pg_result(enum sl_status st, const PGresult *res, const char *error, void *pr
     struct lookup *l = privdata;
     struct sl_worker *w = l->w;
     struct sl_auth_record rec;
+    int maps_ignored = 0;
 
     if (st != SL_OK) {
         log_store_error(w->auth, "auth.database_failed", error != NULL ? error : "unknown");
@@ -653,12 +578,16 @@ on_pg_result(enum sl_status st, const PGresult *res, const char *error, void *pr
         finish(l, SL_AUTH_NOT_FOUND, NULL);
         return;
     }
-    if (record_from_row(res, &rec) != 0) {
+    if (record_from_row(res, &rec, &maps_ignored) != 0) {
         sl_auth_record_dispose(&rec);
         log_store_error(w->auth, "auth.database_failed", "the key row could not be read");
         finish_unavailable(l);
         return;
     }
+    if (maps_ignored)
+        log_store_error(w->auth, "auth.model_limits_ignored",
+                        "a model_rpm_limit or model_tpm_limit in metadata is not a JSON object "
+                        "of at most 1 MiB");
     if (w->auth->epoch == l->epoch) {
         cache_store(w->auth, &rec, l->changes);
         fill_redis(l, &rec);
@@ -795,7 +724,7 @@ sl_auth_invalidate(struct sl_worker *w, const char *token_hash)
     struct sl_redis_str keys[2];
     struct sl_redis_str args[1];
 
-    if (token_hash == NULL || !is_hash(token_hash))
+    if (token_hash == NULL || !sl_auth__is_hash(token_hash))
         return SL_ERR_INVALID;
     cache_drop(w->auth, token_hash);
     atomic_fetch_add(&process_changes, 1);
@@ -831,7 +760,7 @@ on_invalidate_message(struct sl_redis *r, const char *channel, const char *paylo
         return;
     memcpy(token, payload, SL_AUTH_HASH_HEX_LEN);
     token[SL_AUTH_HASH_HEX_LEN] = '\0';
-    if (is_hash(token))
+    if (sl_auth__is_hash(token))
         cache_drop(w->auth, token);
 }
 

@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * record -- the memory of a virtual key's record (struct sl_auth_record, keys.h) and its
+ * msgpack form stored in Redis under <prefix>auth:<hash>. The decoder reads bytes that any
+ * Redis client could have written, so it checks every type and caps every count and string
+ * length before allocating; a missing field decodes as unset.
+ */
+#include "gateway/auth/keys.h"
+#include "gateway/auth/internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "common/xalloc.h"
+
+/* ---------------------------------------------------------------- records */
+
+static void
+models_dispose(struct sl_auth_models *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->items[i]);
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+static void
+models_copy(struct sl_auth_models *dst, const struct sl_auth_models *src)
+{
+    dst->n = src->n;
+    dst->items = src->n > 0 ? sl_xcalloc(src->n, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < src->n; i++)
+        dst->items[i] = sl_xstrdup(src->items[i]);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    return s != NULL ? sl_xstrdup(s) : NULL;
+}
+
+void
+sl_auth__limits_unset(struct sl_auth_limits *l)
+{
+    l->rpm_limit = SL_AUTH_LIMIT_UNSET;
+    l->tpm_limit = SL_AUTH_LIMIT_UNSET;
+    l->max_parallel_requests = SL_AUTH_LIMIT_UNSET;
+    l->max_budget = NAN;
+    l->soft_budget = NAN;
+    l->budget_duration = NULL;
+}
+
+void
+sl_auth__limits_dispose(struct sl_auth_limits *l)
+{
+    free(l->budget_duration);
+    sl_auth__limits_unset(l);
+}
+
+void
+sl_auth__limits_copy(struct sl_auth_limits *dst, const struct sl_auth_limits *src)
+{
+    *dst = *src;
+    dst->budget_duration = dup_or_null(src->budget_duration);
+}
+
+void
+sl_auth__model_limits_dispose(struct sl_auth_model_limits *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->items[i].model);
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+static void
+model_limits_copy(struct sl_auth_model_limits *dst, const struct sl_auth_model_limits *src)
+{
+    dst->n = src->n;
+    dst->items = src->n > 0 ? sl_xcalloc(src->n, sizeof(*dst->items)) : NULL;
+    for (size_t i = 0; i < src->n; i++) {
+        dst->items[i] = src->items[i];
+        dst->items[i].model = sl_xstrdup(src->items[i].model);
+    }
+}
+
+void
+sl_auth_record_dispose(struct sl_auth_record *rec)
+{
+    free(rec->key_name);
+    free(rec->key_alias);
+    free(rec->user_id);
+    free(rec->user_role);
+    free(rec->team_id);
+    free(rec->team_member_role);
+    free(rec->org_id);
+    free(rec->metadata);
+    models_dispose(&rec->models);
+    models_dispose(&rec->team_models);
+    models_dispose(&rec->user_models);
+    models_dispose(&rec->org_models);
+    models_dispose(&rec->allowed_routes);
+    models_dispose(&rec->allowed_cache_controls);
+    sl_auth__limits_dispose(&rec->key_limits);
+    sl_auth__limits_dispose(&rec->user_limits);
+    sl_auth__limits_dispose(&rec->team_limits);
+    sl_auth__limits_dispose(&rec->member_limits);
+    sl_auth__limits_dispose(&rec->org_limits);
+    sl_auth__model_limits_dispose(&rec->key_model_limits);
+    sl_auth__model_limits_dispose(&rec->team_model_limits);
+    memset(rec, 0, sizeof(*rec));
+}
+
+void
+sl_auth_record_copy(struct sl_auth_record *dst, const struct sl_auth_record *src)
+{
+    *dst = *src;
+    dst->key_name = dup_or_null(src->key_name);
+    dst->key_alias = dup_or_null(src->key_alias);
+    dst->user_id = dup_or_null(src->user_id);
+    dst->user_role = dup_or_null(src->user_role);
+    dst->team_id = dup_or_null(src->team_id);
+    dst->team_member_role = dup_or_null(src->team_member_role);
+    dst->org_id = dup_or_null(src->org_id);
+    dst->metadata = dup_or_null(src->metadata);
+    models_copy(&dst->models, &src->models);
+    models_copy(&dst->team_models, &src->team_models);
+    models_copy(&dst->user_models, &src->user_models);
+    models_copy(&dst->org_models, &src->org_models);
+    models_copy(&dst->allowed_routes, &src->allowed_routes);
+    models_copy(&dst->allowed_cache_controls, &src->allowed_cache_controls);
+    sl_auth__limits_copy(&dst->key_limits, &src->key_limits);
+    sl_auth__limits_copy(&dst->user_limits, &src->user_limits);
+    sl_auth__limits_copy(&dst->team_limits, &src->team_limits);
+    sl_auth__limits_copy(&dst->member_limits, &src->member_limits);
+    sl_auth__limits_copy(&dst->org_limits, &src->org_limits);
+    model_limits_copy(&dst->key_model_limits, &src->key_model_limits);
+    model_limits_copy(&dst->team_model_limits, &src->team_model_limits);
+}
+
+/* ---------------------------------------------------------------- msgpack encoding */
+
+static int
+write_sbuf(void *data, const char *buf, size_t len)
+{
+    return sl_buf_append(data, buf, len) == SL_OK ? 0 : -1;
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static void
+pack_field_str(msgpack_packer *pk, const char *name, const char *value)
+{
+    pack_str(pk, name);
+    if (value == NULL)
+        msgpack_pack_nil(pk);
+    else
+        pack_str(pk, value);
+}
+
+static void
+pack_field_bool(msgpack_packer *pk, const char *name, int value)
+{
+    pack_str(pk, name);
+    if (value)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+static void
+pack_field_models(msgpack_packer *pk, const char *name, const struct sl_auth_models *m)
+{
+    pack_str(pk, name);
+    msgpack_pack_array(pk, m->n);
+    for (size_t i = 0; i < m->n; i++)
+        pack_str(pk, m->items[i]);
+}
+
+/* Packs a count limit; unset is nil. */
+static void
+pack_count(msgpack_packer *pk, const char *name, int64_t value)
+{
+    pack_str(pk, name);
+    if (value < 0)
+        msgpack_pack_nil(pk);
+    else
+        msgpack_pack_int64(pk, value);
+}
+
+/* Packs an amount of money; unset (NAN) is nil. */
+static void
+pack_money(msgpack_packer *pk, const char *name, double value)
+{
+    pack_str(pk, name);
+    if (isnan(value))
+        msgpack_pack_nil(pk);
+    else
+        msgpack_pack_double(pk, value);
+}
+
+static void
+pack_field_limits(msgpack_packer *pk, const char *name, const struct sl_auth_limits *l)
+{
+    pack_str(pk, name);
+    msgpack_pack_map(pk, 6);
+    pack_count(pk, "rpm_limit", l->rpm_limit);
+    pack_count(pk, "tpm_limit", l->tpm_limit);
+    pack_count(pk, "max_parallel_requests", l->max_parallel_requests);
+    pack_money(pk, "max_budget", l->max_budget);
+    pack_money(pk, "soft_budget", l->soft_budget);
+    pack_field_str(pk, "budget_duration", l->budget_duration);
+}
+
+/* Packs per-model limits as an array of [model, rpm or nil, tpm or nil]. */
+static void
+pack_field_model_limits(msgpack_packer *pk, const char *name,
+                        const struct sl_auth_model_limits *m)
+{
+    pack_str(pk, name);
+    msgpack_pack_array(pk, m->n);
+    for (size_t i = 0; i < m->n; i++) {
+        msgpack_pack_array(pk, 3);
+        pack_str(pk, m->items[i].model);
+        if (m->items[i].rpm_limit < 0)
+            msgpack_pack_nil(pk);
+        else
+            msgpack_pack_int64(pk, m->items[i].rpm_limit);
+        if (m->items[i].tpm_limit < 0)
+            msgpack_pack_nil(pk);
+        else
+            msgpack_pack_int64(pk, m->items[i].tpm_limit);
+    }
+}
+
+void
+sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
+{
+    msgpack_packer pk;
+
+    msgpack_packer_init(&pk, out, write_sbuf);
+    msgpack_pack_map(&pk, 30);
+    pack_str(&pk, "v");
+    msgpack_pack_int(&pk, SL_AUTH_RECORD_VERSION);
+    pack_field_str(&pk, "token", rec->token);
+    pack_field_str(&pk, "key_name", rec->key_name);
+    pack_field_str(&pk, "key_alias", rec->key_alias);
+    pack_field_str(&pk, "user_id", rec->user_id);
+    pack_field_str(&pk, "user_role", rec->user_role);
+    pack_field_str(&pk, "team_id", rec->team_id);
+    pack_field_str(&pk, "team_member_role", rec->team_member_role);
+    pack_field_str(&pk, "org_id", rec->org_id);
+    pack_field_str(&pk, "metadata", rec->metadata);
+    pack_str(&pk, "expires");
+    msgpack_pack_int64(&pk, rec->expires);
+    pack_field_bool(&pk, "blocked", rec->blocked);
+    pack_field_bool(&pk, "has_team", rec->has_team);
+    pack_field_bool(&pk, "team_blocked", rec->team_blocked);
+    pack_field_bool(&pk, "has_user", rec->has_user);
+    pack_field_bool(&pk, "has_org", rec->has_org);
+    pack_field_models(&pk, "models", &rec->models);
+    pack_field_models(&pk, "team_models", &rec->team_models);
+    pack_field_models(&pk, "user_models", &rec->user_models);
+    pack_field_models(&pk, "org_models", &rec->org_models);
+    pack_field_models(&pk, "allowed_routes", &rec->allowed_routes);
+    pack_field_models(&pk, "allowed_cache_controls", &rec->allowed_cache_controls);
+    pack_field_limits(&pk, "key_limits", &rec->key_limits);
+    pack_field_limits(&pk, "user_limits", &rec->user_limits);
+    pack_field_limits(&pk, "team_limits", &rec->team_limits);
+    pack_field_limits(&pk, "member_limits", &rec->member_limits);
+    pack_field_limits(&pk, "org_limits", &rec->org_limits);
+    pack_field_bool(&pk, "has_member", rec->has_member);
+    pack_field_model_limits(&pk, "key_model_limits", &rec->key_model_limits);
+    pack_field_model_limits(&pk, "team_model_limits", &rec->team_model_limits);
+}
+
+static int
+obj_is(const msgpack_object *o, const char *name)
+{
+    size_t len = strlen(name);
+
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp(o->via.str.ptr, name, len) == 0;
+}
+
+/* Reads a string or nil into `*out` (freed first). Returns 0, or -1 for another type. */
+static int
+read_str(const msgpack_object *o, char **out)
+{
+    free(*out);
+    *out = NULL;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return -1;
+    *out = sl_xstrndup(o->via.str.ptr, o->via.str.size);
+    return 0;
+}
+
+static int
+read_bool(const msgpack_object *o, int *out)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    *out = o->via.boolean ? 1 : 0;
+    return 0;
+}
+
+static int
+read_models(const msgpack_object *o, struct sl_auth_models *out)
+{
+    models_dispose(out);
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    out->items = o->via.array.size > 0 ? sl_xcalloc(o->via.array.size, sizeof(char *)) : NULL;
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        if (read_str(&o->via.array.ptr[i], &out->items[out->n]) != 0 ||
+            out->items[out->n] == NULL)
+            return -1;
+        out->n++;
+    }
+    return 0;
+}
+
+static int
+read_int64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *out = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = o->via.i64;
+    else
+        return -1;
+    return 0;
+}
+
+/* Reads a count limit: nil is unset, else a whole number >= 0. */
+static int
+read_count(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        *out = SL_AUTH_LIMIT_UNSET;
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > INT64_MAX)
+        return -1;
+    *out = (int64_t)o->via.u64;
+    return 0;
+}
+
+/* Reads an amount of money: nil is unset (NAN), else a float. */
+static int
+read_money(const msgpack_object *o, double *out)
+{
+    if (o->type == MSGPACK_OBJECT_NIL)
+        *out = NAN;
+    else if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+        *out = o->via.f64;
+    else
+        return -1;
+    return 0;
+}
+
+/* Reads a string of at most `max` bytes, or nil. */
+static int
+read_str_max(const msgpack_object *o, size_t max, char **out)
+{
+    if (o->type == MSGPACK_OBJECT_STR && o->via.str.size > max)
+        return -1;
+    return read_str(o, out);
+}
+
+/* Reads a map written by pack_field_limits(); a name it lacks stays unset. */
+static int
+read_limits(const msgpack_object *o, struct sl_auth_limits *out)
+{
+    sl_auth__limits_dispose(out);
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return -1;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *name = &o->via.map.ptr[i].key;
+        const msgpack_object *v = &o->via.map.ptr[i].val;
+        int rc = 0;
+
+        if (obj_is(name, "rpm_limit"))
+            rc = read_count(v, &out->rpm_limit);
+        else if (obj_is(name, "tpm_limit"))
+            rc = read_count(v, &out->tpm_limit);
+        else if (obj_is(name, "max_parallel_requests"))
+            rc = read_count(v, &out->max_parallel_requests);
+        else if (obj_is(name, "max_budget"))
+            rc = read_money(v, &out->max_budget);
+        else if (obj_is(name, "soft_budget"))
+            rc = read_money(v, &out->soft_budget);
+        else if (obj_is(name, "budget_duration"))
+            rc = read_str_max(v, SL_AUTH_BUDGET_DURATION_MAX, &out->budget_duration);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads an array written by pack_field_model_limits(). */
+static int
+read_model_limits(const msgpack_object *o, struct sl_auth_model_limits *out)
+{
+    sl_auth__model_limits_dispose(out);
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SL_AUTH_MODEL_LIMITS_MAX)
+        return -1;
+    out->items = o->via.array.size > 0 ? sl_xcalloc(o->via.array.size, sizeof(*out->items))
+                                       : NULL;
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *e = &o->via.array.ptr[i];
+        struct sl_auth_model_limit *item = &out->items[out->n];
+
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
+            e->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+            e->via.array.ptr[0].via.str.size == 0)
+            return -1;
+        if (read_str_max(&e->via.array.ptr[0], SL_AUTH_MODEL_NAME_MAX, &item->model) != 0)
+            return -1;
+        /* Counted now, so that a failure below still frees the name. */
+        out->n++;
+        if (read_count(&e->via.array.ptr[1], &item->rpm_limit) != 0 ||
+            read_count(&e->via.array.ptr[2], &item->tpm_limit) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads one map entry into `rec`. Unknown names are skipped so that a later version may add
+ * fields. Returns 0, or -1 for a known name with a value of the wrong type. */
+static int
+read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_record *rec)
+{
+    char *token = NULL;
+    int rc;
+
+    if (obj_is(name, "token")) {
+        rc = read_str(v, &token);
+        if (rc == 0 && (token == NULL || !sl_auth__is_hash(token)))
+            rc = -1;
+        if (rc == 0)
+            memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
+        free(token);
+        return rc;
+    }
+    if (obj_is(name, "key_name"))
+        return read_str(v, &rec->key_name);
+    if (obj_is(name, "key_alias"))
+        return read_str(v, &rec->key_alias);
+    if (obj_is(name, "user_id"))
+        return read_str(v, &rec->user_id);
+    if (obj_is(name, "user_role"))
+        return read_str(v, &rec->user_role);
+    if (obj_is(name, "team_id"))
+        return read_str(v, &rec->team_id);
+    if (obj_is(name, "team_member_role"))
+        return read_str(v, &rec->team_member_role);
+    if (obj_is(name, "org_id"))
+        return read_str(v, &rec->org_id);
+    if (obj_is(name, "metadata"))
+        return read_str(v, &rec->metadata);
+    if (obj_is(name, "expires"))
+        return read_int64(v, &rec->expires);
+    if (obj_is(name, "blocked"))
+        return read_bool(v, &rec->blocked);
+    if (obj_is(name, "has_team"))
+        return read_bool(v, &rec->has_team);
+    if (obj_is(name, "team_blocked"))
+        return read_bool(v, &rec->team_blocked);
+    if (obj_is(name, "has_user"))
+        return read_bool(v, &rec->has_user);
+    if (obj_is(name, "has_org"))
+        return read_bool(v, &rec->has_org);
+    if (obj_is(name, "models"))
+        return read_models(v, &rec->models);
+    if (obj_is(name, "team_models"))
+        return read_models(v, &rec->team_models);
+    if (obj_is(name, "user_models"))
+        return read_models(v, &rec->user_models);
+    if (obj_is(name, "org_models"))
+        return read_models(v, &rec->org_models);
+    if (obj_is(name, "allowed_routes"))
+        return read_models(v, &rec->allowed_routes);
+    if (obj_is(name, "allowed_cache_controls"))
+        return read_models(v, &rec->allowed_cache_controls);
+    if (obj_is(name, "key_limits"))
+        return read_limits(v, &rec->key_limits);
+    if (obj_is(name, "user_limits"))
+        return read_limits(v, &rec->user_limits);
+    if (obj_is(name, "team_limits"))
+        return read_limits(v, &rec->team_limits);
+    if (obj_is(name, "member_limits"))
+        return read_limits(v, &rec->member_limits);
+    if (obj_is(name, "org_limits"))
+        return read_limits(v, &rec->org_limits);
+    if (obj_is(name, "has_member"))
+        return read_bool(v, &rec->has_member);
+    if (obj_is(name, "key_model_limits"))
+        return read_model_limits(v, &rec->key_model_limits);
+    if (obj_is(name, "team_model_limits"))
+        return read_model_limits(v, &rec->team_model_limits);
+    return 0;
+}
+
+/* Returns the size of an unsigned big-endian field of `n` bytes at `p`. */
+static uint64_t
+read_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*
+ * Walks one msgpack value without allocating and returns 0 when every array and map declares
+ * no more elements than bytes remain (each element takes at least one byte), else -1.
+ * msgpack-c allocates the elements of a container from its declared count before reading
+ * them, so without this check a 5-byte input could request a 64 GB allocation.
+ */
+static int
+counts_fit(const unsigned char *p, size_t len)
+{
+    /* Sizes of the length field of bin, ext, str, array and map forms, by the low bits. */
+    static const size_t len_bytes[] = {1, 2, 4};
+    size_t pos = 0;
+    size_t pending = 1; /* values still to read */
+
+    while (pending > 0) {
+        unsigned char b;
+        uint64_t skip = 0;
+        uint64_t items = 0;
+
+        if (pos >= len)
+            return -1;
+        b = p[pos++];
+        pending--;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            skip = 0;
+        } else if (b <= 0x8f) {
+            items = 2u * (b & 0x0fu);
+        } else if (b <= 0x9f) {
+            items = b & 0x0fu;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1fu;
+        } else if (b == 0xc1) {
+            return -1;
+        } else if (b <= 0xc9 || (b >= 0xd9 && b <= 0xdf)) {
+            /* bin8-32 (c4-c6), ext8-32 (c7-c9), str8-32 (d9-db), array16/32, map16/32. */
+            size_t n = b <= 0xc6   ? len_bytes[b - 0xc4]
+                       : b <= 0xc9 ? len_bytes[b - 0xc7]
+                       : b <= 0xdb ? len_bytes[b - 0xd9]
+                                   : (b & 1u) == 0 ? 2 : 4;
+
+            if (len - pos < n)
+                return -1;
+            skip = read_be(p + pos, n);
+            pos += n;
+            if (b >= 0xc7 && b <= 0xc9)
+                skip += 1; /* the ext type byte */
+            if (b >= 0xdc) {
+                items = b >= 0xde ? 2 * skip : skip;
+                skip = 0;
+            }
+        } else if (b <= 0xd8) {
+            /* float32/64 (ca, cb), uint8-64 (cc-cf), int8-64 (d0-d3), fixext1-16 (d4-d8). */
+            static const uint8_t sizes[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 2, 3, 5, 9, 17};
+
+            skip = sizes[b - 0xca];
+        }
+        if (skip > len - pos)
+            return -1;
+        pos += (size_t)skip;
+        if (pending > len - pos || items > len - pos - pending)
+            return -1;
+        pending += (size_t)items;
+    }
+    return 0;
+}
+
+enum sl_status
+sl_auth_record_decode(const char *data, size_t len, struct sl_auth_record *rec)
+{
+    msgpack_unpacked msg;
+    size_t off = 0;
+    enum sl_status st = SL_ERR_INVALID;
+    int64_t version = 0;
+
+    memset(rec, 0, sizeof(*rec));
+    sl_auth__limits_unset(&rec->key_limits);
+    sl_auth__limits_unset(&rec->user_limits);
+    sl_auth__limits_unset(&rec->team_limits);
+    sl_auth__limits_unset(&rec->member_limits);
+    sl_auth__limits_unset(&rec->org_limits);
+    msgpack_unpacked_init(&msg);
+    if (counts_fit((const unsigned char *)data, len) != 0)
+        goto out;
+    if (msgpack_unpack_next(&msg, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+        msg.data.type != MSGPACK_OBJECT_MAP)
+        goto out;
+
+    for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &msg.data.via.map.ptr[i];
+
+        if (obj_is(&kv->key, "v")) {
+            if (read_int64(&kv->val, &version) != 0)
+                goto out;
+        } else if (read_field(&kv->key, &kv->val, rec) != 0) {
+            goto out;
+        }
+    }
+    if (version != SL_AUTH_RECORD_VERSION || rec->token[0] == '\0')
+        goto out;
+    st = SL_OK;
+
+out:
+    msgpack_unpacked_destroy(&msg);
+    if (st != SL_OK)
+        sl_auth_record_dispose(rec);
+    return st;
+}
