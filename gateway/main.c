@@ -24,6 +24,7 @@
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
 #include "gateway/http/metrics.h"
+#include "gateway/limits/limits.h"
 #include "gateway/providers/provider.h"
 #include "gateway/worker.h"
 
@@ -250,6 +251,7 @@ main(int argc, char **argv)
      * registered here, before any worker starts. */
     sl_metrics_init((unsigned)gw->num_workers + 1);
     sl_http_metrics_register();
+    sl_limits_metrics_register();
 
     /* The first socket settles the port (0 means any); the others share it by SO_REUSEPORT. */
     for (int i = 0; i < gw->num_workers; i++) {

@@ -21,6 +21,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/lua_scripts.h"
+#include "common/metrics.h"
 #include "common/redis.h"
 #include "common/xalloc.h"
 #include "gateway/auth/end_users.h"
@@ -53,6 +54,49 @@ static const char *const scope_names[SL_SCOPE_COUNT] = {
 
 /* 1 while Redis could not be reached for limits and the in-memory counters are in use. */
 static atomic_int degraded;
+
+static struct sl_metric_family *refusals_metric;
+static struct sl_metric_family *soft_metric;
+
+static double
+read_degraded(void *arg)
+{
+    (void)arg;
+    return atomic_load(&degraded);
+}
+
+void
+sl_limits_metrics_register(void)
+{
+    static const char *const refusal_labels[] = {"scope", "limit_type", NULL};
+    static const char *const soft_labels[] = {"scope", NULL};
+
+    refusals_metric = sl_metrics_register(
+        SL_METRIC_COUNTER,
+        &(struct sl_metric_spec){.name = "sluice_limit_refusals_total",
+                                 .help = "Model requests refused by a budget or rate limit, by "
+                                         "scope and limit type (budget, requests, tokens, "
+                                         "max_parallel_requests).",
+                                 .labels = refusal_labels});
+    soft_metric = sl_metrics_register(
+        SL_METRIC_COUNTER,
+        &(struct sl_metric_spec){.name = "sluice_soft_budget_crossed_total",
+                                 .help = "Budget periods whose spend reached the soft budget, "
+                                         "counted once per period by the node that saw it.",
+                                 .labels = soft_labels});
+    sl_metrics_register_callback_gauge("sluice_limits_degraded",
+                                       "1 while Redis cannot be reached and budgets and rate "
+                                       "limits are counted in each process's memory.",
+                                       read_degraded, NULL);
+}
+
+static void
+count_refusal(enum sl_limit_scope kind, const char *what)
+{
+    if (refusals_metric != NULL)
+        sl_metrics_counter_add(refusals_metric, (const char *const[]){scope_names[kind], what},
+                               1);
+}
 
 const char *
 sl_limits_scope_name(enum sl_limit_scope kind)
@@ -374,6 +418,7 @@ refuse_budget(struct sl_request *r, const struct sl_limits_scope *s, const char 
     char budget[32];
     size_t split = strcspn(s->id, ":");
 
+    count_refusal(s->kind, "budget");
     sl_limits_format_money(strtod(spend_text, NULL), spend);
     sl_limits_format_money(strtod(budget_text, NULL), budget);
     switch (s->kind) {
@@ -423,6 +468,7 @@ refuse_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *
     char reset[40];
     char retry[24];
 
+    count_refusal(s->kind, what);
     format_reset(now + (uint64_t)wait_ms + 999, reset);
     snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
     sl_request_add_header(r, "retry-after", retry);
@@ -815,6 +861,8 @@ struct settlement {
 static void
 log_crossed(const char *call_id, const char *name)
 {
+    if (soft_metric != NULL)
+        sl_metrics_counter_add(soft_metric, (const char *const[]){name}, 1);
     sl_log(SL_LOG_WARN, call_id, "limits.soft_budget_crossed", SL_LOG_STR("scope", name),
            SL_LOG_STR("message", "the spend of this period reached the soft budget"));
 }

@@ -92,6 +92,9 @@ void sl_limits_settle(struct sl_request *r);
  * budget messages print money. */
 void sl_limits_format_money(double v, char out[32]);
 
+/* Registers the metrics of budgets and limits; call once before the workers start. */
+void sl_limits_metrics_register(void);
+
 /* Returns 1 while Redis cannot be reached and limits are counted in memory. */
 int sl_limits_degraded(void);
 

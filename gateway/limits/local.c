@@ -216,7 +216,7 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
             if (used + 1 > s->rpm) {
                 refusal->what = "requests";
                 refusal->limit = s->rpm;
-                refusal->remaining = s->rpm - used;
+                refusal->remaining = s->rpm > used ? s->rpm - used : 0;
                 refusal->retry_ms =
                     s->rpm == 0 ? -1 : ring_wait(&e->requests, now_s, now_ms, used + 1 - s->rpm);
                 goto out;
@@ -228,7 +228,7 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
             if (used >= s->tpm) {
                 refusal->what = "tokens";
                 refusal->limit = s->tpm;
-                refusal->remaining = s->tpm - used;
+                refusal->remaining = s->tpm > used ? s->tpm - used : 0;
                 refusal->retry_ms =
                     s->tpm == 0 ? -1 : ring_wait(&e->tokens, now_s, now_ms, used - s->tpm + 1);
                 goto out;
@@ -239,7 +239,7 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
             if (e->in_flight + 1 > s->parallel) {
                 refusal->what = "max_parallel_requests";
                 refusal->limit = s->parallel;
-                refusal->remaining = s->parallel - e->in_flight;
+                refusal->remaining = s->parallel > e->in_flight ? s->parallel - e->in_flight : 0;
                 refusal->retry_ms = 1000;
                 goto out;
             }
