@@ -884,6 +884,7 @@ on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply 
         free(s);
         return;
     }
+    set_degraded(0, NULL);
     for (size_t i = 0; i < reply->elements && i < s->n; i++)
         if (reply_int(reply->element[i]) == 1)
             log_crossed(NULL, s->names[i]);
