@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Redis scripts behind budgets and rate limits, run on a real Redis with chosen clocks:
+// admit.lua's one-second buckets, waits, parallel slots that expire, budgets checked before
+// limits and nothing counted on a refusal; settle.lua's tokens, spend and soft-budget mark.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { needs, startRedis } from './lib/harness.mjs';
+
+await needs('redis');
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ADMIT = fs.readFileSync(path.join(HERE, '../../lua-scripts/admit.lua'), 'utf8');
+const SETTLE = fs.readFileSync(path.join(HERE, '../../lua-scripts/settle.lua'), 'utf8');
+// 2026-12-05 10:00:00 UTC: a whole minute, so second buckets are easy to count.
+const T0 = 1796464800000;
+
+let redis;
+
+function redisCli(...args) {
+    const res = spawnSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' });
+    assert.equal(res.status, 0, `redis-cli ${args[0]} failed: ${res.stderr}`);
+    return (res.stdout || '').trim();
+}
+
+function keysOf(name) {
+    return [`t:{${name}}:req`, `t:{${name}}:tok`, `t:{${name}}:par`, `t:{${name}}:spend`];
+}
+
+// Runs admit.lua for `scopes` ([{name, rpm, tpm, par, budget, soft}]) and returns the reply.
+function admit(nowMs, scopes, { id = 'r', slotMs = 60000 } = {}) {
+    const keys = scopes.flatMap((s) => keysOf(s.name));
+    const args = scopes.flatMap((s) => [s.rpm ?? -1, s.tpm ?? -1, s.par ?? -1, s.budget ?? -1,
+        s.soft ?? -1].map(String));
+    const out = redisCli('EVAL', ADMIT, String(keys.length), ...keys, String(nowMs), id,
+        String(slotMs), String(scopes.length), ...args);
+    return out.split('\n');
+}
+
+function settle(nowMs, scopes, { id = 'r', cost = '0' } = {}) {
+    const keys = scopes.flatMap((s) => [`t:{${s.name}}:tok`, `t:{${s.name}}:par`,
+        `t:{${s.name}}:spend`, `t:{${s.name}}:soft`]);
+    const args = scopes.flatMap((s) => [s.tokens ?? -1, s.release ?? 0, s.spend ?? 1,
+        s.soft ?? -1, s.ttl ?? 0].map(String));
+    const out = redisCli('EVAL', SETTLE, String(keys.length), ...keys, String(nowMs), id, cost,
+        String(scopes.length), ...args);
+    return out.split('\n').filter(Boolean).map(Number);
+}
+
+before(async () => {
+    redis = await startRedis();
+});
+
+after(async () => {
+    await redis?.stop();
+});
+
+test('requests are admitted up to the limit within any 60 seconds', () => {
+    const s = [{ name: 'rpm', rpm: 3 }];
+    assert.deepEqual(admit(T0, s), ['1', '2', '-1', '-1', '0']);
+    assert.deepEqual(admit(T0 + 500, s), ['1', '1', '-1', '-1', '0']);
+    assert.deepEqual(admit(T0 + 30000, s), ['1', '0', '-1', '-1', '0']);
+    // Refused: the two requests of second T0 free a place 60 s after that second began.
+    assert.deepEqual(admit(T0 + 59999, s), ['0', '1', 'requests', '3', '0', '1']);
+    assert.deepEqual(admit(T0 + 60000, s), ['1', '1', '-1', '-1', '0']);
+    assert.deepEqual(admit(T0 + 60001, s), ['1', '0', '-1', '-1', '0']);
+    assert.deepEqual(admit(T0 + 60002, s), ['0', '1', 'requests', '3', '0', String(30000 - 2)]);
+    const ttl = Number(redisCli('PTTL', 't:{rpm}:req'));
+    assert.ok(ttl > 0 && ttl <= 61000, `bucket ttl ${ttl}`);
+});
+
+test('a limit of zero refuses for ever', () => {
+    assert.deepEqual(admit(T0, [{ name: 'zero', rpm: 0 }]), ['0', '1', 'requests', '0', '0', '-1']);
+});
+
+test('tokens count once settled and age out with their second', () => {
+    const s = [{ name: 'tpm', tpm: 150 }];
+    assert.deepEqual(admit(T0, s), ['1', '-1', '150', '-1', '0']);
+    settle(T0 + 10, [{ name: 'tpm', tokens: 95 }]);
+    assert.deepEqual(admit(T0 + 20, s), ['1', '-1', '55', '-1', '0']);
+    settle(T0 + 2000, [{ name: 'tpm', tokens: 95 }]);
+    assert.deepEqual(admit(T0 + 3000, s), ['0', '1', 'tokens', '150', '0', String(57000)]);
+    assert.deepEqual(admit(T0 + 60000, s), ['1', '-1', '55', '-1', '0']);
+});
+
+test('parallel slots are released by settlement or expire', () => {
+    const s = [{ name: 'par', par: 1 }];
+    assert.deepEqual(admit(T0, s, { id: 'a' }), ['1', '-1', '-1', '0', '0']);
+    assert.deepEqual(admit(T0 + 1, s, { id: 'b' }),
+        ['0', '1', 'max_parallel_requests', '1', '0', '1000']);
+    settle(T0 + 2, [{ name: 'par', release: 1 }], { id: 'a' });
+    assert.deepEqual(admit(T0 + 3, s, { id: 'b', slotMs: 5000 }), ['1', '-1', '-1', '0', '0']);
+    // b's holder never settles: its slot expires 5 s after it was taken.
+    assert.equal(admit(T0 + 5002, s, { id: 'c' })[0], '0');
+    assert.equal(admit(T0 + 5003, s, { id: 'c' })[0], '1');
+});
+
+test('budgets are checked first and a refusal counts nothing', () => {
+    redisCli('SET', 't:{spent}:spend', '2.5');
+    const scopes = [{ name: 'first', rpm: 5 }, { name: 'spent', budget: 2.5 }];
+    assert.deepEqual(admit(T0, scopes), ['0', '2', 'budget', '2.5', '2.5', '0']);
+    assert.equal(redisCli('EXISTS', 't:{first}:req'), '0');
+    assert.deepEqual(admit(T0, [{ name: 'spent', budget: 2.6, soft: 2 }]),
+        ['1', '-1', '-1', '-1', '2.5']);
+});
+
+test('spend adds up per key and the soft budget is marked once', () => {
+    const scope = { name: 'soft', soft: 1, ttl: 120 };
+    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0]);
+    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [1]);
+    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0]);
+    assert.equal(redisCli('GET', 't:{soft}:spend'), '1.8');
+    const ttl = Number(redisCli('TTL', 't:{soft}:soft'));
+    assert.ok(ttl > 0 && ttl <= 120, `soft mark ttl ${ttl}`);
+    // A scope that does not count spend is left alone.
+    assert.deepEqual(settle(T0, [{ name: 'nospend', spend: 0 }], { cost: '5' }), [0]);
+    assert.equal(redisCli('EXISTS', 't:{nospend}:spend'), '0');
+});
+
+test('malformed arguments are refused by both scripts', () => {
+    const bad = spawnSync('redis-cli', ['-p', String(redis.port), 'EVAL', ADMIT, '4',
+        ...keysOf('x'), 'now', 'r', '60000', '1', '1', '-1', '-1', '-1', '-1'],
+    { encoding: 'utf8' });
+    assert.match(bad.stdout + bad.stderr, /admit: bad arguments/);
+    const short = spawnSync('redis-cli', ['-p', String(redis.port), 'EVAL', SETTLE, '0', '1',
+        'r', '-1', '0'], { encoding: 'utf8' });
+    assert.match(short.stdout + short.stderr, /settle: bad arguments/);
+});
