@@ -21,7 +21,7 @@
 -- Budgets of every scope are checked first, then each scope's limits in order. Nothing is
 -- counted unless every check passes.
 --
--- Returns, when refused: {0, scope, what, limit, remaining, retry_ms}, where `what` is
+-- Returns, when rejected: {0, scope, what, limit, remaining, retry_ms}, where `what` is
 --   "budget", "requests", "tokens" or "max_parallel_requests". For a budget, `limit` is the
 --   max_budget and `remaining` the spend, both as strings; retry_ms is 0. For a limit,
 --   retry_ms is the wait after which the request would pass if nothing else came, -1 never.

@@ -3,7 +3,7 @@
  * limits -- admission and settlement of model requests against budgets and rate limits.
  *
  * Admission builds the request's scopes from the key's record and the end user's row, then
- * asks admit.lua (or the in-memory counters) once. The reply either refuses, and the error
+ * asks admit.lua (or the in-memory counters) once. The reply either rejects, and the error
  * goes out in the client's envelope, or admits with what is left of every limit, which
  * becomes x-ratelimit-* headers. Settlement runs from the request's end, asks settle.lua once
  * and logs each soft budget this request crossed first. The scripts document the counters.
@@ -55,7 +55,7 @@ static const char *const scope_names[SL_SCOPE_COUNT] = {
 /* 1 while Redis could not be reached for limits and the in-memory counters are in use. */
 static atomic_int degraded;
 
-static struct sl_metric_family *refusals_metric;
+static struct sl_metric_family *rejections_metric;
 static struct sl_metric_family *soft_metric;
 
 static double
@@ -68,16 +68,16 @@ read_degraded(void *arg)
 void
 sl_limits_metrics_register(void)
 {
-    static const char *const refusal_labels[] = {"scope", "limit_type", NULL};
+    static const char *const rejection_labels[] = {"scope", "limit_type", NULL};
     static const char *const soft_labels[] = {"scope", NULL};
 
-    refusals_metric = sl_metrics_register(
+    rejections_metric = sl_metrics_register(
         SL_METRIC_COUNTER,
-        &(struct sl_metric_spec){.name = "sluice_limit_refusals_total",
-                                 .help = "Model requests refused by a budget or rate limit, by "
+        &(struct sl_metric_spec){.name = "sluice_limit_rejections_total",
+                                 .help = "Model requests rejected by a budget or rate limit, by "
                                          "scope and limit type (budget, requests, tokens, "
                                          "max_parallel_requests).",
-                                 .labels = refusal_labels});
+                                 .labels = rejection_labels});
     soft_metric = sl_metrics_register(
         SL_METRIC_COUNTER,
         &(struct sl_metric_spec){.name = "sluice_soft_budget_crossed_total",
@@ -91,10 +91,10 @@ sl_limits_metrics_register(void)
 }
 
 static void
-count_refusal(enum sl_limit_scope kind, const char *what)
+count_rejection(enum sl_limit_scope kind, const char *what)
 {
-    if (refusals_metric != NULL)
-        sl_metrics_counter_add(refusals_metric, (const char *const[]){scope_names[kind], what},
+    if (rejections_metric != NULL)
+        sl_metrics_counter_add(rejections_metric, (const char *const[]){scope_names[kind], what},
                                1);
 }
 
@@ -411,14 +411,14 @@ admitted_headers(struct sl_request *r)
 }
 
 static void
-refuse_budget(struct sl_request *r, const struct sl_limits_scope *s, const char *spend_text,
+reject_budget(struct sl_request *r, const struct sl_limits_scope *s, const char *spend_text,
               const char *budget_text)
 {
     char spend[32];
     char budget[32];
     size_t split = strcspn(s->id, ":");
 
-    count_refusal(s->kind, "budget");
+    count_rejection(s->kind, "budget");
     sl_limits_format_money(strtod(spend_text, NULL), spend);
     sl_limits_format_money(strtod(budget_text, NULL), budget);
     switch (s->kind) {
@@ -460,7 +460,7 @@ refuse_budget(struct sl_request *r, const struct sl_limits_scope *s, const char 
 }
 
 static void
-refuse_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *what,
+reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *what,
              int64_t limit, int64_t remaining, int64_t retry_ms)
 {
     uint64_t now = sl_wall_ms();
@@ -468,7 +468,7 @@ refuse_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *
     char reset[40];
     char retry[24];
 
-    count_refusal(s->kind, what);
+    count_rejection(s->kind, what);
     format_reset(now + (uint64_t)wait_ms + 999, reset);
     snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
     sl_request_add_header(r, "retry-after", retry);
@@ -482,7 +482,7 @@ refuse_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *
 }
 
 static void
-refuse(struct sl_request *r, const struct sl_limits_refusal *f)
+reject(struct sl_request *r, const struct sl_limits_rejection *f)
 {
     const struct sl_limits_scope *s = &r->limits->scopes[f->scope];
 
@@ -490,10 +490,10 @@ refuse(struct sl_request *r, const struct sl_limits_refusal *f)
         char spend[32];
 
         snprintf(spend, sizeof(spend), "%.17g", f->spend);
-        refuse_budget(r, s, spend, f->limit_text);
+        reject_budget(r, s, spend, f->limit_text);
         return;
     }
-    refuse_limit(r, s, f->what, f->limit, f->remaining, f->retry_ms);
+    reject_limit(r, s, f->what, f->limit, f->remaining, f->retry_ms);
 }
 
 static uint64_t
@@ -522,15 +522,15 @@ sl_limits_degraded(void)
     return atomic_load(&degraded);
 }
 
-/* Admits with the in-memory counters; returns 1 when admitted, else the refusal is sent. */
+/* Admits with the in-memory counters; returns 1 when admitted, else the rejection is sent. */
 static int
 admit_in_memory(struct sl_request *r)
 {
     struct sl_limits *l = r->limits;
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
 
     if (!sl_limits_local_admit(l, sl_wall_ms(), slot_ms(&r->worker->gw->cfg), &f)) {
-        refuse(r, &f);
+        reject(r, &f);
         return 0;
     }
     l->admitted = 1;
@@ -539,7 +539,7 @@ admit_in_memory(struct sl_request *r)
     return 1;
 }
 
-/* Applies a Redis outage to a request: fail_open counts in memory, fail_closed refuses.
+/* Applies a Redis outage to a request: fail_open counts in memory, fail_closed rejects.
  * Returns 1 when the request goes on. */
 static int
 outage(struct sl_request *r, const char *why)
@@ -571,7 +571,7 @@ reply_str(const redisReply *e)
     return e->type == REDIS_REPLY_STRING ? e->str : "0";
 }
 
-/* Reads admit.lua's reply into `r`. Returns 1 for admitted, 0 for refused (sent), -1 for a
+/* Reads admit.lua's reply into `r`. Returns 1 for admitted, 0 for rejected (sent), -1 for a
  * reply of another shape. */
 static int
 read_admission(struct sl_request *r, const redisReply *reply)
@@ -604,14 +604,14 @@ read_admission(struct sl_request *r, const redisReply *reply)
     if (index < 0 || (size_t)index >= l->n)
         return -1;
     if (strcmp(what, "budget") == 0) {
-        refuse_budget(r, &l->scopes[index], reply_str(reply->element[4]),
+        reject_budget(r, &l->scopes[index], reply_str(reply->element[4]),
                       reply_str(reply->element[3]));
         return 0;
     }
     if (strcmp(what, "requests") != 0 && strcmp(what, "tokens") != 0 &&
         strcmp(what, "max_parallel_requests") != 0)
         return -1;
-    refuse_limit(r, &l->scopes[index], what, reply_int(reply->element[3]),
+    reject_limit(r, &l->scopes[index], what, reply_int(reply->element[3]),
                  reply_int(reply->element[4]), reply_int(reply->element[5]));
     return 0;
 }

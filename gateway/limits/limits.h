@@ -6,7 +6,7 @@
  *
  * While Redis cannot be reached, general_settings.redis_failure_mode decides: fail_open counts
  * in this process's memory (gateway/limits/local.c, the same rules per node), fail_closed
- * refuses with 503. Without Redis in the config, limits are always counted in memory.
+ * rejects with 503. Without Redis in the config, limits are always counted in memory.
  * Loop thread only, but for the in-memory counters, which are shared by the process.
  */
 #ifndef SL_LIMITS_H
@@ -70,7 +70,7 @@ struct sl_limits {
 };
 
 /* Receives control after admission, with the key's record (NULL for the master key) valid
- * until it returns. Not called when the request was refused: the error has then been sent. */
+ * until it returns. Not called when the request was rejected: the error has then been sent. */
 typedef void (*sl_limits_next_cb)(struct sl_request *r, const struct sl_auth_record *rec,
                                   void *privdata);
 
@@ -78,7 +78,7 @@ typedef void (*sl_limits_next_cb)(struct sl_request *r, const struct sl_auth_rec
  * Admits model request `r` for model group `group` (its name and prices) with key record
  * `rec` (NULL for the master key): finds its end user, builds its scopes, runs admission and
  * then calls `next`, at once when nothing applies, else from a later loop iteration with a
- * copy of `rec`. A refusal (budget, limit, blocked end user, fail_closed outage, malformed
+ * copy of `rec`. A rejection (budget, limit, blocked end user, fail_closed outage, malformed
  * end user id) is sent in the client's envelope instead. Call after the body was parsed.
  */
 void sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
@@ -110,11 +110,11 @@ const char *sl_limits_scope_name(enum sl_limit_scope kind);
 
 /*
  * The in-memory counters (local.c), process-wide. sl_limits_local_admit() applies the rules
- * of admit.lua to `l` at `now_ms`; on refusal it returns 0 and fills `*refusal`, else counts
+ * of admit.lua to `l` at `now_ms`; on rejection it returns 0 and fills `*rejection`, else counts
  * the request and fills each scope's left_* and spend. sl_limits_local_settle() applies
  * settle.lua's rules and returns a bit per scope index whose soft budget this request crossed.
  */
-struct sl_limits_refusal {
+struct sl_limits_rejection {
     size_t scope;       /* index into l->scopes */
     const char *what;   /* "budget", "requests", "tokens" or "max_parallel_requests" */
     int64_t limit;      /* for limits */
@@ -126,7 +126,7 @@ struct sl_limits_refusal {
 };
 
 int sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
-                          struct sl_limits_refusal *refusal);
+                          struct sl_limits_rejection *rejection);
 unsigned sl_limits_local_settle(struct sl_limits *l, uint64_t now_ms, const int64_t *tokens,
                                 double cost);
 

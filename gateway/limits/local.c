@@ -178,14 +178,14 @@ spend_of(struct entry *e, const struct sl_limits_scope *s, uint64_t now_ms)
 
 int
 sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
-                      struct sl_limits_refusal *refusal)
+                      struct sl_limits_rejection *rejection)
 {
     struct entry *entries[SL_SCOPE_COUNT];
     int64_t now_s = (int64_t)(now_ms / STEP_MS);
     int ok = 0;
 
     (void)slot_ms; /* a slot in memory is always released by its own process */
-    memset(refusal, 0, sizeof(*refusal));
+    memset(rejection, 0, sizeof(*rejection));
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < l->n; i++)
         entries[i] = find(&l->scopes[i], now_ms);
@@ -195,11 +195,11 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
 
         s->spend = entries[i] != NULL ? spend_of(entries[i], s, now_ms) : 0.0;
         if (!isnan(s->max_budget) && s->spend >= s->max_budget) {
-            refusal->scope = i;
-            refusal->what = "budget";
-            refusal->spend = s->spend;
-            refusal->max_budget = s->max_budget;
-            snprintf(refusal->limit_text, sizeof(refusal->limit_text), "%.17g", s->max_budget);
+            rejection->scope = i;
+            rejection->what = "budget";
+            rejection->spend = s->spend;
+            rejection->max_budget = s->max_budget;
+            snprintf(rejection->limit_text, sizeof(rejection->limit_text), "%.17g", s->max_budget);
             goto out;
         }
     }
@@ -210,14 +210,14 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
 
         if (e == NULL)
             continue;
-        refusal->scope = i;
+        rejection->scope = i;
         if (s->rpm >= 0) {
             used = ring_total(&e->requests, now_s);
             if (used + 1 > s->rpm) {
-                refusal->what = "requests";
-                refusal->limit = s->rpm;
-                refusal->remaining = s->rpm > used ? s->rpm - used : 0;
-                refusal->retry_ms =
+                rejection->what = "requests";
+                rejection->limit = s->rpm;
+                rejection->remaining = s->rpm > used ? s->rpm - used : 0;
+                rejection->retry_ms =
                     s->rpm == 0 ? -1 : ring_wait(&e->requests, now_s, now_ms, used + 1 - s->rpm);
                 goto out;
             }
@@ -226,10 +226,10 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
         if (s->tpm >= 0) {
             used = ring_total(&e->tokens, now_s);
             if (used >= s->tpm) {
-                refusal->what = "tokens";
-                refusal->limit = s->tpm;
-                refusal->remaining = s->tpm > used ? s->tpm - used : 0;
-                refusal->retry_ms =
+                rejection->what = "tokens";
+                rejection->limit = s->tpm;
+                rejection->remaining = s->tpm > used ? s->tpm - used : 0;
+                rejection->retry_ms =
                     s->tpm == 0 ? -1 : ring_wait(&e->tokens, now_s, now_ms, used - s->tpm + 1);
                 goto out;
             }
@@ -237,10 +237,10 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
         }
         if (s->parallel >= 0) {
             if (e->in_flight + 1 > s->parallel) {
-                refusal->what = "max_parallel_requests";
-                refusal->limit = s->parallel;
-                refusal->remaining = s->parallel > e->in_flight ? s->parallel - e->in_flight : 0;
-                refusal->retry_ms = 1000;
+                rejection->what = "max_parallel_requests";
+                rejection->limit = s->parallel;
+                rejection->remaining = s->parallel > e->in_flight ? s->parallel - e->in_flight : 0;
+                rejection->retry_ms = 1000;
                 goto out;
             }
             s->left_parallel = s->parallel - e->in_flight - 1;

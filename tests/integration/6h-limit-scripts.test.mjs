@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Redis scripts behind budgets and rate limits, run on a real Redis with chosen clocks:
 // admit.lua's one-second buckets, waits, parallel slots that expire, budgets checked before
-// limits and nothing counted on a refusal; settle.lua's tokens, spend and soft-budget mark.
+// limits and nothing counted on a rejection; settle.lua's tokens, spend and soft-budget mark.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -60,12 +60,12 @@ after(async () => {
     await redis?.stop();
 });
 
-test('requests are admitted up to the limit within any 60 seconds', () => {
+test('requests counted over a sliding minute', () => {
     const s = [{ name: 'rpm', rpm: 3 }];
     assert.deepEqual(admit(T0, s), ['1', '2', '-1', '-1', '0']);
     assert.deepEqual(admit(T0 + 500, s), ['1', '1', '-1', '-1', '0']);
     assert.deepEqual(admit(T0 + 30000, s), ['1', '0', '-1', '-1', '0']);
-    // Refused: the two requests of second T0 free a place 60 s after that second began.
+    // Rejected: the two requests of second T0 free a place 60 s after that second began.
     assert.deepEqual(admit(T0 + 59999, s), ['0', '1', 'requests', '3', '0', '1']);
     assert.deepEqual(admit(T0 + 60000, s), ['1', '1', '-1', '-1', '0']);
     assert.deepEqual(admit(T0 + 60001, s), ['1', '0', '-1', '-1', '0']);
@@ -74,11 +74,11 @@ test('requests are admitted up to the limit within any 60 seconds', () => {
     assert.ok(ttl > 0 && ttl <= 61000, `bucket ttl ${ttl}`);
 });
 
-test('a limit of zero refuses for ever', () => {
+test('zero limit rejects for ever', () => {
     assert.deepEqual(admit(T0, [{ name: 'zero', rpm: 0 }]), ['0', '1', 'requests', '0', '0', '-1']);
 });
 
-test('tokens count once settled and age out with their second', () => {
+test('settled tokens age out', () => {
     const s = [{ name: 'tpm', tpm: 150 }];
     assert.deepEqual(admit(T0, s), ['1', '-1', '150', '-1', '0']);
     settle(T0 + 10, [{ name: 'tpm', tokens: 95 }]);
@@ -88,7 +88,7 @@ test('tokens count once settled and age out with their second', () => {
     assert.deepEqual(admit(T0 + 60000, s), ['1', '-1', '55', '-1', '0']);
 });
 
-test('parallel slots are released by settlement or expire', () => {
+test('parallel slots released or expired', () => {
     const s = [{ name: 'par', par: 1 }];
     assert.deepEqual(admit(T0, s, { id: 'a' }), ['1', '-1', '-1', '0', '0']);
     assert.deepEqual(admit(T0 + 1, s, { id: 'b' }),
@@ -100,7 +100,7 @@ test('parallel slots are released by settlement or expire', () => {
     assert.equal(admit(T0 + 5003, s, { id: 'c' })[0], '1');
 });
 
-test('budgets are checked first and a refusal counts nothing', () => {
+test('budgets first, rejections count nothing', () => {
     redisCli('SET', 't:{spent}:spend', '2.5');
     const scopes = [{ name: 'first', rpm: 5 }, { name: 'spent', budget: 2.5 }];
     assert.deepEqual(admit(T0, scopes), ['0', '2', 'budget', '2.5', '2.5', '0']);
@@ -109,7 +109,7 @@ test('budgets are checked first and a refusal counts nothing', () => {
         ['1', '-1', '-1', '-1', '2.5']);
 });
 
-test('spend adds up per key and the soft budget is marked once', () => {
+test('spend adds up, soft mark set once', () => {
     const scope = { name: 'soft', soft: 1, ttl: 120 };
     assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0]);
     assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [1]);
@@ -122,7 +122,7 @@ test('spend adds up per key and the soft budget is marked once', () => {
     assert.equal(redisCli('EXISTS', 't:{nospend}:spend'), '0');
 });
 
-test('malformed arguments are refused by both scripts', () => {
+test('malformed arguments rejected', () => {
     const bad = spawnSync('redis-cli', ['-p', String(redis.port), 'EVAL', ADMIT, '4',
         ...keysOf('x'), 'now', 'r', '60000', '1', '1', '-1', '-1', '-1', '-1'],
     { encoding: 'utf8' });

@@ -28,7 +28,7 @@ scope(struct sl_limits *l, const char *id)
 }
 
 static int
-admit(struct sl_limits *l, uint64_t now_ms, struct sl_limits_refusal *f)
+admit(struct sl_limits *l, uint64_t now_ms, struct sl_limits_rejection *f)
 {
     int ok = sl_limits_local_admit(l, now_ms, 60000, f);
 
@@ -47,10 +47,10 @@ settle(struct sl_limits *l, uint64_t now_ms, int64_t tokens, double cost)
     sl_limits_local_settle(l, now_ms, t, cost);
 }
 
-TEST(requests_admitted_up_to_the_limit)
+TEST(rpm_admits_up_to_limit)
 {
     struct sl_limits l = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
 
     scope(&l, "rpm-3")->rpm = 3;
     for (int i = 0; i < 3; i++) {
@@ -68,14 +68,14 @@ TEST(requests_admitted_up_to_the_limit)
 TEST(window_slides_by_seconds)
 {
     struct sl_limits l = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
 
     scope(&l, "slide")->rpm = 3;
     ASSERT_TRUE(admit(&l, T0, &f));
     ASSERT_TRUE(admit(&l, T0 + 500, &f));
     ASSERT_TRUE(admit(&l, T0 + 30000, &f));
     ASSERT_TRUE(!admit(&l, T0 + 59999, &f));
-    /* A refused request is not counted: one second later both of T0's requests age out. */
+    /* A rejected request is not counted: one second later both of T0's requests age out. */
     ASSERT_TRUE(admit(&l, T0 + 60000, &f));
     ASSERT_TRUE(admit(&l, T0 + 60001, &f));
     ASSERT_TRUE(!admit(&l, T0 + 60002, &f));
@@ -86,17 +86,17 @@ TEST(window_slides_by_seconds)
 TEST(zero_limit_never_admits)
 {
     struct sl_limits l = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
 
     scope(&l, "zero")->rpm = 0;
     ASSERT_TRUE(!admit(&l, T0, &f));
     ASSERT_EQ(-1, f.retry_ms);
 }
 
-TEST(tokens_are_counted_at_settlement)
+TEST(tpm_counts_settled_tokens)
 {
     struct sl_limits l = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
 
     scope(&l, "tpm-150")->tpm = 150;
     ASSERT_TRUE(admit(&l, T0, &f));
@@ -112,11 +112,11 @@ TEST(tokens_are_counted_at_settlement)
     ASSERT_EQ(60000 - 3000, f.retry_ms);
 }
 
-TEST(parallel_slots_are_released)
+TEST(parallel_slot_released_on_settle)
 {
     struct sl_limits a = {0};
     struct sl_limits b = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
 
     scope(&a, "par-1")->parallel = 1;
     scope(&b, "par-1")->parallel = 1;
@@ -128,10 +128,10 @@ TEST(parallel_slots_are_released)
     ASSERT_TRUE(admit(&b, T0 + 3, &f));
 }
 
-TEST(budget_refuses_once_reached_and_resets_with_the_period)
+TEST(budget_resets_with_period)
 {
     struct sl_limits l = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
     struct sl_limits_scope *s = scope(&l, "budget-3s");
 
     s->max_budget = 1.0;
@@ -153,10 +153,10 @@ TEST(budget_refuses_once_reached_and_resets_with_the_period)
     ASSERT_DBL_EQ(0.0, l.scopes[0].spend);
 }
 
-TEST(budgets_are_checked_before_limits)
+TEST(budgets_checked_before_limits)
 {
     struct sl_limits l = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
     struct sl_limits_scope *limited = scope(&l, "order-limit");
     struct sl_limits_scope *budget = scope(&l, "order-budget");
 
@@ -167,10 +167,10 @@ TEST(budgets_are_checked_before_limits)
     ASSERT_EQ(1, f.scope);
 }
 
-TEST(soft_budget_crossing_is_reported_once_per_period)
+TEST(soft_budget_crossed_once_per_period)
 {
     struct sl_limits l = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
     struct sl_limits_scope *s = scope(&l, "soft");
     int64_t tokens[1] = {-1};
 
@@ -186,11 +186,11 @@ TEST(soft_budget_crossing_is_reported_once_per_period)
     ASSERT_EQ(1, sl_limits_local_settle(&l, T0 + 60001, tokens, 0.6));
 }
 
-TEST(nothing_is_counted_when_one_scope_refuses)
+TEST(rejection_counts_nothing)
 {
     struct sl_limits l = {0};
     struct sl_limits one = {0};
-    struct sl_limits_refusal f;
+    struct sl_limits_rejection f;
 
     scope(&l, "all-or-none-a")->rpm = 5;
     scope(&l, "all-or-none-b")->rpm = 0;
@@ -200,7 +200,7 @@ TEST(nothing_is_counted_when_one_scope_refuses)
     ASSERT_EQ(4, one.scopes[0].left_requests);
 }
 
-TEST(money_prints_as_python_floats)
+TEST(money_prints_like_python)
 {
     char out[32];
 
@@ -230,7 +230,7 @@ deployment(const char *provider_model, double in, double out)
     return d;
 }
 
-TEST(cost_uses_the_deployment_prices_first)
+TEST(cost_prefers_deployment_prices)
 {
     struct sl_deployment d = deployment("gpt-4o", 0.001, 0.002);
     struct sl_cost_tokens t = {90, 5};
@@ -242,7 +242,7 @@ TEST(cost_uses_the_deployment_prices_first)
     ASSERT_TRUE(sl_cost_is_free(&d));
 }
 
-TEST(cost_finds_builtin_prices_by_model_name)
+TEST(cost_finds_builtin_prices)
 {
     struct sl_cost_prices p;
     struct sl_deployment d = deployment("gpt-4o-mini", NAN, NAN);
