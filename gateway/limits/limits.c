@@ -150,11 +150,15 @@ static struct sl_limits_scope *
 add_scope(struct sl_limits *l, enum sl_limit_scope kind, const struct sl_auth_limits *a,
           const char *first, const char *second)
 {
-    struct sl_limits_scope *s = &l->scopes[l->n];
-    int n = second != NULL ? snprintf(s->id, sizeof(s->id), "%s:%s", first, second)
-                           : snprintf(s->id, sizeof(s->id), "%s", first);
+    struct sl_limits_scope *s;
+    int n;
 
-    if (n < 0 || (size_t)n >= sizeof(s->id) || l->n >= SL_SCOPE_COUNT)
+    if (l->n >= SL_SCOPE_COUNT)
+        return NULL;
+    s = &l->scopes[l->n];
+    n = second != NULL ? snprintf(s->id, sizeof(s->id), "%s:%s", first, second)
+                       : snprintf(s->id, sizeof(s->id), "%s", first);
+    if (n < 0 || (size_t)n >= sizeof(s->id))
         return NULL;
     s->kind = kind;
     s->rpm = s->tpm = s->parallel = -1;
@@ -750,6 +754,33 @@ admit(struct admission *a)
         admission_done(a, outage(r, "Redis is not connected"));
 }
 
+/* Adds the scopes that follow the end user's: the model scopes and the global cap. A model
+ * group priced at 0 is exempt from every budget. */
+static void
+finish_scopes(struct admission *a)
+{
+    struct sl_request *r = a->r;
+    struct sl_limits *l = r->limits;
+    const struct sl_config *cfg = &r->worker->gw->cfg;
+
+    if (a->has_rec) {
+        add_model_scope(l, SL_SCOPE_MODEL_PER_KEY, &a->rec.key_model_limits, a->rec.token,
+                        r->model);
+        if (a->rec.has_team && a->rec.team_id != NULL)
+            add_model_scope(l, SL_SCOPE_MODEL_PER_TEAM, &a->rec.team_model_limits,
+                            a->rec.team_id, r->model);
+    }
+    if (cfg->global_max_parallel_requests >= 0) {
+        struct sl_limits_scope *s = add_scope(l, SL_SCOPE_GLOBAL, NULL, "gateway", NULL);
+
+        if (s != NULL)
+            s->parallel = cfg->global_max_parallel_requests;
+    }
+    if (l->free_group)
+        for (size_t i = 0; i < l->n; i++)
+            l->scopes[i].max_budget = NAN;
+}
+
 static void
 on_end_user(enum sl_end_user_status status, const struct sl_end_user *eu, void *privdata)
 {
@@ -763,7 +794,7 @@ on_end_user(enum sl_end_user_status status, const struct sl_end_user *eu, void *
     }
     if (status == SL_END_USER_FOUND) {
         if (eu->blocked) {
-            sl_request_respond_error(r, 400, "budget_exceeded", "user",
+            sl_request_respond_error(r, 400, "bad_request_error", "user",
                                      "User blocked from making LLM API Calls. User=%s",
                                      a->end_user);
             admission_done(a, 0);
@@ -778,6 +809,7 @@ on_end_user(enum sl_end_user_status status, const struct sl_end_user *eu, void *
         if (s != NULL)
             s->count_spend = 1;
     }
+    finish_scopes(a);
     admit(a);
 }
 
@@ -787,45 +819,28 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
 {
     struct sl_worker *w = r->worker;
     const struct sl_config *cfg = &w->gw->cfg;
-    struct sl_limits *l = sl_xcalloc(1, sizeof(*l));
+    struct sl_limits *l;
     struct admission *a;
     const char *end_user = NULL;
     size_t end_user_len = 0;
-    int has_end_user;
+    int has_end_user = find_end_user(r, cfg, &end_user, &end_user_len);
 
-    r->limits = l;
-    snprintf(l->request_id, sizeof(l->request_id), "%s", r->call_id);
-    if (rec != NULL) {
-        add_key_scopes(l, cfg, rec);
-    }
-    has_end_user = find_end_user(r, cfg, &end_user, &end_user_len);
     if (has_end_user && end_user_len > SL_END_USER_ID_MAX) {
         sl_request_respond_error(r, 400, "invalid_request_error", "user",
                                  "The end-user id is %zu bytes long; the limit is %d bytes.",
                                  end_user_len, SL_END_USER_ID_MAX);
         return;
     }
-    if (rec != NULL) {
-        add_model_scope(l, SL_SCOPE_MODEL_PER_KEY, &rec->key_model_limits, rec->token, r->model);
-        if (rec->has_team && rec->team_id != NULL)
-            add_model_scope(l, SL_SCOPE_MODEL_PER_TEAM, &rec->team_model_limits, rec->team_id,
-                            r->model);
-    }
-    if (cfg->global_max_parallel_requests >= 0) {
-        struct sl_limits_scope *s = add_scope(l, SL_SCOPE_GLOBAL, NULL, "gateway", NULL);
-
-        if (s != NULL)
-            s->parallel = cfg->global_max_parallel_requests;
-    }
-    if (group_is_free(group))
-        for (size_t i = 0; i < l->n; i++)
-            l->scopes[i].max_budget = NAN;
-
-    if (l->n == 0 && !has_end_user) {
+    /* The master key without an end user or a global cap has no scope at all. */
+    if (rec == NULL && !has_end_user && cfg->global_max_parallel_requests < 0) {
         next(r, rec, privdata);
         return;
     }
 
+    l = sl_xcalloc(1, sizeof(*l));
+    r->limits = l;
+    snprintf(l->request_id, sizeof(l->request_id), "%s", r->call_id);
+    l->free_group = group_is_free(group);
     a = sl_xcalloc(1, sizeof(*a));
     a->r = r;
     a->next = next;
@@ -833,21 +848,20 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
     if (rec != NULL) {
         sl_auth_record_copy(&a->rec, rec);
         a->has_rec = 1;
+        add_key_scopes(l, cfg, rec);
     }
     sl_request_retain(r);
-    if (has_end_user && w->gw->have_database && w->pg != NULL) {
-        memcpy(a->end_user, end_user, end_user_len);
-        a->end_user[end_user_len] = '\0';
+    if (!has_end_user) {
+        finish_scopes(a);
+        admit(a);
+        return;
+    }
+    memcpy(a->end_user, end_user, end_user_len);
+    a->end_user[end_user_len] = '\0';
+    if (w->gw->have_database && w->pg != NULL)
         sl_end_user_lookup(w, a->end_user, end_user_len, on_end_user, a);
-        return;
-    }
-    if (has_end_user) {
-        memcpy(a->end_user, end_user, end_user_len);
-        a->end_user[end_user_len] = '\0';
+    else
         on_end_user(SL_END_USER_NOT_FOUND, NULL, a);
-        return;
-    }
-    admit(a);
 }
 
 /* ---------------------------------------------------------------- settlement */

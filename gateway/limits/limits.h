@@ -65,6 +65,7 @@ struct sl_limits {
     size_t n;
     int admitted; /* counted by admission: settlement is owed */
     int in_memory; /* admitted by the in-memory counters, so settled there too */
+    int free_group; /* every deployment of the model group is priced at 0: no budget applies */
     uint64_t admitted_ms;
     char request_id[40];
 };
