@@ -20,7 +20,7 @@
 #include "common/xalloc.h"
 #include "gateway/worker.h"
 
-/* How long an entry may still serve while PostgreSQL does not answer, in milliseconds. */
+/* How long an entry may still serve while PostgreSQL does not respond, in milliseconds. */
 #define SL_END_USER_STALE_MAX_MS 60000
 #define SL_END_USER_LOG_INTERVAL_MS 30000
 
@@ -82,7 +82,7 @@ slot_index(const struct sl_end_user_cache *c, const char *id, size_t len)
     return (size_t)(h % SL_END_USER_LOCAL_SLOTS);
 }
 
-/* Returns the slot that holds `id`, read no longer than `max_age_ms` ago, or NULL. */
+/* Returns the slot that contains `id`, read no longer than `max_age_ms` ago, or NULL. */
 static struct end_user_slot *
 cache_find(struct sl_end_user_cache *c, const char *id, size_t len, uint64_t max_age_ms)
 {
@@ -155,7 +155,7 @@ sl_end_user__set_query(struct sl_worker *w, sl_end_user__query_fn fn)
     w->end_users->query = fn != NULL ? fn : query_pg;
 }
 
-/* Calls `cb` for a lookup that got no answer: a recent entry serves, else UNAVAILABLE. */
+/* Calls `cb` for a lookup that got no result: a recent entry serves, else UNAVAILABLE. */
 static void
 answer_unavailable(struct sl_end_user_cache *c, const char *id, size_t len, sl_end_user_cb cb,
                    void *privdata)
@@ -305,7 +305,7 @@ sl_end_user_worker_dispose(struct sl_worker *w)
 
     if (c == NULL)
         return;
-    /* A query still in flight finds w->end_users NULL and answers UNAVAILABLE. */
+    /* A query still in flight finds w->end_users NULL and reports UNAVAILABLE. */
     for (size_t i = 0; i < SL_END_USER_LOCAL_SLOTS; i++)
         slot_clear(&c->slots[i]);
     free(c->slots);

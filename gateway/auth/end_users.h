@@ -3,7 +3,7 @@
  * end_users -- the limits and blocked flag of an end user (LiteLLM's customer): the id a
  * request names in x-litellm-customer-id, x-litellm-end-user-id, the header named by
  * general_settings.user_header_name, or the body's `user`. Rows live in end_users with their
- * budget row; a worker keeps what it read for SL_END_USER_LOCAL_TTL_MS, unknown ids included,
+ * budget row. A worker keeps what it read for SL_END_USER_LOCAL_TTL_MS, unknown ids included,
  * so a change made through the /customer/ routes reaches every worker within that time.
  * Everything runs on the worker's loop thread.
  */
@@ -42,7 +42,9 @@ typedef void (*sl_end_user_cb)(enum sl_end_user_status status, const struct sl_e
 /*
  * Looks up end user `id` (`len` bytes, 1 to SL_END_USER_ID_MAX, copied). `cb` runs exactly
  * once: before this returns on a fresh local entry or without a database, else on a later
- * loop iteration.
+ * loop iteration. An id that no row can have (empty, too long, with a NUL byte or not UTF-8)
+ * is reported SL_END_USER_NOT_FOUND at once. When PostgreSQL fails, an expired entry still
+ * serves for a while (SL_END_USER_STALE_MAX_MS in end_users.c).
  */
 void sl_end_user_lookup(struct sl_worker *w, const char *id, size_t len, sl_end_user_cb cb,
                         void *privdata);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * auth internal -- helpers shared by the files of gateway/auth/ only: the hash check, the
- * limits of an entity (record.c owns their memory, keys.c reads them from PostgreSQL rows) and
- * the caps that the PostgreSQL reader and the msgpack decoder of a record share, so that every
- * record read from PostgreSQL also decodes from Redis.
+ * auth internal -- helpers shared by the files of gateway/auth/ only: the hash check and the
+ * limits of an entity (record.c owns their memory, keys.c reads them from PostgreSQL rows).
+ * The caps below bind both the PostgreSQL reader and the msgpack decoder of a record, so that
+ * every record read from PostgreSQL also decodes from Redis.
  */
 #ifndef SL_AUTH_INTERNAL_H
 #define SL_AUTH_INTERNAL_H
@@ -23,11 +23,11 @@ struct sl_worker;
 /* Entries of a merged struct sl_auth_model_limits at most: one map's models, then the
  * other's. */
 #define SL_AUTH_MODEL_LIMITS_MAX (2 * SL_AUTH_MODEL_LIMITS_PER_MAP)
-/* Longest model name of a per-model limit, in bytes; an entry with a longer name is ignored. */
+/* Maximum length of a model name in a per-model limit, in bytes. Longer entries are ignored. */
 #define SL_AUTH_MODEL_NAME_MAX 256
-/* Longest budget_duration, in bytes ("30d", "1mo", ...). */
+/* Maximum length of a budget_duration, in bytes ("30d", "1mo", ...). */
 #define SL_AUTH_BUDGET_DURATION_MAX 64
-/* Longest model_rpm_limit or model_tpm_limit JSON text parsed, in bytes. */
+/* Maximum length of a model_rpm_limit or model_tpm_limit JSON text, in bytes. */
 #define SL_AUTH_MODEL_LIMITS_JSON_MAX (1024 * 1024)
 
 /* Returns 1 when `s` is 64 lowercase hex digits, else 0. */
@@ -49,8 +49,8 @@ void sl_auth__model_limits_dispose(struct sl_auth_model_limits *m);
  * Reads the six budget columns rpm_limit, tpm_limit, max_parallel_requests, max_budget,
  * soft_budget, budget_duration that start at column `col` of row 0 into `out`. SQL NULL
  * (absent, or no budget row) is unset. Returns 0, or -1 for a value that is not a number or a
- * budget_duration over SL_AUTH_BUDGET_DURATION_MAX; `out` then holds what was read so far
- * and must still be disposed.
+ * budget_duration over SL_AUTH_BUDGET_DURATION_MAX. `out` then contains what was read so
+ * far and must still be disposed.
  */
 int sl_auth__limits_from_row(const PGresult *res, int col, struct sl_auth_limits *out);
 
@@ -60,13 +60,13 @@ int sl_auth__limits_from_row(const PGresult *res, int col, struct sl_auth_limits
  * whole number >= 0, whose name is empty or longer than SL_AUTH_MODEL_NAME_MAX, or that repeat
  * a name of the same map are ignored, as are valid entries past SL_AUTH_MODEL_LIMITS_PER_MAP.
  * Returns 0, or -1 when a text is not a JSON object or is longer than
- * SL_AUTH_MODEL_LIMITS_JSON_MAX; that map is then ignored and the other one still read.
+ * SL_AUTH_MODEL_LIMITS_JSON_MAX. That map is then ignored, and the other one is still read.
  */
 int sl_auth__model_limits_from_json(const char *rpm_json, size_t rpm_len, const char *tpm_json,
                                     size_t tpm_len, struct sl_auth_model_limits *out);
 
 /*
- * Sends the end-user query `sql` with the one text parameter `id`; the contract of
+ * Sends the end-user query `sql` with the one text parameter `id`, under the contract of
  * sl_pg_query(). The default sends it on the worker's PostgreSQL client and returns
  * SL_ERR_UNAVAILABLE without one.
  */
@@ -75,7 +75,7 @@ typedef enum sl_status (*sl_end_user__query_fn)(struct sl_worker *w, const char 
                                                 void *privdata);
 
 /* Replaces how the end-user cache of `w` sends its queries (NULL: the default), for tests
- * that answer them with results built by hand. */
+ * that complete them with results built by hand. */
 void sl_end_user__set_query(struct sl_worker *w, sl_end_user__query_fn fn);
 
 #endif /* SL_AUTH_INTERNAL_H */

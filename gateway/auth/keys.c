@@ -431,7 +431,7 @@ static int
 merge_model_map(const char *json, size_t len, int is_tpm, struct sl_auth_model_limits *out)
 {
     cJSON *map = NULL;
-    size_t taken = 0;
+    size_t accepted = 0;
 
     if (json == NULL)
         return 0;
@@ -441,7 +441,7 @@ merge_model_map(const char *json, size_t len, int is_tpm, struct sl_auth_model_l
         cJSON_Delete(map);
         return -1;
     }
-    for (const cJSON *it = map->child; it != NULL && taken < SL_AUTH_MODEL_LIMITS_PER_MAP;
+    for (const cJSON *it = map->child; it != NULL && accepted < SL_AUTH_MODEL_LIMITS_PER_MAP;
          it = it->next) {
         struct sl_auth_model_limit *e;
         int64_t value;
@@ -461,7 +461,7 @@ merge_model_map(const char *json, size_t len, int is_tpm, struct sl_auth_model_l
             e->tpm_limit = value;
         else
             e->rpm_limit = value;
-        taken++;
+        accepted++;
     }
     cJSON_Delete(map);
     return 0;

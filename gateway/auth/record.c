@@ -3,7 +3,7 @@
  * record -- the memory of a virtual key's record (struct sl_auth_record, keys.h) and its
  * msgpack form stored in Redis under <prefix>auth:<hash>. The decoder reads bytes that any
  * Redis client could have written, so it checks every type and caps every count and string
- * length before allocating; a missing field decodes as unset.
+ * length before allocating. A missing field decodes as unset.
  */
 #include "gateway/auth/keys.h"
 #include "gateway/auth/internal.h"

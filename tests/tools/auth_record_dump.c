@@ -2,8 +2,8 @@
 /*
  * auth_record_dump -- reads one virtual-key record as stored in Redis (msgpack) from stdin,
  * decodes it with sl_auth_record_decode() and prints its limits as one JSON object, so the
- * integration tests can check what the gateway stored. Unset counts print as null, unset
- * amounts as null. Exits 1 when the bytes are not a record.
+ * integration tests can check what the gateway stored. Unset limits print as null. Exits 1
+ * when the bytes are not a record.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include "common/buf.h"
 #include "gateway/auth/keys.h"
 
-/* Largest input read, in bytes. */
+/* Maximum input size, in bytes. */
 #define DUMP_INPUT_MAX (16 * 1024 * 1024)
 
 static void
