@@ -231,6 +231,20 @@ export function redisCli(port, ...args) {
     return (res.stdout || '').trim();
 }
 
+// The spend of every budget period of `scope`:`id` in Redis, by period key.
+export function spendRecords(redisPort, scope, id) {
+    const pattern = `sluice:spend:{${scope}:${id}}:*`;
+    const keys = redisCli(redisPort, '--scan', '--pattern', pattern).split('\n').filter(Boolean);
+    return Object.fromEntries(keys.map((k) => [k, Number(redisCli(redisPort, 'GET', k))]));
+}
+
+// Waits until one period's spend of `scope`:`id` reaches `amount` USD. Spend is added after
+// the response ends, so the next request could otherwise be checked before it is.
+export async function spendSettled(redisPort, scope, id, amount) {
+    await pollUntil(() => Object.values(spendRecords(redisPort, scope, id))
+        .some((v) => v >= amount - 1e-9), `spend ${amount} of ${scope} ${id} in Redis`, 3000, 20);
+}
+
 // Log lines with `event` written so far by every gateway of `stack`.
 export function logLines(stack, event) {
     return stack.gateways.flatMap((node) => node.logs.filter((e) => e.event === event));
