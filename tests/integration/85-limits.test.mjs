@@ -48,6 +48,14 @@ async function tokensSettled(scope, id, tokens) {
     }, `${tokens} tokens settled in ${key}`, 3000, 20);
 }
 
+// Waits until no parallel slot of `scope`:`id` is held in Redis. Slots are released after
+// the response ends, so a request sent right after could otherwise find them taken.
+async function slotsReleased(scope, id) {
+    const key = `sluice:rl:{${scope}:${id}}:par`;
+    await pollUntil(() => redisCli(stack.redis.port, 'ZCARD', key) === '0',
+        `parallel slots released in ${key}`, 3000, 20);
+}
+
 before(async () => {
     await stack.start();
     mock = await startMock();
@@ -310,6 +318,7 @@ test('max_parallel_requests holds slots in flight', async () => {
     assert.equal(await providerCalls(mock), 2);
 
     // The slots are released when the responses end.
+    await slotsReleased('api_key', sha256(key));
     const again = await Promise.all([chat(gw, key), chat(gw, key)]);
     assert.deepEqual(statusCounts(again), { 200: 2 }, again.map(describe).join('\n'));
 });
@@ -325,6 +334,7 @@ test('global max parallel requests', async () => {
     expectRateLimited(results.find((r) => r.status === 429), { scope: 'global', id: 'gateway',
         type: 'max_parallel_requests', limit: 2 });
     assert.equal(await providerCalls(mock), 2);
+    await slotsReleased('global', 'gateway');
     expectStatus(await send(), 200, 'a slot is free again');
 });
 

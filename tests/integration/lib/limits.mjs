@@ -238,11 +238,13 @@ export function spendRecords(redisPort, scope, id) {
     return Object.fromEntries(keys.map((k) => [k, Number(redisCli(redisPort, 'GET', k))]));
 }
 
-// Waits until one period's spend of `scope`:`id` reaches `amount` USD. Spend is added after
-// the response ends, so the next request could otherwise be checked before it is.
-export async function spendSettled(redisPort, scope, id, amount) {
-    await pollUntil(() => Object.values(spendRecords(redisPort, scope, id))
-        .some((v) => v >= amount - 1e-9), `spend ${amount} of ${scope} ${id} in Redis`, 3000, 20);
+// Waits until one period's spend of `scope`:`id` reaches `amount` USD, leaving out the
+// records named in `oldRecords`. Spend is added after the response ends, so the next request
+// could otherwise be checked before it is.
+export async function spendSettled(redisPort, scope, id, amount, oldRecords = []) {
+    await pollUntil(() => Object.entries(spendRecords(redisPort, scope, id))
+        .some(([record, v]) => !oldRecords.includes(record) && v >= amount - 1e-9),
+    `spend ${amount} of ${scope} ${id} in Redis`, 3000, 20);
 }
 
 // Log lines with `event` written so far by every gateway of `stack`.
