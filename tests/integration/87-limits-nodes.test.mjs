@@ -78,7 +78,8 @@ test('budget overrun bounded by requests in flight', async () => {
     for (const res of results.filter((r) => r.status !== 200)) {
         expectStatus(res, 400, 'a request over the budget');
         assert.match(res.json().error.message,
-            /^Budget has been exceeded! Current cost: [0-9.e+-]+, Max budget: 0\.95$/, describe(res));
+            /^Budget has been exceeded! Current cost: [0-9.e+-]+, Max budget: 0\.95$/,
+            describe(res));
     }
     assert.equal(await providerCalls(mock), admitted, 'the provider saw exactly the admitted ones');
 

@@ -176,7 +176,8 @@ export function expectRateLimited(res, { scope, id, type, limit, waitS, anthropi
 
     const resetAtMs = parseResetAt(match[1]);
     if (type === 'max_parallel_requests') {
-        assert.equal(retryAfter, 1, `${what}: a parallel slot is retried after 1 s; ${describe(res)}`);
+        assert.equal(retryAfter, 1,
+            `${what}: a parallel slot is retried after 1 s; ${describe(res)}`);
     } else {
         // reset_at has whole seconds and retry-after is rounded up, so they agree within 2 s.
         const untilReset = (resetAtMs - checkedAt) / 1000;
