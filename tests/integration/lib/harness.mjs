@@ -488,23 +488,62 @@ export async function startGateway(opts = {}) {
 // ---------------------------------------------------------------------------------------------
 // Redis and PostgreSQL
 
+// Starts a throwaway redis-server. The returned object's `kill()` ends it with SIGKILL, which
+// resets its connections like an outage. `restart()` then starts a new empty server on the same
+// port, so clients configured with `url` can reconnect. `proc` and `pid` name the current one.
 export async function startRedis() {
     const port = await freePort();
     const dir = makeTempDir('sluice-redis-');
-    const proc = new Proc('redis-server', ['--bind', '127.0.0.1', '--port', String(port),
-        '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], childEnv(), 'redis');
-    const deadline = Date.now() + 10000;
-    for (;;) {
-        if (await redisPing(port)) {
-            break;
+    const launch = async () => {
+        const proc = new Proc('redis-server', ['--bind', '127.0.0.1', '--port', String(port),
+            '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], childEnv(),
+        'redis');
+        const deadline = Date.now() + 10000;
+        for (;;) {
+            if (await redisPing(port)) {
+                return proc;
+            }
+            if (proc.exitCode !== undefined || Date.now() > deadline) {
+                await proc.stop('SIGKILL');
+                throw new Error(`redis-server did not start on port ${port}\n${proc.describe()}`);
+            }
+            await sleep(30);
         }
-        if (proc.exitCode !== undefined || Date.now() > deadline) {
-            await proc.stop('SIGKILL');
-            throw new Error(`redis-server did not start on port ${port}\n${proc.describe()}`);
-        }
-        await sleep(30);
-    }
-    return { url: `redis://127.0.0.1:${port}/0`, port, proc, stop: () => proc.stop('SIGTERM') };
+    };
+    const redis = {
+        url: `redis://127.0.0.1:${port}/0`,
+        port,
+        proc: await launch(),
+        get pid() {
+            return this.proc.pid;
+        },
+        stop() {
+            return this.proc.stop('SIGTERM');
+        },
+        kill() {
+            return this.proc.stop('SIGKILL');
+        },
+        // Starts a new server after stop() or kill(). A failed start is retried for up to 5 s,
+        // because the old server's port may not be free at once.
+        async restart() {
+            if (this.proc.exitCode === undefined) {
+                throw new Error(`redis-server ${this.proc.pid} is still running`);
+            }
+            const deadline = Date.now() + 5000;
+            for (;;) {
+                try {
+                    this.proc = await launch();
+                    return;
+                } catch (err) {
+                    if (Date.now() > deadline) {
+                        throw err;
+                    }
+                    await sleep(100);
+                }
+            }
+        },
+    };
+    return redis;
 }
 
 function redisPing(port) {
