@@ -467,13 +467,14 @@ static void
 reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *what,
              int64_t limit, int64_t remaining, int64_t retry_ms)
 {
-    uint64_t now = sl_wall_ms();
     int64_t wait_ms = retry_ms < 0 ? 60000 : retry_ms;
     char reset[40];
     char retry[24];
 
+    /* The wait counts from the clock admission used, so every rejection of one window names
+     * the same reset second. */
     count_rejection(s->kind, what);
-    format_reset(now + (uint64_t)wait_ms + 999, reset);
+    format_reset(r->limits->admitted_ms + (uint64_t)wait_ms, reset);
     snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
     sl_request_add_header(r, "retry-after", retry);
     sl_request_add_header(r, "rate_limit_type", what);
@@ -533,7 +534,8 @@ admit_in_memory(struct sl_request *r)
     struct sl_limits *l = r->limits;
     struct sl_limits_rejection f;
 
-    if (!sl_limits_local_admit(l, sl_wall_ms(), slot_ms(&r->worker->gw->cfg), &f)) {
+    l->admitted_ms = sl_wall_ms();
+    if (!sl_limits_local_admit(l, l->admitted_ms, slot_ms(&r->worker->gw->cfg), &f)) {
         reject(r, &f);
         return 0;
     }

@@ -66,7 +66,7 @@ struct sl_limits {
     int admitted; /* counted by admission: settlement is owed */
     int in_memory; /* admitted by the in-memory counters, so settled there too */
     int free_group; /* every deployment of the model group is priced at 0: no budget applies */
-    uint64_t admitted_ms;
+    uint64_t admitted_ms; /* the wall clock admission used, in Unix milliseconds */
     char request_id[40];
 };
 
