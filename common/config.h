@@ -145,6 +145,7 @@ struct sl_config {
     enum sl_token_limit_type token_rate_limit_type;
     int64_t global_max_parallel_requests; /* SL_CONFIG_UNSET_INT: no cap */
     char *user_header_name;               /* NULL: none */
+    int64_t spend_events_max_len;         /* cap of the spend event stream, in entries */
     double drain_timeout_s; /* seconds */
     char *tls_cert_file;    /* both NULL or both set: listener TLS */
     char *tls_key_file;

@@ -65,6 +65,10 @@ const struct sl_config_option sl_config__options[] = {
     {"general_settings.global_max_parallel_requests", GLOBAL(global_max_parallel_requests),
      .type = SL_CONFIG_T_INT, .min = 0, .max = COUNT_MAX, .flags = RELOAD,
      .doc = "Model requests in flight at once across every gateway node; unset for no cap."},
+    {"general_settings.spend_events_max_len", GLOBAL(spend_events_max_len),
+     .type = SL_CONFIG_T_INT, .def = "1000000", .min = 1000, .max = COUNT_MAX, .flags = RELOAD,
+     .doc = "Spend events the Redis stream keeps at most while the coordinator is away (about "
+            "2.8 hours at 100 requests per second); older ones are dropped, logged and counted."},
     {"general_settings.user_header_name", GLOBAL(user_header_name), .type = SL_CONFIG_T_STRING,
      .flags = RELOAD,
      .doc = "Request header that names the end user, read after x-litellm-customer-id and "

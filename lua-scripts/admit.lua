@@ -15,8 +15,11 @@
 -- ARGV[2]  request_id  the request's id, the member of every parallel set it joins
 -- ARGV[3]  slot_ms     how long a parallel slot lives unless released
 -- ARGV[4]  n           the number of scopes
--- then five per scope: rpm_limit, tpm_limit, max_parallel_requests (whole numbers, -1 when
---   unset), max_budget and soft_budget (decimal strings, -1 when unset).
+-- then seven per scope: rpm_limit, tpm_limit, max_parallel_requests (whole numbers, -1 when
+--   unset), max_budget and soft_budget (decimal strings, -1 when unset), seed and seed_ttl_s:
+--   the period's spend as reconciled in PostgreSQL (-1 when unknown) and how long to keep it.
+--   A spend key that is missing while the seed is above 0 was lost with Redis's data, so it is
+--   set from the seed before it is read.
 --
 -- Budgets of every scope are checked first, then each scope's limits in order. Nothing is
 -- counted unless every check passes.
@@ -41,7 +44,7 @@ local function whole(v)
 end
 
 if not (whole(now) and now >= 0 and whole(slot_ms) and slot_ms >= 1 and whole(n) and n >= 0 and
-        #KEYS == 4 * n and #ARGV == 4 + 5 * n) then
+        #KEYS == 4 * n and #ARGV == 4 + 7 * n) then
     return redis.error_reply('admit: bad arguments')
 end
 
@@ -82,15 +85,16 @@ end
 
 local scopes = {}
 for i = 1, n do
-    local a = 4 + (i - 1) * 5
+    local a = 4 + (i - 1) * 7
     local s = {
         req = KEYS[(i - 1) * 4 + 1], tok = KEYS[(i - 1) * 4 + 2],
         par = KEYS[(i - 1) * 4 + 3], spend = KEYS[(i - 1) * 4 + 4],
         rpm = tonumber(ARGV[a + 1]), tpm = tonumber(ARGV[a + 2]), par_limit = tonumber(ARGV[a + 3]),
         max_budget = tonumber(ARGV[a + 4]), soft_budget = tonumber(ARGV[a + 5]),
+        seed = tonumber(ARGV[a + 6]), seed_ttl = tonumber(ARGV[a + 7]), seed_text = ARGV[a + 6],
     }
     if not (whole(s.rpm) and whole(s.tpm) and whole(s.par_limit) and s.max_budget ~= nil and
-            s.soft_budget ~= nil) then
+            s.soft_budget ~= nil and s.seed ~= nil and whole(s.seed_ttl) and s.seed_ttl >= 0) then
         return redis.error_reply('admit: bad limits for scope ' .. i)
     end
     scopes[i] = s
@@ -99,10 +103,19 @@ end
 -- Budgets first, as LiteLLM checks them before rate limits.
 for i, s in ipairs(scopes) do
     if s.max_budget >= 0 or s.soft_budget >= 0 then
-        s.spend_text = redis.call('GET', s.spend) or '0'
+        s.spend_text = redis.call('GET', s.spend)
+        if not s.spend_text and s.seed > 0 then
+            if s.seed_ttl > 0 then
+                redis.call('SET', s.spend, s.seed_text, 'EX', s.seed_ttl, 'NX')
+            else
+                redis.call('SET', s.spend, s.seed_text, 'NX')
+            end
+            s.spend_text = s.seed_text
+        end
+        s.spend_text = s.spend_text or '0'
         local spend = tonumber(s.spend_text) or 0
         if s.max_budget >= 0 and spend >= s.max_budget then
-            return {0, i, 'budget', ARGV[4 + (i - 1) * 5 + 4], s.spend_text, 0}
+            return {0, i, 'budget', ARGV[4 + (i - 1) * 7 + 4], s.spend_text, 0}
         end
     else
         s.spend_text = '0'

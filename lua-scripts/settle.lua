@@ -5,18 +5,21 @@
 -- failed or was abandoned. admit.lua describes the counters; docs/limits.md the rules.
 --
 -- KEYS, four per scope i (1-based): the token buckets, the parallel slots, the spend of the
---   current budget period and the soft-budget mark of that period.
+--   current budget period and the soft-budget mark of that period; then the spend stream.
 -- ARGV[1]  now_ms      the caller's clock, milliseconds since the Unix epoch
 -- ARGV[2]  request_id  the member admit.lua added to the parallel sets
 -- ARGV[3]  cost        the request's cost in USD, a decimal string >= 0
 -- ARGV[4]  n           the number of scopes
+-- ARGV[5]  event       the request's spend event (common/spend_event.h); "" appends none
+-- ARGV[6]  max_len     the stream's approximate length cap (XADD MAXLEN ~)
 -- then five per scope: tokens to count (-1: the scope has no token limit), release (1 when
 --   the request holds a slot of this scope), spend (1 to add the cost to this scope),
 --   soft_budget (decimal string, -1 when unset) and spend_ttl_s (how long the period's spend
 --   is kept, 0 for ever).
 --
--- Returns one integer per scope: 1 when this request took the scope's spend to its soft
--- budget first in this period (the caller logs that once), else 0.
+-- Returns one integer per scope, 1 when this request took the scope's spend to its soft budget
+-- first in this period (the caller logs that once), else 0; then the stream's length after
+-- the append, or -1 when no event was given.
 
 local STEP = 1000
 local BUCKETS = 60
@@ -25,13 +28,15 @@ local now = tonumber(ARGV[1])
 local request_id = ARGV[2]
 local cost = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
+local event = ARGV[5]
+local max_len = tonumber(ARGV[6])
 
 local function whole(v)
     return v ~= nil and v == math.floor(v)
 end
 
 if not (whole(now) and now >= 0 and cost ~= nil and cost >= 0 and whole(n) and n >= 0 and
-        #KEYS == 4 * n and #ARGV == 4 + 5 * n) then
+        whole(max_len) and max_len >= 1 and #KEYS == 4 * n + 1 and #ARGV == 6 + 5 * n) then
     return redis.error_reply('settle: bad arguments')
 end
 
@@ -39,7 +44,7 @@ local current = math.floor(now / STEP)
 local crossed = {}
 
 for i = 1, n do
-    local a = 4 + (i - 1) * 5
+    local a = 6 + (i - 1) * 5
     local k = (i - 1) * 4
     local tokens = tonumber(ARGV[a + 1])
     local release = ARGV[a + 2] == '1'
@@ -71,5 +76,11 @@ for i = 1, n do
             end
         end
     end
+end
+if event ~= nil and event ~= '' then
+    redis.call('XADD', KEYS[4 * n + 1], 'MAXLEN', '~', max_len, '*', 'e', event)
+    crossed[n + 1] = redis.call('XLEN', KEYS[4 * n + 1])
+else
+    crossed[n + 1] = -1
 end
 return crossed

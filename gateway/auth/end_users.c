@@ -27,7 +27,8 @@
 /* The budget columns start at column 1, in the order sl_auth__limits_from_row() reads. */
 static const char end_user_sql[] =
     "SELECT e.blocked, b.rpm_limit, b.tpm_limit, b.max_parallel_requests, b.max_budget,"
-    " b.soft_budget, b.budget_duration"
+    " b.soft_budget, b.budget_duration, COALESCE(e.spend, 0),"
+    " COALESCE(floor(extract(epoch FROM b.budget_period_start))::bigint, 0)"
     " FROM end_users e LEFT JOIN budgets b ON b.budget_id = e.budget_id"
     " WHERE e.end_user_id = $1 LIMIT 1";
 
@@ -177,7 +178,7 @@ end_user_from_row(const PGresult *res, struct sl_end_user *eu)
     int rc;
 
     eu->blocked = !PQgetisnull(res, 0, 0) && PQgetvalue(res, 0, 0)[0] == 't';
-    rc = PQnfields(res) == 7 ? sl_auth__limits_from_row(res, 1, &eu->limits) : -1;
+    rc = PQnfields(res) == 9 ? sl_auth__limits_from_row(res, 1, &eu->limits) : -1;
     if (rc != 0)
         sl_auth__limits_dispose(&eu->limits);
     return rc;

@@ -76,10 +76,12 @@ struct lookup {
     char version[SL_AUTH_VERSION_MAX + 1];
 };
 
-/* The six columns of a budget row that sl_auth__limits_from_row() reads, aliased `b`. */
-#define BUDGET_COLUMNS(b)                                                                        \
+/* The eight columns that sl_auth__limits_from_row() reads: six of the budget row aliased `b`,
+ * the entity's reconciled `spend` and the start of the budget row's period. */
+#define BUDGET_COLUMNS(b, spend)                                                                 \
     " " b ".rpm_limit, " b ".tpm_limit, " b ".max_parallel_requests, " b ".max_budget, " b      \
-    ".soft_budget, " b ".budget_duration"
+    ".soft_budget, " b ".budget_duration, COALESCE(" spend ", 0),"                              \
+    " COALESCE(floor(extract(epoch FROM " b ".budget_period_start))::bigint, 0)"
 
 /*
  * The key's row with its owners and their budget rows. A membership without a budget row of
@@ -94,8 +96,9 @@ static const char lookup_sql[] =
     " o.organization_id IS NOT NULL, to_json(k.models)::text, to_json(t.models)::text,"
     " to_json(u.models)::text, to_json(o.models)::text, to_json(k.allowed_routes)::text,"
     " to_json(k.allowed_cache_controls)::text,"
-    BUDGET_COLUMNS("kb") "," BUDGET_COLUMNS("ub") "," BUDGET_COLUMNS("tb") ","
-    BUDGET_COLUMNS("mb") "," BUDGET_COLUMNS("ob") ","
+    BUDGET_COLUMNS("kb", "k.spend") "," BUDGET_COLUMNS("ub", "u.spend") ","
+    BUDGET_COLUMNS("tb", "t.spend") "," BUDGET_COLUMNS("mb", "m.spend") ","
+    BUDGET_COLUMNS("ob", "o.spend") ","
     " m.team_id IS NOT NULL,"
     " (k.metadata->'model_rpm_limit')::text, (k.metadata->'model_tpm_limit')::text,"
     " (t.metadata->'model_rpm_limit')::text, (t.metadata->'model_tpm_limit')::text"
@@ -116,16 +119,16 @@ static const char lookup_sql[] =
 /* Columns of lookup_sql: where each group starts, and how many there are. */
 enum {
     COL_KEY_LIMITS = 21,
-    COL_USER_LIMITS = 27,
-    COL_TEAM_LIMITS = 33,
-    COL_MEMBER_LIMITS = 39,
-    COL_ORG_LIMITS = 45,
-    COL_HAS_MEMBER = 51,
-    COL_KEY_MODEL_RPM = 52,
-    COL_KEY_MODEL_TPM = 53,
-    COL_TEAM_MODEL_RPM = 54,
-    COL_TEAM_MODEL_TPM = 55,
-    LOOKUP_COLUMNS = 56,
+    COL_USER_LIMITS = 29,
+    COL_TEAM_LIMITS = 37,
+    COL_MEMBER_LIMITS = 45,
+    COL_ORG_LIMITS = 53,
+    COL_HAS_MEMBER = 61,
+    COL_KEY_MODEL_RPM = 62,
+    COL_KEY_MODEL_TPM = 63,
+    COL_TEAM_MODEL_RPM = 64,
+    COL_TEAM_MODEL_TPM = 65,
+    LOOKUP_COLUMNS = 66,
 };
 
 void
@@ -377,8 +380,15 @@ int
 sl_auth__limits_from_row(const PGresult *res, int col, struct sl_auth_limits *out)
 {
     sl_auth__limits_unset(out);
-    if (col < 0 || col + 6 > PQnfields(res) || PQntuples(res) < 1)
+    if (col < 0 || col + 8 > PQnfields(res) || PQntuples(res) < 1)
         return -1;
+    if (money_or_unset(res, col + 6, &out->spend) != 0 ||
+        count_or_unset(res, col + 7, &out->period_start_s) != 0)
+        return -1;
+    if (isnan(out->spend) || out->spend < 0)
+        out->spend = 0;
+    if (out->period_start_s < 0)
+        out->period_start_s = 0;
     if (count_or_unset(res, col, &out->rpm_limit) != 0 ||
         count_or_unset(res, col + 1, &out->tpm_limit) != 0 ||
         count_or_unset(res, col + 2, &out->max_parallel_requests) != 0 ||

@@ -39,7 +39,7 @@ struct sl_auth_models {
 };
 
 /* Version of the Redis record layout; a record of another version is a miss. */
-#define SL_AUTH_RECORD_VERSION 4
+#define SL_AUTH_RECORD_VERSION 5
 
 /* A count limit left out of its budget row. */
 #define SL_AUTH_LIMIT_UNSET (-1)
@@ -55,6 +55,8 @@ struct sl_auth_limits {
     double max_budget;     /* USD */
     double soft_budget;    /* USD */
     char *budget_duration; /* as stored, e.g. "30d"; NULL: the budget never resets */
+    double spend;           /* the entity's spend reconciled in PostgreSQL, USD; 0 when none */
+    int64_t period_start_s; /* the budget row's budget_period_start, Unix seconds; 0 none */
 };
 
 /* One entry of model_rpm_limit / model_tpm_limit, merged by model name. */

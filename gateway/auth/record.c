@@ -53,6 +53,8 @@ sl_auth__limits_unset(struct sl_auth_limits *l)
     l->max_budget = NAN;
     l->soft_budget = NAN;
     l->budget_duration = NULL;
+    l->spend = 0;
+    l->period_start_s = 0;
 }
 
 void
@@ -216,13 +218,15 @@ static void
 pack_field_limits(msgpack_packer *pk, const char *name, const struct sl_auth_limits *l)
 {
     pack_str(pk, name);
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 8);
     pack_count(pk, "rpm_limit", l->rpm_limit);
     pack_count(pk, "tpm_limit", l->tpm_limit);
     pack_count(pk, "max_parallel_requests", l->max_parallel_requests);
     pack_money(pk, "max_budget", l->max_budget);
     pack_money(pk, "soft_budget", l->soft_budget);
     pack_field_str(pk, "budget_duration", l->budget_duration);
+    pack_money(pk, "spend", l->spend);
+    pack_count(pk, "period_start", l->period_start_s);
 }
 
 /* Packs per-model limits as an array of [model, rpm or nil, tpm or nil]. */
@@ -407,6 +411,10 @@ read_limits(const msgpack_object *o, struct sl_auth_limits *out)
             rc = read_money(v, &out->soft_budget);
         else if (obj_is(name, "budget_duration"))
             rc = read_str_max(v, SL_AUTH_BUDGET_DURATION_MAX, &out->budget_duration);
+        else if (obj_is(name, "spend"))
+            rc = read_money(v, &out->spend);
+        else if (obj_is(name, "period_start"))
+            rc = read_count(v, &out->period_start_s);
         if (rc != 0)
             return -1;
     }

@@ -29,6 +29,7 @@
 #include "gateway/http/failover.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/limits/limits.h"
 #include "gateway/worker.h"
 
 /* Client bytes queued before the relay stops taking upstream events. */
@@ -233,6 +234,7 @@ finish_whole(struct sl_request *r, struct sl_call *call)
         fail(r, 502, "api_error", "The provider's response could not be read: %s.", err.msg);
     } else {
         sl_cache_whole(r, &out);
+        sl_limits_whole_response(r, out.data, out.len);
         add_proxy_headers(r);
         sl_request_respond_json(r, 200, out.data, out.len);
         finish_call(r);

@@ -93,6 +93,7 @@ sl_request_create(struct sl_worker *w, h2o_req_t *req, const char *route)
     r->refs = 1;
     r->route = route;
     r->start_us = sl_now_us();
+    r->start_wall_ms = sl_wall_ms();
     r->http1 = req->version < 0x200;
     r->format = sl_format_ops_for(SL_FORMAT_OPENAI);
     r->gen.proceed = on_proceed;
@@ -316,6 +317,7 @@ sl_request_start(struct sl_request *r, int status, const char *content_type)
     /* The probe stays: a paused stream writes nothing, so a hang-up would go unnoticed. */
     set_head(r, status, content_type);
     r->started = 1;
+    r->first_byte_wall_ms = sl_wall_ms();
     h2o_start_response(r->req, &r->gen);
 }
 

@@ -42,6 +42,8 @@ struct sl_request {
     unsigned refs;
     char call_id[37];
     uint64_t start_us;
+    uint64_t start_wall_ms;      /* when the request arrived, Unix milliseconds */
+    uint64_t first_byte_wall_ms; /* when a streamed response started; 0 for none */
     int http1;
     int probed;                /* linked into the worker's HTTP/1 hang-up probe list */
     h2o_linklist_t probe_link;

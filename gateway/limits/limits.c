@@ -10,7 +10,9 @@
  */
 #define SL_LOG_MODULE "limits"
 #include <math.h>
+#include <netdb.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "common/log.h"
 #include "common/lua_scripts.h"
 #include "common/metrics.h"
+#include "common/spend_event.h"
 #include "common/redis.h"
 #include "common/xalloc.h"
 #include "gateway/auth/end_users.h"
@@ -34,6 +37,9 @@
 
 /* Longest Redis key of a scope: the prefix, the kind, the id and a period. */
 #define KEY_MAX (SL_LIMITS_ID_MAX + 128)
+/* Longest user agent and request or response body kept for a spend event, in bytes. */
+#define UA_MAX 512
+#define BODY_MAX (64 * 1024)
 
 struct sl_limits_scripts {
     struct sl_redis_script *admit;
@@ -57,6 +63,15 @@ static atomic_int degraded;
 
 static struct sl_metric_family *rejections_metric;
 static struct sl_metric_family *soft_metric;
+static struct sl_metric_family *lost_metric;
+static atomic_llong stream_length;
+
+static double
+read_stream_length(void *arg)
+{
+    (void)arg;
+    return (double)atomic_load(&stream_length);
+}
 
 static double
 read_degraded(void *arg)
@@ -84,6 +99,16 @@ sl_limits_metrics_register(void)
                                  .help = "Budget periods whose spend reached the soft budget, "
                                          "counted once per period by the node that saw it.",
                                  .labels = soft_labels});
+    lost_metric = sl_metrics_register(
+        SL_METRIC_COUNTER,
+        &(struct sl_metric_spec){.name = "sluice_spend_events_lost_total",
+                                 .help = "Spend events that could not be written to Redis, so "
+                                         "their requests are missing from spend_logs."});
+    sl_metrics_register_callback_gauge("sluice_spend_stream_length",
+                                       "Length of the spend event stream at this process's "
+                                       "last settlement; old events are dropped at "
+                                       "general_settings.spend_events_max_len.",
+                                       read_stream_length, NULL);
     sl_metrics_register_callback_gauge("sluice_limits_degraded",
                                        "1 while Redis cannot be reached and budgets and rate "
                                        "limits are counted in each process's memory.",
@@ -107,6 +132,18 @@ sl_limits_scope_name(enum sl_limit_scope kind)
 void
 sl_limits_free(struct sl_limits *l)
 {
+    if (l == NULL)
+        return;
+    free(l->key_hash);
+    free(l->key_alias);
+    free(l->user_id);
+    free(l->team_id);
+    free(l->org_id);
+    free(l->end_user);
+    free(l->client_ip);
+    free(l->user_agent);
+    free(l->request_body);
+    free(l->response_body);
     free(l);
 }
 
@@ -172,6 +209,8 @@ add_scope(struct sl_limits *l, enum sl_limit_scope kind, const struct sl_auth_li
         s->soft_budget = a->soft_budget;
         s->has_period = a->budget_duration != NULL &&
                         sl_budget_duration_parse(a->budget_duration, &s->period) == SL_OK;
+        s->pg_spend = isnan(a->spend) ? 0.0 : a->spend;
+        s->pg_period_start = a->period_start_s;
     }
     l->n++;
     return s;
@@ -684,6 +723,20 @@ period_key(char out[KEY_MAX], const struct sl_redis *redis, const struct sl_limi
                         (long long)start) == SL_OK;
 }
 
+double
+sl_limits_seed(const struct sl_limits_scope *s, uint64_t now_ms)
+{
+    int64_t current = 0;
+
+    if (isnan(s->max_budget) && isnan(s->soft_budget))
+        return -1.0;
+    if (s->has_period)
+        current = sl_budget_period(&s->period, (int64_t)(now_ms / 1000), NULL);
+    /* PostgreSQL's spend belongs to the current period only once the coordinator moved the
+     * budget row into it; until then the period's spend starts from 0. */
+    return s->pg_period_start == current || !s->has_period ? s->pg_spend : -1.0;
+}
+
 /* Sends admit.lua for `a`. Returns 1 when sent, 0 when Redis could not take it. */
 static int
 send_admission(struct admission *a)
@@ -693,9 +746,9 @@ send_admission(struct admission *a)
     struct sl_redis *redis = r->worker->redis;
     size_t n = l->n;
     char (*keys)[KEY_MAX] = sl_xcalloc(4 * n + 1, KEY_MAX);
-    char (*nums)[32] = sl_xcalloc(5 * n + 4, 32);
+    char (*nums)[32] = sl_xcalloc(7 * n + 4, 32);
     struct sl_redis_str key_refs[4 * SL_SCOPE_COUNT];
-    struct sl_redis_str args[4 + 5 * SL_SCOPE_COUNT];
+    struct sl_redis_str args[4 + 7 * SL_SCOPE_COUNT];
     uint64_t now = sl_wall_ms();
     enum sl_status rc = SL_ERR_INVALID;
 
@@ -708,12 +761,13 @@ send_admission(struct admission *a)
     args[3] = SL_REDIS_CSTR(nums[2]);
     for (size_t i = 0; i < n; i++) {
         const struct sl_limits_scope *s = &l->scopes[i];
-        char (*v)[32] = nums + 3 + 5 * i;
+        char (*v)[32] = nums + 3 + 7 * i;
+        int64_t ttl = 0;
 
         if (!counter_key(keys[4 * i], redis, s, "req") ||
             !counter_key(keys[4 * i + 1], redis, s, "tok") ||
             !counter_key(keys[4 * i + 2], redis, s, "par") ||
-            !period_key(keys[4 * i + 3], redis, s, "spend", now, NULL))
+            !period_key(keys[4 * i + 3], redis, s, "spend", now, &ttl))
             goto out;
         for (size_t k = 0; k < 4; k++)
             key_refs[4 * i + k] = SL_REDIS_CSTR(keys[4 * i + k]);
@@ -722,11 +776,13 @@ send_admission(struct admission *a)
         snprintf(v[2], 32, "%lld", (long long)s->parallel);
         snprintf(v[3], 32, "%.17g", isnan(s->max_budget) ? -1.0 : s->max_budget);
         snprintf(v[4], 32, "%.17g", isnan(s->soft_budget) ? -1.0 : s->soft_budget);
-        for (size_t k = 0; k < 5; k++)
-            args[4 + 5 * i + k] = SL_REDIS_CSTR(v[k]);
+        snprintf(v[5], 32, "%.17g", sl_limits_seed(s, now));
+        snprintf(v[6], 32, "%lld", (long long)ttl);
+        for (size_t k = 0; k < 7; k++)
+            args[4 + 7 * i + k] = SL_REDIS_CSTR(v[k]);
     }
     l->admitted_ms = now;
-    rc = sl_redis_eval(redis, r->worker->limits->admit, 4 * n, key_refs, 4 + 5 * n, args,
+    rc = sl_redis_eval(redis, r->worker->limits->admit, 4 * n, key_refs, 4 + 7 * n, args,
                        on_admit_reply, a);
 out:
     free(keys);
@@ -815,6 +871,51 @@ on_end_user(enum sl_end_user_status status, const struct sl_end_user *eu, void *
     admit(a);
 }
 
+static char *
+dup_or_null(const char *s)
+{
+    return s != NULL ? sl_xstrdup(s) : NULL;
+}
+
+/* Copies at most `max` bytes of `len` bytes at `data` into a new NUL-terminated string. */
+static char *
+dup_capped(const char *data, size_t len, size_t max)
+{
+    size_t n = len < max ? len : max;
+    char *out = sl_xmalloc(n + 1);
+
+    memcpy(out, data, n);
+    out[n] = '\0';
+    return out;
+}
+
+/* Keeps what the spend event needs from the request and the key's record. */
+static void
+keep_event_facts(struct sl_request *r, struct sl_limits *l, const struct sl_auth_record *rec)
+{
+    const struct sl_config *cfg = &r->worker->gw->cfg;
+    h2o_req_t *req = r->req;
+    struct sockaddr_storage sa;
+    socklen_t salen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&sa);
+    char host[NI_MAXHOST];
+    const char *ua;
+    size_t ua_len;
+
+    if (rec != NULL) {
+        l->key_hash = sl_xstrdup(rec->token);
+        l->key_alias = dup_or_null(rec->key_alias);
+        l->user_id = dup_or_null(rec->user_id);
+        l->team_id = dup_or_null(rec->team_id);
+        l->org_id = dup_or_null(rec->org_id);
+    }
+    if (salen > 0 && h2o_socket_getnumerichost((struct sockaddr *)&sa, salen, host) != SIZE_MAX)
+        l->client_ip = sl_xstrdup(host);
+    if (header_value(req, "user-agent", &ua, &ua_len))
+        l->user_agent = dup_capped(ua, ua_len, UA_MAX);
+    if (cfg->store_prompts_in_spend_logs && req->entity.base != NULL)
+        l->request_body = dup_capped(req->entity.base, req->entity.len, BODY_MAX);
+}
+
 void
 sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
                 const struct sl_model_group *group, sl_limits_next_cb next, void *privdata)
@@ -833,16 +934,23 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
                                  end_user_len, SL_END_USER_ID_MAX);
         return;
     }
-    /* The master key without an end user or a global cap has no scope at all. */
-    if (rec == NULL && !has_end_user && cfg->global_max_parallel_requests < 0) {
-        next(r, rec, privdata);
-        return;
-    }
 
     l = sl_xcalloc(1, sizeof(*l));
     r->limits = l;
     snprintf(l->request_id, sizeof(l->request_id), "%s", r->call_id);
     l->free_group = group_is_free(group);
+    keep_event_facts(r, l, rec);
+    if (has_end_user)
+        l->end_user = dup_capped(end_user, end_user_len, SL_END_USER_ID_MAX);
+
+    /* The master key without an end user or a global cap has no scope: only its spend event
+     * is owed. */
+    if (rec == NULL && !has_end_user && cfg->global_max_parallel_requests < 0) {
+        l->admitted = 1;
+        next(r, rec, privdata);
+        return;
+    }
+
     a = sl_xcalloc(1, sizeof(*a));
     a->r = r;
     a->next = next;
@@ -872,7 +980,12 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
 struct settlement {
     char names[SL_SCOPE_COUNT][SL_LIMITS_ID_MAX + 32];
     size_t n;
+    int64_t max_len;
+    char request_id[40];
 };
+
+/* 1 while the spend stream is at its cap, so old events are being dropped. */
+static atomic_int stream_full;
 
 static void
 log_crossed(const char *call_id, const char *name)
@@ -884,6 +997,35 @@ log_crossed(const char *call_id, const char *name)
 }
 
 static void
+event_lost(const char *call_id, const char *why)
+{
+    if (lost_metric != NULL)
+        sl_metrics_counter_add(lost_metric, NULL, 1);
+    sl_log(SL_LOG_WARN, call_id, "spend.event_lost", SL_LOG_STR("reason", why),
+           SL_LOG_STR("message", "the request's spend event could not be written to Redis, so "
+                                 "it will be missing from spend_logs"));
+}
+
+/* Logs once each way when the stream reaches its cap, where the coordinator's lag drops
+ * events, and when it falls below it again. */
+static void
+watch_stream(long long length, int64_t max_len)
+{
+    int full = length >= max_len;
+
+    atomic_store(&stream_length, length);
+    if (atomic_exchange(&stream_full, full) == full)
+        return;
+    if (full)
+        sl_log(SL_LOG_ERROR, NULL, "spend.stream_full", SL_LOG_INT("length", length),
+               SL_LOG_STR("message", "the spend event stream reached "
+                                     "general_settings.spend_events_max_len: the oldest events "
+                                     "are dropped until sluice-coordinator catches up"));
+    else
+        sl_log(SL_LOG_INFO, NULL, "spend.stream_below_cap", SL_LOG_INT("length", length));
+}
+
+static void
 on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply *reply,
                 void *privdata)
 {
@@ -891,10 +1033,12 @@ on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply 
 
     (void)redis;
     if (status != SL_OK || reply->type != REDIS_REPLY_ARRAY) {
-        sl_log(SL_LOG_WARN, NULL, "limits.settle_failed",
-               SL_LOG_STR("message", status != SL_OK                   ? sl_status_str(status)
-                                     : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                                        : "unexpected reply"));
+        const char *why = status != SL_OK                    ? sl_status_str(status)
+                          : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                             : "unexpected reply";
+
+        sl_log(SL_LOG_WARN, s->request_id, "limits.settle_failed", SL_LOG_STR("message", why));
+        event_lost(s->request_id, why);
         if (status != SL_OK)
             set_degraded(1, sl_status_str(status));
         free(s);
@@ -903,7 +1047,9 @@ on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply 
     set_degraded(0, NULL);
     for (size_t i = 0; i < reply->elements && i < s->n; i++)
         if (reply_int(reply->element[i]) == 1)
-            log_crossed(NULL, s->names[i]);
+            log_crossed(s->request_id, s->names[i]);
+    if (reply->elements == s->n + 1 && reply_int(reply->element[s->n]) >= 0)
+        watch_stream(reply_int(reply->element[s->n]), s->max_len);
     free(s);
 }
 
@@ -927,6 +1073,15 @@ limited_tokens(const struct sl_config *cfg, const struct sl_request *r)
         break;
     }
     return input + u->completion_tokens;
+}
+
+/* Returns 0 when the deployment that served the request has no price for its model. */
+static int
+request_priced(const struct sl_request *r)
+{
+    struct sl_cost_prices p;
+
+    return r->deployment == NULL || sl_cost_prices(r->deployment, &p);
 }
 
 static double
@@ -956,44 +1111,144 @@ settle_in_memory(struct sl_request *r, int64_t tokens, double cost)
             log_crossed(r->call_id, scope_names[l->scopes[i].kind]);
 }
 
+static const char *
+call_type_of(const struct sl_request *r)
+{
+    if (r->ctx.inbound == SL_FORMAT_ANTHROPIC)
+        return "anthropic_messages";
+    switch (r->ctx.kind) {
+    case SL_KIND_COMPLETION:
+        return "atext_completion";
+    case SL_KIND_EMBEDDING:
+        return "aembedding";
+    case SL_KIND_COUNT_TOKENS:
+        return "count_tokens";
+    case SL_KIND_CHAT:
+        break;
+    }
+    return "acompletion";
+}
+
+/* Fills `ev` with borrowed strings of `r`; nothing in it is owned. */
+static void
+build_event(const struct sl_request *r, double cost, int priced, uint64_t now,
+            struct sl_spend_event *ev, char *api_base, size_t api_base_size)
+{
+    const struct sl_limits *l = r->limits;
+    const struct sl_deployment *d = r->deployment;
+    const struct sl_usage *u = &r->usage;
+
+    memset(ev, 0, sizeof(*ev));
+    ev->request_id = (char *)l->request_id;
+    ev->call_type = (char *)call_type_of(r);
+    ev->start_ms = (int64_t)r->start_wall_ms;
+    ev->end_ms = (int64_t)now;
+    ev->first_byte_ms = (int64_t)r->first_byte_wall_ms;
+    ev->key_hash = l->key_hash;
+    ev->key_alias = l->key_alias;
+    ev->user_id = l->user_id;
+    ev->team_id = l->team_id;
+    ev->org_id = l->org_id;
+    ev->end_user = l->end_user;
+    ev->model_group = r->model;
+    if (d != NULL) {
+        ev->model = d->model;
+        ev->model_id = d->id;
+        ev->provider = d->provider;
+        if (d->api_base != NULL) {
+            snprintf(api_base, api_base_size, "%.*s", (int)strcspn(d->api_base, "?"),
+                     d->api_base);
+            ev->api_base = api_base;
+        }
+    }
+    if (u->present && !r->cache_hit) {
+        ev->prompt_tokens = u->prompt_tokens;
+        ev->completion_tokens = u->completion_tokens;
+        ev->cached_tokens = u->cached_tokens;
+        ev->cache_creation_tokens = u->cache_creation_tokens;
+    }
+    ev->cost = cost;
+    ev->priced = priced;
+    ev->http_status = r->client_gone && r->status == 0 ? 499 : r->status;
+    ev->success = ev->http_status >= 200 && ev->http_status < 300 && !r->client_gone;
+    ev->cache_hit = r->cache_hit;
+    ev->client_ip = l->client_ip;
+    ev->user_agent = l->user_agent;
+    ev->request_body = l->request_body;
+    ev->response_body = l->response_body;
+    for (size_t i = 0; i < l->n && ev->n_periods < SL_SPEND_EVENT_MAX_PERIODS; i++) {
+        const struct sl_limits_scope *s = &l->scopes[i];
+        struct sl_spend_period *p = &ev->periods[ev->n_periods];
+
+        if (!s->count_spend)
+            continue;
+        p->scope = (char *)scope_names[s->kind];
+        p->id = (char *)s->id;
+        p->start_s = s->has_period ? sl_budget_period(&s->period, (int64_t)(now / 1000), NULL)
+                                   : 0;
+        ev->n_periods++;
+    }
+}
+
 void
 sl_limits_settle(struct sl_request *r)
 {
     struct sl_limits *l = r->limits;
     struct sl_worker *w = r->worker;
+    const struct sl_config *cfg = &w->gw->cfg;
     int64_t tokens;
     double cost;
     uint64_t now = sl_wall_ms();
     char (*keys)[KEY_MAX];
     char (*nums)[32];
-    struct sl_redis_str key_refs[4 * SL_SCOPE_COUNT];
-    struct sl_redis_str args[4 + 5 * SL_SCOPE_COUNT];
+    struct sl_redis_str *key_refs;
+    struct sl_redis_str *args;
+    struct sl_spend_event ev;
+    struct sl_buf blob;
+    char api_base[512];
     struct settlement *s;
+    size_t n;
     enum sl_status rc = SL_ERR_INVALID;
 
     if (l == NULL || !l->admitted)
         return;
     l->admitted = 0;
-    tokens = limited_tokens(&w->gw->cfg, r);
+    tokens = limited_tokens(cfg, r);
     cost = request_cost(r);
     if (l->in_memory || w->redis == NULL || w->limits == NULL || w->limits->settle == NULL) {
         settle_in_memory(r, tokens, cost);
         return;
     }
 
-    keys = sl_xcalloc(4 * l->n + 1, KEY_MAX);
-    nums = sl_xcalloc(5 * l->n + 4, 32);
+    n = l->n;
+    keys = sl_xcalloc(4 * n + 1, KEY_MAX);
+    nums = sl_xcalloc(5 * n + 4, 32);
+    key_refs = sl_xcalloc(4 * n + 1, sizeof(*key_refs));
+    args = sl_xcalloc(6 + 5 * n, sizeof(*args));
     s = sl_xcalloc(1, sizeof(*s));
+    sl_buf_init(&blob, 0);
+    build_event(r, cost, request_priced(r), now, &ev, api_base, sizeof(api_base));
+    sl_spend_event_encode(&ev, &blob);
     snprintf(nums[0], 32, "%llu", (unsigned long long)now);
     snprintf(nums[1], 32, "%.17g", cost);
-    snprintf(nums[2], 32, "%zu", l->n);
+    snprintf(nums[2], 32, "%zu", n);
+    snprintf(nums[3], 32, "%lld", (long long)cfg->spend_events_max_len);
     args[0] = SL_REDIS_CSTR(nums[0]);
     args[1] = SL_REDIS_CSTR(l->request_id);
     args[2] = SL_REDIS_CSTR(nums[1]);
     args[3] = SL_REDIS_CSTR(nums[2]);
-    for (size_t i = 0; i < l->n; i++) {
+    /* The bodies in an event are capped far below the decoder's limit, so this only guards
+     * against a future field: the spend still counts in every scope. */
+    if (blob.len > SL_SPEND_EVENT_MAX_BYTES) {
+        event_lost(l->request_id, "the event is over SL_SPEND_EVENT_MAX_BYTES");
+        args[4] = SL_REDIS_CSTR("");
+    } else {
+        args[4] = (struct sl_redis_str){blob.data, blob.len};
+    }
+    args[5] = SL_REDIS_CSTR(nums[3]);
+    for (size_t i = 0; i < n; i++) {
         const struct sl_limits_scope *sc = &l->scopes[i];
-        char (*v)[32] = nums + 3 + 5 * i;
+        char (*v)[32] = nums + 4 + 5 * i;
         int64_t ttl = 0;
 
         if (!counter_key(keys[4 * i], w->redis, sc, "tok") ||
@@ -1009,22 +1264,54 @@ sl_limits_settle(struct sl_request *r)
         snprintf(v[3], 32, "%.17g", isnan(sc->soft_budget) ? -1.0 : sc->soft_budget);
         snprintf(v[4], 32, "%lld", (long long)ttl);
         for (size_t k = 0; k < 5; k++)
-            args[4 + 5 * i + k] = SL_REDIS_CSTR(v[k]);
+            args[6 + 5 * i + k] = SL_REDIS_CSTR(v[k]);
         snprintf(s->names[i], sizeof(s->names[i]), "%s", scope_names[sc->kind]);
     }
-    s->n = l->n;
-    rc = sl_redis_eval(w->redis, w->limits->settle, 4 * l->n, key_refs, 4 + 5 * l->n, args,
+    if (sl_redis_key(keys[4 * n], KEY_MAX, w->redis, "spend:events") != SL_OK)
+        goto out;
+    key_refs[4 * n] = SL_REDIS_CSTR(keys[4 * n]);
+    s->n = n;
+    s->max_len = cfg->spend_events_max_len;
+    snprintf(s->request_id, sizeof(s->request_id), "%s", l->request_id);
+    rc = sl_redis_eval(w->redis, w->limits->settle, 4 * n + 1, key_refs, 6 + 5 * n, args,
                        on_settle_reply, s);
 out:
     if (rc != SL_OK) {
         free(s);
-        sl_log(SL_LOG_WARN, r->call_id, "limits.settle_failed",
-               SL_LOG_STR("message", "Redis is not connected; the request's tokens and cost "
-                                     "are counted in memory and its slots expire by themselves"));
+        event_lost(l->request_id, "Redis is not connected");
         settle_in_memory(r, tokens, cost);
     }
+    sl_buf_dispose(&blob);
     free(keys);
     free(nums);
+    free(key_refs);
+    free(args);
+}
+
+void
+sl_limits_whole_response(struct sl_request *r, const char *body, size_t len)
+{
+    struct sl_limits *l = r->limits;
+    double cost = request_cost(r);
+    char value[32];
+
+    if (cost > 0) {
+        sl_limits_format_money(cost, value);
+        sl_request_add_header(r, "x-litellm-response-cost", value);
+    }
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct sl_limits_scope *s = &l->scopes[i];
+
+        /* The key's spend is known only when admission read it for a budget. */
+        if (s->kind == SL_SCOPE_API_KEY && (!isnan(s->max_budget) || !isnan(s->soft_budget))) {
+            sl_limits_format_money(s->spend + cost, value);
+            sl_request_add_header(r, "x-litellm-key-spend", value);
+        }
+    }
+    if (r->worker->gw->cfg.store_prompts_in_spend_logs && l->response_body == NULL)
+        l->response_body = dup_capped(body, len, BODY_MAX);
 }
 
 /* ---------------------------------------------------------------- per worker */

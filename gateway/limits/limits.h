@@ -51,6 +51,8 @@ struct sl_limits_scope {
     int has_period;     /* budget_duration set and valid */
     struct sl_budget_duration period;
     int count_spend; /* the request's cost is added to this scope's spend */
+    double pg_spend;         /* the entity's spend reconciled in PostgreSQL */
+    int64_t pg_period_start; /* the period that spend belongs to, Unix seconds; 0 none */
 
     /* What admission found, for the response headers. */
     int64_t left_requests;
@@ -59,10 +61,21 @@ struct sl_limits_scope {
     double spend; /* the period's spend before this request */
 };
 
-/* The limits of one request; owned by the request. */
+/* The limits of one request and what its spend event needs; owned by the request. */
 struct sl_limits {
     struct sl_limits_scope scopes[SL_SCOPE_COUNT];
     size_t n;
+    /* The key's owners, copied from its record for the spend event; NULL when absent. */
+    char *key_hash;
+    char *key_alias;
+    char *user_id;
+    char *team_id;
+    char *org_id;
+    char *end_user;
+    char *client_ip;
+    char *user_agent;
+    char *request_body;  /* only with store_prompts_in_spend_logs */
+    char *response_body; /* idem, whole responses only */
     int admitted; /* counted by admission: settlement is owed */
     int in_memory; /* admitted by the in-memory counters, so settled there too */
     int free_group; /* every deployment of the model group is priced at 0: no budget applies */
@@ -96,8 +109,20 @@ void sl_limits_format_money(double v, char out[32]);
 /* Registers the metrics of budgets and limits; call once before the workers start. */
 void sl_limits_metrics_register(void);
 
+/* Returns the spend that rebuilds scope `s`'s live spend at `now_ms` when Redis lost it: the
+ * PostgreSQL spend when it belongs to the current period, else -1. */
+double sl_limits_seed(const struct sl_limits_scope *s, uint64_t now_ms);
+
 /* Returns 1 while Redis cannot be reached and limits are counted in memory. */
 int sl_limits_degraded(void);
+
+/*
+ * Adds x-litellm-response-cost (when above 0) and x-litellm-key-spend (when admission read
+ * the key's spend) to a whole successful response whose usage is known, and keeps `len` bytes
+ * of `body` for the spend event when store_prompts_in_spend_logs is on. Streams get neither
+ * header: their cost is known only after the head was sent.
+ */
+void sl_limits_whole_response(struct sl_request *r, const char *body, size_t len);
 
 /* Frees the limits of a request. */
 void sl_limits_free(struct sl_limits *l);

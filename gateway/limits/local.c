@@ -39,6 +39,7 @@ struct entry {
     int64_t period; /* start of the period `spend` belongs to */
     double spend;
     int64_t soft_period; /* period whose soft budget was crossed, -1 none */
+    int seeded;          /* spend was set from PostgreSQL's, or found 0, at first use */
     uint64_t touched_ms;
 };
 
@@ -169,6 +170,13 @@ spend_of(struct entry *e, const struct sl_limits_scope *s, uint64_t now_ms)
 {
     int64_t period = period_of(s, now_ms);
 
+    if (!e->seeded) {
+        double seed = sl_limits_seed(s, now_ms);
+
+        e->seeded = 1;
+        e->period = period;
+        e->spend = seed > 0 ? seed : 0.0;
+    }
     if (e->period != period) {
         e->period = period;
         e->spend = 0.0;

@@ -32,23 +32,26 @@ function keysOf(name) {
     return [`t:{${name}}:req`, `t:{${name}}:tok`, `t:{${name}}:par`, `t:{${name}}:spend`];
 }
 
-// Runs admit.lua for `scopes` ([{name, rpm, tpm, par, budget, soft}]) and returns the reply.
+// Runs admit.lua for `scopes` ([{name, rpm, tpm, par, budget, soft, seed, seedTtl}]) and
+// returns the reply.
 function admit(nowMs, scopes, { id = 'r', slotMs = 60000 } = {}) {
     const keys = scopes.flatMap((s) => keysOf(s.name));
     const args = scopes.flatMap((s) => [s.rpm ?? -1, s.tpm ?? -1, s.par ?? -1, s.budget ?? -1,
-        s.soft ?? -1].map(String));
+        s.soft ?? -1, s.seed ?? -1, s.seedTtl ?? 0].map(String));
     const out = redisCli('EVAL', ADMIT, String(keys.length), ...keys, String(nowMs), id,
         String(slotMs), String(scopes.length), ...args);
     return out.split('\n');
 }
 
-function settle(nowMs, scopes, { id = 'r', cost = '0' } = {}) {
+// Runs settle.lua and returns its reply: a soft-budget flag per scope, then the stream's
+// length (-1 without an event).
+function settle(nowMs, scopes, { id = 'r', cost = '0', event = '', maxLen = 1000 } = {}) {
     const keys = scopes.flatMap((s) => [`t:{${s.name}}:tok`, `t:{${s.name}}:par`,
         `t:{${s.name}}:spend`, `t:{${s.name}}:soft`]);
     const args = scopes.flatMap((s) => [s.tokens ?? -1, s.release ?? 0, s.spend ?? 1,
         s.soft ?? -1, s.ttl ?? 0].map(String));
-    const out = redisCli('EVAL', SETTLE, String(keys.length), ...keys, String(nowMs), id, cost,
-        String(scopes.length), ...args);
+    const out = redisCli('EVAL', SETTLE, String(keys.length + 1), ...keys, 't:events',
+        String(nowMs), id, cost, String(scopes.length), event, String(maxLen), ...args);
     return out.split('\n').filter(Boolean).map(Number);
 }
 
@@ -109,17 +112,45 @@ test('budgets first, rejections count nothing', () => {
         ['1', '-1', '-1', '-1', '2.5']);
 });
 
+test('lost spend rebuilt from the seed', () => {
+    // The key is missing, as after a Redis restart without persistence: the seed is the spend.
+    assert.deepEqual(admit(T0, [{ name: 'seeded', budget: 5, seed: 4.5, seedTtl: 100 }]),
+        ['1', '-1', '-1', '-1', '4.5']);
+    assert.equal(redisCli('GET', 't:{seeded}:spend'), '4.5');
+    const ttl = Number(redisCli('TTL', 't:{seeded}:spend'));
+    assert.ok(ttl > 0 && ttl <= 100, `seeded spend ttl ${ttl}`);
+    // A key that exists wins over the seed, and a seed of the budget rejects.
+    redisCli('SET', 't:{seeded}:spend', '1');
+    assert.deepEqual(admit(T0, [{ name: 'seeded', budget: 5, seed: 4.5 }]),
+        ['1', '-1', '-1', '-1', '1']);
+    assert.deepEqual(admit(T0, [{ name: 'seeded-full', budget: 5, seed: 5 }]),
+        ['0', '1', 'budget', '5', '5', '0']);
+});
+
 test('spend adds up, soft mark set once', () => {
     const scope = { name: 'soft', soft: 1, ttl: 120 };
-    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0]);
-    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [1]);
-    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0]);
+    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0, -1]);
+    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [1, -1]);
+    assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0, -1]);
     assert.equal(redisCli('GET', 't:{soft}:spend'), '1.8');
     const ttl = Number(redisCli('TTL', 't:{soft}:soft'));
     assert.ok(ttl > 0 && ttl <= 120, `soft mark ttl ${ttl}`);
     // A scope that does not count spend is left alone.
-    assert.deepEqual(settle(T0, [{ name: 'nospend', spend: 0 }], { cost: '5' }), [0]);
+    assert.deepEqual(settle(T0, [{ name: 'nospend', spend: 0 }], { cost: '5' }), [0, -1]);
     assert.equal(redisCli('EXISTS', 't:{nospend}:spend'), '0');
+});
+
+test('events appended to a capped stream', () => {
+    assert.deepEqual(settle(T0, [], { event: 'first', maxLen: 1000 }), [1]);
+    assert.deepEqual(settle(T0, [{ name: 'ev', tokens: 5 }], { event: 'second' }), [0, 2]);
+    const entries = redisCli('XRANGE', 't:events', '-', '+');
+    assert.match(entries, /\be\nfirst\n[\s\S]*\be\nsecond/);
+    // MAXLEN ~ trims whole macro nodes (100 entries by default), so the length stays near the
+    // cap rather than at it.
+    for (let i = 0; i < 300; i++)
+        settle(T0, [], { event: `x${i}`, maxLen: 100 });
+    const length = Number(redisCli('XLEN', 't:events'));
+    assert.ok(length >= 100 && length < 300, `stream length ${length}`);
 });
 
 test('malformed arguments rejected', () => {
@@ -127,7 +158,7 @@ test('malformed arguments rejected', () => {
         ...keysOf('x'), 'now', 'r', '60000', '1', '1', '-1', '-1', '-1', '-1'],
     { encoding: 'utf8' });
     assert.match(bad.stdout + bad.stderr, /admit: bad arguments/);
-    const short = spawnSync('redis-cli', ['-p', String(redis.port), 'EVAL', SETTLE, '0', '1',
-        'r', '-1', '0'], { encoding: 'utf8' });
+    const short = spawnSync('redis-cli', ['-p', String(redis.port), 'EVAL', SETTLE, '1', 'ev',
+        '1', 'r', '-1', '0', '', '10'], { encoding: 'utf8' });
     assert.match(short.stdout + short.stderr, /settle: bad arguments/);
 });

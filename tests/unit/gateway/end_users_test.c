@@ -86,23 +86,26 @@ lookup(struct sl_worker *w, const char *id, int tag)
 }
 
 /* Builds the result of the end-user query: no row when `blocked` is NULL, else one row with
- * `blocked` and the budget columns of `budget` (six values, NULL for SQL NULL). */
+ * `blocked`, the budget columns of `budget` (six values, NULL for SQL NULL), and a spend and
+ * period start of 0. */
 static PGresult *
 end_user_result(const char *blocked, const char *const budget[6])
 {
-    static char *names[] = {"blocked", "rpm_limit", "tpm_limit", "max_parallel_requests",
-                            "max_budget", "soft_budget", "budget_duration"};
-    PGresAttDesc attrs[7];
+    static char *names[] = {"blocked",    "rpm_limit",   "tpm_limit",
+                            "max_parallel_requests", "max_budget", "soft_budget",
+                            "budget_duration", "spend", "period_start"};
+    PGresAttDesc attrs[9];
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 
     memset(attrs, 0, sizeof(attrs));
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 9; i++)
         attrs[i].name = names[i];
-    if (res == NULL || !PQsetResultAttrs(res, 7, attrs))
+    if (res == NULL || !PQsetResultAttrs(res, 9, attrs))
         abort();
     if (blocked == NULL)
         return res;
-    if (!PQsetvalue(res, 0, 0, (char *)blocked, (int)strlen(blocked)))
+    if (!PQsetvalue(res, 0, 0, (char *)blocked, (int)strlen(blocked)) ||
+        !PQsetvalue(res, 0, 7, "0", 1) || !PQsetvalue(res, 0, 8, "0", 1))
         abort();
     for (int i = 0; i < 6; i++) {
         char *v = (char *)budget[i];

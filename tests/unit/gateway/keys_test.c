@@ -677,21 +677,24 @@ TEST(keys_record_huge_count_rejected)
 
 /* ---------------------------------------------------------------- limits from PostgreSQL */
 
-/* Builds a one-row result of six text columns; NULL values are SQL NULL. */
+/* Builds a one-row result of the six budget columns (NULL values are SQL NULL), then the
+ * entity's spend, 2.25, and its period start, 1796464800. */
 static PGresult *
 budget_row(const char *const values[6])
 {
-    PGresAttDesc attrs[6];
+    PGresAttDesc attrs[8];
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    static char *names[] = {"rpm_limit", "tpm_limit", "max_parallel_requests",
-                            "max_budget", "soft_budget", "budget_duration"};
+    static char *names[] = {"rpm_limit",   "tpm_limit",       "max_parallel_requests",
+                            "max_budget",  "soft_budget",     "budget_duration",
+                            "spend",       "period_start"};
 
     memset(attrs, 0, sizeof(attrs));
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         attrs[i].name = names[i];
         attrs[i].format = 0;
     }
-    if (res == NULL || !PQsetResultAttrs(res, 6, attrs))
+    if (res == NULL || !PQsetResultAttrs(res, 8, attrs) ||
+        !PQsetvalue(res, 0, 6, "2.25", 4) || !PQsetvalue(res, 0, 7, "1796464800", 10))
         abort();
     for (int i = 0; i < 6; i++) {
         char *v = (char *)values[i];
@@ -715,6 +718,8 @@ TEST(keys_limits_from_row_reads_values)
     ASSERT_DBL_EQ(12.5, l.max_budget);
     ASSERT_DBL_EQ(10.0, l.soft_budget);
     ASSERT_STR_EQ("30d", l.budget_duration);
+    ASSERT_DBL_EQ(2.25, l.spend);
+    ASSERT_EQ(1796464800, l.period_start_s);
     sl_auth__limits_dispose(&l);
     PQclear(res);
 }

@@ -263,3 +263,20 @@ TEST(cost_finds_builtin_prices)
     ASSERT_DBL_EQ(0.0, p.input);
     ASSERT_DBL_EQ(0.5, p.output);
 }
+
+TEST(seed_only_for_current_period)
+{
+    struct sl_limits l = {0};
+    struct sl_limits_scope *s = scope(&l, "seed");
+
+    s->pg_spend = 3.5;
+    ASSERT_DBL_EQ(-1.0, sl_limits_seed(s, T0));
+    s->max_budget = 10.0;
+    ASSERT_DBL_EQ(3.5, sl_limits_seed(s, T0));
+    ASSERT_OK(sl_budget_duration_parse("1d", &s->period));
+    s->has_period = 1;
+    s->pg_period_start = (int64_t)(T0 / 1000) - 36000; /* 2026-12-05 00:00 UTC */
+    ASSERT_DBL_EQ(3.5, sl_limits_seed(s, T0));
+    s->pg_period_start -= 86400; /* the coordinator has not moved the row yet */
+    ASSERT_DBL_EQ(-1.0, sl_limits_seed(s, T0));
+}
