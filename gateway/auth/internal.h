@@ -36,6 +36,9 @@ int sl_auth__is_hash(const char *s);
 /* Sets every limit of `l` to unset (SL_AUTH_LIMIT_UNSET, NAN, NULL) without freeing. */
 void sl_auth__limits_unset(struct sl_auth_limits *l);
 
+/* Zeroes `rec` (without freeing it) and leaves every limit of it unset. */
+void sl_auth__record_clear(struct sl_auth_record *rec);
+
 /* Frees what `l` owns and sets every limit to unset. */
 void sl_auth__limits_dispose(struct sl_auth_limits *l);
 

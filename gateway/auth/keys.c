@@ -521,12 +521,7 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec, int *maps_ignor
     const char *token = PQgetvalue(res, 0, 0);
     char *end = NULL;
 
-    memset(rec, 0, sizeof(*rec));
-    sl_auth__limits_unset(&rec->key_limits);
-    sl_auth__limits_unset(&rec->user_limits);
-    sl_auth__limits_unset(&rec->team_limits);
-    sl_auth__limits_unset(&rec->member_limits);
-    sl_auth__limits_unset(&rec->org_limits);
+    sl_auth__record_clear(rec);
     *maps_ignored = 0;
     if (PQnfields(res) != LOOKUP_COLUMNS || !sl_auth__is_hash(token))
         return -1;

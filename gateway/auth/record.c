@@ -58,6 +58,17 @@ sl_auth__limits_unset(struct sl_auth_limits *l)
 }
 
 void
+sl_auth__record_clear(struct sl_auth_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    sl_auth__limits_unset(&rec->key_limits);
+    sl_auth__limits_unset(&rec->user_limits);
+    sl_auth__limits_unset(&rec->team_limits);
+    sl_auth__limits_unset(&rec->member_limits);
+    sl_auth__limits_unset(&rec->org_limits);
+}
+
+void
 sl_auth__limits_dispose(struct sl_auth_limits *l)
 {
     free(l->budget_duration);
@@ -610,12 +621,7 @@ sl_auth_record_decode(const char *data, size_t len, struct sl_auth_record *rec)
     enum sl_status st = SL_ERR_INVALID;
     int64_t version = 0;
 
-    memset(rec, 0, sizeof(*rec));
-    sl_auth__limits_unset(&rec->key_limits);
-    sl_auth__limits_unset(&rec->user_limits);
-    sl_auth__limits_unset(&rec->team_limits);
-    sl_auth__limits_unset(&rec->member_limits);
-    sl_auth__limits_unset(&rec->org_limits);
+    sl_auth__record_clear(rec);
     msgpack_unpacked_init(&msg);
     if (counts_fit((const unsigned char *)data, len) != 0)
         goto out;
