@@ -31,22 +31,12 @@
 #include "gateway/auth/keys.h"
 #include "gateway/gateway.h"
 #include "gateway/http/request.h"
+#include "gateway/limits/internal.h"
 #include "gateway/limits/limits.h"
 #include "gateway/router/router.h"
 #include "gateway/worker.h"
 
-/* Longest Redis key of a scope: the prefix, the kind, the id and a period. */
-#define KEY_MAX (SL_LIMITS_ID_MAX + 128)
-/* Longest user agent and request or response body kept for a spend event, in bytes. */
-#define UA_MAX 512
-#define BODY_MAX (64 * 1024)
-
-struct sl_limits_scripts {
-    struct sl_redis_script *admit;
-    struct sl_redis_script *settle;
-};
-
-static const char *const scope_names[SL_SCOPE_COUNT] = {
+const char *const sl_limits__scope_names[SL_SCOPE_COUNT] = {
     [SL_SCOPE_API_KEY] = "api_key",
     [SL_SCOPE_USER] = "user",
     [SL_SCOPE_TEAM] = "team",
@@ -62,16 +52,6 @@ static const char *const scope_names[SL_SCOPE_COUNT] = {
 static atomic_int degraded;
 
 static struct sl_metric_family *rejections_metric;
-static struct sl_metric_family *soft_metric;
-static struct sl_metric_family *lost_metric;
-static atomic_llong stream_length;
-
-static double
-read_stream_length(void *arg)
-{
-    (void)arg;
-    return (double)atomic_load(&stream_length);
-}
 
 static double
 read_degraded(void *arg)
@@ -84,7 +64,6 @@ void
 sl_limits_metrics_register(void)
 {
     static const char *const rejection_labels[] = {"scope", "limit_type", NULL};
-    static const char *const soft_labels[] = {"scope", NULL};
 
     rejections_metric = sl_metrics_register(
         SL_METRIC_COUNTER,
@@ -93,22 +72,7 @@ sl_limits_metrics_register(void)
                                          "scope and limit type (budget, requests, tokens, "
                                          "max_parallel_requests).",
                                  .labels = rejection_labels});
-    soft_metric = sl_metrics_register(
-        SL_METRIC_COUNTER,
-        &(struct sl_metric_spec){.name = "sluice_soft_budget_crossed_total",
-                                 .help = "Budget periods whose spend reached the soft budget, "
-                                         "counted once per period by the node that saw it.",
-                                 .labels = soft_labels});
-    lost_metric = sl_metrics_register(
-        SL_METRIC_COUNTER,
-        &(struct sl_metric_spec){.name = "sluice_spend_events_lost_total",
-                                 .help = "Spend events that could not be written to Redis, so "
-                                         "their requests are missing from spend_logs."});
-    sl_metrics_register_callback_gauge("sluice_spend_stream_length",
-                                       "Length of the spend event stream at this process's "
-                                       "last settlement; old events are dropped at "
-                                       "general_settings.spend_events_max_len.",
-                                       read_stream_length, NULL);
+    sl_limits__settle_metrics_register();
     sl_metrics_register_callback_gauge("sluice_limits_degraded",
                                        "1 while Redis cannot be reached and budgets and rate "
                                        "limits are counted in each process's memory.",
@@ -119,14 +83,14 @@ static void
 count_rejection(enum sl_limit_scope kind, const char *what)
 {
     if (rejections_metric != NULL)
-        sl_metrics_counter_add(rejections_metric, (const char *const[]){scope_names[kind], what},
-                               1);
+        sl_metrics_counter_add(rejections_metric,
+                               (const char *const[]){sl_limits__scope_names[kind], what}, 1);
 }
 
 const char *
 sl_limits_scope_name(enum sl_limit_scope kind)
 {
-    return kind < SL_SCOPE_COUNT ? scope_names[kind] : "unknown";
+    return kind < SL_SCOPE_COUNT ? sl_limits__scope_names[kind] : "unknown";
 }
 
 void
@@ -226,8 +190,8 @@ model_limit(const struct sl_auth_model_limits *m, const char *model)
 }
 
 static void
-add_model_scope(struct sl_limits *l, enum sl_limit_scope kind,
-                const struct sl_auth_model_limits *m, const char *owner, const char *model)
+add_model_scope(struct sl_limits *l, enum sl_limit_scope kind, const struct sl_auth_model_limits *m,
+                const char *owner, const char *model)
 {
     const struct sl_auth_model_limit *ml = model_limit(m, model);
     struct sl_limits_scope *s;
@@ -269,8 +233,7 @@ add_key_scopes(struct sl_limits *l, const struct sl_config *cfg, const struct sl
         if (s != NULL)
             s->count_spend = 1;
         if (rec->has_member && rec->user_id != NULL) {
-            s = add_scope(l, SL_SCOPE_TEAM_MEMBER, &rec->member_limits, rec->team_id,
-                          rec->user_id);
+            s = add_scope(l, SL_SCOPE_TEAM_MEMBER, &rec->member_limits, rec->team_id, rec->user_id);
             if (s != NULL)
                 s->count_spend = 1;
         }
@@ -382,7 +345,7 @@ admission_done(struct admission *a, int go_on)
 static void
 add_limit_headers(struct sl_request *r, const struct sl_limits_scope *s)
 {
-    const char *name = scope_names[s->kind];
+    const char *name = sl_limits__scope_names[s->kind];
     char header[96];
     char value[24];
     const struct {
@@ -443,8 +406,8 @@ admitted_headers(struct sl_request *r)
             add_key_headers(r, s);
         add_limit_headers(r, s);
         if (!isnan(s->soft_budget) && s->spend >= s->soft_budget) {
-            int n = snprintf(crossed + used, sizeof(crossed) - used, "%s%s",
-                             used > 0 ? "," : "", scope_names[s->kind]);
+            int n = snprintf(crossed + used, sizeof(crossed) - used, "%s%s", used > 0 ? "," : "",
+                             sl_limits__scope_names[s->kind]);
             if (n > 0 && (size_t)n < sizeof(crossed) - used)
                 used += (size_t)n;
         }
@@ -467,8 +430,8 @@ reject_budget(struct sl_request *r, const struct sl_limits_scope *s, const char 
     switch (s->kind) {
     case SL_SCOPE_USER:
         sl_request_respond_error(r, 400, "budget_exceeded", NULL,
-                                 "ExceededBudget: User=%s over budget. Spend=%s, Budget=%s",
-                                 s->id, spend, budget);
+                                 "ExceededBudget: User=%s over budget. Spend=%s, Budget=%s", s->id,
+                                 spend, budget);
         break;
     case SL_SCOPE_TEAM:
         sl_request_respond_error(r, 400, "budget_exceeded", NULL,
@@ -503,8 +466,8 @@ reject_budget(struct sl_request *r, const struct sl_limits_scope *s, const char 
 }
 
 static void
-reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *what,
-             int64_t limit, int64_t remaining, int64_t retry_ms)
+reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *what, int64_t limit,
+             int64_t remaining, int64_t retry_ms)
 {
     int64_t wait_ms = retry_ms < 0 ? 60000 : retry_ms;
     char reset[40];
@@ -521,7 +484,7 @@ reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *
     sl_request_respond_error(r, 429, "rate_limit_error", NULL,
                              "Rate limit exceeded for %s: %s. Limit type: %s. Current limit: "
                              "%lld, Remaining: %lld. Limit resets at: %s",
-                             scope_names[s->kind], s->id, what, (long long)limit,
+                             sl_limits__scope_names[s->kind], s->id, what, (long long)limit,
                              (long long)(remaining < 0 ? 0 : remaining), reset);
 }
 
@@ -546,8 +509,8 @@ slot_ms(const struct sl_config *cfg)
     return (uint64_t)(cfg->request_timeout_s * 1000.0) + 60000;
 }
 
-static void
-set_degraded(int on, const char *why)
+void
+sl_limits__set_degraded(int on, const char *why)
 {
     if (atomic_exchange(&degraded, on) == on)
         return;
@@ -589,7 +552,7 @@ admit_in_memory(struct sl_request *r)
 static int
 outage(struct sl_request *r, const char *why)
 {
-    set_degraded(1, why);
+    sl_limits__set_degraded(1, why);
     if (r->worker->gw->cfg.redis_failure_mode == SL_REDIS_FAIL_CLOSED) {
         sl_request_respond_error(r, 503, "service_unavailable_error", NULL,
                                  "Budgets and rate limits cannot be checked because Redis is "
@@ -600,8 +563,8 @@ outage(struct sl_request *r, const char *why)
     return admit_in_memory(r);
 }
 
-static int64_t
-reply_int(const redisReply *e)
+int64_t
+sl_limits__reply_int(const redisReply *e)
 {
     if (e->type == REDIS_REPLY_INTEGER)
         return (int64_t)e->integer;
@@ -625,16 +588,16 @@ read_admission(struct sl_request *r, const redisReply *reply)
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
         return -1;
-    if (reply_int(reply->element[0]) == 1) {
+    if (sl_limits__reply_int(reply->element[0]) == 1) {
         if (reply->elements != 1 + 4 * l->n)
             return -1;
         for (size_t i = 0; i < l->n; i++) {
             struct sl_limits_scope *s = &l->scopes[i];
             redisReply **e = reply->element + 1 + 4 * i;
 
-            s->left_requests = reply_int(e[0]);
-            s->left_tokens = reply_int(e[1]);
-            s->left_parallel = reply_int(e[2]);
+            s->left_requests = sl_limits__reply_int(e[0]);
+            s->left_tokens = sl_limits__reply_int(e[1]);
+            s->left_parallel = sl_limits__reply_int(e[2]);
             s->spend = strtod(reply_str(e[3]), NULL);
         }
         l->admitted = 1;
@@ -643,7 +606,7 @@ read_admission(struct sl_request *r, const redisReply *reply)
     }
     if (reply->elements != 6)
         return -1;
-    int64_t index = reply_int(reply->element[1]) - 1;
+    int64_t index = sl_limits__reply_int(reply->element[1]) - 1;
     const char *what = reply_str(reply->element[2]);
 
     if (index < 0 || (size_t)index >= l->n)
@@ -656,8 +619,8 @@ read_admission(struct sl_request *r, const redisReply *reply)
     if (strcmp(what, "requests") != 0 && strcmp(what, "tokens") != 0 &&
         strcmp(what, "max_parallel_requests") != 0)
         return -1;
-    reject_limit(r, &l->scopes[index], what, reply_int(reply->element[3]),
-                 reply_int(reply->element[4]), reply_int(reply->element[5]));
+    reject_limit(r, &l->scopes[index], what, sl_limits__reply_int(reply->element[3]),
+                 sl_limits__reply_int(reply->element[4]), sl_limits__reply_int(reply->element[5]));
     return 0;
 }
 
@@ -673,7 +636,7 @@ on_admit_reply(struct sl_redis *redis, enum sl_status status, const redisReply *
     if (r->req == NULL) {
         /* The client left meanwhile: release what admission counted. */
         if (status == SL_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
-            reply_int(reply->element[0]) == 1) {
+            sl_limits__reply_int(reply->element[0]) == 1) {
             r->limits->admitted = 1;
             sl_limits_settle(r);
         }
@@ -687,7 +650,7 @@ on_admit_reply(struct sl_redis *redis, enum sl_status status, const redisReply *
                SL_LOG_STR("message", reply->str));
         go_on = outage(r, "script error");
     } else {
-        set_degraded(0, NULL);
+        sl_limits__set_degraded(0, NULL);
         go_on = read_admission(r, reply);
         if (go_on < 0) {
             sl_log(SL_LOG_ERROR, r->call_id, "limits.bad_reply", SL_LOG_STR("script", "admit"));
@@ -698,19 +661,20 @@ on_admit_reply(struct sl_redis *redis, enum sl_status status, const redisReply *
 }
 
 /* Writes the Redis key of `what` ("req", "tok", "par") for scope `s`. */
-static int
-counter_key(char out[KEY_MAX], const struct sl_redis *redis, const struct sl_limits_scope *s,
-            const char *what)
+int
+sl_limits__counter_key(char out[KEY_MAX], const struct sl_redis *redis,
+                       const struct sl_limits_scope *s, const char *what)
 {
-    return sl_redis_key(out, KEY_MAX, redis, "rl:{%s:%s}:%s", scope_names[s->kind], s->id,
-                        what) == SL_OK;
+    return sl_redis_key(out, KEY_MAX, redis, "rl:{%s:%s}:%s", sl_limits__scope_names[s->kind],
+                        s->id, what) == SL_OK;
 }
 
 /* Writes the key of the spend (`what` "spend") or soft mark ("soft") of the period of `s`
  * that contains `now_ms`, and the seconds it must be kept (0: for ever) into `*ttl_s`. */
-static int
-period_key(char out[KEY_MAX], const struct sl_redis *redis, const struct sl_limits_scope *s,
-           const char *what, uint64_t now_ms, int64_t *ttl_s)
+int
+sl_limits__period_key(char out[KEY_MAX], const struct sl_redis *redis,
+                      const struct sl_limits_scope *s, const char *what, uint64_t now_ms,
+                      int64_t *ttl_s)
 {
     int64_t start = 0;
     int64_t end = 0;
@@ -719,8 +683,8 @@ period_key(char out[KEY_MAX], const struct sl_redis *redis, const struct sl_limi
         start = sl_budget_period(&s->period, (int64_t)(now_ms / 1000), &end);
     if (ttl_s != NULL)
         *ttl_s = s->has_period ? end - (int64_t)(now_ms / 1000) + 86400 : 0;
-    return sl_redis_key(out, KEY_MAX, redis, "%s:{%s:%s}:%lld", what, scope_names[s->kind], s->id,
-                        (long long)start) == SL_OK;
+    return sl_redis_key(out, KEY_MAX, redis, "%s:{%s:%s}:%lld", what,
+                        sl_limits__scope_names[s->kind], s->id, (long long)start) == SL_OK;
 }
 
 double
@@ -745,8 +709,8 @@ send_admission(struct admission *a)
     struct sl_limits *l = r->limits;
     struct sl_redis *redis = r->worker->redis;
     size_t n = l->n;
-    char (*keys)[KEY_MAX] = sl_xcalloc(4 * n + 1, KEY_MAX);
-    char (*nums)[32] = sl_xcalloc(7 * n + 4, 32);
+    char(*keys)[KEY_MAX] = sl_xcalloc(4 * n + 1, KEY_MAX);
+    char(*nums)[32] = sl_xcalloc(7 * n + 4, 32);
     struct sl_redis_str key_refs[4 * SL_SCOPE_COUNT];
     struct sl_redis_str args[4 + 7 * SL_SCOPE_COUNT];
     uint64_t now = sl_wall_ms();
@@ -761,13 +725,13 @@ send_admission(struct admission *a)
     args[3] = SL_REDIS_CSTR(nums[2]);
     for (size_t i = 0; i < n; i++) {
         const struct sl_limits_scope *s = &l->scopes[i];
-        char (*v)[32] = nums + 3 + 7 * i;
+        char(*v)[32] = nums + 3 + 7 * i;
         int64_t ttl = 0;
 
-        if (!counter_key(keys[4 * i], redis, s, "req") ||
-            !counter_key(keys[4 * i + 1], redis, s, "tok") ||
-            !counter_key(keys[4 * i + 2], redis, s, "par") ||
-            !period_key(keys[4 * i + 3], redis, s, "spend", now, &ttl))
+        if (!sl_limits__counter_key(keys[4 * i], redis, s, "req") ||
+            !sl_limits__counter_key(keys[4 * i + 1], redis, s, "tok") ||
+            !sl_limits__counter_key(keys[4 * i + 2], redis, s, "par") ||
+            !sl_limits__period_key(keys[4 * i + 3], redis, s, "spend", now, &ttl))
             goto out;
         for (size_t k = 0; k < 4; k++)
             key_refs[4 * i + k] = SL_REDIS_CSTR(keys[4 * i + k]);
@@ -825,8 +789,8 @@ finish_scopes(struct admission *a)
         add_model_scope(l, SL_SCOPE_MODEL_PER_KEY, &a->rec.key_model_limits, a->rec.token,
                         r->model);
         if (a->rec.has_team && a->rec.team_id != NULL)
-            add_model_scope(l, SL_SCOPE_MODEL_PER_TEAM, &a->rec.team_model_limits,
-                            a->rec.team_id, r->model);
+            add_model_scope(l, SL_SCOPE_MODEL_PER_TEAM, &a->rec.team_model_limits, a->rec.team_id,
+                            r->model);
     }
     if (cfg->global_max_parallel_requests >= 0) {
         struct sl_limits_scope *s = add_scope(l, SL_SCOPE_GLOBAL, NULL, "gateway", NULL);
@@ -878,8 +842,8 @@ dup_or_null(const char *s)
 }
 
 /* Copies at most `max` bytes of `len` bytes at `data` into a new NUL-terminated string. */
-static char *
-dup_capped(const char *data, size_t len, size_t max)
+char *
+sl_limits__dup_capped(const char *data, size_t len, size_t max)
 {
     size_t n = len < max ? len : max;
     char *out = sl_xmalloc(n + 1);
@@ -911,9 +875,9 @@ keep_event_facts(struct sl_request *r, struct sl_limits *l, const struct sl_auth
     if (salen > 0 && h2o_socket_getnumerichost((struct sockaddr *)&sa, salen, host) != SIZE_MAX)
         l->client_ip = sl_xstrdup(host);
     if (header_value(req, "user-agent", &ua, &ua_len))
-        l->user_agent = dup_capped(ua, ua_len, UA_MAX);
+        l->user_agent = sl_limits__dup_capped(ua, ua_len, UA_MAX);
     if (cfg->store_prompts_in_spend_logs && req->entity.base != NULL)
-        l->request_body = dup_capped(req->entity.base, req->entity.len, BODY_MAX);
+        l->request_body = sl_limits__dup_capped(req->entity.base, req->entity.len, BODY_MAX);
 }
 
 void
@@ -941,7 +905,7 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
     l->free_group = group_is_free(group);
     keep_event_facts(r, l, rec);
     if (has_end_user)
-        l->end_user = dup_capped(end_user, end_user_len, SL_END_USER_ID_MAX);
+        l->end_user = sl_limits__dup_capped(end_user, end_user_len, SL_END_USER_ID_MAX);
 
     /* The master key without an end user or a global cap has no scope: only its spend event
      * is owed. */
@@ -972,346 +936,6 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
         sl_end_user_lookup(w, a->end_user, end_user_len, on_end_user, a);
     else
         on_end_user(SL_END_USER_NOT_FOUND, NULL, a);
-}
-
-/* ---------------------------------------------------------------- settlement */
-
-/* What a settle reply needs once the request may be gone. */
-struct settlement {
-    char names[SL_SCOPE_COUNT][SL_LIMITS_ID_MAX + 32];
-    size_t n;
-    int64_t max_len;
-    char request_id[40];
-};
-
-/* 1 while the spend stream is at its cap, so old events are being dropped. */
-static atomic_int stream_full;
-
-static void
-log_crossed(const char *call_id, const char *name)
-{
-    if (soft_metric != NULL)
-        sl_metrics_counter_add(soft_metric, (const char *const[]){name}, 1);
-    sl_log(SL_LOG_WARN, call_id, "limits.soft_budget_crossed", SL_LOG_STR("scope", name),
-           SL_LOG_STR("message", "the spend of this period reached the soft budget"));
-}
-
-static void
-event_lost(const char *call_id, const char *why)
-{
-    if (lost_metric != NULL)
-        sl_metrics_counter_add(lost_metric, NULL, 1);
-    sl_log(SL_LOG_WARN, call_id, "spend.event_lost", SL_LOG_STR("reason", why),
-           SL_LOG_STR("message", "the request's spend event could not be written to Redis, so "
-                                 "it will be missing from spend_logs"));
-}
-
-/* Logs once each way when the stream reaches its cap, where the coordinator's lag drops
- * events, and when it falls below it again. */
-static void
-watch_stream(long long length, int64_t max_len)
-{
-    int full = length >= max_len;
-
-    atomic_store(&stream_length, length);
-    if (atomic_exchange(&stream_full, full) == full)
-        return;
-    if (full)
-        sl_log(SL_LOG_ERROR, NULL, "spend.stream_full", SL_LOG_INT("length", length),
-               SL_LOG_STR("message", "the spend event stream reached "
-                                     "general_settings.spend_events_max_len: the oldest events "
-                                     "are dropped until sluice-coordinator catches up"));
-    else
-        sl_log(SL_LOG_INFO, NULL, "spend.stream_below_cap", SL_LOG_INT("length", length));
-}
-
-static void
-on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply *reply,
-                void *privdata)
-{
-    struct settlement *s = privdata;
-
-    (void)redis;
-    if (status != SL_OK || reply->type != REDIS_REPLY_ARRAY) {
-        const char *why = status != SL_OK                    ? sl_status_str(status)
-                          : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                             : "unexpected reply";
-
-        sl_log(SL_LOG_WARN, s->request_id, "limits.settle_failed", SL_LOG_STR("message", why));
-        event_lost(s->request_id, why);
-        if (status != SL_OK)
-            set_degraded(1, sl_status_str(status));
-        free(s);
-        return;
-    }
-    set_degraded(0, NULL);
-    for (size_t i = 0; i < reply->elements && i < s->n; i++)
-        if (reply_int(reply->element[i]) == 1)
-            log_crossed(s->request_id, s->names[i]);
-    if (reply->elements == s->n + 1 && reply_int(reply->element[s->n]) >= 0)
-        watch_stream(reply_int(reply->element[s->n]), s->max_len);
-    free(s);
-}
-
-/* Returns the tokens a tpm_limit counts for the request's usage. */
-static int64_t
-limited_tokens(const struct sl_config *cfg, const struct sl_request *r)
-{
-    const struct sl_usage *u = &r->usage;
-    int64_t input = u->prompt_tokens - u->cached_tokens;
-
-    if (!u->present || r->cache_hit)
-        return 0;
-    if (input < 0)
-        input = 0;
-    switch (cfg->token_rate_limit_type) {
-    case SL_TOKENS_INPUT:
-        return input;
-    case SL_TOKENS_OUTPUT:
-        return u->completion_tokens;
-    case SL_TOKENS_TOTAL:
-        break;
-    }
-    return input + u->completion_tokens;
-}
-
-/* Returns 0 when the deployment that served the request has no price for its model. */
-static int
-request_priced(const struct sl_request *r)
-{
-    struct sl_cost_prices p;
-
-    return r->deployment == NULL || sl_cost_prices(r->deployment, &p);
-}
-
-static double
-request_cost(const struct sl_request *r)
-{
-    struct sl_cost_tokens t;
-
-    if (!r->usage.present || r->cache_hit || r->deployment == NULL)
-        return 0.0;
-    t.prompt = r->usage.prompt_tokens;
-    t.completion = r->usage.completion_tokens;
-    return sl_cost_of(r->deployment, &t);
-}
-
-static void
-settle_in_memory(struct sl_request *r, int64_t tokens, double cost)
-{
-    struct sl_limits *l = r->limits;
-    int64_t per_scope[SL_SCOPE_COUNT];
-    unsigned crossed;
-
-    for (size_t i = 0; i < l->n; i++)
-        per_scope[i] = l->scopes[i].tpm >= 0 ? tokens : -1;
-    crossed = sl_limits_local_settle(l, sl_wall_ms(), per_scope, cost);
-    for (size_t i = 0; i < l->n; i++)
-        if (crossed & (1u << i))
-            log_crossed(r->call_id, scope_names[l->scopes[i].kind]);
-}
-
-static const char *
-call_type_of(const struct sl_request *r)
-{
-    if (r->ctx.inbound == SL_FORMAT_ANTHROPIC)
-        return "anthropic_messages";
-    switch (r->ctx.kind) {
-    case SL_KIND_COMPLETION:
-        return "atext_completion";
-    case SL_KIND_EMBEDDING:
-        return "aembedding";
-    case SL_KIND_COUNT_TOKENS:
-        return "count_tokens";
-    case SL_KIND_CHAT:
-        break;
-    }
-    return "acompletion";
-}
-
-/* Fills `ev` with borrowed strings of `r`; nothing in it is owned. */
-static void
-build_event(const struct sl_request *r, double cost, int priced, uint64_t now,
-            struct sl_spend_event *ev, char *api_base, size_t api_base_size)
-{
-    const struct sl_limits *l = r->limits;
-    const struct sl_deployment *d = r->deployment;
-    const struct sl_usage *u = &r->usage;
-
-    memset(ev, 0, sizeof(*ev));
-    ev->request_id = (char *)l->request_id;
-    ev->call_type = (char *)call_type_of(r);
-    ev->start_ms = (int64_t)r->start_wall_ms;
-    ev->end_ms = (int64_t)now;
-    ev->first_byte_ms = (int64_t)r->first_byte_wall_ms;
-    ev->key_hash = l->key_hash;
-    ev->key_alias = l->key_alias;
-    ev->user_id = l->user_id;
-    ev->team_id = l->team_id;
-    ev->org_id = l->org_id;
-    ev->end_user = l->end_user;
-    ev->model_group = r->model;
-    if (d != NULL) {
-        ev->model = d->model;
-        ev->model_id = d->id;
-        ev->provider = d->provider;
-        if (d->api_base != NULL) {
-            snprintf(api_base, api_base_size, "%.*s", (int)strcspn(d->api_base, "?"),
-                     d->api_base);
-            ev->api_base = api_base;
-        }
-    }
-    if (u->present && !r->cache_hit) {
-        ev->prompt_tokens = u->prompt_tokens;
-        ev->completion_tokens = u->completion_tokens;
-        ev->cached_tokens = u->cached_tokens;
-        ev->cache_creation_tokens = u->cache_creation_tokens;
-    }
-    ev->cost = cost;
-    ev->priced = priced;
-    ev->http_status = r->client_gone && r->status == 0 ? 499 : r->status;
-    ev->success = ev->http_status >= 200 && ev->http_status < 300 && !r->client_gone;
-    ev->cache_hit = r->cache_hit;
-    ev->client_ip = l->client_ip;
-    ev->user_agent = l->user_agent;
-    ev->request_body = l->request_body;
-    ev->response_body = l->response_body;
-    for (size_t i = 0; i < l->n && ev->n_periods < SL_SPEND_EVENT_MAX_PERIODS; i++) {
-        const struct sl_limits_scope *s = &l->scopes[i];
-        struct sl_spend_period *p = &ev->periods[ev->n_periods];
-
-        if (!s->count_spend)
-            continue;
-        p->scope = (char *)scope_names[s->kind];
-        p->id = (char *)s->id;
-        p->start_s = s->has_period ? sl_budget_period(&s->period, (int64_t)(now / 1000), NULL)
-                                   : 0;
-        ev->n_periods++;
-    }
-}
-
-void
-sl_limits_settle(struct sl_request *r)
-{
-    struct sl_limits *l = r->limits;
-    struct sl_worker *w = r->worker;
-    const struct sl_config *cfg = &w->gw->cfg;
-    int64_t tokens;
-    double cost;
-    uint64_t now = sl_wall_ms();
-    char (*keys)[KEY_MAX];
-    char (*nums)[32];
-    struct sl_redis_str *key_refs;
-    struct sl_redis_str *args;
-    struct sl_spend_event ev;
-    struct sl_buf blob;
-    char api_base[512];
-    struct settlement *s;
-    size_t n;
-    enum sl_status rc = SL_ERR_INVALID;
-
-    if (l == NULL || !l->admitted)
-        return;
-    l->admitted = 0;
-    tokens = limited_tokens(cfg, r);
-    cost = request_cost(r);
-    if (l->in_memory || w->redis == NULL || w->limits == NULL || w->limits->settle == NULL) {
-        settle_in_memory(r, tokens, cost);
-        return;
-    }
-
-    n = l->n;
-    keys = sl_xcalloc(4 * n + 1, KEY_MAX);
-    nums = sl_xcalloc(5 * n + 4, 32);
-    key_refs = sl_xcalloc(4 * n + 1, sizeof(*key_refs));
-    args = sl_xcalloc(6 + 5 * n, sizeof(*args));
-    s = sl_xcalloc(1, sizeof(*s));
-    sl_buf_init(&blob, 0);
-    build_event(r, cost, request_priced(r), now, &ev, api_base, sizeof(api_base));
-    sl_spend_event_encode(&ev, &blob);
-    snprintf(nums[0], 32, "%llu", (unsigned long long)now);
-    snprintf(nums[1], 32, "%.17g", cost);
-    snprintf(nums[2], 32, "%zu", n);
-    snprintf(nums[3], 32, "%lld", (long long)cfg->spend_events_max_len);
-    args[0] = SL_REDIS_CSTR(nums[0]);
-    args[1] = SL_REDIS_CSTR(l->request_id);
-    args[2] = SL_REDIS_CSTR(nums[1]);
-    args[3] = SL_REDIS_CSTR(nums[2]);
-    /* The bodies in an event are capped far below the decoder's limit, so this only guards
-     * against a future field: the spend still counts in every scope. */
-    if (blob.len > SL_SPEND_EVENT_MAX_BYTES) {
-        event_lost(l->request_id, "the event is over SL_SPEND_EVENT_MAX_BYTES");
-        args[4] = SL_REDIS_CSTR("");
-    } else {
-        args[4] = (struct sl_redis_str){blob.data, blob.len};
-    }
-    args[5] = SL_REDIS_CSTR(nums[3]);
-    for (size_t i = 0; i < n; i++) {
-        const struct sl_limits_scope *sc = &l->scopes[i];
-        char (*v)[32] = nums + 4 + 5 * i;
-        int64_t ttl = 0;
-
-        if (!counter_key(keys[4 * i], w->redis, sc, "tok") ||
-            !counter_key(keys[4 * i + 1], w->redis, sc, "par") ||
-            !period_key(keys[4 * i + 2], w->redis, sc, "spend", now, &ttl) ||
-            !period_key(keys[4 * i + 3], w->redis, sc, "soft", now, NULL))
-            goto out;
-        for (size_t k = 0; k < 4; k++)
-            key_refs[4 * i + k] = SL_REDIS_CSTR(keys[4 * i + k]);
-        snprintf(v[0], 32, "%lld", (long long)(sc->tpm >= 0 ? tokens : -1));
-        snprintf(v[1], 32, "%d", sc->parallel >= 0);
-        snprintf(v[2], 32, "%d", sc->count_spend);
-        snprintf(v[3], 32, "%.17g", isnan(sc->soft_budget) ? -1.0 : sc->soft_budget);
-        snprintf(v[4], 32, "%lld", (long long)ttl);
-        for (size_t k = 0; k < 5; k++)
-            args[6 + 5 * i + k] = SL_REDIS_CSTR(v[k]);
-        snprintf(s->names[i], sizeof(s->names[i]), "%s", scope_names[sc->kind]);
-    }
-    if (sl_redis_key(keys[4 * n], KEY_MAX, w->redis, "spend:events") != SL_OK)
-        goto out;
-    key_refs[4 * n] = SL_REDIS_CSTR(keys[4 * n]);
-    s->n = n;
-    s->max_len = cfg->spend_events_max_len;
-    snprintf(s->request_id, sizeof(s->request_id), "%s", l->request_id);
-    rc = sl_redis_eval(w->redis, w->limits->settle, 4 * n + 1, key_refs, 6 + 5 * n, args,
-                       on_settle_reply, s);
-out:
-    if (rc != SL_OK) {
-        free(s);
-        event_lost(l->request_id, "Redis is not connected");
-        settle_in_memory(r, tokens, cost);
-    }
-    sl_buf_dispose(&blob);
-    free(keys);
-    free(nums);
-    free(key_refs);
-    free(args);
-}
-
-void
-sl_limits_whole_response(struct sl_request *r, const char *body, size_t len)
-{
-    struct sl_limits *l = r->limits;
-    double cost = request_cost(r);
-    char value[32];
-
-    if (cost > 0) {
-        sl_limits_format_money(cost, value);
-        sl_request_add_header(r, "x-litellm-response-cost", value);
-    }
-    if (l == NULL)
-        return;
-    for (size_t i = 0; i < l->n; i++) {
-        const struct sl_limits_scope *s = &l->scopes[i];
-
-        /* The key's spend is known only when admission read it for a budget. */
-        if (s->kind == SL_SCOPE_API_KEY && (!isnan(s->max_budget) || !isnan(s->soft_budget))) {
-            sl_limits_format_money(s->spend + cost, value);
-            sl_request_add_header(r, "x-litellm-key-spend", value);
-        }
-    }
-    if (r->worker->gw->cfg.store_prompts_in_spend_logs && l->response_body == NULL)
-        l->response_body = dup_capped(body, len, BODY_MAX);
 }
 
 /* ---------------------------------------------------------------- per worker */
