@@ -16,14 +16,14 @@
 #include "gateway/mgmt/routes.h"
 #include "gateway/mgmt/spend_sql.h"
 
-/* Rows per page of /spend/logs and /spend/logs/v2 unless page_size says otherwise. */
+/* Default and maximum page_size of /spend/logs and /spend/logs/v2. */
 #define SPEND_PAGE_SIZE_DEFAULT 100L
 #define SPEND_PAGE_SIZE_MAX     1000L
 /* Highest page number; it keeps the row offset far from overflow. */
 #define SPEND_PAGE_MAX 1000000L
-/* Longest date range of a daily summary, about 10 years, which bounds its size. */
+/* Maximum date range of a daily summary (about 10 years), which bounds its size. */
 #define SPEND_SUMMARY_MAX_DAYS 3660L
-/* Most keys or models one /global/spend/keys or /global/spend/models call returns. */
+/* Maximum keys or models one /global/spend/keys or /global/spend/models call returns. */
 #define SPEND_TOP_MAX 1000L
 /* Length of a normalized timestamp: "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM". */
 #define SPEND_TIME_MAX 40
@@ -210,7 +210,7 @@ read_params(struct sl_request *r, struct spend_params *p, int dates_required)
     return 1;
 }
 
-/* Fills `f` from `p`; a caller who is not an admin sees only their own rows. */
+/* Fills `f` from `p`. A caller who is not an admin is limited to their own rows. */
 static void
 filter_from(struct sl_spend_filter *f, const struct spend_params *p,
             const struct sl_mgmt_caller *caller)

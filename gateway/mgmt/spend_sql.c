@@ -82,8 +82,8 @@ sl_spend_sql_filtered(struct sl_mgmt_sql *q, const struct sl_spend_filter *f)
             sl_mgmt_append(q, " + interval '1 day'");
     }
     if (f->last_30_days)
-        sl_mgmt_append(q, " AND s.start_time >= (((now() AT TIME ZONE 'UTC')::date - 30)::timestamp "
-                          "AT TIME ZONE 'UTC')");
+        sl_mgmt_append(q, " AND s.start_time >= (((now() AT TIME ZONE 'UTC')::date - 30)"
+                          "::timestamp AT TIME ZONE 'UTC')");
     if (f->owner_id != NULL) {
         /* A key's rows stay its user's after the key moved or was deleted, because the row
          * records the user it was charged to. */
@@ -163,7 +163,8 @@ append_daily_report(struct sl_mgmt_sql *q, const char *column, const char *join,
                     column, join);
     sl_mgmt_append(q, "a AS (SELECT day, who, sum(spend) AS total, jsonb_agg(jsonb_build_object("
                       "'model', model, 'api_key', api_key, 'spend', spend, 'total_tokens', tokens) "
-                      "ORDER BY spend DESC, model, api_key) AS metadata FROM g GROUP BY day, who) ");
+                      "ORDER BY spend DESC, model, api_key) AS metadata FROM g "
+                      "GROUP BY day, who) ");
     sl_mgmt_appendf(q,
                     "SELECT COALESCE(jsonb_agg(x.o ORDER BY x.day), '[]') FROM (SELECT day, "
                     "jsonb_build_object('group_by_day', " ISO_UTC("day::timestamp AT TIME ZONE "
