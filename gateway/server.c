@@ -57,6 +57,8 @@ static const struct route routes[] = {
     {"/customer/", sl_handle_mgmt},
     {"/end_user/", sl_handle_mgmt},
     {"/cache/", sl_handle_mgmt},
+    {"/spend/", sl_handle_mgmt},
+    {"/global/spend", sl_handle_mgmt},
     {"/model/", sl_handle_model},
     {"/v1/model/info", sl_handle_model},
     {"/", sl_handle_not_found},

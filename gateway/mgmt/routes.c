@@ -13,6 +13,7 @@ const struct sl_mgmt_route *const sl_mgmt_route_tables[] = {
     sl_mgmt_team_routes,
     sl_mgmt_user_routes,
     sl_mgmt_cache_routes,
+    sl_mgmt_spend_routes,
     NULL,
 };
 

@@ -15,6 +15,7 @@ extern const struct sl_mgmt_route sl_mgmt_budget_routes[];
 extern const struct sl_mgmt_route sl_mgmt_customer_routes[];
 extern const struct sl_mgmt_route sl_mgmt_model_routes[];
 extern const struct sl_mgmt_route sl_mgmt_cache_routes[];
+extern const struct sl_mgmt_route sl_mgmt_spend_routes[];
 
 /* Every table, ending with NULL. */
 extern const struct sl_mgmt_route *const sl_mgmt_route_tables[];
