@@ -28,9 +28,10 @@
 
 /* The due periods bound into the reset statement as three parallel arrays. */
 struct due_periods {
-    struct sl_buf durations; /* text[] literal: {1d,30d} */
-    struct sl_buf starts;    /* bigint[] literal of period starts, Unix seconds */
-    struct sl_buf ends;      /* bigint[] literal of period ends (the next reset) */
+    /* Array literals without their closing brace until close_literals() adds it. */
+    struct sl_buf durations; /* text[]: {1d,30d} */
+    struct sl_buf starts;    /* bigint[] of period starts, Unix seconds */
+    struct sl_buf ends;      /* bigint[] of period ends (the next reset) */
     size_t n;
     size_t skipped_budgets; /* due budgets whose duration the parser rejects */
 };
@@ -96,9 +97,13 @@ static const char RESET_SQL[] =
 static void
 due_periods_init(struct due_periods *p)
 {
+    /* max_len 0 caps the buffers at SIZE_MAX / 2, far beyond these lists, so appends succeed. */
     sl_buf_init(&p->durations, 0);
     sl_buf_init(&p->starts, 0);
     sl_buf_init(&p->ends, 0);
+    (void)sl_buf_append_str(&p->durations, "{");
+    (void)sl_buf_append_str(&p->starts, "{");
+    (void)sl_buf_append_str(&p->ends, "{");
     p->n = 0;
     p->skipped_budgets = 0;
 }
@@ -120,11 +125,18 @@ due_periods_add(struct due_periods *p, const char *duration, int64_t start_s, in
 {
     const char *sep = p->n == 0 ? "" : ",";
 
-    /* max_len 0 caps the buffers at SIZE_MAX / 2, far beyond these lists, so appends succeed. */
     (void)sl_buf_printf(&p->durations, "%s%s", sep, duration);
     (void)sl_buf_printf(&p->starts, "%s%" PRId64, sep, start_s);
     (void)sl_buf_printf(&p->ends, "%s%" PRId64, sep, end_s);
     p->n++;
+}
+
+static void
+close_literals(struct due_periods *p)
+{
+    (void)sl_buf_append_str(&p->durations, "}");
+    (void)sl_buf_append_str(&p->starts, "}");
+    (void)sl_buf_append_str(&p->ends, "}");
 }
 
 /* Lists the durations of the due budgets and computes the period of `now_s` for each. */
@@ -166,9 +178,6 @@ static enum sl_status
 run_reset(PGconn *conn, const char *now_text, struct due_periods *due, struct reset_counts *out,
           struct sl_errbuf *err)
 {
-    struct sl_buf durations = {0};
-    struct sl_buf starts = {0};
-    struct sl_buf ends = {0};
     const char *params[4];
     PGresult *res = NULL;
     enum sl_status rc;
@@ -183,15 +192,10 @@ run_reset(PGconn *conn, const char *now_text, struct due_periods *due, struct re
         &out->end_users,
     };
 
-    sl_buf_init(&durations, 0);
-    sl_buf_init(&starts, 0);
-    sl_buf_init(&ends, 0);
-    (void)sl_buf_printf(&durations, "{%s}", due->durations.data);
-    (void)sl_buf_printf(&starts, "{%s}", due->starts.data);
-    (void)sl_buf_printf(&ends, "{%s}", due->ends.data);
-    params[0] = durations.data;
-    params[1] = starts.data;
-    params[2] = ends.data;
+    close_literals(due);
+    params[0] = due->durations.data;
+    params[1] = due->starts.data;
+    params[2] = due->ends.data;
     params[3] = now_text;
 
     rc = sl_pg_exec_sync(conn, RESET_SQL, 4, params, &res, err);
@@ -208,9 +212,6 @@ run_reset(PGconn *conn, const char *now_text, struct due_periods *due, struct re
 
 out:
     PQclear(res);
-    sl_buf_dispose(&durations);
-    sl_buf_dispose(&starts);
-    sl_buf_dispose(&ends);
     return rc;
 }
 
