@@ -154,6 +154,8 @@ struct sl_config {
     int allow_requests_on_db_unavailable; /* 0 or 1 */
     int store_model_in_db;                /* 0 or 1: writes to /model/ routes are allowed */
     double model_reload_interval_s;       /* seconds between reloads of the models table */
+    double spend_logs_retention_period_s;   /* seconds; NAN: spend logs are kept for ever */
+    double spend_logs_retention_interval_s; /* seconds between retention runs */
 
     /* litellm_settings */
     struct sl_strlist callbacks;

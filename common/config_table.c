@@ -100,6 +100,17 @@ const struct sl_config_option sl_config__options[] = {
      .max = DAY_S,
      .doc = "How often each worker reloads the models table, besides the reload that a "
             "write to the /model/ routes announces over Redis."},
+    {"general_settings.maximum_spend_logs_retention_period",
+     GLOBAL(spend_logs_retention_period_s), .type = SL_CONFIG_T_DURATION, .min = 3600,
+     .max = 36500 * DAY_S,
+     .doc = "Age after which the coordinator deletes spend log rows, e.g. \"30d\" (30 days of "
+            "86400 s); unset keeps them for ever. Daily spend totals are kept. At least 1 h, so "
+            "a number written without a unit cannot delete recent rows."},
+    {"general_settings.maximum_spend_logs_retention_interval",
+     GLOBAL(spend_logs_retention_interval_s), .type = SL_CONFIG_T_DURATION, .def = "1h",
+     .min = 60, .max = 7 * DAY_S,
+     .doc = "How often the coordinator deletes expired spend log rows. LiteLLM's default is 1 d; "
+            "hourly runs stay short, because one run deletes for about 2 s at most."},
 
     /* litellm_settings */
     {"litellm_settings.callbacks", GLOBAL(callbacks), .type = SL_CONFIG_T_STRLIST,
