@@ -110,8 +110,8 @@ parse_time(const char *s, char out[SPEND_TIME_MAX + 1], int *date_only, long *da
     char frac[8] = "";
     char zone[8] = "+00:00";
 
-    if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &month) ||
-        *p++ != '-' || !read_digits(&p, 2, &mday))
+    if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &month) || *p++ != '-' ||
+        !read_digits(&p, 2, &mday))
         return 0;
     if (year < 1 || month < 1 || month > 12 || mday < 1 || mday > days_in_month(year, month))
         return 0;
@@ -140,13 +140,14 @@ parse_time(const char *s, char out[SPEND_TIME_MAX + 1], int *date_only, long *da
             if (!read_digits(&p, 2, &zh) || *p++ != ':' || !read_digits(&p, 2, &zm) || zh > 14 ||
                 zm > 59)
                 return 0;
-            snprintf(zone, sizeof(zone), "%c%02d:%02d", sign, zh, zm);
+            snprintf(zone, sizeof(zone), "%c%02u:%02u", sign, (unsigned)zh % 100u,
+                     (unsigned)zm % 100u);
         }
         if (*p != '\0')
             return 0;
     }
-    snprintf(out, SPEND_TIME_MAX + 1, "%04d-%02d-%02dT%02d:%02d:%02d%s%s", year, month, mday,
-             hour, minute, second, frac, zone);
+    snprintf(out, SPEND_TIME_MAX + 1, "%04d-%02d-%02dT%02d:%02d:%02d%s%s", year, month, mday, hour,
+             minute, second, frac, zone);
     *day = days_from_civil(year, month, mday);
     return 1;
 }
