@@ -933,12 +933,18 @@ static double
 request_cost(const struct sl_request *r)
 {
     struct sl_cost_tokens t;
+    double cost;
 
     if (!r->usage.present || r->cache_hit || r->deployment == NULL)
         return 0.0;
     t.prompt = r->usage.prompt_tokens;
     t.completion = r->usage.completion_tokens;
-    return sl_cost_of(r->deployment, &t);
+    t.cached = r->usage.cached_tokens;
+    t.cache_creation = r->usage.cache_creation_tokens;
+    t.reasoning = r->usage.reasoning_tokens;
+    t.embedding = r->ctx.kind == SL_KIND_EMBEDDING;
+    sl_cost_compute(r->deployment, &t, &cost);
+    return cost;
 }
 
 static void

@@ -88,6 +88,10 @@ struct sl_usage {
     int64_t total_tokens;
     int64_t cached_tokens;         /* prompt tokens read from the provider's cache */
     int64_t cache_creation_tokens; /* prompt tokens written to the provider's cache */
+    int64_t reasoning_tokens;      /* completion tokens spent on reasoning (a part of them) */
+    /* 1: the provider reported no usage, so the counts are estimates from text lengths
+     * (sl_usage_estimate) */
+    int estimated;
 };
 
 /* Maximum number of choices (`n`) whose finish_reason a stream tracks. */
