@@ -88,6 +88,15 @@ enum sl_cache_mode {
 /* Maximum length of litellm_settings.cache_params.namespace, in bytes. */
 #define SL_CONFIG_CACHE_NAMESPACE_MAX 256
 
+/* Prices of one model in USD per token, each NAN when unset. */
+struct sl_token_prices {
+    double input;          /* input_cost_per_token */
+    double output;         /* output_cost_per_token */
+    double cache_read;     /* cache_read_input_token_cost */
+    double cache_creation; /* cache_creation_input_token_cost */
+    double reasoning;      /* output_cost_per_reasoning_token */
+};
+
 /* One entry of model_list: a deployment of a model group. */
 struct sl_deployment {
     char *id;             /* model_info.id, else sl_config_deployment_id(); never NULL */
@@ -112,6 +121,9 @@ struct sl_deployment {
     int64_t max_parallel_requests;
     double input_cost_per_token;  /* USD per token, NAN when unset */
     double output_cost_per_token; /* USD per token, NAN when unset */
+    double cache_read_input_token_cost;     /* USD per token, NAN when unset */
+    double cache_creation_input_token_cost; /* USD per token, NAN when unset */
+    double output_cost_per_reasoning_token; /* USD per token, NAN when unset */
     struct sl_header *extra_headers;
     size_t n_extra_headers;
     char *region_name;
@@ -128,6 +140,7 @@ struct sl_deployment {
     /* model_info */
     char *mode; /* e.g. "chat"; NULL when unset */
     char *base_model;
+    struct sl_token_prices info_prices; /* model_info's prices: litellm_params' take precedence */
     struct sl_strlist access_groups;
 };
 
@@ -173,6 +186,8 @@ struct sl_config {
     int drop_params;
     int turn_off_message_logging;
     int json_logs;
+    /* Price file overlaid on the embedded table at startup (see common/cost.h); NULL: none */
+    char *model_cost_map_path;
     int cache; /* 0 or 1 */
     enum sl_cache_type cache_type;
     char *cache_host;

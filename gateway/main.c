@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/cost.h"
 #include "common/redis.h"
 #include "common/schema.h"
 #include "common/log.h"
@@ -225,7 +226,8 @@ main(int argc, char **argv)
     sl_log_init("gateway");
 
     if (sl_config_load(opts.config, &gw->cfg, &err) != SL_OK ||
-        check_deployments(&gw->cfg, &err) != SL_OK || check_stores(gw, &err) != SL_OK) {
+        check_deployments(&gw->cfg, &err) != SL_OK || check_stores(gw, &err) != SL_OK ||
+        sl_cost_table_load(gw->cfg.model_cost_map_path, &err) != SL_OK) {
         sl_log(SL_LOG_ERROR, NULL, "config.invalid", SL_LOG_STR("message", err.msg));
         return 1;
     }

@@ -301,6 +301,10 @@ end_stream(struct sl_request *r)
     start_client_stream(r);
     sl_buf_init(&frames, 0);
     r->format->stream_end(&r->ctx, &r->format_state, r->ctx.native, &r->usage, &frames);
+    /* The client gets only what the provider reported, but limits and spend count the
+     * estimate. NOTE: only the OpenAI families count generated text in st.generated_chars.
+     * The others always send usage in their streams, or their estimate is of the prompt. */
+    sl_usage_estimate(&r->usage, sl_usage_request_chars(r->ctx.body), r->st.generated_chars);
     sl_request_write(r, frames.data, frames.len);
     sl_cache_frames(r, frames.data, frames.len);
     sl_cache_stream_done(r);

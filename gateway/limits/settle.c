@@ -160,25 +160,30 @@ limited_tokens(const struct sl_config *cfg, const struct sl_request *r)
     return input + u->completion_tokens;
 }
 
-/* Returns 0 when the deployment that served the request has no price for its model. */
-static int
-request_priced(const struct sl_request *r)
-{
-    struct sl_cost_prices p;
-
-    return r->deployment == NULL || sl_cost_prices(r->deployment, &p);
-}
-
+/* Returns the request's cost in USD, and in `*priced` 0 when the deployment that served it
+ * has no price for its model (the cost is then 0). */
 static double
-request_cost(const struct sl_request *r)
+request_cost(const struct sl_request *r, int *priced)
 {
     struct sl_cost_tokens t;
+    double cost = 0.0;
+    int known;
 
-    if (!r->usage.present || r->cache_hit || r->deployment == NULL)
+    if (!r->usage.present || r->cache_hit || r->deployment == NULL) {
+        if (priced != NULL)
+            *priced = 1;
         return 0.0;
+    }
     t.prompt = r->usage.prompt_tokens;
     t.completion = r->usage.completion_tokens;
-    return sl_cost_of(r->deployment, &t);
+    t.cached = r->usage.cached_tokens;
+    t.cache_creation = r->usage.cache_creation_tokens;
+    t.reasoning = r->usage.reasoning_tokens;
+    t.embedding = r->ctx.kind == SL_KIND_EMBEDDING;
+    known = sl_cost_compute(r->deployment, &t, &cost);
+    if (priced != NULL)
+        *priced = known;
+    return cost;
 }
 
 static void
@@ -250,6 +255,8 @@ build_event(const struct sl_request *r, double cost, int priced, uint64_t now,
         ev->completion_tokens = u->completion_tokens;
         ev->cached_tokens = u->cached_tokens;
         ev->cache_creation_tokens = u->cache_creation_tokens;
+        ev->reasoning_tokens = u->reasoning_tokens;
+        ev->usage_estimated = u->estimated;
     }
     ev->cost = cost;
     ev->priced = priced;
@@ -291,13 +298,14 @@ sl_limits_settle(struct sl_request *r)
     char api_base[512];
     struct settlement *s;
     size_t n;
+    int priced = 1;
     enum sl_status rc = SL_ERR_INVALID;
 
     if (l == NULL || !l->admitted)
         return;
     l->admitted = 0;
     tokens = limited_tokens(cfg, r);
-    cost = request_cost(r);
+    cost = request_cost(r, &priced);
     if (l->in_memory || w->redis == NULL || w->limits == NULL || w->limits->settle == NULL) {
         settle_in_memory(r, tokens, cost);
         return;
@@ -310,7 +318,7 @@ sl_limits_settle(struct sl_request *r)
     args = sl_xcalloc(6 + 5 * n, sizeof(*args));
     s = sl_xcalloc(1, sizeof(*s));
     sl_buf_init(&blob, 0);
-    build_event(r, cost, request_priced(r), now, &ev, api_base, sizeof(api_base));
+    build_event(r, cost, priced, now, &ev, api_base, sizeof(api_base));
     sl_spend_event_encode(&ev, &blob);
     snprintf(nums[0], 32, "%llu", (unsigned long long)now);
     snprintf(nums[1], 32, "%.17g", cost);
@@ -375,7 +383,7 @@ void
 sl_limits_whole_response(struct sl_request *r, const char *body, size_t len)
 {
     struct sl_limits *l = r->limits;
-    double cost = request_cost(r);
+    double cost = request_cost(r, NULL);
     char value[32];
 
     if (cost > 0) {

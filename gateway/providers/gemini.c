@@ -670,6 +670,7 @@ read_usage_metadata(const cJSON *root, struct sl_usage *usage)
     usage->prompt_tokens = sl_usage_count(prompt);
     usage->completion_tokens = sl_usage_count(candidates) + thought_tokens;
     usage->cached_tokens = sl_usage_count(cached);
+    usage->reasoning_tokens = thought_tokens;
     usage->total_tokens = cJSON_IsNumber(total) ? sl_usage_count(total)
                                                 : usage->prompt_tokens + usage->completion_tokens;
     return thought_tokens;

@@ -225,6 +225,9 @@ sl_openai_read_usage(const cJSON *root, struct sl_usage *usage)
     read_tokens(cJSON_GetObjectItemCaseSensitive(u, "total_tokens"), &usage->total_tokens);
     details = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
     read_tokens(cJSON_GetObjectItemCaseSensitive(details, "cached_tokens"), &usage->cached_tokens);
+    details = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
+    read_tokens(cJSON_GetObjectItemCaseSensitive(details, "reasoning_tokens"),
+                &usage->reasoning_tokens);
 }
 
 cJSON *
@@ -342,6 +345,8 @@ sl_openai_translate_response(const struct sl_call_ctx *ctx, const char *body, si
         return SL_ERR_UPSTREAM_PROTO;
     }
     sl_openai_read_usage(root, usage);
+    /* Some OpenAI-compatible servers omit usage: estimate it so the call still counts. */
+    sl_usage_estimate(usage, sl_usage_request_chars(ctx->body), sl_usage_response_chars(root));
     cJSON_Delete(root);
     rc = sl_openai_set_model(body, len, ctx->requested_model, out, err);
     return rc == SL_OK ? SL_OK : SL_ERR_UPSTREAM_PROTO;
@@ -396,6 +401,7 @@ sl_openai_translate_event(const struct sl_call_ctx *ctx, struct sl_stream_state 
     }
 
     track_finish(st, root);
+    st->generated_chars += sl_usage_response_chars(root);
     sl_openai_read_usage(root, &st->usage);
 
     /* The usage chunk of a stream whose client did not request usage was requested by

@@ -88,6 +88,10 @@ struct sl_usage {
     int64_t total_tokens;
     int64_t cached_tokens;         /* prompt tokens read from the provider's cache */
     int64_t cache_creation_tokens; /* prompt tokens written to the provider's cache */
+    int64_t reasoning_tokens;      /* completion tokens spent on reasoning (a part of them) */
+    /* 1: the provider reported no usage, so the counts are estimates from text lengths
+     * (sl_usage_estimate) */
+    int estimated;
 };
 
 /* Maximum number of choices (`n`) whose finish_reason a stream tracks. */
@@ -99,6 +103,7 @@ struct sl_stream_state {
     int finish_count; /* distinct choice indexes that received a finish_reason */
     uint8_t finished[SL_STREAM_MAX_CHOICES];
     struct sl_usage usage;
+    int64_t generated_chars; /* bytes of generated text seen, for sl_usage_estimate() */
     /* A family's own translation state, created on first use; the relay calls family_free. */
     void *family;
     void (*family_free)(void *family);
@@ -160,6 +165,24 @@ struct sl_provider {
 /* Returns a token count read from a provider's JSON: 0 for a missing, negative or non-number
  * value, and at most 10^15, so later sums and int64_t conversions stay defined. */
 int64_t sl_usage_count(const cJSON *v);
+
+/* Characters per token assumed by estimates: about right for English text with OpenAI's
+ * tokenizers, an estimate for anything else. */
+#define SL_USAGE_CHARS_PER_TOKEN 4
+
+/* Returns the bytes of text a request sends: the string and text-part contents of
+ * `messages`, and `system`, `prompt` and `input` (a number in a token array counts as
+ * SL_USAGE_CHARS_PER_TOKEN bytes). Other members and images count nothing. */
+int64_t sl_usage_request_chars(const cJSON *body);
+
+/* Returns the bytes of generated text in a response or stream chunk in OpenAI's shape:
+ * choices[].message.content, choices[].delta.content and choices[].text. */
+int64_t sl_usage_response_chars(const cJSON *root);
+
+/* Fills `usage` with estimates when the provider reported none for a successful call:
+ * ceil(chars / SL_USAGE_CHARS_PER_TOKEN) prompt and completion tokens, with `present` and
+ * `estimated` set. Does nothing when usage->present is already set. */
+void sl_usage_estimate(struct sl_usage *usage, int64_t prompt_chars, int64_t completion_chars);
 
 /* Returns the family for a model prefix ("openai", "hosted_vllm", ...), or NULL. */
 const struct sl_provider *sl_provider_find(const char *prefix);

@@ -342,6 +342,7 @@ TEST(gemini_response_text_two_candidates)
     ASSERT_EQ(5, usage.completion_tokens);
     ASSERT_EQ(12, usage.total_tokens);
     ASSERT_EQ(3, usage.cached_tokens);
+    ASSERT_EQ(0, usage.reasoning_tokens);
 }
 
 TEST(gemini_response_function_calls)
@@ -351,6 +352,8 @@ TEST(gemini_response_function_calls)
     expect_response_golden("tools", &usage);
     ASSERT_EQ(12, usage.completion_tokens);
     ASSERT_EQ(32, usage.total_tokens);
+    /* thoughtsTokenCount is part of the completion and reported as reasoning. */
+    ASSERT_EQ(4, usage.reasoning_tokens);
 }
 
 TEST(gemini_response_prompt_blocked)

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/cost.h"
 #include "gateway/limits/limits.h"
 #include "tests/unit/test.h"
 
@@ -216,52 +215,6 @@ TEST(money_prints_like_python)
     ASSERT_STR_EQ("10.0", out);
     sl_limits_format_money(0.1 + 0.2, out);
     ASSERT_STR_EQ("0.30000000000000004", out);
-}
-
-static struct sl_deployment
-deployment(const char *provider_model, double in, double out)
-{
-    struct sl_deployment d;
-
-    memset(&d, 0, sizeof(d));
-    d.provider_model = (char *)provider_model;
-    d.input_cost_per_token = in;
-    d.output_cost_per_token = out;
-    return d;
-}
-
-TEST(cost_prefers_deployment_prices)
-{
-    struct sl_deployment d = deployment("gpt-4o", 0.001, 0.002);
-    struct sl_cost_tokens t = {90, 5};
-
-    ASSERT_DBL_EQ(90 * 0.001 + 5 * 0.002, sl_cost_of(&d, &t));
-    ASSERT_TRUE(!sl_cost_is_free(&d));
-    d = deployment("whatever", 0.0, 0.0);
-    ASSERT_DBL_EQ(0.0, sl_cost_of(&d, &t));
-    ASSERT_TRUE(sl_cost_is_free(&d));
-}
-
-TEST(cost_finds_builtin_prices)
-{
-    struct sl_cost_prices p;
-    struct sl_deployment d = deployment("gpt-4o-mini", NAN, NAN);
-
-    ASSERT_EQ(1, sl_cost_prices(&d, &p));
-    ASSERT_DBL_EQ(0.15 / 1e6, p.input);
-    d = deployment("gpt-4o-2024-08-06", NAN, NAN);
-    ASSERT_EQ(1, sl_cost_prices(&d, &p));
-    ASSERT_DBL_EQ(10.0 / 1e6, p.output);
-    d = deployment("claude-sonnet-4-20250514", NAN, NAN);
-    ASSERT_EQ(1, sl_cost_prices(&d, &p));
-    ASSERT_DBL_EQ(3.0 / 1e6, p.input);
-    d = deployment("us.anthropic.claude-sonnet-4-20250514-v1:0", NAN, NAN);
-    ASSERT_EQ(1, sl_cost_prices(&d, &p));
-    ASSERT_DBL_EQ(15.0 / 1e6, p.output);
-    d = deployment("my-private-model", NAN, 0.5);
-    ASSERT_EQ(0, sl_cost_prices(&d, &p));
-    ASSERT_DBL_EQ(0.0, p.input);
-    ASSERT_DBL_EQ(0.5, p.output);
 }
 
 TEST(seed_only_for_current_period)

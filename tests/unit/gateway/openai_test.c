@@ -355,6 +355,121 @@ TEST(openai_response_not_object)
     sl_config_dispose(&s.cfg);
 }
 
+/* Translates the response `body` of a chat call whose request was `request_json`. */
+static void
+translate_body(const char *request_json, const char *body, struct sl_usage *usage)
+{
+    struct sl_provider_setup s;
+    struct sl_call_ctx ctx = {0};
+    struct sl_errbuf err;
+    struct sl_buf out;
+    cJSON *request = sl_harness_parse_json(request_json, strlen(request_json), "request body");
+
+    setup_model(&s, "my-gpt", "openai/gpt-4o-mini");
+    ctx.kind = SL_KIND_CHAT;
+    ctx.deployment = s.d;
+    ctx.requested_model = "my-gpt";
+    ctx.body = request;
+    memset(usage, 0, sizeof(*usage));
+    sl_buf_init(&out, 0);
+    if (s.p->translate_response(&ctx, body, strlen(body), &out, usage, &err) != SL_OK)
+        SL_TEST_FAIL("translate_response failed: %s", err.msg);
+    sl_buf_dispose(&out);
+    cJSON_Delete(request);
+    sl_config_dispose(&s.cfg);
+}
+
+TEST(openai_usage_reasoning_tokens)
+{
+    struct sl_usage usage;
+
+    translate_body("{}",
+                   "{\"choices\":[],\"usage\":{\"prompt_tokens\":30,\"completion_tokens\":100,"
+                   "\"total_tokens\":130,\"prompt_tokens_details\":{\"cached_tokens\":20},"
+                   "\"completion_tokens_details\":{\"reasoning_tokens\":64}}}",
+                   &usage);
+    ASSERT_EQ(1, usage.present);
+    ASSERT_EQ(0, usage.estimated);
+    ASSERT_EQ(100, usage.completion_tokens);
+    ASSERT_EQ(20, usage.cached_tokens);
+    ASSERT_EQ(64, usage.reasoning_tokens);
+
+    translate_body("{}", "{\"choices\":[],\"usage\":{\"completion_tokens\":5}}", &usage);
+    ASSERT_EQ(0, usage.reasoning_tokens);
+}
+
+TEST(openai_response_usage_estimated)
+{
+    struct sl_usage usage;
+
+    /* 9 + 4 bytes of prompt text make ceil(13 / 4) = 4 tokens, and 5 bytes of completion
+     * make 2. */
+    translate_body("{\"messages\":[{\"role\":\"system\",\"content\":\"abcdefghi\"},"
+                   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"jklm\"}]}]}",
+                   "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"12345\"}}]}", &usage);
+    ASSERT_EQ(1, usage.present);
+    ASSERT_EQ(1, usage.estimated);
+    ASSERT_EQ(4, usage.prompt_tokens);
+    ASSERT_EQ(2, usage.completion_tokens);
+    ASSERT_EQ(6, usage.total_tokens);
+
+    /* A reported usage, even of zero tokens, is kept. */
+    translate_body("{\"messages\":[{\"role\":\"user\",\"content\":\"abcdefghi\"}]}",
+                   "{\"choices\":[],\"usage\":{\"prompt_tokens\":0}}", &usage);
+    ASSERT_EQ(1, usage.present);
+    ASSERT_EQ(0, usage.estimated);
+    ASSERT_EQ(0, usage.prompt_tokens);
+}
+
+TEST(usage_request_chars_counts_text)
+{
+    static const struct {
+        const char *body;
+        int64_t chars;
+    } cases[] = {
+        {"{}", 0},
+        {"{\"messages\":[{\"content\":\"abc\"},{\"content\":null},{\"content\":\"de\"}]}", 5},
+        {"{\"messages\":[{\"content\":[{\"type\":\"text\",\"text\":\"abcd\"},"
+         "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}",
+         4},
+        {"{\"system\":\"sys\",\"messages\":[{\"content\":\"ab\"}]}", 5},
+        {"{\"system\":[{\"type\":\"text\",\"text\":\"sys\"}]}", 3},
+        {"{\"prompt\":\"complete me\"}", 11},
+        {"{\"input\":[\"one\",\"three\"]}", 8},
+        {"{\"input\":[1,2,3]}", 3 * SL_USAGE_CHARS_PER_TOKEN},
+        {"{\"input\":[[1,2],[3]]}", 3 * SL_USAGE_CHARS_PER_TOKEN},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *body = sl_harness_parse_json(cases[i].body, strlen(cases[i].body), "body");
+        int64_t chars = sl_usage_request_chars(body);
+
+        cJSON_Delete(body);
+        if (chars != cases[i].chars)
+            SL_TEST_FAIL("%s: expected %lld bytes, got %lld", cases[i].body,
+                         (long long)cases[i].chars, (long long)chars);
+    }
+}
+
+TEST(usage_estimate_rounds_up)
+{
+    struct sl_usage usage = {0};
+    struct sl_usage reported = {.present = 1, .prompt_tokens = 7};
+
+    sl_usage_estimate(&usage, 0, 1);
+    ASSERT_EQ(1, usage.estimated);
+    ASSERT_EQ(0, usage.prompt_tokens);
+    ASSERT_EQ(1, usage.completion_tokens);
+    memset(&usage, 0, sizeof(usage));
+    sl_usage_estimate(&usage, 8, 9);
+    ASSERT_EQ(2, usage.prompt_tokens);
+    ASSERT_EQ(3, usage.completion_tokens);
+    ASSERT_EQ(5, usage.total_tokens);
+    sl_usage_estimate(&reported, 400, 400);
+    ASSERT_EQ(0, reported.estimated);
+    ASSERT_EQ(7, reported.prompt_tokens);
+}
+
 /* Result of feeding a whole stream through sl_sse and translate_event. */
 /* Feeds `len` bytes of `stream` in pieces of `step` bytes, stopping at END or FAILED. */
 /* A streamed chat request whose client requested usage: the usage chunk passes through. */
@@ -449,6 +564,23 @@ TEST(openai_stream_usage_read)
     ASSERT_EQ(15, run.st.usage.total_tokens);
     sl_buf_dispose(&run.out);
     free(in);
+}
+
+TEST(openai_stream_counts_generated_text)
+{
+    static const char stream[] =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+        "\"content\":\"Hel\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo!\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: [DONE]\n\n";
+    struct sl_stream_run run;
+
+    run_stream("my-gpt", stream, sizeof(stream) - 1, 0, &run);
+    ASSERT_EQ(SL_STREAM_END, run.last);
+    ASSERT_EQ(0, run.st.usage.present);
+    ASSERT_EQ(6, run.st.generated_chars);
+    sl_buf_dispose(&run.out);
 }
 
 TEST(openai_stream_repeated_finish_counted_once)
