@@ -5,7 +5,7 @@
 --
 -- Request and token counters are hashes of one-second buckets: field = floor(now_ms / 1000),
 -- value = units counted in that second. A unit counts while its second is one of the last 60,
--- so the window slides in one-second steps and any 60 s hold at most `limit` requests.
+-- so the window slides in one-second steps and any 60 whole seconds hold at most `limit`.
 -- Parallel slots are a sorted set of request ids scored by the time the slot expires, so a
 -- slot of a node that died is dropped once its expiry passes. Spend is one float per period.
 --
