@@ -64,7 +64,25 @@ static atomic_int degraded;
 static struct sl_metric_family *rejections_metric;
 static struct sl_metric_family *soft_metric;
 static struct sl_metric_family *lost_metric;
+static struct sl_metric_family *failure_mode_metric;
+/* general_settings.redis_failure_mode as the last outage read it. */
+static atomic_int failure_mode = SL_REDIS_FAIL_OPEN;
 static atomic_llong stream_length;
+
+/* Sets sluice_redis_failure_mode from the degraded flag and the failure mode. */
+static void
+show_failure_mode(void)
+{
+    static const char *const modes[] = {"none", "fail_open", "fail_closed"};
+    int in_force = 0;
+
+    if (failure_mode_metric == NULL)
+        return;
+    if (atomic_load(&degraded))
+        in_force = atomic_load(&failure_mode) == SL_REDIS_FAIL_CLOSED ? 2 : 1;
+    for (int i = 0; i < 3; i++)
+        sl_metrics_gauge_set(failure_mode_metric, (const char *const[]){modes[i]}, i == in_force);
+}
 
 static double
 read_stream_length(void *arg)
@@ -83,6 +101,7 @@ read_degraded(void *arg)
 void
 sl_limits_metrics_register(void)
 {
+    static const char *const failure_mode_labels[] = {"mode", NULL};
     static const char *const rejection_labels[] = {"scope", "limit_type", NULL};
     static const char *const soft_labels[] = {"scope", NULL};
 
@@ -113,6 +132,15 @@ sl_limits_metrics_register(void)
                                        "1 while Redis cannot be reached and budgets and rate "
                                        "limits are counted in each process's memory.",
                                        read_degraded, NULL);
+    failure_mode_metric = sl_metrics_register(
+        SL_METRIC_GAUGE,
+        &(struct sl_metric_spec){.name = "sluice_redis_failure_mode",
+                                 .help = "1 for the Redis failure mode in force: none while "
+                                         "Redis answers or is not configured, else fail_open "
+                                         "(limits counted in memory) or fail_closed (model "
+                                         "requests rejected with 503).",
+                                 .labels = failure_mode_labels});
+    show_failure_mode();
 }
 
 static void
@@ -551,6 +579,7 @@ set_degraded(int on, const char *why)
 {
     if (atomic_exchange(&degraded, on) == on)
         return;
+    show_failure_mode();
     if (on)
         sl_log(SL_LOG_WARN, NULL, "limits.redis_degraded", SL_LOG_STR("reason", why),
                SL_LOG_STR("message", "Redis cannot be reached: limits and spend are counted in "
@@ -589,6 +618,9 @@ admit_in_memory(struct sl_request *r)
 static int
 outage(struct sl_request *r, const char *why)
 {
+    if (atomic_exchange(&failure_mode, (int)r->worker->gw->cfg.redis_failure_mode) !=
+        (int)r->worker->gw->cfg.redis_failure_mode)
+        show_failure_mode();
     set_degraded(1, why);
     if (r->worker->gw->cfg.redis_failure_mode == SL_REDIS_FAIL_CLOSED) {
         sl_request_respond_error(r, 503, "service_unavailable_error", NULL,
