@@ -643,7 +643,7 @@ update_budgets(const struct sl_request *r, struct label_values *lv, double cost)
     const struct sl_limits *l = r->limits;
     int64_t now_s = (int64_t)(sl_wall_ms() / 1000);
 
-    if (l == NULL || !l->admitted)
+    if (l == NULL || !l->scopes_read)
         return;
     for (size_t i = 0; i < l->n; i++) {
         const struct sl_limits_scope *s = &l->scopes[i];

@@ -464,6 +464,7 @@ admitted_headers(struct sl_request *r)
     char crossed[256] = "";
     size_t used = 0;
 
+    l->scopes_read = 1;
     for (size_t i = 0; i < l->n; i++) {
         const struct sl_limits_scope *s = &l->scopes[i];
 

@@ -77,6 +77,7 @@ struct sl_limits {
     char *request_body;  /* only with store_prompts_in_spend_logs */
     char *response_body; /* idem, whole responses only */
     int admitted; /* counted by admission: settlement is owed */
+    int scopes_read; /* admission filled each scope's left_* and spend; stays after settling */
     int in_memory; /* admitted by the in-memory counters, so settled there too */
     int free_group; /* every deployment of the model group is priced at 0: no budget applies */
     uint64_t admitted_ms; /* the wall clock admission used, in Unix milliseconds */
