@@ -183,6 +183,8 @@ struct sl_config {
     int ssl_verify;      /* 0 or 1 */
     char *ssl_ca_bundle; /* set when ssl_verify was given as a path; ssl_verify is then 1 */
     int user_budget_includes_team_keys; /* 0 or 1 */
+    struct sl_strlist prometheus_drop_labels; /* label names written empty in every metric */
+    int enable_end_user_cost_tracking_prometheus_only; /* 0 or 1: fill the end_user label */
     int drop_params;
     int turn_off_message_logging;
     int json_logs;

@@ -147,6 +147,16 @@ const struct sl_config_option sl_config__options[] = {
      .type = SL_CONFIG_T_BOOL, .def = "false", .flags = RELOAD,
      .doc = "Count the spend of a user's team keys in the user's max_budget, not only the spend "
             "of their personal keys."},
+    {"litellm_settings.prometheus_drop_labels", GLOBAL(prometheus_drop_labels),
+     .type = SL_CONFIG_T_STRLIST,
+     .doc = "Label names, such as [client_ip, user_agent, end_user], whose value every litellm_* "
+            "metric writes as an empty string, so that they add no series. The labels stay in "
+            "place."},
+    {"litellm_settings.enable_end_user_cost_tracking_prometheus_only",
+     GLOBAL(enable_end_user_cost_tracking_prometheus_only), .type = SL_CONFIG_T_BOOL,
+     .def = "false",
+     .doc = "Write the end-user id in the end_user label of the litellm_* metrics; otherwise "
+            "the label is empty, as in LiteLLM."},
     {"litellm_settings.drop_params", GLOBAL(drop_params), .type = SL_CONFIG_T_BOOL,
      .env = "LITELLM_DROP_PARAMS", .def = "false", .flags = RELOAD,
      .doc = "Drop request parameters a provider does not support instead of failing with 400."},

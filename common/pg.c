@@ -22,6 +22,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/store_metrics.h"
 #include "common/xalloc.h"
 
 /* The protocol's limit on parameters of one statement. */
@@ -37,6 +38,8 @@ struct pg_query {
     char *sql;
     int nparams;
     char **params; /* entries may be NULL (SQL NULL) */
+    char operation[SL_STORE_METRICS_NAME_MAX + 1]; /* the metrics label, e.g. "SELECT" */
+    uint64_t queued_us;
 };
 
 enum pg_state {
@@ -95,6 +98,7 @@ complete_head(struct sl_pg *pg, enum sl_status st, const PGresult *res, const ch
     if (pg->head == NULL)
         pg->tail = NULL;
     pg->queued--;
+    sl_store_metrics_pg(q->operation, st, sl_now_us() - q->queued_us);
     q->cb(st, res, error, q->privdata);
     query_free(q);
 }
@@ -681,6 +685,8 @@ sl_pg_query(struct sl_pg *pg, const char *sql, int nparams, const char *const *p
     q->cb = cb;
     q->privdata = privdata;
     q->sql = sl_xstrdup(sql);
+    sl_store_metrics_operation(sql, q->operation);
+    q->queued_us = sl_now_us();
     q->nparams = nparams;
     if (q->nparams > 0) {
         q->params = sl_xcalloc((size_t)q->nparams, sizeof(*q->params));

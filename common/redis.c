@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/redis_internal.h"
+#include "common/store_metrics.h"
 #include "common/xalloc.h"
 
 /* Connection failures are logged on each state change, then at most once per this interval. */
@@ -88,6 +89,8 @@ struct command {
     int done;       /* cb has been called */
     int in_flight;  /* hiredis has a pending reply callback with this command */
     int timer_open; /* uv_close() has not completed yet */
+    char name[SL_STORE_METRICS_NAME_MAX + 1]; /* the metrics label: command or script name */
+    uint64_t sent_us;
     /* EVALSHA only: what the EVAL retry needs. argv[0] and argv[1] are rewritten for it. */
     const struct sl_redis_script *script;
     int retried;
@@ -415,6 +418,8 @@ command_finish(struct command *cmd, enum sl_status status, const redisReply *rep
     cmd->done = 1;
     uv_timer_stop(&cmd->timer);
     uv_close((uv_handle_t *)&cmd->timer, on_command_timer_closed);
+    sl_store_metrics_redis(cmd->name, status, reply != NULL && reply->type == REDIS_REPLY_ERROR,
+                           sl_now_us() - cmd->sent_us, 1);
     cmd->cb(cmd->r, status, reply, cmd->privdata);
 }
 
@@ -477,6 +482,17 @@ on_command_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata)
     command_maybe_free(cmd);
 }
 
+/* Copies a command name for the metrics label, in upper case and cut to its maximum. */
+static void
+set_name(char out[SL_STORE_METRICS_NAME_MAX + 1], const char *name, size_t len)
+{
+    size_t n = len < SL_STORE_METRICS_NAME_MAX ? len : SL_STORE_METRICS_NAME_MAX;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = name[i] >= 'a' && name[i] <= 'z' ? (char)(name[i] - 'a' + 'A') : name[i];
+    out[n] = '\0';
+}
+
 static struct command *
 command_new(struct sl_redis *r, sl_redis_reply_cb cb, void *privdata)
 {
@@ -497,9 +513,11 @@ command_send(struct command *cmd, int argc, const char **argv, const size_t *arg
 
     if (r->cmd.ac == NULL ||
         redisAsyncCommandArgv(r->cmd.ac, on_command_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
+        sl_store_metrics_redis(cmd->name, SL_ERR_UNAVAILABLE, 0, 0, 0);
         command_maybe_free(cmd);
         return SL_ERR_UNAVAILABLE;
     }
+    cmd->sent_us = sl_now_us();
     cmd->in_flight = 1;
     r->in_flight++;
     uv_timer_init(r->loop, &cmd->timer);
@@ -513,11 +531,19 @@ enum sl_status
 sl_redis_command_argv(struct sl_redis *r, int argc, const char **argv, const size_t *argvlen,
                       sl_redis_reply_cb cb, void *privdata)
 {
+    struct command *cmd;
+    char name[SL_STORE_METRICS_NAME_MAX + 1];
+
     if (argc <= 0 || argc > SL_REDIS_MAX_ARGS)
         return SL_ERR_INVALID;
-    if (r->cmd.ac == NULL || r->destroying || r->in_flight >= r->opt.max_in_flight)
+    set_name(name, argv[0], argvlen[0]);
+    if (r->cmd.ac == NULL || r->destroying || r->in_flight >= r->opt.max_in_flight) {
+        sl_store_metrics_redis(name, SL_ERR_UNAVAILABLE, 0, 0, 0);
         return SL_ERR_UNAVAILABLE;
-    return command_send(command_new(r, cb, privdata), argc, argv, argvlen);
+    }
+    cmd = command_new(r, cb, privdata);
+    memcpy(cmd->name, name, sizeof(name));
+    return command_send(cmd, argc, argv, argvlen);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -563,10 +589,17 @@ sl_redis_eval(struct sl_redis *r, const struct sl_redis_script *script, size_t n
 {
     if (nkeys > SL_REDIS_MAX_ARGS - 3 || nargs > SL_REDIS_MAX_ARGS - 3 - nkeys)
         return SL_ERR_INVALID;
-    if (r->cmd.ac == NULL || r->destroying || r->in_flight >= r->opt.max_in_flight)
+    if (r->cmd.ac == NULL || r->destroying || r->in_flight >= r->opt.max_in_flight) {
+        char name[SL_STORE_METRICS_NAME_MAX + 1];
+
+        set_name(name, script->name, strlen(script->name));
+        sl_store_metrics_redis(name, SL_ERR_UNAVAILABLE, 0, 0, 0);
         return SL_ERR_UNAVAILABLE;
+    }
 
     struct command *cmd = command_new(r, cb, privdata);
+
+    set_name(cmd->name, script->name, strlen(script->name));
     int argc = (int)(3 + nkeys + nargs);
     size_t total = 0;
     char numkeys[24];

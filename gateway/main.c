@@ -22,8 +22,10 @@
 #include "common/schema.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/store_metrics.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
+#include "gateway/http/litellm_metrics.h"
 #include "gateway/http/metrics.h"
 #include "gateway/limits/limits.h"
 #include "gateway/providers/provider.h"
@@ -254,6 +256,8 @@ main(int argc, char **argv)
     sl_metrics_init((unsigned)gw->num_workers + 1);
     sl_http_metrics_register();
     sl_limits_metrics_register();
+    sl_litellm_metrics_register(&gw->cfg);
+    sl_store_metrics_register();
 
     /* The first socket settles the port (0 means any); the others share it by SO_REUSEPORT. */
     for (int i = 0; i < gw->num_workers; i++) {

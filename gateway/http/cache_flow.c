@@ -196,6 +196,7 @@ on_whole_lookup(struct sl_worker *w, enum sl_status st, const char *value, size_
     (void)w;
     if (r->req == NULL)
         goto out;
+    r->cache_looked_up = 1;
     response = st == SL_OK ? usable_entry(c, value, len) : NULL;
     if (response == NULL) {
         sl_relay_start(r);
@@ -297,6 +298,7 @@ on_inputs_lookup(struct sl_worker *w, enum sl_status st, const struct sl_cache_v
     (void)w;
     if (r->req == NULL)
         goto out;
+    r->cache_looked_up = 1;
     c->cached = cJSON_CreateArray();
     for (size_t i = 0; i < c->n_inputs; i++) {
         cJSON *entry = st == SL_OK && i < n && values[i].ptr != NULL

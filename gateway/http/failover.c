@@ -613,6 +613,7 @@ sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
                 const struct sl_call *call)
 {
     struct sl_failover *f = r->failover;
+    const struct sl_deployment *failed;
     enum sl_failover_class cls;
 
     if (r->req != NULL && r->deployment != NULL)
@@ -626,5 +627,13 @@ sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
     remember_tried(f, r->deployment);
     if ((cls == SL_FAILOVER_RETRY || cls == SL_FAILOVER_AUTH) && try_retry(r, cls, call))
         return 1;
-    return try_fallback(r, cls);
+    failed = r->deployment;
+    if (!try_fallback(r, cls))
+        return 0;
+    /* The fallback metrics name the error that sent the request to its first fallback. */
+    if (r->fallback_error_status == 0) {
+        r->fallback_error_status = e->status;
+        r->fallback_error_provider = failed->provider;
+    }
+    return 1;
 }

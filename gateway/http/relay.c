@@ -27,6 +27,7 @@
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/failover.h"
+#include "gateway/http/litellm_metrics.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
 #include "gateway/limits/limits.h"
@@ -86,6 +87,7 @@ add_proxy_headers(struct sl_request *r)
     if (call == NULL)
         return;
 
+    sl_litellm_metrics_provider_headers(r, call);
     while (sl_call_next_header(call, &pos, &name, &value)) {
         char prefixed[256];
 
@@ -105,6 +107,8 @@ add_proxy_headers(struct sl_request *r)
 static void
 finish_call(struct sl_request *r)
 {
+    if (r->call != NULL)
+        r->upstream_end_us = sl_now_us();
     sl_call_destroy(r->call);
     r->call = NULL;
     r->on_drained = NULL;
@@ -126,6 +130,7 @@ respond_upstream_error(struct sl_request *r, const struct sl_upstream_error *e)
 static void
 fail_before_start(struct sl_request *r, const struct sl_upstream_error *e)
 {
+    sl_litellm_metrics_call_failed(r, e);
     if (sl_failover_try(r, e, r->call)) {
         finish_call(r);
         return;
@@ -142,6 +147,8 @@ end_stream_with_error(struct sl_request *r, const struct sl_upstream_error *e)
 
     snprintf(r->error_type, sizeof(r->error_type), "%s",
              e->type[0] != '\0' ? e->type : sl_errors_default_type(e->status));
+    r->stream_error_status = e->status;
+    sl_litellm_metrics_call_failed(r, e);
     sl_buf_init(&frames, 0);
     r->format->stream_error(&r->ctx, &r->format_state, e, &frames);
     sl_request_write(r, frames.data, frames.len);

@@ -15,6 +15,7 @@
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/failover.h"
+#include "gateway/http/litellm_metrics.h"
 #include "gateway/http/metrics.h"
 #include "gateway/limits/limits.h"
 #include "gateway/worker.h"
@@ -318,6 +319,7 @@ sl_request_start(struct sl_request *r, int status, const char *content_type)
     set_head(r, status, content_type);
     r->started = 1;
     r->first_byte_wall_ms = sl_wall_ms();
+    r->first_byte_us = sl_now_us();
     h2o_start_response(r->req, &r->gen);
 }
 
@@ -391,6 +393,7 @@ sl_request_log_access(struct sl_request *r)
         return;
     r->logged = 1;
     sl_http_metrics_count_request(r);
+    sl_litellm_metrics_request_end(r);
     sl_log(SL_LOG_INFO, r->call_id, "http.access", SL_LOG_STR("method", r->method),
            SL_LOG_STR("path", r->path), SL_LOG_INT("status", r->client_gone && r->status == 0 ? 499 : r->status),
            SL_LOG_DBL("duration_ms", (double)elapsed_us / 1000.0),

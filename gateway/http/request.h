@@ -44,6 +44,7 @@ struct sl_request {
     uint64_t start_us;
     uint64_t start_wall_ms;      /* when the request arrived, Unix milliseconds */
     uint64_t first_byte_wall_ms; /* when a streamed response started; 0 for none */
+    uint64_t first_byte_us;      /* the same instant on the monotonic clock; 0 for none */
     int http1;
     int probed;                /* linked into the worker's HTTP/1 hang-up probe list */
     h2o_linklist_t probe_link;
@@ -57,6 +58,7 @@ struct sl_request {
     int stream;
     int status;
     char error_type[64]; /* "" on success; copied, since error types live in stack buffers */
+    int stream_error_status; /* status of the error event that ended a started stream; 0 none */
     struct sl_usage usage;
     int client_gone;
     int logged;
@@ -79,6 +81,7 @@ struct sl_request {
     /* The provider call in progress. */
     struct sl_cache_state *cache; /* the response cache's state when it applies; owned */
     int cache_hit;                /* the response came from the cache */
+    int cache_looked_up;          /* the cache was read for this request, hit or miss */
     cJSON *body;     /* the request as the provider family reads it; owned */
     cJSON *original; /* the client's own body when `body` was converted from it; owned */
     struct sl_call_ctx ctx;
@@ -87,7 +90,8 @@ struct sl_request {
     struct sl_decoder decoder;
     int decoder_ready;
     struct sl_stream_state st;
-    uint64_t upstream_start_us;
+    uint64_t upstream_start_us; /* when the last provider call started; 0 for none */
+    uint64_t upstream_end_us;   /* when it ended (response read, failed or cancelled) */
 
     /* Budgets and rate limits (limits/limits.h); NULL until admission starts. Owned. */
     struct sl_limits *limits;
@@ -96,6 +100,8 @@ struct sl_request {
     struct sl_failover *failover;
     unsigned attempted_retries;
     unsigned attempted_fallbacks;
+    int fallback_error_status;           /* the error that started the first fallback */
+    const char *fallback_error_provider; /* the provider that returned it; borrowed */
 };
 
 /* Writes a new random request id (a UUID version 4) and its NUL into `out`. */

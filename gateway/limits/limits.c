@@ -52,6 +52,24 @@ const char *const sl_limits__scope_names[SL_SCOPE_COUNT] = {
 static atomic_int degraded;
 
 static struct sl_metric_family *rejections_metric;
+static struct sl_metric_family *failure_mode_metric;
+/* general_settings.redis_failure_mode as the last outage read it. */
+static atomic_int failure_mode = SL_REDIS_FAIL_OPEN;
+
+/* Sets sluice_redis_failure_mode from the degraded flag and the failure mode. */
+static void
+show_failure_mode(void)
+{
+    static const char *const modes[] = {"none", "fail_open", "fail_closed"};
+    int in_force = 0;
+
+    if (failure_mode_metric == NULL)
+        return;
+    if (atomic_load(&degraded))
+        in_force = atomic_load(&failure_mode) == SL_REDIS_FAIL_CLOSED ? 2 : 1;
+    for (int i = 0; i < 3; i++)
+        sl_metrics_gauge_set(failure_mode_metric, (const char *const[]){modes[i]}, i == in_force);
+}
 
 static double
 read_degraded(void *arg)
@@ -63,6 +81,7 @@ read_degraded(void *arg)
 void
 sl_limits_metrics_register(void)
 {
+    static const char *const failure_mode_labels[] = {"mode", NULL};
     static const char *const rejection_labels[] = {"scope", "limit_type", NULL};
 
     rejections_metric = sl_metrics_register(
@@ -77,6 +96,15 @@ sl_limits_metrics_register(void)
                                        "1 while Redis cannot be reached and budgets and rate "
                                        "limits are counted in each process's memory.",
                                        read_degraded, NULL);
+    failure_mode_metric = sl_metrics_register(
+        SL_METRIC_GAUGE,
+        &(struct sl_metric_spec){.name = "sluice_redis_failure_mode",
+                                 .help = "1 for the Redis failure mode in force: none while "
+                                         "Redis answers or is not configured, else fail_open "
+                                         "(limits counted in memory) or fail_closed (model "
+                                         "requests rejected with 503).",
+                                 .labels = failure_mode_labels});
+    show_failure_mode();
 }
 
 static void
@@ -399,6 +427,7 @@ admitted_headers(struct sl_request *r)
     char crossed[256] = "";
     size_t used = 0;
 
+    l->scopes_read = 1;
     for (size_t i = 0; i < l->n; i++) {
         const struct sl_limits_scope *s = &l->scopes[i];
 
@@ -514,6 +543,7 @@ sl_limits__set_degraded(int on, const char *why)
 {
     if (atomic_exchange(&degraded, on) == on)
         return;
+    show_failure_mode();
     if (on)
         sl_log(SL_LOG_WARN, NULL, "limits.redis_degraded", SL_LOG_STR("reason", why),
                SL_LOG_STR("message", "Redis cannot be reached: limits and spend are counted in "
@@ -552,6 +582,9 @@ admit_in_memory(struct sl_request *r)
 static int
 outage(struct sl_request *r, const char *why)
 {
+    if (atomic_exchange(&failure_mode, (int)r->worker->gw->cfg.redis_failure_mode) !=
+        (int)r->worker->gw->cfg.redis_failure_mode)
+        show_failure_mode();
     sl_limits__set_degraded(1, why);
     if (r->worker->gw->cfg.redis_failure_mode == SL_REDIS_FAIL_CLOSED) {
         sl_request_respond_error(r, 503, "service_unavailable_error", NULL,

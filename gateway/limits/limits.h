@@ -77,6 +77,7 @@ struct sl_limits {
     char *request_body;  /* only with store_prompts_in_spend_logs */
     char *response_body; /* idem, whole responses only */
     int admitted; /* counted by admission: settlement is owed */
+    int scopes_read; /* admission filled each scope's left_* and spend; stays after settling */
     int in_memory; /* admitted by the in-memory counters, so settled there too */
     int free_group; /* every deployment of the model group is priced at 0: no budget applies */
     uint64_t admitted_ms; /* the wall clock admission used, in Unix milliseconds */
@@ -115,6 +116,11 @@ double sl_limits_seed(const struct sl_limits_scope *s, uint64_t now_ms);
 
 /* Returns 1 while Redis cannot be reached and limits are counted in memory. */
 int sl_limits_degraded(void);
+
+/* Returns the cost of `r` in USD from its usage and the deployment that served it (0 for a
+ * cache hit or without usage), and in `*priced`, unless NULL, 0 when that deployment has no
+ * price for its model (the cost is then 0). */
+double sl_limits_request_cost(const struct sl_request *r, int *priced);
 
 /*
  * Adds x-litellm-response-cost (when above 0) and x-litellm-key-spend (when admission read

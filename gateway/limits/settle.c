@@ -160,10 +160,8 @@ limited_tokens(const struct sl_config *cfg, const struct sl_request *r)
     return input + u->completion_tokens;
 }
 
-/* Returns the request's cost in USD, and in `*priced` 0 when the deployment that served it
- * has no price for its model (the cost is then 0). */
-static double
-request_cost(const struct sl_request *r, int *priced)
+double
+sl_limits_request_cost(const struct sl_request *r, int *priced)
 {
     struct sl_cost_tokens t;
     double cost = 0.0;
@@ -305,7 +303,7 @@ sl_limits_settle(struct sl_request *r)
         return;
     l->admitted = 0;
     tokens = limited_tokens(cfg, r);
-    cost = request_cost(r, &priced);
+    cost = sl_limits_request_cost(r, &priced);
     if (l->in_memory || w->redis == NULL || w->limits == NULL || w->limits->settle == NULL) {
         settle_in_memory(r, tokens, cost);
         return;
@@ -383,7 +381,7 @@ void
 sl_limits_whole_response(struct sl_request *r, const char *body, size_t len)
 {
     struct sl_limits *l = r->limits;
-    double cost = request_cost(r, NULL);
+    double cost = sl_limits_request_cost(r, NULL);
     char value[32];
 
     if (cost > 0) {

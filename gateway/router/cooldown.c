@@ -25,6 +25,7 @@
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
 #include "gateway/http/errors.h"
+#include "gateway/http/litellm_metrics.h"
 #include "gateway/router/router.h"
 #include "gateway/worker.h"
 
@@ -409,9 +410,11 @@ sl_cooldown_report(struct sl_worker *w, const struct sl_model_group *g,
 
     before_ms = sl_cooldown_table_until(&w->cooldown->table, d->id, now_ms);
     until_ms = sl_cooldown_table_fail(&w->cooldown->table, d->id, allowed, cooldown_ms, now_ms);
-    if (until_ms != before_ms)
+    if (until_ms != before_ms) {
         sl_log(SL_LOG_WARN, NULL, "cooldown.started", SL_LOG_STR("model_id", d->id),
                SL_LOG_INT("status", e->status), SL_LOG_INT("until_ms", (int64_t)until_ms));
+        sl_litellm_metrics_cooled_down(d, e->status);
+    }
     if (w->redis != NULL && w->cooldown->script != NULL)
         send_failure(w, d->id, allowed, cooldown_ms, now_ms);
 }
