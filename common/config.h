@@ -170,6 +170,7 @@ struct sl_config {
     int user_budget_includes_team_keys; /* 0 or 1 */
     int drop_params;
     int turn_off_message_logging;
+    int otel_message_logging; /* callback_settings.otel.message_logging; 0 or 1 */
     int json_logs;
     int cache; /* 0 or 1 */
     enum sl_cache_type cache_type;

@@ -29,6 +29,7 @@
 #include "gateway/http/failover.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/http/trace.h"
 #include "gateway/limits/limits.h"
 #include "gateway/worker.h"
 
@@ -105,6 +106,7 @@ add_proxy_headers(struct sl_request *r)
 static void
 finish_call(struct sl_request *r)
 {
+    sl_trace_attempt_end(r, NULL);
     sl_call_destroy(r->call);
     r->call = NULL;
     r->on_drained = NULL;
@@ -126,6 +128,7 @@ respond_upstream_error(struct sl_request *r, const struct sl_upstream_error *e)
 static void
 fail_before_start(struct sl_request *r, const struct sl_upstream_error *e)
 {
+    sl_trace_attempt_end(r, e);
     if (sl_failover_try(r, e, r->call)) {
         finish_call(r);
         return;
@@ -140,6 +143,7 @@ end_stream_with_error(struct sl_request *r, const struct sl_upstream_error *e)
 {
     struct sl_buf frames;
 
+    sl_trace_attempt_end(r, e);
     snprintf(r->error_type, sizeof(r->error_type), "%s",
              e->type[0] != '\0' ? e->type : sl_errors_default_type(e->status));
     sl_buf_init(&frames, 0);
@@ -233,6 +237,7 @@ finish_whole(struct sl_request *r, struct sl_call *call)
     } else if (rc != SL_OK) {
         fail(r, 502, "api_error", "The provider's response could not be read: %s.", err.msg);
     } else {
+        sl_trace_response(r, out.data, out.len);
         sl_cache_whole(r, &out);
         sl_limits_whole_response(r, out.data, out.len);
         add_proxy_headers(r);
@@ -536,11 +541,14 @@ sl_relay_start(struct sl_request *r)
         opts.total_timeout_ms = (uint64_t)(sl_config_timeout_s(&gw->cfg, d) * 1000.0);
         opts.max_body = (size_t)gw->cfg.max_response_size_bytes;
     }
+    sl_trace_attempt_begin(r, &up.headers);
+    opts.headers = up.headers;
     up.headers = NULL; /* taken by the call */
 
     r->upstream_start_us = sl_now_us();
     r->call = sl_call_create(&r->worker->upstream, &opts, r, on_upstream, &err);
     if (r->call == NULL) {
+        sl_trace_attempt_end(r, NULL);
         sl_request_respond_error(r, 500, "internal_server_error", NULL, "%s", err.msg);
         goto out;
     }

@@ -96,6 +96,9 @@ struct sl_request {
     struct sl_failover *failover;
     unsigned attempted_retries;
     unsigned attempted_fallbacks;
+
+    /* OpenTelemetry spans (http/trace.h); NULL unless tracing is on. Owned. */
+    struct sl_trace *trace;
 };
 
 /* Writes a new random request id (a UUID version 4) and its NUL into `out`. */
