@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// OTLP traces: the gateway's spans as an independent protobuf decoder reads them (both
-// encodings), the traceparent continued from the client and sent to the provider, one child
-// span per provider attempt, message content only when enabled, and requests that stay fast
-// while the collector is down.
+// OTLP traces, read by an independent protobuf decoder in both encodings. The tests cover the
+// traceparent continued from the client and sent to the provider, one child span per provider
+// attempt, message content only when enabled, and fast requests while the collector is down.
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -81,7 +80,12 @@ async function setup({ protocol = 'http/protobuf', extra = '', receiverStatus, e
             OTEL_SERVICE_NAME: 'sluice-test',
         },
     });
-    cleanups.push(() => gateway.stop());
+    cleanups.push(async () => {
+        await gateway.stop();
+        // Under -DSL_SANITIZE the export thread and its shutdown must leave no report.
+        assert.doesNotMatch(gateway.proc.stderrText, /Sanitizer|runtime error:/,
+            gateway.describe());
+    });
     return { mock, receiver, gateway };
 }
 
@@ -118,7 +122,8 @@ for (const protocol of ['http/protobuf', 'http/json']) {
         assert.equal(server.resource['service.name'], 'sluice-test');
         assert.equal(server.status.code, 1);
         assert.ok(server.end >= server.start);
-        assert.ok(client.start >= server.start && client.end <= server.end);
+        assert.ok(client.start >= server.start, 'the attempt starts inside the server span');
+        assert.ok(client.end <= server.end, 'the attempt ends inside the server span');
 
         const a = server.attributes;
         assert.equal(a['gen_ai.request.model'], 'pair');

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A small OTLP/HTTP trace receiver on 127.0.0.1 for the tests. It decodes both encodings with
-// the protobufjs module that @opentelemetry/otlp-transformer 0.216.0 ships (installed as
-// `otlpt216` by tests/package.json; later versions no longer include a request decoder), so
-// the gateway's encoder is checked against an independent one.
+// the protobufjs module of @opentelemetry/otlp-transformer 0.216.0, installed as `otlpt216` by
+// tests/package.json, because later versions no longer include a request decoder. So the
+// gateway's encoder is checked against an independent one.
 
 import http from 'node:http';
 import { createRequire } from 'node:module';
