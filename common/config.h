@@ -187,6 +187,7 @@ struct sl_config {
     int enable_end_user_cost_tracking_prometheus_only; /* 0 or 1: fill the end_user label */
     int drop_params;
     int turn_off_message_logging;
+    int otel_message_logging; /* callback_settings.otel.message_logging; 0 or 1 */
     int json_logs;
     /* Price file overlaid on the embedded table at startup (see common/cost.h); NULL: none */
     char *model_cost_map_path;

@@ -163,6 +163,11 @@ const struct sl_config_option sl_config__options[] = {
     {"litellm_settings.turn_off_message_logging", GLOBAL(turn_off_message_logging),
      .type = SL_CONFIG_T_BOOL, .def = "false", .flags = RELOAD,
      .doc = "Keep messages and responses out of callbacks (metadata is still sent)."},
+    {"callback_settings.otel.message_logging", GLOBAL(otel_message_logging),
+     .type = SL_CONFIG_T_BOOL, .def = "false", .flags = RELOAD,
+     .doc = "Record messages and responses (gen_ai.input.messages, gen_ai.output.messages) in "
+            "OpenTelemetry spans. Off by default, unlike LiteLLM; turn_off_message_logging and "
+            "the x-litellm-enable-message-redaction request header still turn it off."},
     {"litellm_settings.json_logs", GLOBAL(json_logs), .type = SL_CONFIG_T_BOOL,
      .env = "JSON_LOGS", .def = "false",
      .doc = "Accepted for compatibility; Sluice always logs JSON lines."},

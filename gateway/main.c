@@ -22,16 +22,20 @@
 #include "common/schema.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/otel_exporter.h"
 #include "common/store_metrics.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
 #include "gateway/http/litellm_metrics.h"
 #include "gateway/http/metrics.h"
+#include "gateway/http/trace.h"
 #include "gateway/limits/limits.h"
 #include "gateway/providers/provider.h"
 #include "gateway/worker.h"
 
 #define SL_MAX_WORKERS 256
+/* Time the trace exporter gets at shutdown to send the spans still queued. */
+#define SL_TRACE_STOP_DEADLINE_MS 5000
 
 struct options {
     const char *config;
@@ -258,6 +262,11 @@ main(int argc, char **argv)
     sl_limits_metrics_register();
     sl_litellm_metrics_register(&gw->cfg);
     sl_store_metrics_register();
+    sl_otel_metrics_register();
+    if (sl_trace_start(&gw->cfg, &err) != SL_OK) {
+        sl_log(SL_LOG_ERROR, NULL, "config.invalid", SL_LOG_STR("message", err.msg));
+        return 1;
+    }
 
     /* The first socket settles the port (0 means any); the others share it by SO_REUSEPORT. */
     for (int i = 0; i < gw->num_workers; i++) {
@@ -286,6 +295,7 @@ main(int argc, char **argv)
     uv_run(main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < gw->num_workers; i++)
         sl_worker_join(&gw->workers[i]);
+    sl_trace_stop(SL_TRACE_STOP_DEADLINE_MS);
     sl_metrics_shutdown();
     sl_log(SL_LOG_INFO, NULL, "gateway.stopped");
     return 0;

@@ -30,6 +30,7 @@
 #include "gateway/http/litellm_metrics.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/http/trace.h"
 #include "gateway/limits/limits.h"
 #include "gateway/worker.h"
 
@@ -109,6 +110,7 @@ finish_call(struct sl_request *r)
 {
     if (r->call != NULL)
         r->upstream_end_us = sl_now_us();
+    sl_trace_attempt_end(r, NULL);
     sl_call_destroy(r->call);
     r->call = NULL;
     r->on_drained = NULL;
@@ -131,6 +133,7 @@ static void
 fail_before_start(struct sl_request *r, const struct sl_upstream_error *e)
 {
     sl_litellm_metrics_call_failed(r, e);
+    sl_trace_attempt_end(r, e);
     if (sl_failover_try(r, e, r->call)) {
         finish_call(r);
         return;
@@ -145,6 +148,7 @@ end_stream_with_error(struct sl_request *r, const struct sl_upstream_error *e)
 {
     struct sl_buf frames;
 
+    sl_trace_attempt_end(r, e);
     snprintf(r->error_type, sizeof(r->error_type), "%s",
              e->type[0] != '\0' ? e->type : sl_errors_default_type(e->status));
     r->stream_error_status = e->status;
@@ -240,6 +244,7 @@ finish_whole(struct sl_request *r, struct sl_call *call)
     } else if (rc != SL_OK) {
         fail(r, 502, "api_error", "The provider's response could not be read: %s.", err.msg);
     } else {
+        sl_trace_response(r, out.data, out.len);
         sl_cache_whole(r, &out);
         sl_limits_whole_response(r, out.data, out.len);
         add_proxy_headers(r);
@@ -547,11 +552,14 @@ sl_relay_start(struct sl_request *r)
         opts.total_timeout_ms = (uint64_t)(sl_config_timeout_s(&gw->cfg, d) * 1000.0);
         opts.max_body = (size_t)gw->cfg.max_response_size_bytes;
     }
+    sl_trace_attempt_begin(r, &up.headers);
+    opts.headers = up.headers;
     up.headers = NULL; /* taken by the call */
 
     r->upstream_start_us = sl_now_us();
     r->call = sl_call_create(&r->worker->upstream, &opts, r, on_upstream, &err);
     if (r->call == NULL) {
+        sl_trace_attempt_end(r, NULL);
         sl_request_respond_error(r, 500, "internal_server_error", NULL, "%s", err.msg);
         goto out;
     }

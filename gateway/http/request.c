@@ -17,6 +17,7 @@
 #include "gateway/http/failover.h"
 #include "gateway/http/litellm_metrics.h"
 #include "gateway/http/metrics.h"
+#include "gateway/http/trace.h"
 #include "gateway/limits/limits.h"
 #include "gateway/worker.h"
 
@@ -106,6 +107,8 @@ sl_request_create(struct sl_worker *w, h2o_req_t *req, const char *route)
     snprintf(r->path, sizeof(r->path), "%.*s", (int)req->path_normalized.len,
              req->path_normalized.base);
 
+    sl_trace_begin(r);
+
     hook = h2o_mem_alloc_shared(&req->pool, sizeof(*hook), on_pool_dispose);
     *hook = r;
     w->inflight++;
@@ -133,6 +136,7 @@ sl_request_release(struct sl_request *r)
     sl_cache_state_free(r->cache);
     sl_failover_free(r->failover);
     sl_limits_free(r->limits);
+    sl_trace_free(r->trace);
     cJSON_Delete(r->body);
     cJSON_Delete(r->original);
     sl_buf_dispose(&r->out_pending);
@@ -394,6 +398,7 @@ sl_request_log_access(struct sl_request *r)
     r->logged = 1;
     sl_http_metrics_count_request(r);
     sl_litellm_metrics_request_end(r);
+    sl_trace_end(r);
     sl_log(SL_LOG_INFO, r->call_id, "http.access", SL_LOG_STR("method", r->method),
            SL_LOG_STR("path", r->path), SL_LOG_INT("status", r->client_gone && r->status == 0 ? 499 : r->status),
            SL_LOG_DBL("duration_ms", (double)elapsed_us / 1000.0),

@@ -102,6 +102,9 @@ struct sl_request {
     unsigned attempted_fallbacks;
     int fallback_error_status;           /* the error that started the first fallback */
     const char *fallback_error_provider; /* the provider that returned it; borrowed */
+
+    /* OpenTelemetry spans (http/trace.h); NULL unless tracing is on. Owned. */
+    struct sl_trace *trace;
 };
 
 /* Writes a new random request id (a UUID version 4) and its NUL into `out`. */
