@@ -5,8 +5,8 @@
 # promtool (from the prometheus package, to check the /metrics text) and Node.js with npm. Safe to run again: when every package is already installed it makes no apt
 # call at all. It never starts a service. Runs as root, or through sudo when not root.
 # Usage: deploy/install-deps.sh [--build-only]
-#   --build-only  install only BUILD_PACKAGES, what CMake needs to build the three binaries
-#                 (deploy/Dockerfile uses this, so the image builds with the same list)
+#   --build-only  install only BUILD_PACKAGES, the packages CMake needs to build the three
+#                 binaries. deploy/Dockerfile uses it, so the image builds with the same list.
 set -euo pipefail
 
 # What `cmake` and the compiler need for sluice-gateway, sluice-coordinator and sluice-mock.

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The deployment files in deploy/: the Kubernetes manifests are rendered and validated against
-// the Kubernetes API schemas and checked for the invariants a rolling update needs; the probe
-// paths are requested from a real gateway started with the shipped config; docker-compose.yml
-// is checked for its services, health checks and start order; the Dockerfile's package lists
-// are compared with deploy/install-deps.sh, CMake and the DT_NEEDED entries of the built
-// binaries. No container engine or cluster is needed.
+// The deployment files in deploy/, checked without a container engine or a cluster.
+// The Kubernetes manifests are rendered, validated against the Kubernetes API schemas and checked
+// for the invariants a rolling update needs. A real gateway started with the shipped config
+// serves every probe path. docker-compose.yml is checked for its services, health checks and
+// start order. The Dockerfile's package lists are compared with deploy/install-deps.sh, CMake
+// and the DT_NEEDED entries of the built binaries.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -29,8 +29,8 @@ try {
     k8s = await import('./lib/k8s-validate.mjs');
 } catch (err) {
     // Same rule as needs(): skipped locally, a failure under CI=true.
-    const why = `the yaml and kubernetes-models npm packages cannot be loaded (run npm ci in tests/): ${err.message}`;
-    console.log(process.env.CI === 'true' ? `Bail out! ${why}` : `1..0 # SKIP ${why}`);
+    const reason = `the yaml and kubernetes-models npm packages cannot be loaded (run npm ci in tests/): ${err.message}`;
+    console.log(process.env.CI === 'true' ? `Bail out! ${reason}` : `1..0 # SKIP ${reason}`);
     process.exit(process.env.CI === 'true' ? 1 : 77);
 }
 
@@ -92,7 +92,8 @@ function preStopSleepSeconds(c) {
     if (c.lifecycle?.preStop?.sleep) {
         return c.lifecycle.preStop.sleep.seconds;
     }
-    assert.ok(Array.isArray(cmd) && cmd[0] === 'sleep', `${c.name}: preStop is not a sleep`);
+    assert.ok(Array.isArray(cmd), `${c.name}: preStop is neither exec nor sleep`);
+    assert.equal(cmd[0], 'sleep', `${c.name}: preStop is not a sleep`);
     return Number(cmd[1]);
 }
 
@@ -160,9 +161,12 @@ test('gateway rollout drops no request', () => {
         assert.equal(port?.containerPort, Number(gw.args[gw.args.indexOf('--port') + 1]),
             `${dir}: the probe port is not the --port the gateway listens on`);
         const workers = Number(gw.args[gw.args.indexOf('--num-workers') + 1]);
-        assert.ok(workers >= 1 && workers <= Number(gw.resources.limits.cpu),
+        assert.ok(workers >= 1, `${dir}: --num-workers ${workers}`);
+        assert.ok(workers <= Number(gw.resources.limits.cpu),
             `${dir}: --num-workers ${workers} must not exceed the CPU limit`);
-        assert.ok(gw.resources.requests.cpu && gw.resources.requests.memory, dir);
+        assert.ok(gw.resources.requests.cpu, `${dir}: no CPU request`);
+        assert.ok(gw.resources.requests.memory, `${dir}: no memory request`);
+        assert.ok(gw.resources.limits.memory, `${dir}: no memory limit`);
 
         const hpa = find(objects, 'HorizontalPodAutoscaler', 'sluice-gateway');
         assert.equal(hpa.spec.scaleTargetRef.name, 'sluice-gateway', dir);
@@ -548,8 +552,12 @@ test('runtime packages match linked libraries', () => {
             needed.set(pkg, [...(needed.get(pkg) || []), so]);
         }
     }
+    // libc6 is part of debian:12-slim. A sanitizer build (SLUICE_SANITIZE) also links the
+    // sanitizer runtimes, which the Release image does not.
+    const notInImage = (pkg) => pkg === 'libc6'
+        || (process.env.SLUICE_SANITIZE && /^lib(asan|ubsan|lsan|tsan)\d+$/.test(pkg));
     for (const pkg of needed.keys()) {
-        if (pkg !== 'libc6') { // part of debian:12-slim
+        if (!notInImage(pkg)) {
             assert.ok(libs.includes(pkg), `RUNTIME_LIBS lacks ${pkg} (${needed.get(pkg)})`);
         }
     }
