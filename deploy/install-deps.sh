@@ -4,17 +4,38 @@
 # compilers (gcc, and clang for the fuzz build), Redis, PostgreSQL 15, curl, openssl, nghttp,
 # promtool (from the prometheus package, to check the /metrics text) and Node.js with npm. Safe to run again: when every package is already installed it makes no apt
 # call at all. It never starts a service. Runs as root, or through sudo when not root.
+# Usage: deploy/install-deps.sh [--build-only]
+#   --build-only  install only BUILD_PACKAGES, the packages CMake needs to build the three
+#                 binaries. deploy/Dockerfile uses it, so the image builds with the same list.
 set -euo pipefail
 
-PACKAGES=(
+# What `cmake` and the compiler need for sluice-gateway, sluice-coordinator and sluice-mock.
+BUILD_PACKAGES=(
     build-essential cmake pkg-config
     libh2o-dev libuv1-dev libssl-dev libcurl4-openssl-dev libhiredis-dev libpq-dev
     libmsgpack-dev libcjson-dev libyaml-dev
+)
+
+# What the tests, the quick start and the fuzz build need on top.
+TEST_PACKAGES=(
     redis-server postgresql-15
     curl openssl nghttp2-client ca-certificates
     prometheus  # for promtool; apt also enables the Prometheus server service (port 9090)
     clang libclang-rt-14-dev
 )
+
+case "${1:-}" in
+--build-only)
+    PACKAGES=("${BUILD_PACKAGES[@]}")
+    ;;
+"")
+    PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+    ;;
+*)
+    echo "install-deps: unknown option '$1' (usage: install-deps.sh [--build-only])" >&2
+    exit 2
+    ;;
+esac
 
 if [ "$(id -u)" -eq 0 ]; then
     AS_ROOT=()
@@ -27,7 +48,10 @@ fi
 
 # Node.js: any node already on PATH is kept (the tests run on Node 18 and 20). Otherwise Debian's
 # nodejs (Node 18) is installed. npm comes with the nodesource build but not with Debian's nodejs.
-if ! command -v node >/dev/null 2>&1; then
+# A --build-only install needs no Node.
+if [ "${1:-}" = --build-only ]; then
+    :
+elif ! command -v node >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)
 elif ! command -v npm >/dev/null 2>&1; then
     PACKAGES+=(npm)
