@@ -3,10 +3,11 @@
 # Install, build and try sluice-gateway in one command on Debian 12. The script installs the
 # packages (deploy/install-deps.sh), builds the gateway, sluice-coordinator and sluice-mock in
 # build/, starts a private redis-server and PostgreSQL 15 cluster on free 127.0.0.1 ports and
-# applies the schema with `sluice-coordinator migrate`. It then starts the gateway on them with
-# deploy/examples/config.yaml, creates a virtual key with the master key and sends one chat
-# completion with that virtual key. It prints the reply and the token usage, then stops every
-# process it started and removes its temporary directory, also when a step fails.
+# applies the schema with `sluice-coordinator migrate`. It then starts the gateway and the
+# coordinator on them with deploy/examples/config.yaml, creates a virtual key with the master key
+# and sends one chat completion with that virtual key. It prints the reply and the token usage,
+# waits for the request's row in GET /spend/logs and prints it, then stops every process it
+# started and removes its temporary directory, also when a step fails.
 # Upstream: when OPENAI_API_KEY is set, the request goes to OpenAI (OPENAI_API_BASE, default
 # https://api.openai.com/v1) and is billed to that key. Otherwise sluice-mock, the project's
 # mock provider, listens on another 127.0.0.1 port and no request leaves the machine.
@@ -65,6 +66,13 @@ start_upstream() {
     export OPENAI_API_BASE="$mock_url/v1"
     echo "quickstart: upstream is sluice-mock (pid ${PIDS[-1]}) at $mock_url" \
         "(set OPENAI_API_KEY to use OpenAI)"
+}
+
+start_coordinator() {
+    "$COORDINATOR_BIN" run --config deploy/examples/config.yaml --metrics-port 0 \
+        >"$RUN_DIR/coordinator.log" 2>&1 &
+    PIDS+=($!)
+    echo "quickstart: sluice-coordinator (pid ${PIDS[-1]}) moves spend events into PostgreSQL"
 }
 
 start_gateway() {
@@ -127,7 +135,7 @@ chat_completion() {
     request+="\"messages\": [{\"role\": \"user\", \"content\": \"$PROMPT\"}]}"
     echo "quickstart: POST $GATEWAY_URL/v1/chat/completions with the virtual key  \"$PROMPT\""
     status=$(curl -sS --max-time 60 -o "$RUN_DIR/answer.json" -w '%{http_code}' \
-        "$GATEWAY_URL/v1/chat/completions" \
+        -D "$RUN_DIR/answer.headers" "$GATEWAY_URL/v1/chat/completions" \
         -H "Authorization: Bearer $VIRTUAL_KEY" -H 'content-type: application/json' \
         -d "$request")
     if [ "$status" != 200 ]; then
@@ -150,6 +158,34 @@ chat_completion() {
     echo ""
 }
 
+# Wait until the coordinator has written the demo request's spend log row, then print it as
+# GET /spend/logs returns it.
+show_spend_log() {
+    local request_id=$1
+    for _ in $(seq 1 100); do
+        curl -sS --max-time 10 -o "$RUN_DIR/spend.json" \
+            "$GATEWAY_URL/spend/logs?request_id=$request_id" \
+            -H "Authorization: Bearer $LITELLM_MASTER_KEY"
+        if node -e '
+            const rows = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+            if (!Array.isArray(rows) || rows.length === 0) { process.exit(1); }
+            const row = rows[0];
+            console.log("spend log: request_id=" + row.request_id + " model=" + row.model
+                + " prompt_tokens=" + row.prompt_tokens + " completion_tokens="
+                + row.completion_tokens + " spend=" + row.spend + " team_id=" + row.team_id);' \
+            "$RUN_DIR/spend.json" 2>/dev/null; then
+            echo "quickstart: GET /spend/logs?request_id=$request_id returned the row above"
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "quickstart: no spend log row for $request_id after 20 s:" >&2
+    cat "$RUN_DIR/spend.json" >&2
+    echo "--- coordinator log ---" >&2
+    cat "$RUN_DIR/coordinator.log" >&2
+    return 1
+}
+
 # The steps run as plain commands, not as the condition of `if` or `||`, because `set -e` is off
 # inside a function called that way. So the first step that fails ends the script.
 start_redis
@@ -157,6 +193,10 @@ start_postgres
 apply_migrations
 start_upstream
 start_gateway
+start_coordinator
 seed
 chat_completion
+REQUEST_ID=$(awk -F': ' 'tolower($1) == "x-litellm-call-id" {print $2}' "$RUN_DIR/answer.headers" |
+    tr -d '\r')
+show_spend_log "$REQUEST_ID"
 echo "quickstart: done, stopping the processes it started"

@@ -52,7 +52,7 @@ local current = math.floor(now / STEP)
 local oldest = current - BUCKETS + 1
 
 -- Reads the buckets of a counter that still count, drops the rest, and returns the total
--- and the live buckets sorted oldest first.
+-- and the live buckets.
 local function window(key)
     local flat = redis.call('HGETALL', key)
     local live = {}
@@ -67,13 +67,14 @@ local function window(key)
             total = total + count
         end
     end
-    table.sort(live, function(a, b) return a[1] < b[1] end)
     return total, live
 end
 
--- The wait until `units` of the counted units have aged out of the window.
+-- The wait until `units` of the counted units have aged out of the window. Only a rejection
+-- asks, so only a rejection sorts the buckets.
 local function wait_for(live, units)
     local freed = 0
+    table.sort(live, function(a, b) return a[1] < b[1] end)
     for _, bucket in ipairs(live) do
         freed = freed + bucket[2]
         if freed >= units then
