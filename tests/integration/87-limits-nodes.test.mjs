@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 
-import { expectErrorEnvelope, needs, startMock } from './lib/harness.mjs';
+import { expectErrorEnvelope, needs, sleep, startMock } from './lib/harness.mjs';
 import {
     chat, describe, expectRateLimited, expectStatus, pollUntil, pool, pricedModels,
     providerCalls, spendRecords, statusCounts,
@@ -125,6 +125,7 @@ test('redis outage fail_open and fail_closed', async () => {
     assert.equal(await providerCalls(mock), 6, 'the fail_closed node sent nothing on');
 
     await stack.redis.restart();
+    const restartedAt = Date.now();
 
     await pollUntil(async () => (await chat(closed, probe)).status === 200,
         'the fail_closed node serves again', 10000, 200);
@@ -133,6 +134,10 @@ test('redis outage fail_open and fail_closed', async () => {
         return [nodeA, nodeB].every((node) => node.logs
             .some((e) => e.event === 'limits.redis_recovered'));
     }, 'limits.redis_recovered logged by both fail_open nodes', 10000, 200);
+
+    // Each worker reconnects on its own back-off timer (at most 5 s apart), and a node logs its
+    // recovery as soon as one worker answers, so wait out the longest back-off before counting.
+    await sleep(Math.max(0, restartedAt + 5500 - Date.now()));
 
     // Back on Redis, the nodes share one count again.
     const results = [];
