@@ -153,6 +153,7 @@ struct sl_config {
     int allow_requests_on_db_unavailable; /* 0 or 1 */
     int store_model_in_db;                /* 0 or 1: writes to /model/ routes are allowed */
     double model_reload_interval_s;       /* seconds between reloads of the models table */
+    int64_t coordinator_metrics_port;     /* sluice-coordinator's /metrics port; 0: none */
 
     /* litellm_settings */
     struct sl_strlist callbacks;

@@ -65,6 +65,10 @@ const struct sl_config_option sl_config__options[] = {
     {"general_settings.global_max_parallel_requests", GLOBAL(global_max_parallel_requests),
      .type = SL_CONFIG_T_INT, .min = 0, .max = COUNT_MAX, .flags = RELOAD,
      .doc = "Model requests in flight at once across every gateway node; unset for no cap."},
+    {"general_settings.coordinator_metrics_port", GLOBAL(coordinator_metrics_port),
+     .type = SL_CONFIG_T_INT, .def = "4001", .min = 0, .max = 65535,
+     .doc = "TCP port on which sluice-coordinator serves Prometheus /metrics; 0 turns it off. "
+            "Its --metrics-port flag overrides this."},
     {"general_settings.user_header_name", GLOBAL(user_header_name), .type = SL_CONFIG_T_STRING,
      .flags = RELOAD,
      .doc = "Request header that names the end user, read after x-litellm-customer-id and "
