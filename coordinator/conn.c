@@ -218,13 +218,15 @@ sl_coord__pg_ensure(struct sl_coord_pg *pg)
 {
     /* The URL is expanded by libpq (expand_dbname); the keywords after it add the deadlines:
      * statement_timeout on the server, and TCP keepalives plus tcp_user_timeout so that a
-     * server that vanished without closing the socket fails a call instead of hanging it. */
+     * server that vanished without closing the socket fails a call instead of hanging it.
+     * synchronous_commit is forced on because stream entries are acknowledged right after
+     * COMMIT: a commit lost in a server crash would otherwise lose its events for good. */
     static const char *const keywords[] = {
         "dbname", "connect_timeout", "options", "keepalives", "keepalives_idle",
         "keepalives_interval", "keepalives_count", "tcp_user_timeout", "application_name", NULL,
     };
     char connect_timeout[16];
-    char options[64];
+    char options[96];
     char tcp_user_timeout[16];
     const char *values[10];
     char reason[256];
@@ -236,7 +238,7 @@ sl_coord__pg_ensure(struct sl_coord_pg *pg)
         return SL_ERR_UNAVAILABLE;
 
     snprintf(connect_timeout, sizeof(connect_timeout), "%d", SL_COORD_PG_CONNECT_TIMEOUT_S);
-    snprintf(options, sizeof(options), "-c statement_timeout=%d",
+    snprintf(options, sizeof(options), "-c statement_timeout=%d -c synchronous_commit=on",
              SL_COORD_PG_STATEMENT_TIMEOUT_MS);
     snprintf(tcp_user_timeout, sizeof(tcp_user_timeout), "%d",
              SL_COORD_PG_STATEMENT_TIMEOUT_MS + 5000);

@@ -97,11 +97,14 @@ function rowCount() {
     return Number(stack.psql('SELECT count(*) FROM spend_logs'));
 }
 
-async function waitUntil(what, fn, timeoutMs) {
+// Polls `fn` until it returns true; on a timeout the error shows the log of `proc`.
+async function waitUntil(what, fn, timeoutMs, proc = null) {
     const deadline = Date.now() + timeoutMs;
     while (!fn()) {
         if (Date.now() > deadline) {
-            throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+            throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} `
+                + `(spend_logs rows: ${rowCount()}, request ids sent: ${uniqueIds()})\n`
+                + (proc?.describe() ?? ''));
         }
         await sleep(100);
     }
@@ -135,7 +138,7 @@ test('PostgreSQL stopped for 20 s while events arrive', async () => {
         await sleep(2000);
     }
     await stack.pg.restart();
-    await waitUntil('the backlog to drain', () => rowCount() === uniqueIds(), 30000);
+    await waitUntil('the backlog to drain', () => rowCount() === uniqueIds(), 30000, coordA);
     assert.ok(coordA.logs.some((e) => e.event === 'reconcile.batch_failed'
         || e.event === 'postgres.unavailable'), 'the outage was not logged');
 });
