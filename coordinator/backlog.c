@@ -95,7 +95,7 @@ detect_trimmed(struct sl_coord_reconciler *rc, const redisReply *stream, const r
     sl_log(SL_LOG_ERROR, NULL, "reconcile.stream_trimmed", SL_LOG_STR("stream", rc->stream),
            SL_LOG_STR("last_delivered_id", last_delivered_text),
            SL_LOG_STR("first_entry_id", first->element[0]->str), SL_LOG_INT("lost_entries", lost));
-    /* NOTE: when Redis cannot say how many were lost, the counter grows by 1 for the incident. */
+    /* NOTE: when Redis does not report how many were lost, the counter grows by 1 for the incident. */
     sl_metric_add(rc->metrics->trimmed, lost > 0 ? (double)lost : 1.0);
 }
 

@@ -21,7 +21,7 @@
 /* Latest time accepted in an event, in ms: 9999-12-31, the end of PostgreSQL's timestamps
  * that to_timestamp() can take. */
 #define MAX_EVENT_TIME_MS 253402300799999LL
-/* Most tokens per field of one event; sums of many stay far from bigint's limit. */
+/* Maximum tokens per field of one event, so that sums of many stay far below the bigint limit. */
 #define MAX_EVENT_TOKENS 1000000000000LL
 #define INVALID_LOG_INTERVAL_MS 10000
 
@@ -87,8 +87,8 @@ log_invalid(struct sl_coord_reconciler *rc, const char *id, const char *reason)
                SL_LOG_INT("suppressed", rc->invalid_log.suppressed));
 }
 
-/* Decodes the field "e" of one entry ([id, [field, value, ...]]) and checks what PostgreSQL
- * would reject, so that one bad event cannot fail every batch it is part of. */
+/* Decodes the field "e" of one entry ([id, [field, value, ...]]) and rejects times and token
+ * counts that PostgreSQL would reject, so that one bad event cannot fail every batch it is in. */
 static void
 decode_entry(struct sl_coord_reconciler *rc, const redisReply *item, struct entry *out)
 {

@@ -157,7 +157,11 @@ test('standby takes over when the leader dies', async () => {
     assert.ok(takeoverMs < 13000, `takeover took ${takeoverMs} ms`);
     // An event of a team period that already ended: logged and counted daily, not in teams.spend.
     xadd(makeEvents(1, { periodStart: TODAY_S - DAY_S }));
-    await waitUntil('the backlog to drain', () => rowCount() === uniqueIds(), 20000);
+    // An entry that is not a spend event is logged by id and acknowledged, never retried.
+    const badId = redisCli('XADD', STREAM, '*', 'e', 'not msgpack');
+    await waitUntil('the backlog to drain', () => rowCount() === uniqueIds(), 20000, coordB);
+    await coordB.waitForLog((e) => e.event === 'reconcile.invalid_event' && e.entry_id === badId,
+        5000);
     assert.equal(await coordB.stop('SIGTERM', 5000), 0);
 });
 

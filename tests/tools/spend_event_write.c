@@ -15,7 +15,7 @@
 #include "common/spend_event.h"
 #include "common/xalloc.h"
 
-/* Longest input line, in bytes. */
+/* Maximum input line length, in bytes. */
 #define LINE_MAX_BYTES (1024 * 1024)
 
 static char *
