@@ -169,6 +169,7 @@ struct sl_config {
     double model_reload_interval_s;       /* seconds between reloads of the models table */
     double spend_logs_retention_period_s;   /* seconds; NAN: spend logs are kept for ever */
     double spend_logs_retention_interval_s; /* seconds between retention runs */
+    int64_t coordinator_metrics_port;     /* sluice-coordinator's /metrics port; 0: none */
 
     /* litellm_settings */
     struct sl_strlist callbacks;

@@ -69,6 +69,10 @@ const struct sl_config_option sl_config__options[] = {
      .type = SL_CONFIG_T_INT, .def = "1000000", .min = 1000, .max = COUNT_MAX, .flags = RELOAD,
      .doc = "Spend events the Redis stream keeps at most while the coordinator is away (about "
             "2.8 hours at 100 requests per second); older ones are dropped, logged and counted."},
+    {"general_settings.coordinator_metrics_port", GLOBAL(coordinator_metrics_port),
+     .type = SL_CONFIG_T_INT, .def = "4001", .min = 0, .max = 65535,
+     .doc = "TCP port on which sluice-coordinator serves Prometheus /metrics; 0 turns it off. "
+            "Its --metrics-port flag overrides this."},
     {"general_settings.user_header_name", GLOBAL(user_header_name), .type = SL_CONFIG_T_STRING,
      .flags = RELOAD,
      .doc = "Request header that names the end user, read after x-litellm-customer-id and "

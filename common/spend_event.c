@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * spend_event -- the msgpack form of one request's spend record (spend_event.h). Absent
- * strings are left out of the map, so events stay small for the common case.
+ * strings are left out of the map, so events stay small for the common case. The decoder reads
+ * bytes from a Redis stream that any client could have written: it checks every type, count
+ * and length before allocating.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
 
+#include "common/msgpack_check.h"
 #include "common/spend_event.h"
+#include "common/xalloc.h"
+
+/* Largest "status" a decoder accepts: HTTP status codes have three digits. */
+#define SL_SPEND_EVENT_MAX_HTTP_STATUS 999
 
 static int
 write_buf(void *data, const char *buf, size_t len)
@@ -46,8 +54,8 @@ pack_str(msgpack_packer *pk, const char *s)
     X("request", request_body)                                                                     \
     X("response", response_body)
 
-/* The whole numbers of an event, with their field names. */
-#define EVENT_INTS(X)                                                                              \
+/* The 64-bit whole numbers of an event, with their field names. */
+#define EVENT_INT64S(X)                                                                            \
     X("start", start_ms)                                                                           \
     X("end", end_ms)                                                                               \
     X("first", first_byte_ms)                                                                      \
@@ -55,8 +63,10 @@ pack_str(msgpack_packer *pk, const char *s)
     X("completion", completion_tokens)                                                             \
     X("cached", cached_tokens)                                                                     \
     X("cache_creation", cache_creation_tokens)                                                     \
-    X("reasoning", reasoning_tokens)                                                               \
-    X("status", http_status)
+    X("reasoning", reasoning_tokens)
+
+/* Every whole number of an event: the 64-bit ones and the HTTP status, an int. */
+#define EVENT_INTS(X) EVENT_INT64S(X) X("status", http_status)
 
 #define EVENT_FLAGS(X)                                                                             \
     X("estimated", usage_estimated)                                                                \
@@ -124,4 +134,184 @@ sl_spend_event_dispose(struct sl_spend_event *ev)
         free(ev->periods[i].id);
     }
     memset(ev, 0, sizeof(*ev));
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+static int
+key_is(const msgpack_object *o, const char *name)
+{
+    size_t len = strlen(name);
+
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp(o->via.str.ptr, name, len) == 0;
+}
+
+/* Reads a string of at most `max` bytes, or nil, into `*out` (freed first). */
+static int
+read_str(const msgpack_object *o, size_t max, char **out)
+{
+    free(*out);
+    *out = NULL;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
+        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return -1;
+    *out = sl_xstrndup(o->via.str.ptr, o->via.str.size);
+    return 0;
+}
+
+/* Reads a whole number from `min` to INT64_MAX. */
+static int
+read_int(const msgpack_object *o, int64_t min, int64_t *out)
+{
+    int64_t v;
+
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        v = o->via.i64;
+    else
+        return -1;
+    if (v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+read_flag(const msgpack_object *o, int *out)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    *out = o->via.boolean ? 1 : 0;
+    return 0;
+}
+
+/* Reads a cost in USD: a finite float >= 0, or a whole number (a Lua encoder writes 2.0 as 2). */
+static int
+read_cost(const msgpack_object *o, double *out)
+{
+    double v;
+
+    if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+        v = o->via.f64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        v = (double)o->via.u64;
+    else
+        return -1;
+    if (!isfinite(v) || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads "periods": an array of [scope, id, start_s] triples. */
+static int
+read_periods(const msgpack_object *o, struct sl_spend_event *ev)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SL_SPEND_EVENT_MAX_PERIODS)
+        return -1;
+    for (size_t i = 0; i < ev->n_periods; i++) {
+        free(ev->periods[i].scope);
+        free(ev->periods[i].id);
+    }
+    memset(ev->periods, 0, sizeof(ev->periods));
+    ev->n_periods = 0;
+
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *triple = &o->via.array.ptr[i];
+        struct sl_spend_period *p = &ev->periods[ev->n_periods];
+
+        if (triple->type != MSGPACK_OBJECT_ARRAY || triple->via.array.size != 3)
+            return -1;
+        /* Counted before reading, so dispose frees whatever was read if a later step fails. */
+        ev->n_periods++;
+        if (read_str(&triple->via.array.ptr[0], SL_SPEND_EVENT_MAX_STRING_BYTES, &p->scope) != 0 ||
+            read_str(&triple->via.array.ptr[1], SL_SPEND_EVENT_MAX_STRING_BYTES, &p->id) != 0 ||
+            read_int(&triple->via.array.ptr[2], INT64_MIN, &p->start_s) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads one field of the map into `ev`. Returns 0 (also for a field it does not know), or -1. */
+static int
+read_field(const msgpack_object *name, const msgpack_object *v, struct sl_spend_event *ev)
+{
+    int64_t n = 0;
+
+#define READ_STR(key, field)                                                                       \
+    if (key_is(name, key))                                                                         \
+        return read_str(v, SL_SPEND_EVENT_MAX_STRING_BYTES, &ev->field);
+#define READ_INT(key, field)                                                                       \
+    if (key_is(name, key)) {                                                                       \
+        if (read_int(v, 0, &n) != 0)                                                               \
+            return -1;                                                                             \
+        ev->field = n;                                                                             \
+        return 0;                                                                                  \
+    }
+#define READ_FLAG(key, field)                                                                      \
+    if (key_is(name, key))                                                                         \
+        return read_flag(v, &ev->field);
+    /* The bodies are the only strings allowed to be long. */
+    if (key_is(name, "request"))
+        return read_str(v, SL_SPEND_EVENT_MAX_BYTES, &ev->request_body);
+    if (key_is(name, "response"))
+        return read_str(v, SL_SPEND_EVENT_MAX_BYTES, &ev->response_body);
+    EVENT_STRINGS(READ_STR)
+    EVENT_INT64S(READ_INT)
+    EVENT_FLAGS(READ_FLAG)
+#undef READ_STR
+#undef READ_INT
+#undef READ_FLAG
+    if (key_is(name, "status")) {
+        if (read_int(v, 0, &n) != 0 || n > SL_SPEND_EVENT_MAX_HTTP_STATUS)
+            return -1;
+        ev->http_status = (int)n;
+        return 0;
+    }
+    if (key_is(name, "cost"))
+        return read_cost(v, &ev->cost);
+    if (key_is(name, "periods"))
+        return read_periods(v, ev);
+    return 0;
+}
+
+enum sl_status
+sl_spend_event_decode(const char *data, size_t len, struct sl_spend_event *ev)
+{
+    msgpack_unpacked msg;
+    size_t off = 0;
+    enum sl_status st = SL_ERR_INVALID;
+    int64_t version = 0;
+
+    memset(ev, 0, sizeof(*ev));
+    msgpack_unpacked_init(&msg);
+    if (len > SL_SPEND_EVENT_MAX_BYTES || sl_msgpack_counts_fit(data, len) != 0)
+        goto out;
+    if (msgpack_unpack_next(&msg, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
+        msg.data.type != MSGPACK_OBJECT_MAP)
+        goto out;
+
+    for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &msg.data.via.map.ptr[i];
+
+        if (key_is(&kv->key, "v")) {
+            if (read_int(&kv->val, 1, &version) != 0)
+                goto out;
+        } else if (read_field(&kv->key, &kv->val, ev) != 0) {
+            goto out;
+        }
+    }
+    if (version < 1 || version > SL_SPEND_EVENT_VERSION)
+        goto out;
+    st = SL_OK;
+
+out:
+    msgpack_unpacked_destroy(&msg);
+    if (st != SL_OK)
+        sl_spend_event_dispose(ev);
+    return st;
 }

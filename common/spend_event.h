@@ -21,6 +21,9 @@
 #define SL_SPEND_EVENT_MAX_BYTES (4u * 1024 * 1024)
 /* Most budget periods an event carries (one per scope that counts spend). */
 #define SL_SPEND_EVENT_MAX_PERIODS 8
+/* Longest string a decoder accepts, in bytes, except "request" and "response", which are
+ * bounded only by SL_SPEND_EVENT_MAX_BYTES. */
+#define SL_SPEND_EVENT_MAX_STRING_BYTES 4096
 
 /* The budget period a scope's spend was counted in. */
 struct sl_spend_period {
@@ -72,9 +75,10 @@ void sl_spend_event_encode(const struct sl_spend_event *ev, struct sl_buf *out);
 
 /*
  * Reads `len` bytes written by sl_spend_event_encode() into `*ev` (zeroed first). Returns
- * SL_OK, or SL_ERR_INVALID for bytes that are not such an event (wrong types, over the caps,
- * trailing bytes); `*ev` is then disposed. Never allocates more than a small multiple of
- * `len`.
+ * SL_OK, or SL_ERR_INVALID for bytes that are not such an event, and `*ev` is then disposed.
+ * Invalid are: wrong types, values over the caps, trailing bytes, "v" missing or newer than
+ * SL_SPEND_EVENT_VERSION, and a negative count, time or cost. Unknown fields are skipped. A string may be nil (NULL) but
+ * must not contain a NUL byte. Never allocates more than a small multiple of `len`.
  */
 enum sl_status sl_spend_event_decode(const char *data, size_t len, struct sl_spend_event *ev);
 

@@ -15,6 +15,7 @@
 
 #include <msgpack.h>
 
+#include "common/msgpack_check.h"
 #include "common/xalloc.h"
 
 /* ---------------------------------------------------------------- records */
@@ -536,83 +537,6 @@ read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_r
     return 0;
 }
 
-/* Returns the size of an unsigned big-endian field of `n` bytes at `p`. */
-static uint64_t
-read_be(const unsigned char *p, size_t n)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/*
- * Walks one msgpack value without allocating and returns 0 when every array and map declares
- * no more elements than bytes remain (each element takes at least one byte), else -1.
- * msgpack-c allocates the elements of a container from its declared count before reading
- * them, so without this check a 5-byte input could request a 64 GB allocation.
- */
-static int
-counts_fit(const unsigned char *p, size_t len)
-{
-    /* Sizes of the length field of bin, ext, str, array and map forms, by the low bits. */
-    static const size_t len_bytes[] = {1, 2, 4};
-    size_t pos = 0;
-    size_t pending = 1; /* values still to read */
-
-    while (pending > 0) {
-        unsigned char b;
-        uint64_t skip = 0;
-        uint64_t items = 0;
-
-        if (pos >= len)
-            return -1;
-        b = p[pos++];
-        pending--;
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-            skip = 0;
-        } else if (b <= 0x8f) {
-            items = 2u * (b & 0x0fu);
-        } else if (b <= 0x9f) {
-            items = b & 0x0fu;
-        } else if (b <= 0xbf) {
-            skip = b & 0x1fu;
-        } else if (b == 0xc1) {
-            return -1;
-        } else if (b <= 0xc9 || (b >= 0xd9 && b <= 0xdf)) {
-            /* bin8-32 (c4-c6), ext8-32 (c7-c9), str8-32 (d9-db), array16/32, map16/32. */
-            size_t n = b <= 0xc6   ? len_bytes[b - 0xc4]
-                       : b <= 0xc9 ? len_bytes[b - 0xc7]
-                       : b <= 0xdb ? len_bytes[b - 0xd9]
-                                   : (b & 1u) == 0 ? 2 : 4;
-
-            if (len - pos < n)
-                return -1;
-            skip = read_be(p + pos, n);
-            pos += n;
-            if (b >= 0xc7 && b <= 0xc9)
-                skip += 1; /* the ext type byte */
-            if (b >= 0xdc) {
-                items = b >= 0xde ? 2 * skip : skip;
-                skip = 0;
-            }
-        } else if (b <= 0xd8) {
-            /* float32/64 (ca, cb), uint8-64 (cc-cf), int8-64 (d0-d3), fixext1-16 (d4-d8). */
-            static const uint8_t sizes[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 2, 3, 5, 9, 17};
-
-            skip = sizes[b - 0xca];
-        }
-        if (skip > len - pos)
-            return -1;
-        pos += (size_t)skip;
-        if (pending > len - pos || items > len - pos - pending)
-            return -1;
-        pending += (size_t)items;
-    }
-    return 0;
-}
-
 enum sl_status
 sl_auth_record_decode(const char *data, size_t len, struct sl_auth_record *rec)
 {
@@ -623,7 +547,7 @@ sl_auth_record_decode(const char *data, size_t len, struct sl_auth_record *rec)
 
     sl_auth__record_clear(rec);
     msgpack_unpacked_init(&msg);
-    if (counts_fit((const unsigned char *)data, len) != 0)
+    if (sl_msgpack_counts_fit(data, len) != 0)
         goto out;
     if (msgpack_unpack_next(&msg, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
         msg.data.type != MSGPACK_OBJECT_MAP)

@@ -364,6 +364,12 @@ class Proc extends EventEmitter {
     }
 }
 
+// Starts any program as a tracked child (killed when the test file exits) whose stdout is read
+// as JSON lines, e.g. sluice-coordinator. `env` is added to the test's environment.
+export function spawnProc(cmd, args, env, name) {
+    return new Proc(cmd, args, childEnv(env), name);
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice-mock
 
