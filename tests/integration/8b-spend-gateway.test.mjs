@@ -4,7 +4,8 @@
 // response, a stream whose client did not ask for usage, a failed call and a master-key call
 // each get one row with the provider's real tokens and the price table's cost, and the key's
 // and team's spend columns add up to the rows. Headers x-litellm-response-cost and
-// x-litellm-key-spend carry the same cost.
+// x-litellm-key-spend carry the same cost. Under gateway traffic, a coordinator SIGKILLed and
+// restarted, and PostgreSQL stopped for 20 s, lose and double nothing.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { chatBody, makeTempDir, needs, postJson, sleep, spawnProc, startMock } from './lib/harness.mjs';
-import { COORDINATOR, MgmtStack, needsCoordinator } from './lib/mgmt.mjs';
+import { pool } from './lib/limits.mjs';
+import { COORDINATOR, MgmtStack, needsCoordinator, sha256 } from './lib/mgmt.mjs';
 import { streamChat } from './lib/sse.mjs';
 
 await needs('gateway', 'postgres', 'redis', 'mock');
@@ -25,6 +27,7 @@ const stack = new MgmtStack({ masterKey: 'sk-master-spend-8b' });
 let mock;
 let gw;
 let coordinator;
+let coordinatorArgs;
 
 before(async () => {
     await stack.start();
@@ -40,8 +43,9 @@ before(async () => {
     const dir = makeTempDir('sluice-spend-8b-');
     const configPath = path.join(dir, 'config.yaml');
     fs.writeFileSync(configPath, `general_settings:\n  database_url: ${stack.pg.url}\n`);
-    coordinator = spawnProc(COORDINATOR, ['run', '--config', configPath, '--metrics-port', '0'],
-        { REDIS_URL: stack.redis.url }, 'coordinator');
+    coordinatorArgs = ['run', '--config', configPath, '--metrics-port', '0'];
+    coordinator = spawnProc(COORDINATOR, coordinatorArgs, { REDIS_URL: stack.redis.url },
+        'coordinator');
 });
 
 after(async () => {
@@ -134,4 +138,64 @@ test('every request leaves one priced row', async () => {
         `/spend/logs?request_id=${stream.headers['x-litellm-call-id']}`);
     assert.equal(logs.length, 1);
     assert.equal(logs[0].spend, cost(30, 7));
+});
+
+// Sends `count` chat requests with `key`, `concurrency` at a time; every one must succeed.
+async function traffic(key, count, concurrency) {
+    const auth = { authorization: `Bearer ${key}` };
+    const results = await pool(count, concurrency,
+        () => postJson(`${gw.url}/v1/chat/completions`, chatBody('priced'), auth));
+    for (const res of results)
+        assert.equal(res.status, 200, res.body);
+    return results;
+}
+
+// Waits until the key's spend_logs rows number `count`, then checks that the key's column and
+// the daily total are the sum of `count` requests of 10 prompt and 2 completion tokens.
+async function expectExact(key, count) {
+    const hash = sha256(key);
+    const deadline = Date.now() + 40000;
+    let rows = 0;
+    while ((rows = Number(stack.psql(`SELECT count(*) FROM spend_logs WHERE api_key = '${hash}'`)))
+        < count) {
+        if (Date.now() > deadline)
+            throw new Error(`${rows} of ${count} spend_logs rows after 40 s`);
+        await sleep(200);
+    }
+    assert.equal(rows, count, 'one row per request, none twice');
+    const expected = count * cost(10, 2);
+    assert.equal(Number(stack.psql(`SELECT spend FROM keys WHERE token = '${hash}'`)), expected);
+    assert.equal(Number(stack.psql(`SELECT sum(spend) FROM daily_spend WHERE entity_type = 'key'
+        AND entity_id = '${hash}'`)), expected);
+}
+
+test('coordinator killed mid-traffic loses nothing', async () => {
+    const { key } = await stack.generate(gw, {});
+    await mock.queue({ usage: { prompt_tokens: 10, completion_tokens: 2 }, count: 300 });
+    const first = traffic(key, 300, 8);
+    const hash = sha256(key);
+    while (Number(stack.psql(`SELECT count(*) FROM spend_logs WHERE api_key = '${hash}'`)) < 20)
+        await sleep(20);
+    await coordinator.stop('SIGKILL');
+    await first;
+    coordinator = spawnProc(COORDINATOR, coordinatorArgs, { REDIS_URL: stack.redis.url },
+        'coordinator');
+    await expectExact(key, 300);
+});
+
+test('PostgreSQL stopped for 20 s while requests go on', async () => {
+    const { key } = await stack.generate(gw, {});
+    await mock.queue({ usage: { prompt_tokens: 10, completion_tokens: 2 }, count: 200 });
+    // One request first, so the key's record is in Redis while PostgreSQL is away.
+    await traffic(key, 1, 1);
+    await stack.pg.stop();
+    const deadline = Date.now() + 20000;
+    let sent = 1;
+    while (Date.now() < deadline) {
+        await traffic(key, 5, 5);
+        sent += 5;
+        await sleep(500);
+    }
+    await stack.pg.restart();
+    await expectExact(key, sent);
 });
