@@ -96,8 +96,8 @@ void sl_coord__pg_close(struct sl_coord_pg *pg);
 /* ---------------------------------------------------------------- leader election (leader.c) */
 
 /* Lifetime of the leader key, in ms, and how often the leader renews it. */
-#define SL_COORD_LEASE_MS 10000
-#define SL_COORD_RENEW_MS 3000
+#define SL_COORD_LEASE_MS 6000
+#define SL_COORD_RENEW_MS 2000
 /* How often a standby tries to take the lease. */
 #define SL_COORD_STANDBY_RETRY_MS 1000
 
