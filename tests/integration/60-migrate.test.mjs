@@ -215,17 +215,17 @@ test('migrate without a database fails clearly', async () => {
     assert.match(down.stderr, /cannot connect to the database/);
 });
 
-test('coordinator without migrate exits 2', async () => {
+test('coordinator run without a database fails clearly', async () => {
     const dir = makeTempDir();
     const file = path.join(dir, 'config.yaml');
     fs.writeFileSync(file, 'general_settings: {}\n');
     const res = await run(COORDINATOR, ['--config', file]);
-    assert.equal(res.code, 2);
-    assert.match(res.stderr, /not built yet/);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /no database configured: set general_settings\.database_url/);
 
     const help = await run(COORDINATOR, ['--help']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /not built\s+yet/);
+    assert.match(help.stdout, /sluice-coordinator \[run\]/);
     assert.match(help.stdout, new RegExp(`schema version ${LATEST}`));
 });
 
