@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,47 @@ struct sl_auth_cache {
  * Other nodes learn of a change through Redis pub/sub.
  */
 static _Atomic uint64_t process_changes;
+
+/*
+ * The keys this process invalidated in the last SL_AUTH_RECENT_MS. Another worker's Redis
+ * connection may read a key's record before this worker's invalidation reached Redis, so a
+ * lookup of such a key goes to PostgreSQL directly: a change made on a node is seen by every
+ * worker of that node at once.
+ */
+#define SL_AUTH_RECENT_MS 2000
+#define SL_AUTH_RECENT_SLOTS 64
+
+static struct {
+    char token[SL_AUTH_HASH_HEX_LEN + 1];
+    uint64_t at_ms;
+} recent[SL_AUTH_RECENT_SLOTS];
+static unsigned recent_next;
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+recent_add(const char *token)
+{
+    pthread_mutex_lock(&recent_lock);
+    memcpy(recent[recent_next].token, token, SL_AUTH_HASH_HEX_LEN + 1);
+    recent[recent_next].at_ms = sl_now_ms();
+    recent_next = (recent_next + 1) % SL_AUTH_RECENT_SLOTS;
+    pthread_mutex_unlock(&recent_lock);
+}
+
+/* Returns 1 when this process invalidated `token` within SL_AUTH_RECENT_MS. */
+static int
+recently_invalidated(const char *token)
+{
+    uint64_t now = sl_now_ms();
+    int found = 0;
+
+    pthread_mutex_lock(&recent_lock);
+    for (size_t i = 0; i < SL_AUTH_RECENT_SLOTS && !found; i++)
+        found = recent[i].at_ms != 0 && now - recent[i].at_ms < SL_AUTH_RECENT_MS &&
+                memcmp(recent[i].token, token, SL_AUTH_HASH_HEX_LEN) == 0;
+    pthread_mutex_unlock(&recent_lock);
+    return found;
+}
 
 /* One lookup waiting on Redis or Postgres. */
 struct lookup {
@@ -675,7 +717,7 @@ sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_
         finish(l, s->missing ? SL_AUTH_NOT_FOUND : SL_AUTH_FOUND, s->missing ? NULL : &s->rec);
         return;
     }
-    if (w->redis == NULL ||
+    if (w->redis == NULL || recently_invalidated(l->token) ||
         sl_redis_key(rkey, sizeof(rkey), w->redis, "auth:%s", l->token) != SL_OK ||
         sl_redis_key(vkey, sizeof(vkey), w->redis, "authv:%s", l->token) != SL_OK) {
         query_database(l);
@@ -732,6 +774,7 @@ sl_auth_invalidate(struct sl_worker *w, const char *token_hash)
     if (token_hash == NULL || !sl_auth__is_hash(token_hash))
         return SL_ERR_INVALID;
     cache_drop(w->auth, token_hash);
+    recent_add(token_hash);
     atomic_fetch_add(&process_changes, 1);
     if (w->redis == NULL)
         return SL_OK;
