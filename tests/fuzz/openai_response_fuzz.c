@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "common/json.h"
 #include "common/sse.h"
+#include "gateway/providers/openai_compat.h"
 #include "gateway/providers/provider.h"
 
 /* Nesting the translators accept, as in openai.c. */
@@ -167,6 +168,24 @@ check_frames(const struct sl_sse_event *ev, const char *frames, size_t len)
     sl_sse_dispose(&p);
 }
 
+/* Returns 1 for an event that a stream asking for usage on the client's behalf keeps from the
+ * client: an empty `choices` array and a `usage` object. */
+static int
+is_usage_only(const struct sl_sse_event *ev)
+{
+    cJSON *root = NULL;
+    const cJSON *choices;
+    int usage_only;
+
+    if (sl_json_parse(ev->data, ev->data_len, SL_JSON_MAX_DEPTH * 4, &root, NULL) != SL_OK)
+        return 0;
+    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    usage_only = cJSON_IsArray(choices) && cJSON_GetArraySize(choices) == 0 &&
+                 cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage"));
+    cJSON_Delete(root);
+    return usage_only;
+}
+
 static void
 check_finish_state(const struct sl_stream_state *st)
 {
@@ -196,7 +215,10 @@ fuzz_stream(const struct sl_call_ctx *ctx, const char *stream, size_t len)
         size_t before = out.len;
 
         v = provider->translate_event(ctx, &st, &(struct sl_stream_event){ev.event, ev.event_len, ev.data, ev.data_len}, &out, &err);
-        if (v == SL_STREAM_CONTINUE) {
+        if (v == SL_STREAM_CONTINUE && out.len == before) {
+            check(sl_openai_usage_forced(ctx) && is_usage_only(&ev),
+                  "no frame was written for a chunk");
+        } else if (v == SL_STREAM_CONTINUE) {
             check_frames(&ev, out.data + before, out.len - before);
         } else {
             check(out.len == before, "END or FAILED appended bytes");

@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/json.h"
 #include "gateway/http/validate.h"
+#include "gateway/providers/openai_compat.h"
 #include "gateway/providers/provider.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -88,9 +89,36 @@ json_equal(const cJSON *a, const cJSON *b)
     return x == NULL && y == NULL;
 }
 
-/* Checks that `body` is `input` with "model" replaced by `model`. */
+/*
+ * Checks the stream_options of an upstream body whose stream asks the provider for usage:
+ * include_usage is true and every other member of the client's stream_options is kept. Then
+ * removes stream_options from both bodies, so the caller compares the rest.
+ */
 static void
-check_upstream_body(const cJSON *input, const struct sl_buf *body, const char *model)
+check_forced_usage(cJSON *expected, cJSON *out)
+{
+    cJSON *in_opts = cJSON_GetObjectItemCaseSensitive(expected, "stream_options");
+    cJSON *out_opts = cJSON_GetObjectItemCaseSensitive(out, "stream_options");
+
+    check(cJSON_IsObject(out_opts), "the upstream stream_options is not an object");
+    check(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(out_opts, "include_usage")),
+          "the upstream stream does not ask for usage");
+    cJSON_DeleteItemFromObjectCaseSensitive(out_opts, "include_usage");
+    if (cJSON_IsObject(in_opts)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(in_opts, "include_usage");
+        check(json_equal(in_opts, out_opts), "the client's other stream_options were changed");
+    } else {
+        check(out_opts->child == NULL, "stream_options has members the client did not send");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(expected, "stream_options");
+    cJSON_DeleteItemFromObjectCaseSensitive(out, "stream_options");
+}
+
+/* Checks that `body` is `input` with "model" replaced by `model`, and with usage asked for in
+ * a stream when `forced`. */
+static void
+check_upstream_body(const cJSON *input, const struct sl_buf *body, const char *model,
+                    int forced)
 {
     cJSON *out = NULL;
     cJSON *expected;
@@ -106,6 +134,8 @@ check_upstream_body(const cJSON *input, const struct sl_buf *body, const char *m
     expected = cJSON_Duplicate(input, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(expected, "model");
     cJSON_DeleteItemFromObjectCaseSensitive(out, "model");
+    if (forced)
+        check_forced_usage(expected, out);
     check(json_equal(expected, out), "the upstream body changed a member other than model");
     cJSON_Delete(expected);
     cJSON_Delete(out);
@@ -161,7 +191,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(provider->build_request(&ctx, &up, &err) == SL_OK, "build_request failed on a valid body");
     check(strcmp(up.url.data, "http://127.0.0.1:9/v1/chat/completions") == 0,
           "the upstream URL is wrong");
-    check_upstream_body(body, &up.body, d->provider_model);
+    check_upstream_body(body, &up.body, d->provider_model, sl_openai_usage_forced(&ctx));
 
     sl_buf_dispose(&up.url);
     sl_buf_dispose(&up.body);
