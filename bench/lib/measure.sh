@@ -101,7 +101,7 @@ h2load_load() {
             }
             s = (t1 - t0) / 1e6
             printf "{\"requests\":%d,\"errors\":%d,\"duration_s\":%.3f,\"rps\":%.0f,", \
-                NR, failed > bad ? failed : bad, s, (NR - bad) / s
+                NR, (failed > bad ? failed : bad), s, (NR - bad) / s
             printf "\"p50_us\":%d,\"p90_us\":%d,\"p99_us\":%d,\"p999_us\":%d}\n", \
                 pct(50), pct(90), pct(99), pct(99.9)
         }'

@@ -115,7 +115,8 @@ if (open) {
 console.log(`idle RSS kB: ${JSON.stringify(meta.idle_rss_kb)}`);
 console.log('budget:');
 for (const b of budget) {
-    const verdict = b.met === null ? 'not measured' : b.met ? 'met' : 'NOT met';
+    let verdict = b.met ? 'met' : 'NOT met';
+    if (b.met === null) verdict = 'not measured';
     console.log(`  ${b.name}: ${fmt(b.value, 2)} (target ${b.limit}): ${verdict}`);
 }
 console.log(`written to ${opt.out}`);
@@ -126,8 +127,8 @@ if (opt['min-ratio'] !== '') {
         && !(r.throughput_ratio >= min));
     const failed = rows.filter((r) => r.errors > 0);
     for (const r of slow) {
-        console.error(`bench: sluice at ${r.connections} connections has ${r.throughput_ratio} of `
-            + `the mock's throughput, below the guard's ${min}`);
+        console.error(`bench: sluice reached ${r.throughput_ratio} of the mock's throughput with `
+            + `${r.connections} connection(s), below the minimum of ${min} (MIN_RATIO)`);
     }
     for (const r of failed) {
         console.error(`bench: ${r.scenario}/${r.target} at ${r.connections} connections had `
