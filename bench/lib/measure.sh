@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Measurement helpers of bench/run. Each load function (wrk, h2load, the Node stream clients)
+# Measurement functions of bench/run. Each load function (wrk, h2load, the Node stream clients)
 # prints one JSON object. `measure` runs one of them and appends a result row with the server's
 # CPU time, peak RSS and Redis work to ROWS. Expects ROOT as the working directory and DURATION,
 # RUN_DIR and ROWS to be set. Every load step is bounded by DURATION plus a margin.
