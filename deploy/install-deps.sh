@@ -4,9 +4,10 @@
 # compilers (gcc, and clang for the fuzz build), Redis, PostgreSQL 15, curl, openssl, nghttp,
 # promtool (from the prometheus package, to check the /metrics text) and Node.js with npm. Safe to run again: when every package is already installed it makes no apt
 # call at all. It never starts a service. Runs as root, or through sudo when not root.
-# Usage: deploy/install-deps.sh [--build-only]
+# Usage: deploy/install-deps.sh [--build-only | --bench]
 #   --build-only  install only BUILD_PACKAGES, the packages CMake needs to build the three
 #                 binaries. deploy/Dockerfile uses it, so the image builds with the same list.
+#   --bench       install BENCH_PACKAGES too, for bench/run (the nginx baseline).
 set -euo pipefail
 
 # What `cmake` and the compiler need for sluice-gateway, sluice-coordinator and sluice-mock.
@@ -20,19 +21,28 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
     redis-server postgresql-15
     curl openssl nghttp2-client ca-certificates
+    wrk  # the bench.guard test (bench/run with MIN_RATIO)
     prometheus  # for promtool; apt also enables the Prometheus server service (port 9090)
     clang libclang-rt-14-dev
 )
+
+# What bench/run needs on top of the test packages. Debian's nginx packages start the system
+# service on install unless policy-rc.d forbids it; bench/run starts its own nginx and never
+# uses that service.
+BENCH_PACKAGES=(nginx-light)
 
 case "${1:-}" in
 --build-only)
     PACKAGES=("${BUILD_PACKAGES[@]}")
     ;;
+--bench)
+    PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}")
+    ;;
 "")
     PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
     ;;
 *)
-    echo "install-deps: unknown option '$1' (usage: install-deps.sh [--build-only])" >&2
+    echo "install-deps: unknown option '$1' (usage: install-deps.sh [--build-only | --bench])" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,6 @@
 // Sequential streaming requests against one URL: prints the median and p90 time to the first
-// SSE data line and to the end of the stream, in microseconds, as one JSON object.
+// SSE data line and to the end of the stream, in microseconds, as one JSON object. Any failed
+// request ends the run with an error, so `errors` is always 0 when it prints.
 // Usage: node ttfb.mjs URL COUNT [KEY]
 import http from 'node:http';
 
@@ -60,7 +61,8 @@ agent.destroy();
 const ttfb = samples.map((s) => s.ttfb);
 const total = samples.map((s) => s.total);
 console.log(JSON.stringify({
-    count: samples.length,
+    requests: samples.length,
+    errors: 0,
     ttfb_p50_us: Math.round(percentile(ttfb, 50)),
     ttfb_p90_us: Math.round(percentile(ttfb, 90)),
     total_p50_us: Math.round(percentile(total, 50)),
