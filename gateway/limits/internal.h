@@ -31,15 +31,15 @@ struct sl_limits_scripts {
 /* Names of the scopes in headers, messages and Redis keys, by enum sl_limit_scope. */
 extern const char *const sl_limits__scope_names[SL_SCOPE_COUNT];
 
-/* Writes the Redis key of counter `what` ("req", "tok", "par") of scope `s`. Returns 1, or 0
+/* Writes the Redis key of `counter` ("req", "tok", "par") of scope `s`. Returns 1, or 0
  * when the key does not fit. */
 int sl_limits__counter_key(char out[KEY_MAX], const struct sl_redis *redis,
-                           const struct sl_limits_scope *s, const char *what);
+                           const struct sl_limits_scope *s, const char *counter);
 
-/* Writes the key of `what` ("spend" or "soft") for the period of `s` that contains `now_ms`,
+/* Writes the key of `kind` ("spend" or "soft") for the period of `s` that contains `now_ms`,
  * and how long to keep it into `*ttl_s` (0: for ever) unless NULL. Returns 1, or 0. */
 int sl_limits__period_key(char out[KEY_MAX], const struct sl_redis *redis,
-                          const struct sl_limits_scope *s, const char *what, uint64_t now_ms,
+                          const struct sl_limits_scope *s, const char *kind, uint64_t now_ms,
                           int64_t *ttl_s);
 
 /* Records whether Redis can be reached, logging each change once. */

@@ -108,11 +108,11 @@ sl_limits_metrics_register(void)
 }
 
 static void
-count_rejection(enum sl_limit_scope kind, const char *what)
+count_rejection(enum sl_limit_scope kind, const char *limit_type)
 {
     if (rejections_metric != NULL)
         sl_metrics_counter_add(rejections_metric,
-                               (const char *const[]){sl_limits__scope_names[kind], what}, 1);
+                               (const char *const[]){sl_limits__scope_names[kind], limit_type}, 1);
 }
 
 const char *
@@ -145,7 +145,10 @@ void
 sl_limits_format_money(double v, char out[32])
 {
     if (isnan(v) || isinf(v)) {
-        snprintf(out, 32, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+        if (isnan(v))
+            snprintf(out, 32, "nan");
+        else
+            snprintf(out, 32, "%s", v > 0 ? "inf" : "-inf");
         return;
     }
     if (v == floor(v) && fabs(v) < 1e16) {
@@ -377,7 +380,7 @@ add_limit_headers(struct sl_request *r, const struct sl_limits_scope *s)
     char header[96];
     char value[24];
     const struct {
-        const char *what;
+        const char *limit_type;
         int64_t limit;
         int64_t left;
     } rows[] = {
@@ -389,10 +392,10 @@ add_limit_headers(struct sl_request *r, const struct sl_limits_scope *s)
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         if (rows[i].limit < 0)
             continue;
-        snprintf(header, sizeof(header), "x-ratelimit-%s-limit-%s", name, rows[i].what);
+        snprintf(header, sizeof(header), "x-ratelimit-%s-limit-%s", name, rows[i].limit_type);
         snprintf(value, sizeof(value), "%lld", (long long)rows[i].limit);
         sl_request_add_header(r, header, value);
-        snprintf(header, sizeof(header), "x-ratelimit-%s-remaining-%s", name, rows[i].what);
+        snprintf(header, sizeof(header), "x-ratelimit-%s-remaining-%s", name, rows[i].limit_type);
         snprintf(value, sizeof(value), "%lld", (long long)(rows[i].left < 0 ? 0 : rows[i].left));
         sl_request_add_header(r, header, value);
     }
@@ -495,8 +498,8 @@ reject_budget(struct sl_request *r, const struct sl_limits_scope *s, const char 
 }
 
 static void
-reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *what, int64_t limit,
-             int64_t remaining, int64_t retry_ms)
+reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *limit_type,
+             int64_t limit, int64_t remaining, int64_t retry_ms)
 {
     int64_t wait_ms = retry_ms < 0 ? 60000 : retry_ms;
     char reset[40];
@@ -504,16 +507,16 @@ reject_limit(struct sl_request *r, const struct sl_limits_scope *s, const char *
 
     /* The wait counts from the clock admission used, so every rejection of one window names
      * the same reset second. */
-    count_rejection(s->kind, what);
+    count_rejection(s->kind, limit_type);
     format_reset(r->limits->admitted_ms + (uint64_t)wait_ms, reset);
     snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
     sl_request_add_header(r, "retry-after", retry);
-    sl_request_add_header(r, "rate_limit_type", what);
+    sl_request_add_header(r, "rate_limit_type", limit_type);
     sl_request_add_header(r, "reset_at", reset);
     sl_request_respond_error(r, 429, "rate_limit_error", NULL,
                              "Rate limit exceeded for %s: %s. Limit type: %s. Current limit: "
                              "%lld, Remaining: %lld. Limit resets at: %s",
-                             sl_limits__scope_names[s->kind], s->id, what, (long long)limit,
+                             sl_limits__scope_names[s->kind], s->id, limit_type, (long long)limit,
                              (long long)(remaining < 0 ? 0 : remaining), reset);
 }
 
@@ -522,14 +525,14 @@ reject(struct sl_request *r, const struct sl_limits_rejection *f)
 {
     const struct sl_limits_scope *s = &r->limits->scopes[f->scope];
 
-    if (strcmp(f->what, "budget") == 0) {
+    if (strcmp(f->limit_type, "budget") == 0) {
         char spend[32];
 
         snprintf(spend, sizeof(spend), "%.17g", f->spend);
         reject_budget(r, s, spend, f->limit_text);
         return;
     }
-    reject_limit(r, s, f->what, f->limit, f->remaining, f->retry_ms);
+    reject_limit(r, s, f->limit_type, f->limit, f->remaining, f->retry_ms);
 }
 
 static uint64_t
@@ -640,19 +643,19 @@ read_admission(struct sl_request *r, const redisReply *reply)
     if (reply->elements != 6)
         return -1;
     int64_t index = sl_limits__reply_int(reply->element[1]) - 1;
-    const char *what = reply_str(reply->element[2]);
+    const char *limit_type = reply_str(reply->element[2]);
 
     if (index < 0 || (size_t)index >= l->n)
         return -1;
-    if (strcmp(what, "budget") == 0) {
+    if (strcmp(limit_type, "budget") == 0) {
         reject_budget(r, &l->scopes[index], reply_str(reply->element[4]),
                       reply_str(reply->element[3]));
         return 0;
     }
-    if (strcmp(what, "requests") != 0 && strcmp(what, "tokens") != 0 &&
-        strcmp(what, "max_parallel_requests") != 0)
+    if (strcmp(limit_type, "requests") != 0 && strcmp(limit_type, "tokens") != 0 &&
+        strcmp(limit_type, "max_parallel_requests") != 0)
         return -1;
-    reject_limit(r, &l->scopes[index], what, sl_limits__reply_int(reply->element[3]),
+    reject_limit(r, &l->scopes[index], limit_type, sl_limits__reply_int(reply->element[3]),
                  sl_limits__reply_int(reply->element[4]), sl_limits__reply_int(reply->element[5]));
     return 0;
 }
@@ -693,20 +696,20 @@ on_admit_reply(struct sl_redis *redis, enum sl_status status, const redisReply *
     admission_done(a, go_on);
 }
 
-/* Writes the Redis key of `what` ("req", "tok", "par") for scope `s`. */
+/* Writes the Redis key of `counter` ("req", "tok", "par") for scope `s`. */
 int
 sl_limits__counter_key(char out[KEY_MAX], const struct sl_redis *redis,
-                       const struct sl_limits_scope *s, const char *what)
+                       const struct sl_limits_scope *s, const char *counter)
 {
     return sl_redis_key(out, KEY_MAX, redis, "rl:{%s:%s}:%s", sl_limits__scope_names[s->kind],
-                        s->id, what) == SL_OK;
+                        s->id, counter) == SL_OK;
 }
 
-/* Writes the key of the spend (`what` "spend") or soft mark ("soft") of the period of `s`
+/* Writes the key of the spend (`kind` "spend") or soft mark ("soft") of the period of `s`
  * that contains `now_ms`, and the seconds it must be kept (0: for ever) into `*ttl_s`. */
 int
 sl_limits__period_key(char out[KEY_MAX], const struct sl_redis *redis,
-                      const struct sl_limits_scope *s, const char *what, uint64_t now_ms,
+                      const struct sl_limits_scope *s, const char *kind, uint64_t now_ms,
                       int64_t *ttl_s)
 {
     int64_t start = 0;
@@ -716,7 +719,7 @@ sl_limits__period_key(char out[KEY_MAX], const struct sl_redis *redis,
         start = sl_budget_period(&s->period, (int64_t)(now_ms / 1000), &end);
     if (ttl_s != NULL)
         *ttl_s = s->has_period ? end - (int64_t)(now_ms / 1000) + 86400 : 0;
-    return sl_redis_key(out, KEY_MAX, redis, "%s:{%s:%s}:%lld", what,
+    return sl_redis_key(out, KEY_MAX, redis, "%s:{%s:%s}:%lld", kind,
                         sl_limits__scope_names[s->kind], s->id, (long long)start) == SL_OK;
 }
 

@@ -148,7 +148,7 @@ const char *sl_limits_scope_name(enum sl_limit_scope kind);
  */
 struct sl_limits_rejection {
     size_t scope;       /* index into l->scopes */
-    const char *what;   /* "budget", "requests", "tokens" or "max_parallel_requests" */
+    const char *limit_type; /* "budget", "requests", "tokens" or "max_parallel_requests" */
     int64_t limit;      /* for limits */
     int64_t remaining;  /* for limits */
     int64_t retry_ms;   /* for limits; -1: never */

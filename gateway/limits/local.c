@@ -204,7 +204,7 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
         s->spend = entries[i] != NULL ? spend_of(entries[i], s, now_ms) : 0.0;
         if (!isnan(s->max_budget) && s->spend >= s->max_budget) {
             rejection->scope = i;
-            rejection->what = "budget";
+            rejection->limit_type = "budget";
             rejection->spend = s->spend;
             rejection->max_budget = s->max_budget;
             snprintf(rejection->limit_text, sizeof(rejection->limit_text), "%.17g", s->max_budget);
@@ -222,7 +222,7 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
         if (s->rpm >= 0) {
             used = ring_total(&e->requests, now_s);
             if (used + 1 > s->rpm) {
-                rejection->what = "requests";
+                rejection->limit_type = "requests";
                 rejection->limit = s->rpm;
                 rejection->remaining = s->rpm > used ? s->rpm - used : 0;
                 rejection->retry_ms =
@@ -234,7 +234,7 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
         if (s->tpm >= 0) {
             used = ring_total(&e->tokens, now_s);
             if (used >= s->tpm) {
-                rejection->what = "tokens";
+                rejection->limit_type = "tokens";
                 rejection->limit = s->tpm;
                 rejection->remaining = s->tpm > used ? s->tpm - used : 0;
                 rejection->retry_ms =
@@ -245,7 +245,7 @@ sl_limits_local_admit(struct sl_limits *l, uint64_t now_ms, uint64_t slot_ms,
         }
         if (s->parallel >= 0) {
             if (e->in_flight + 1 > s->parallel) {
-                rejection->what = "max_parallel_requests";
+                rejection->limit_type = "max_parallel_requests";
                 rejection->limit = s->parallel;
                 rejection->remaining = s->parallel > e->in_flight ? s->parallel - e->in_flight : 0;
                 rejection->retry_ms = 1000;

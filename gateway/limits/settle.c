@@ -61,7 +61,7 @@ sl_limits__settle_metrics_register(void)
                                        read_stream_length, NULL);
 }
 
-/* What a settle reply needs once the request may be gone. */
+/* The facts a settle reply needs after the request may be gone. */
 struct settlement {
     char names[SL_SCOPE_COUNT][SL_LIMITS_ID_MAX + 32];
     size_t n;
@@ -82,11 +82,11 @@ log_crossed(const char *call_id, const char *name)
 }
 
 static void
-event_lost(const char *call_id, const char *why)
+event_lost(const char *call_id, const char *reason)
 {
     if (lost_metric != NULL)
         sl_metrics_counter_add(lost_metric, NULL, 1);
-    sl_log(SL_LOG_WARN, call_id, "spend.event_lost", SL_LOG_STR("reason", why),
+    sl_log(SL_LOG_WARN, call_id, "spend.event_lost", SL_LOG_STR("reason", reason),
            SL_LOG_STR("message", "the request's spend event could not be written to Redis, so "
                                  "it will be missing from spend_logs"));
 }
@@ -118,12 +118,12 @@ on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply 
 
     (void)redis;
     if (status != SL_OK || reply->type != REDIS_REPLY_ARRAY) {
-        const char *why = status != SL_OK                    ? sl_status_str(status)
-                          : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                             : "unexpected reply";
+        const char *reason = status != SL_OK                    ? sl_status_str(status)
+                             : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                : "unexpected reply";
 
-        sl_log(SL_LOG_WARN, s->request_id, "limits.settle_failed", SL_LOG_STR("message", why));
-        event_lost(s->request_id, why);
+        sl_log(SL_LOG_WARN, s->request_id, "limits.settle_failed", SL_LOG_STR("message", reason));
+        event_lost(s->request_id, reason);
         if (status != SL_OK)
             sl_limits__set_degraded(1, sl_status_str(status));
         free(s);
@@ -217,7 +217,7 @@ call_type_of(const struct sl_request *r)
     return "acompletion";
 }
 
-/* Fills `ev` with borrowed strings of `r`; nothing in it is owned. */
+/* Fills `ev` with strings borrowed from `r`, so nothing in it is owned. */
 static void
 build_event(const struct sl_request *r, double cost, int priced, uint64_t now,
             struct sl_spend_event *ev, char *api_base, size_t api_base_size)

@@ -57,7 +57,7 @@ TEST(rpm_admits_up_to_limit)
         ASSERT_EQ(2 - i, l.scopes[0].left_requests);
     }
     ASSERT_TRUE(!admit(&l, T0 + 300, &f));
-    ASSERT_STR_EQ("requests", f.what);
+    ASSERT_STR_EQ("requests", f.limit_type);
     ASSERT_EQ(3, f.limit);
     ASSERT_EQ(0, f.remaining);
     /* The three requests of second T0 stop counting 60 s after that second began. */
@@ -105,7 +105,7 @@ TEST(tpm_counts_settled_tokens)
     ASSERT_EQ(55, l.scopes[0].left_tokens);
     settle(&l, T0 + 2000, 95, 0);
     ASSERT_TRUE(!admit(&l, T0 + 3000, &f));
-    ASSERT_STR_EQ("tokens", f.what);
+    ASSERT_STR_EQ("tokens", f.limit_type);
     ASSERT_EQ(0, f.remaining);
     /* 190 counted: once the 95 of second T0 age out, 95 < 150 again. */
     ASSERT_EQ(60000 - 3000, f.retry_ms);
@@ -122,7 +122,7 @@ TEST(parallel_slot_released_on_settle)
     ASSERT_TRUE(admit(&a, T0, &f));
     ASSERT_EQ(0, a.scopes[0].left_parallel);
     ASSERT_TRUE(!admit(&b, T0 + 1, &f));
-    ASSERT_STR_EQ("max_parallel_requests", f.what);
+    ASSERT_STR_EQ("max_parallel_requests", f.limit_type);
     settle(&a, T0 + 2, 0, 0);
     ASSERT_TRUE(admit(&b, T0 + 3, &f));
 }
@@ -143,7 +143,7 @@ TEST(budget_resets_with_period)
     ASSERT_DBL_EQ(0.5, l.scopes[0].spend);
     settle(&l, T0 + 300, 0, 0.5);
     ASSERT_TRUE(!admit(&l, T0 + 400, &f));
-    ASSERT_STR_EQ("budget", f.what);
+    ASSERT_STR_EQ("budget", f.limit_type);
     ASSERT_DBL_EQ(1.0, f.spend);
     ASSERT_STR_EQ("1", f.limit_text);
     /* T0 is a multiple of 3 s: the next period starts at T0 + 3 s with nothing spent. */
@@ -162,7 +162,7 @@ TEST(budgets_checked_before_limits)
     limited->rpm = 0;
     budget->max_budget = 0.0;
     ASSERT_TRUE(!admit(&l, T0, &f));
-    ASSERT_STR_EQ("budget", f.what);
+    ASSERT_STR_EQ("budget", f.limit_type);
     ASSERT_EQ(1, f.scope);
 }
 
