@@ -55,6 +55,7 @@ struct sl_auth_cache {
     struct sl_log_limiter store_log;
     struct sl_redis_script *fill;       /* lua-scripts/auth_fill.lua */
     struct sl_redis_script *invalidate; /* lua-scripts/auth_invalidate.lua */
+    const char *last_source; /* the store the lookup being finished asked last; NULL: none */
 };
 
 /*
@@ -113,6 +114,7 @@ struct lookup {
     void *privdata;
     uint64_t epoch;
     uint64_t changes; /* process_changes when the lookup started */
+    const char *source; /* "redis" or "postgresql": the last store asked; NULL: none */
     /* The key's change counter in Redis as read with the record, "" when absent. A record
      * read from PostgreSQL is stored in Redis only while the counter is still this. */
     char version[SL_AUTH_VERSION_MAX + 1];
@@ -286,6 +288,7 @@ log_store_error(struct sl_auth_cache *c, const char *event, const char *message)
 static void
 finish(struct lookup *l, enum sl_auth_lookup_status status, const struct sl_auth_record *rec)
 {
+    l->w->auth->last_source = l->source;
     l->cb(status, rec, l->privdata);
     free(l);
 }
@@ -648,6 +651,7 @@ query_database(struct lookup *l)
 {
     const char *params[1] = {l->token};
 
+    l->source = "postgresql";
     if (l->w->pg == NULL ||
         sl_pg_query(l->w->pg, lookup_sql, 1, params, on_pg_result, l) != SL_OK)
         finish_unavailable(l);
@@ -724,6 +728,7 @@ sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_
         return;
     }
     /* The record and the key's change counter, read together. */
+    l->source = "redis";
     argv[0] = "MGET";
     argv[1] = rkey;
     argv[2] = vkey;
@@ -731,6 +736,12 @@ sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_
         lens[i] = strlen(argv[i]);
     if (sl_redis_command_argv(w->redis, 3, argv, lens, on_redis_get, l) != SL_OK)
         query_database(l);
+}
+
+const char *
+sl_auth_lookup_source(const struct sl_worker *w)
+{
+    return w->auth != NULL ? w->auth->last_source : NULL;
 }
 
 /* ---------------------------------------------------------------- invalidation */

@@ -134,6 +134,11 @@ void sl_auth_hash_key(const char *key, size_t len, char out[SL_AUTH_HASH_HEX_LEN
 void sl_auth_lookup(struct sl_worker *w, const char *key, size_t len, sl_auth_lookup_cb cb,
                     void *privdata);
 
+/* Returns the store that the lookup whose callback runs now asked last: "redis" or
+ * "postgresql", or NULL when the record came from the worker's memory. Call it only from a
+ * sl_auth_lookup_cb. */
+const char *sl_auth_lookup_source(const struct sl_worker *w);
+
 /*
  * Forgets the record of `token_hash` (64 lowercase hex characters) everywhere: this worker's
  * local cache at once, the Redis record, and, through a message on <prefix>auth:invalidate,

@@ -28,6 +28,7 @@
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/http/trace.h"
 #include "gateway/http/validate.h"
 #include "gateway/limits/limits.h"
 #include "gateway/router/live.h"
@@ -77,6 +78,7 @@ struct auth_wait {
     void *privdata;
     char masked[16];
     char token[SL_AUTH_HASH_HEX_LEN + 1];
+    int store_span; /* the key lookup's trace span, -1 for none */
 };
 
 /* Applies the key's allowed_routes to the path, and to the route's canonical path so that
@@ -147,6 +149,8 @@ on_key_record(enum sl_auth_lookup_status status, const struct sl_auth_record *re
     struct auth_wait *wait = privdata;
     struct sl_request *r = wait->r;
 
+    sl_trace_store_end(r, wait->store_span, sl_auth_lookup_source(r->worker),
+                       status == SL_AUTH_UNAVAILABLE ? "unavailable" : NULL);
     /* The client may have gone while the stores were asked. */
     if (r->req == NULL)
         goto out;
@@ -276,6 +280,7 @@ sl_http_authenticate(struct sl_request *r, sl_http_auth_next_cb next, void *priv
     wait->privdata = privdata;
     sl_auth_mask(key, len, wait->masked);
     sl_auth_hash_key(key, len, wait->token);
+    wait->store_span = sl_trace_store_begin(r, "virtual key lookup");
     sl_request_retain(r);
     sl_auth_lookup(w, key, len, on_key_record, wait);
 }

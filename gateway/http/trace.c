@@ -30,6 +30,8 @@
 #define SL_TRACE_SERVER_SPAN_NAME "Received Proxy Server Request"
 /* Provider calls recorded per request at most; later attempts are not traced. */
 #define SL_TRACE_MAX_ATTEMPTS 16u
+/* Store spans kept per request: the key lookup, the end-user lookup, admission. */
+#define SL_TRACE_MAX_STORES 8u
 /* Finish reasons kept from a whole response. */
 #define SL_TRACE_MAX_FINISH_REASONS 8u
 
@@ -42,6 +44,8 @@ struct sl_trace {
     uint64_t start_ns;
     struct sl_otlp_span attempts[SL_TRACE_MAX_ATTEMPTS];
     size_t n_attempts;
+    struct sl_otlp_span stores[SL_TRACE_MAX_STORES];
+    size_t n_stores;
     int attempt_open;     /* attempts[n_attempts - 1] has not ended */
     uint64_t upstream_ns; /* time spent in provider calls, for the overhead */
 
@@ -259,6 +263,46 @@ sl_trace_attempt_end(struct sl_request *r, const struct sl_upstream_error *e)
         sl_otlp_span_set_status(s, SL_OTLP_STATUS_OK, NULL);
     } else {
         sl_otlp_span_set_status(s, SL_OTLP_STATUS_ERROR, NULL);
+    }
+}
+
+int
+sl_trace_store_begin(struct sl_request *r, const char *name)
+{
+    struct sl_trace *t = r->trace;
+    struct sl_otlp_span *s;
+
+    if (t == NULL || t->n_stores == SL_TRACE_MAX_STORES)
+        return -1;
+    s = &t->stores[t->n_stores];
+    sl_otlp_span_init(s, name, SL_OTLP_KIND_CLIENT);
+    memcpy(s->trace_id, t->trace_id, sizeof(s->trace_id));
+    sl_otlp_random_id(s->span_id, sizeof(s->span_id));
+    memcpy(s->parent_span_id, t->span_id, sizeof(s->parent_span_id));
+    s->has_parent = 1;
+    s->start_unix_ns = wall_ns();
+    return (int)t->n_stores++;
+}
+
+void
+sl_trace_store_end(struct sl_request *r, int index, const char *system, const char *error)
+{
+    struct sl_trace *t = r->trace;
+    struct sl_otlp_span *s;
+
+    if (t == NULL || index < 0 || (size_t)index >= t->n_stores)
+        return;
+    s = &t->stores[index];
+    if (s->end_unix_ns != 0)
+        return;
+    s->end_unix_ns = wall_ns();
+    if (system != NULL)
+        sl_otlp_span_add_str(s, "db.system", system);
+    if (error != NULL) {
+        sl_otlp_span_add_str(s, "error.type", error);
+        sl_otlp_span_set_status(s, SL_OTLP_STATUS_ERROR, error);
+    } else {
+        sl_otlp_span_set_status(s, SL_OTLP_STATUS_OK, NULL);
     }
 }
 
@@ -547,6 +591,13 @@ sl_trace_end(struct sl_request *r)
     for (size_t i = 0; i < t->n_attempts; i++)
         sl_otel_submit(&t->attempts[i]);
     t->n_attempts = 0;
+    for (size_t i = 0; i < t->n_stores; i++) {
+        /* A store call still waiting when the request ended, e.g. after the client left. */
+        if (t->stores[i].end_unix_ns == 0)
+            sl_trace_store_end(r, (int)i, NULL, "unfinished");
+        sl_otel_submit(&t->stores[i]);
+    }
+    t->n_stores = 0;
 }
 
 void
@@ -556,6 +607,8 @@ sl_trace_free(struct sl_trace *t)
         return;
     for (size_t i = 0; i < t->n_attempts; i++)
         sl_otlp_span_dispose(&t->attempts[i]);
+    for (size_t i = 0; i < t->n_stores; i++)
+        sl_otlp_span_dispose(&t->stores[i]);
     for (size_t i = 0; i < t->n_finish_reasons; i++)
         free(t->finish_reasons[i]);
     free(t->response_id);

@@ -50,6 +50,17 @@ void sl_trace_attempt_begin(struct sl_request *r, struct curl_slist **headers);
  * nothing when no attempt is open, so every way out of a call may call it. */
 void sl_trace_attempt_end(struct sl_request *r, const struct sl_upstream_error *e);
 
+/*
+ * Opens a CLIENT child span named `name` for a call to a store (Redis or PostgreSQL) made for
+ * `r` before its provider call, such as admission or the key lookup. Returns the span's index
+ * for sl_trace_store_end(), or -1 when tracing is off or the request has too many.
+ */
+int sl_trace_store_begin(struct sl_request *r, const char *name);
+
+/* Ends store span `index` with db.system `system` (NULL when no store was asked, as for a
+ * record found in the worker's memory) and, on failure, the error `error`. -1 is ignored. */
+void sl_trace_store_end(struct sl_request *r, int index, const char *system, const char *error);
+
 /* Reads the response id, model and finish reasons of a whole response in the client's
  * format, and keeps its messages when content logging applies. */
 void sl_trace_response(struct sl_request *r, const char *body, size_t len);

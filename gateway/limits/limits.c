@@ -31,6 +31,7 @@
 #include "gateway/auth/keys.h"
 #include "gateway/gateway.h"
 #include "gateway/http/request.h"
+#include "gateway/http/trace.h"
 #include "gateway/limits/internal.h"
 #include "gateway/limits/limits.h"
 #include "gateway/router/router.h"
@@ -358,6 +359,7 @@ struct admission {
     sl_limits_next_cb next;
     void *privdata;
     char end_user[SL_END_USER_ID_MAX + 1];
+    int store_span; /* admission's trace span, -1 for none */
 };
 
 static void
@@ -669,6 +671,10 @@ on_admit_reply(struct sl_redis *redis, enum sl_status status, const redisReply *
     int go_on;
 
     (void)redis;
+    sl_trace_store_end(r, a->store_span, "redis",
+                       status != SL_OK                    ? sl_status_str(status)
+                       : reply->type == REDIS_REPLY_ERROR ? "script error"
+                                                          : NULL);
     if (r->req == NULL) {
         /* The client left meanwhile: release what admission counted. */
         if (status == SL_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
@@ -782,9 +788,12 @@ send_admission(struct admission *a)
             args[4 + 7 * i + k] = SL_REDIS_CSTR(v[k]);
     }
     l->admitted_ms = now;
+    a->store_span = sl_trace_store_begin(r, "redis admit");
     rc = sl_redis_eval(redis, r->worker->limits->admit, 4 * n, key_refs, 4 + 7 * n, args,
                        on_admit_reply, a);
 out:
+    if (rc != SL_OK)
+        sl_trace_store_end(r, a->store_span, "redis", sl_status_str(rc));
     free(keys);
     free(nums);
     return rc == SL_OK;
@@ -952,6 +961,7 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
     }
 
     a = sl_xcalloc(1, sizeof(*a));
+    a->store_span = -1;
     a->r = r;
     a->next = next;
     a->privdata = privdata;

@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import {
     chatBody, needs, postJson, startGateway, startMock,
 } from './lib/harness.mjs';
+import { MgmtStack } from './lib/mgmt.mjs';
 import { decoderMissing, startOtlpReceiver } from './lib/otlp-receiver.mjs';
 
 await needs('gateway', 'mock');
@@ -270,4 +271,42 @@ test('collector answering 500 counts failures', async () => {
     await waitForMetric(gateway, 'sluice_otel_export_failures_total', (v) => v >= 2);
     assert.ok(receiver.requests.length >= 2, 'the exporter retried after a 500');
     assert.equal(await metricValue(gateway, 'sluice_otel_spans_exported_total'), 0);
+});
+
+test('store calls are child spans', async () => {
+    // PostgreSQL and Redis behind a virtual key and a global cap, so the key lookup and
+    // admission each call a store.
+    const stack = new MgmtStack({ masterKey: MASTER_KEY });
+    await stack.start();
+    cleanups.push(() => stack.stop());
+    const mock = await startMock();
+    cleanups.push(() => mock.stop());
+    const receiver = await startOtlpReceiver({});
+    cleanups.push(() => receiver.close());
+    const gateway = await stack.startNode({
+        config: config(mock, '').replace('general_settings:', `general_settings:
+  global_max_parallel_requests: 50
+  database_url: ${stack.pg.url}`),
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+    });
+    const { key } = await stack.generate(gateway, {});
+    const traceId = 'a1'.repeat(16);
+    const res = await chat(gateway, { authorization: `Bearer ${key}`,
+        traceparent: `00-${traceId}-${CLIENT_PARENT}-01` });
+    assert.equal(res.status, 200, res.body);
+
+    const spans = await spansOfTrace(receiver, traceId, 4);
+    const server = spans.find((s) => s.name === SERVER_SPAN);
+    const lookup = spans.find((s) => s.name === 'virtual key lookup');
+    const admit = spans.find((s) => s.name === 'redis admit');
+    assert.ok(lookup && admit, JSON.stringify(spans.map((s) => s.name)));
+    for (const span of [lookup, admit]) {
+        assert.equal(span.kind, 3);
+        assert.equal(span.parentSpanId, server.spanId);
+        assert.ok(span.end >= span.start);
+        assert.equal(span.status.code, 1, `${span.name} succeeded`);
+    }
+    assert.equal(lookup.attributes['db.system'], 'postgresql', 'a new key is read from PostgreSQL');
+    assert.equal(admit.attributes['db.system'], 'redis');
+    stack.assertNoKeyLeaked();
 });
