@@ -185,9 +185,11 @@ test('coordinator killed mid-traffic loses nothing', async () => {
 
 test('PostgreSQL stopped for 20 s while requests go on', async () => {
     const { key } = await stack.generate(gw, {});
-    await mock.queue({ usage: { prompt_tokens: 10, completion_tokens: 2 }, count: 200 });
-    // One request first, so the key's record is in Redis while PostgreSQL is away.
+    // More scripted replies than the 20 s can use, so every request has the same usage.
+    await mock.queue({ usage: { prompt_tokens: 10, completion_tokens: 2 }, count: 5000 });
+    // One request first, and the key's record in Redis, so it works while PostgreSQL is away.
     await traffic(key, 1, 1);
+    await stack.waitForKeyInRedis(gw, key);
     await stack.pg.stop();
     const deadline = Date.now() + 20000;
     let sent = 1;

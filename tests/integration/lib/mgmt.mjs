@@ -139,6 +139,25 @@ ${litellm ? `litellm_settings:\n${litellm}` : ''}`;
     }
 
     // Remembers a plaintext key returned by another route (/user/new).
+    // Uses `key` on `node` (GET /v1/models) until its record is stored in Redis, so the key
+    // keeps working while PostgreSQL is away. Lookups right after the key was created or
+    // changed skip Redis and do not store the record there.
+    async waitForKeyInRedis(node, key) {
+        const stored = `sluice:auth:${sha256(key)}`;
+        const deadline = Date.now() + 10000;
+        for (;;) {
+            const res = await httpRequest(`${node.url}/v1/models`,
+                { headers: { authorization: `Bearer ${key}` } });
+            assert.equal(res.status, 200, `GET /v1/models with the key: ${res.body}`);
+            const exists = spawnSync('redis-cli', ['-u', this.redis.url, 'EXISTS', stored],
+                { encoding: 'utf8' });
+            if (exists.stdout.trim() === '1')
+                return;
+            assert.ok(Date.now() < deadline, 'the key record never reached Redis');
+            await sleep(300);
+        }
+    }
+
     remember(key) {
         this.plaintextKeys.push(key);
         recordKey(key);
