@@ -5,6 +5,7 @@
  */
 #include "common/log.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,18 +31,35 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+/* Reads a level name: ours, or LiteLLM's LITELLM_LOG names (DEBUG, INFO, WARNING, ERROR,
+ * CRITICAL). Returns -1 for anything else. */
+static int
+parse_level(const char *text)
+{
+    if (text == NULL)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(text, level_names[i]) == 0)
+            return i;
+    if (strcasecmp(text, "warning") == 0)
+        return SL_LOG_WARN;
+    if (strcasecmp(text, "critical") == 0)
+        return SL_LOG_ERROR;
+    return -1;
+}
+
 void
 sl_log_init(const char *proc)
 {
-    const char *lvl = getenv("SLUICE_LOG_LEVEL");
+    int level = parse_level(getenv("SLUICE_LOG_LEVEL"));
     const char *dbg = getenv("SLUICE_LOG_DEBUG");
 
     log_proc = proc;
-    if (lvl != NULL) {
-        for (int i = 0; i < 4; i++)
-            if (strcasecmp(lvl, level_names[i]) == 0)
-                sl_log_min_level = (enum sl_log_level)i;
-    }
+    /* SLUICE_LOG_LEVEL wins; LITELLM_LOG lets a LiteLLM deployment keep its setting. */
+    if (level < 0)
+        level = parse_level(getenv("LITELLM_LOG"));
+    if (level >= 0)
+        sl_log_min_level = (enum sl_log_level)level;
     if (dbg != NULL && dbg[0] != '\0') {
         snprintf(log_debug_modules, sizeof(log_debug_modules), ",%s,", dbg);
         sl_log_min_level = SL_LOG_DEBUG; /* the per-module test below filters */
@@ -62,7 +80,28 @@ sl_log_enabled(enum sl_log_level level, const char *module)
     if (strstr(log_debug_modules, needle) != NULL)
         return 1;
     env_level = getenv("SLUICE_LOG_LEVEL");
-    return env_level != NULL && strcasecmp(env_level, "debug") == 0;
+    if (env_level == NULL)
+        env_level = getenv("LITELLM_LOG");
+    return parse_level(env_level) == SL_LOG_DEBUG;
+}
+
+/* Appends `"key":v` with the shortest digits that read back as `v` (a cost keeps every digit,
+ * a duration in ms stays short); JSON has no NaN or infinity, so those are null. */
+static void
+append_double(struct sl_buf *b, const char *key, double v)
+{
+    char text[32];
+
+    if (!isfinite(v)) {
+        sl_buf_printf(b, ",\"%s\":null", key);
+        return;
+    }
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(text, sizeof(text), "%.*g", digits, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    sl_buf_printf(b, ",\"%s\":%s", key, text);
 }
 
 static void
@@ -120,7 +159,7 @@ sl_log_emit(enum sl_log_level level, const char *module, const char *request_id,
             sl_buf_printf(&b, ",\"%s\":%lld", f.key, (long long)f.v.i);
             break;
         case SL_LOG_T_DBL:
-            sl_buf_printf(&b, ",\"%s\":%.6g", f.key, f.v.d);
+            append_double(&b, f.key, f.v.d);
             break;
         case SL_LOG_T_BOOL:
             sl_buf_printf(&b, ",\"%s\":%s", f.key, f.v.i ? "true" : "false");

@@ -9,7 +9,8 @@
  * completions unless the operator turned content logging on.
  *
  * A .c file names its module by defining SL_LOG_MODULE before including this header.
- * Environment: SLUICE_LOG_LEVEL (debug|info|warn|error, default info) and SLUICE_LOG_DEBUG
+ * Environment: SLUICE_LOG_LEVEL (debug|info|warn|error, default info; without it, LiteLLM's
+ * LITELLM_LOG with DEBUG, INFO, WARNING, ERROR or CRITICAL) and SLUICE_LOG_DEBUG
  * (comma-separated modules that log at debug level whatever the global level).
  */
 #ifndef SL_LOG_H

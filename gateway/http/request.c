@@ -407,5 +407,8 @@ sl_request_log_access(struct sl_request *r)
            SL_LOG_STR("provider", d != NULL ? d->provider : NULL), SL_LOG_BOOL("stream", r->stream),
            SL_LOG_INT("prompt_tokens", r->usage.prompt_tokens),
            SL_LOG_INT("completion_tokens", r->usage.completion_tokens),
+           SL_LOG_DBL("cost", sl_limits_request_cost(r, NULL)),
+           SL_LOG_INT("retries", r->attempted_retries),
+           SL_LOG_INT("fallbacks", r->attempted_fallbacks),
            SL_LOG_BOOL("client_gone", r->client_gone), SL_LOG_STR("error_type", r->error_type[0] != '\0' ? r->error_type : NULL));
 }

@@ -99,6 +99,12 @@ test('every request leaves one priced row', async () => {
     const master = await postJson(`${gw.url}/v1/chat/completions`, chatBody('priced'), stack.admin);
     assert.equal(master.status, 200, master.body);
 
+    const access = gw.logs.find((e) => e.event === 'http.access'
+        && e.request_id === whole.headers['x-litellm-call-id']);
+    assert.ok(access, 'the access line of the whole response');
+    assert.equal(access.cost, cost(90, 5));
+    assert.equal(access.retries, 0);
+
     const wholeRow = await spendRow(whole.headers['x-litellm-call-id']);
     assert.equal(wholeRow.status, 'success');
     assert.equal(wholeRow.prompt_tokens, 90);
