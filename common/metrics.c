@@ -161,11 +161,20 @@ current_shard(void)
 static uint64_t
 hash_bytes(const char *p, size_t n)
 {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ull;
+    /* Eight bytes a step, each step a multiply and a shift: label keys run to hundreds of
+     * bytes, and every request looks up one series per metric. */
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    for (; n > 0; p++, n--) {
+        h = (h ^ (unsigned char)*p) * 0x94D049BB133111EBull;
+        h ^= h >> 29;
     }
     return h;
 }
@@ -208,8 +217,16 @@ copy_label_value(const char *value, char *out)
     size_t n = 0;
 
     while (*s != '\0') {
-        size_t len = utf8_char_len(s);
+        size_t len;
 
+        /* ASCII, by far the common case, needs no decoding. */
+        if (*s < 0x80) {
+            if (n + 1 > SL_METRICS_LABEL_VALUE_MAX_BYTES)
+                break;
+            out[n++] = (char)*s++;
+            continue;
+        }
+        len = utf8_char_len(s);
         if (n + (len != 0 ? len : 1) > SL_METRICS_LABEL_VALUE_MAX_BYTES)
             break;
         if (len == 0) {
