@@ -557,10 +557,19 @@ build_server_span(struct sl_otlp_span *s, struct sl_request *r, struct sl_trace 
     sl_otlp_span_add_str(s, "gen_ai.system", d != NULL ? d->provider : "Unknown");
     sl_otlp_span_add_str(s, "llm.is_streaming", r->stream ? "True" : "False");
     sl_otlp_span_add_str(s, "gen_ai.response.id", t->response_id);
-    sl_otlp_span_add_str(s, "gen_ai.response.model", t->response_model);
-    if (t->n_finish_reasons > 0)
+    /* A stream's chunks carry the model the client asked for, as whole responses do. */
+    sl_otlp_span_add_str(s, "gen_ai.response.model",
+                         t->response_model != NULL ? t->response_model
+                         : r->stream && r->status == 200 ? r->model
+                                                         : NULL);
+    if (t->n_finish_reasons > 0) {
         sl_otlp_span_add_str_array(s, "gen_ai.response.finish_reasons",
                                    (const char *const *)t->finish_reasons, t->n_finish_reasons);
+    } else if (r->stream && r->st.finish_reason[0] != '\0') {
+        const char *reason = r->st.finish_reason;
+
+        sl_otlp_span_add_str_array(s, "gen_ai.response.finish_reasons", &reason, 1);
+    }
     add_usage_and_cost(s, r, &cost);
     add_metadata(s, r);
     add_hidden_params(s, r, cost, overhead_ms);

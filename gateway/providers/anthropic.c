@@ -1187,6 +1187,7 @@ on_message_delta(const struct sl_call_ctx *ctx, struct sl_stream_state *st,
     if (stop == NULL || st->finished[0])
         return SL_STREAM_CONTINUE;
     count_finish(st);
+    sl_stream_note_finish(st, finish_reason(stop));
     write_delta(ctx, as, cJSON_CreateObject(), finish_reason(stop), out);
     return SL_STREAM_CONTINUE;
 }
@@ -1374,9 +1375,15 @@ pass_native_event(const struct sl_call_ctx *ctx, struct sl_stream_state *st, con
         sl_buf_append(&data, ev->data, ev->data_len);
     }
     if (strcmp(type, "message_delta") == 0) {
+        const char *stop =
+            sl_json_get_string(cJSON_GetObjectItemCaseSensitive(root, "delta"), "stop_reason");
+
         read_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"), &st->usage, &as->input_tokens);
-        if (sl_json_get_string(cJSON_GetObjectItemCaseSensitive(root, "delta"), "stop_reason"))
+        if (stop != NULL) {
+            if (!st->finished[0])
+                sl_stream_note_finish(st, finish_reason(stop));
             count_finish(st);
+        }
     }
     /* Keep the event name as sent, or use the data's type when there was none. */
     if (ev->event != NULL && ev->event_len > 0 && ev->event_len < sizeof(name) &&

@@ -1026,6 +1026,7 @@ on_message_stop(const struct sl_call_ctx *ctx, struct sl_stream_state *st, struc
         return SL_STREAM_CONTINUE;
     st->finished[0] = 1;
     st->finish_count++;
+    sl_stream_note_finish(st, finish_reason_for(sl_json_get_string(payload, "stopReason")));
     sl_openai_write_delta(ctx, s->id, new_delta(s),
                           finish_reason_for(sl_json_get_string(payload, "stopReason")), out);
     return SL_STREAM_CONTINUE;

@@ -955,6 +955,7 @@ write_finish(const struct sl_call_ctx *ctx, struct sl_stream_state *st, struct g
     write_chunk(ctx, gs, sl_openai_chunk_choice(i, cJSON_CreateObject(), 1, finish), NULL, out);
     st->finished[i] = 1;
     st->finish_count++;
+    sl_stream_note_finish(st, finish);
 }
 
 /* Returns 0 when a candidate cannot be read. */

@@ -368,6 +368,7 @@ track_finish(struct sl_stream_state *st, const cJSON *root)
             continue;
         st->finished[i] = 1;
         st->finish_count++;
+        sl_stream_note_finish(st, reason->valuestring);
     }
 }
 

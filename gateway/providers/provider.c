@@ -2,6 +2,7 @@
 /* provider -- the registry of provider families by model prefix. */
 #include "gateway/providers/provider.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Defined by each family's file. */
@@ -155,4 +156,11 @@ sl_provider_list(struct sl_buf *out)
             first = 0;
         }
     }
+}
+
+void
+sl_stream_note_finish(struct sl_stream_state *st, const char *reason)
+{
+    if (reason != NULL && st->finish_reason[0] == '\0')
+        snprintf(st->finish_reason, sizeof(st->finish_reason), "%s", reason);
 }

@@ -102,12 +102,16 @@ struct sl_stream_state {
     int saw_done;     /* the provider ended the stream in order */
     int finish_count; /* distinct choice indexes that received a finish_reason */
     uint8_t finished[SL_STREAM_MAX_CHOICES];
+    char finish_reason[24]; /* the first finish reason sent, in OpenAI's terms; "" for none */
     struct sl_usage usage;
     int64_t generated_chars; /* bytes of generated text seen, for sl_usage_estimate() */
     /* A family's own translation state, created on first use; the relay calls family_free. */
     void *family;
     void (*family_free)(void *family);
 };
+
+/* Records `reason` as the stream's finish reason unless one was recorded; NULL is ignored. */
+void sl_stream_note_finish(struct sl_stream_state *st, const char *reason);
 
 enum sl_stream_verdict {
     SL_STREAM_CONTINUE, /* frames (maybe none) were appended; more events follow */

@@ -310,3 +310,19 @@ test('store calls are child spans', async () => {
     assert.equal(admit.attributes['db.system'], 'redis');
     stack.assertNoKeyLeaked();
 });
+
+test('stream span names its model and finish reason', async () => {
+    const { receiver, gateway } = await setup();
+    const traceId = 'b2'.repeat(16);
+    const res = await chat(gateway, { traceparent: `00-${traceId}-${CLIENT_PARENT}-01` },
+        { stream: true });
+    assert.equal(res.status, 200, res.body);
+    assert.match(res.body, /\[DONE\]/);
+
+    const spans = await spansOfTrace(receiver, traceId, 2);
+    const server = spans.find((s) => s.name === SERVER_SPAN);
+    assert.ok(server, JSON.stringify(spans.map((s) => s.name)));
+    assert.equal(server.attributes['llm.is_streaming'], 'True');
+    assert.equal(server.attributes['gen_ai.response.model'], 'pair');
+    assert.deepEqual(server.attributes['gen_ai.response.finish_reasons'], ['stop']);
+});

@@ -905,6 +905,7 @@ TEST(anthropic_stream_native_passthrough)
     ASSERT_EQ(SL_STREAM_END, run.last);
     ASSERT_MEM_EQ(want, strlen(want), run.out.data, run.out.len);
     ASSERT_EQ(1, run.st.finish_count);
+    ASSERT_STR_EQ("stop", run.st.finish_reason);
     ASSERT_EQ(13, run.st.usage.total_tokens);
     sl_buf_dispose(&run.out);
 }

@@ -658,6 +658,7 @@ TEST(bedrock_stream_sdk_snapshot)
     run_stream(&s, "{\"stream\":true}", &bytes, 1, &r);
     ASSERT_EQ(SL_STREAM_CONTINUE, r.last);
     ASSERT_EQ(1, r.st.finish_count);
+    ASSERT_TRUE(r.st.finish_reason[0] != '\0');
     ASSERT_CONTAINS(r.sse.data, "\"delta\":{\"role\":\"assistant\"");
     sl_buf_dispose(&r.sse);
     sl_buf_dispose(&bytes);

@@ -491,6 +491,7 @@ TEST(gemini_stream_waits_for_all_choices)
     ASSERT_EQ(2, run.events);
     ASSERT_EQ(SL_STREAM_END, run.last);
     ASSERT_EQ(2, run.st.finish_count);
+    ASSERT_STR_EQ("stop", run.st.finish_reason);
     ASSERT_CONTAINS(run.out.data, "\"finish_reason\":\"length\"");
     sl_buf_dispose(&run.out);
 }
