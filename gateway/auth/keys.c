@@ -145,7 +145,8 @@ static const char lookup_sql[] =
     BUDGET_COLUMNS("ob", "o.spend") ","
     " m.team_id IS NOT NULL,"
     " (k.metadata->'model_rpm_limit')::text, (k.metadata->'model_tpm_limit')::text,"
-    " (t.metadata->'model_rpm_limit')::text, (t.metadata->'model_tpm_limit')::text"
+    " (t.metadata->'model_rpm_limit')::text, (t.metadata->'model_tpm_limit')::text,"
+    " u.user_email, t.team_alias"
     " FROM keys k"
     " LEFT JOIN users u ON u.user_id = k.user_id"
     " LEFT JOIN teams t ON t.team_id = k.team_id"
@@ -172,7 +173,9 @@ enum {
     COL_KEY_MODEL_TPM = 63,
     COL_TEAM_MODEL_RPM = 64,
     COL_TEAM_MODEL_TPM = 65,
-    LOOKUP_COLUMNS = 66,
+    COL_USER_EMAIL = 66,
+    COL_TEAM_ALIAS = 67,
+    LOOKUP_COLUMNS = 68,
 };
 
 void
@@ -573,6 +576,8 @@ record_from_row(const PGresult *res, struct sl_auth_record *rec, int *maps_ignor
     memcpy(rec->token, token, SL_AUTH_HASH_HEX_LEN + 1);
     rec->key_name = text_or_null(res, 1);
     rec->key_alias = text_or_null(res, 2);
+    rec->user_email = text_or_null(res, COL_USER_EMAIL);
+    rec->team_alias = text_or_null(res, COL_TEAM_ALIAS);
     rec->user_id = text_or_null(res, 3);
     rec->user_role = text_or_null(res, 4);
     rec->team_id = text_or_null(res, 5);

@@ -39,7 +39,7 @@ struct sl_auth_models {
 };
 
 /* Version of the Redis record layout; a record of another version is a miss. */
-#define SL_AUTH_RECORD_VERSION 5
+#define SL_AUTH_RECORD_VERSION 6
 
 /* A count limit left out of its budget row. */
 #define SL_AUTH_LIMIT_UNSET (-1)
@@ -77,6 +77,8 @@ struct sl_auth_record {
     char *key_name;                       /* "sk-..." and the key's last 4 characters */
     char *key_alias;
     char *user_id;
+    char *user_email; /* the user's e-mail, for metric labels */
+    char *team_alias; /* the team's alias, for metric labels */
     char *user_role;
     char *team_id;
     char *team_member_role; /* the user's role in the key's team, "admin" or "user" */

@@ -109,6 +109,8 @@ sl_auth_record_dispose(struct sl_auth_record *rec)
 {
     free(rec->key_name);
     free(rec->key_alias);
+    free(rec->user_email);
+    free(rec->team_alias);
     free(rec->user_id);
     free(rec->user_role);
     free(rec->team_id);
@@ -137,6 +139,8 @@ sl_auth_record_copy(struct sl_auth_record *dst, const struct sl_auth_record *src
     *dst = *src;
     dst->key_name = dup_or_null(src->key_name);
     dst->key_alias = dup_or_null(src->key_alias);
+    dst->user_email = dup_or_null(src->user_email);
+    dst->team_alias = dup_or_null(src->team_alias);
     dst->user_id = dup_or_null(src->user_id);
     dst->user_role = dup_or_null(src->user_role);
     dst->team_id = dup_or_null(src->team_id);
@@ -268,12 +272,14 @@ sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
     msgpack_packer pk;
 
     msgpack_packer_init(&pk, out, write_sbuf);
-    msgpack_pack_map(&pk, 30);
+    msgpack_pack_map(&pk, 32);
     pack_str(&pk, "v");
     msgpack_pack_int(&pk, SL_AUTH_RECORD_VERSION);
     pack_field_str(&pk, "token", rec->token);
     pack_field_str(&pk, "key_name", rec->key_name);
     pack_field_str(&pk, "key_alias", rec->key_alias);
+    pack_field_str(&pk, "user_email", rec->user_email);
+    pack_field_str(&pk, "team_alias", rec->team_alias);
     pack_field_str(&pk, "user_id", rec->user_id);
     pack_field_str(&pk, "user_role", rec->user_role);
     pack_field_str(&pk, "team_id", rec->team_id);
@@ -482,6 +488,10 @@ read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_r
         return read_str(v, &rec->key_name);
     if (obj_is(name, "key_alias"))
         return read_str(v, &rec->key_alias);
+    if (obj_is(name, "user_email"))
+        return read_str(v, &rec->user_email);
+    if (obj_is(name, "team_alias"))
+        return read_str(v, &rec->team_alias);
     if (obj_is(name, "user_id"))
         return read_str(v, &rec->user_id);
     if (obj_is(name, "user_role"))

@@ -504,6 +504,8 @@ set_request(struct label_values *lv, const struct sl_request *r)
         lv->v[L_API_KEY_ALIAS] = l->key_alias;
         lv->v[L_USER] = l->user_id;
         lv->v[L_TEAM] = l->team_id;
+        lv->v[L_TEAM_ALIAS] = l->team_alias;
+        lv->v[L_USER_EMAIL] = l->user_email;
         lv->v[L_CLIENT_IP] = l->client_ip;
         lv->v[L_USER_AGENT] = l->user_agent;
         if (end_user_enabled)

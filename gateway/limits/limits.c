@@ -129,6 +129,8 @@ sl_limits_free(struct sl_limits *l)
         return;
     free(l->key_hash);
     free(l->key_alias);
+    free(l->user_email);
+    free(l->team_alias);
     free(l->user_id);
     free(l->team_id);
     free(l->org_id);
@@ -913,6 +915,8 @@ keep_event_facts(struct sl_request *r, struct sl_limits *l, const struct sl_auth
     if (rec != NULL) {
         l->key_hash = sl_xstrdup(rec->token);
         l->key_alias = dup_or_null(rec->key_alias);
+        l->user_email = dup_or_null(rec->user_email);
+        l->team_alias = dup_or_null(rec->team_alias);
         l->user_id = dup_or_null(rec->user_id);
         l->team_id = dup_or_null(rec->team_id);
         l->org_id = dup_or_null(rec->org_id);

@@ -69,6 +69,8 @@ struct sl_limits {
     char *key_hash;
     char *key_alias;
     char *user_id;
+    char *user_email;
+    char *team_alias;
     char *team_id;
     char *org_id;
     char *end_user;

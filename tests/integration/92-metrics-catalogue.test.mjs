@@ -144,6 +144,8 @@ test('catalogue values after four requests', async () => {
     // Requests: each counted once, the failed stream as failed.
     assert.equal(total(s, 'litellm_proxy_total_requests_metric_total', mine), 4);
     assert.equal(total(s, 'litellm_proxy_total_requests_metric_total',
+        { ...mine, team: team, team_alias: 'catalogue-a' }), 4, 'the team alias is a label');
+    assert.equal(total(s, 'litellm_proxy_total_requests_metric_total',
         { ...mine, status_code: '200' }), 2);
     // The in-band error event of the failed stream carries a 500, so it counts as a 500.
     assert.equal(total(s, 'litellm_proxy_total_requests_metric_total',

@@ -27,6 +27,8 @@ sample(struct sl_auth_record *rec)
     sl_auth_hash_key("sk-test-1234", 12, rec->token);
     rec->key_name = "sk-...1234";
     rec->key_alias = "ci";
+    rec->user_email = "alice@example.com";
+    rec->team_alias = "search";
     rec->user_id = "u1";
     rec->user_role = "internal_user";
     rec->team_id = "t1";
@@ -64,6 +66,8 @@ TEST(keys_record_round_trip)
     ASSERT_STR_EQ(in.token, out.token);
     ASSERT_STR_EQ("sk-...1234", out.key_name);
     ASSERT_STR_EQ("ci", out.key_alias);
+    ASSERT_STR_EQ("alice@example.com", out.user_email);
+    ASSERT_STR_EQ("search", out.team_alias);
     ASSERT_STR_EQ("u1", out.user_id);
     ASSERT_STR_EQ("internal_user", out.user_role);
     ASSERT_STR_EQ("t1", out.team_id);
