@@ -570,6 +570,16 @@ sl_litellm_metrics_provider_headers(const struct sl_request *r, const struct sl_
 }
 
 void
+sl_litellm_metrics_deployment_down(const struct sl_deployment *d)
+{
+    struct label_values lv;
+
+    memset(lv.v, 0, sizeof(lv.v));
+    set_deployment(&lv, d);
+    update(F_DEPLOYMENT_STATE, &lv, 2);
+}
+
+void
 sl_litellm_metrics_cooled_down(const struct sl_deployment *d, int status)
 {
     struct label_values lv;

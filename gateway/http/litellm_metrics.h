@@ -42,6 +42,10 @@ void sl_litellm_metrics_provider_headers(const struct sl_request *r, const struc
  * litellm_deployment_state to 2 (complete outage). */
 void sl_litellm_metrics_cooled_down(const struct sl_deployment *d, int status);
 
+/* Sets the deployment state of `d` to 2 (cooling down) for a cooldown that another node
+ * started and announced through Redis; its counter is that node's. */
+void sl_litellm_metrics_deployment_down(const struct sl_deployment *d);
+
 /*
  * Writes LiteLLM's exception_class for an error of `status` with Sluice error type
  * `error_type` (may be NULL): the class name of LiteLLM's exception for that status, e.g.

@@ -26,6 +26,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/litellm_metrics.h"
+#include "gateway/router/live.h"
 #include "gateway/router/router.h"
 #include "gateway/worker.h"
 
@@ -180,19 +181,41 @@ apply_text(struct sl_cooldown *c, const char *until_text, size_t until_len, cons
     sl_cooldown_table_set(&c->table, name, (uint64_t)until_ms, sl_wall_ms());
 }
 
+/* Shows a cooldown started by another node in this node's deployment state metric. */
+static void
+show_remote_cooldown(struct sl_worker *w, const char *id, size_t id_len)
+{
+    const struct sl_router *router = sl_router_live_current(w);
+
+    for (size_t g = 0; router != NULL && g < router->n_groups; g++) {
+        const struct sl_model_group *group = &router->groups[g];
+
+        for (size_t i = 0; i < group->n; i++) {
+            const struct sl_deployment *d = group->deployments[i];
+
+            if (strlen(d->id) == id_len && memcmp(d->id, id, id_len) == 0) {
+                sl_litellm_metrics_deployment_down(d);
+                return;
+            }
+        }
+    }
+}
+
 static void
 on_cooldown_message(struct sl_redis *r, const char *channel, const char *payload,
                     size_t payload_len, void *privdata)
 {
     struct sl_worker *w = privdata;
     const char *space = memchr(payload, ' ', payload_len);
+    size_t id_len;
 
     (void)r;
     (void)channel;
     if (space == NULL)
         return;
-    apply_text(w->cooldown, payload, (size_t)(space - payload), space + 1,
-               payload_len - (size_t)(space - payload) - 1);
+    id_len = payload_len - (size_t)(space - payload) - 1;
+    apply_text(w->cooldown, payload, (size_t)(space - payload), space + 1, id_len);
+    show_remote_cooldown(w, space + 1, id_len);
 }
 
 static void

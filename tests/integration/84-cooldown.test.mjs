@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-    chatBody, expectErrorEnvelope, needs, postJson, sleep, startGateway, startMock, startRedis,
+    chatBody, expectErrorEnvelope, httpRequest, needs, postJson, sleep, startGateway, startMock,
+    startRedis,
 } from './lib/harness.mjs';
 
 await needs('gateway', 'mock', 'redis');
@@ -101,6 +102,10 @@ test('failures on A cool deployment down on B', async () => {
     assert.ok(Date.now() - started < COOLDOWN_S * 1000,
         'the checks ran past the cooldown; the test machine is too slow for this timing');
     assert.equal((await failing.requests()).length, before, 'B sent a call to pair-bad');
+    // B shows the cooldown A started in its deployment state (2: cooling down).
+    const scrape = await httpRequest(`${gatewayB.url}/metrics`);
+    assert.match(scrape.body, /^litellm_deployment_state\{[^}]*model_id="pair-bad"[^}]*\} 2(\.0)?$/m,
+        'litellm_deployment_state of pair-bad on B');
 
     // After the cooldown, without a restart, pair-bad gets traffic again.
     await failing.reset();
