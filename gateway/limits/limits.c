@@ -361,8 +361,12 @@ struct admission {
     sl_limits_next_cb next;
     void *privdata;
     char end_user[SL_END_USER_ID_MAX + 1];
-    int store_span; /* admission's trace span, -1 for none */
+    int store_span;    /* admission's trace span, -1 for none */
+    int end_user_span; /* the end-user lookup's trace span, -1 for none */
 };
+
+/* 1 while this thread is inside sl_end_user_lookup(): a callback then is a cache hit. */
+static _Thread_local int in_end_user_call;
 
 static void
 admission_done(struct admission *a, int go_on)
@@ -857,6 +861,8 @@ on_end_user(enum sl_end_user_status status, const struct sl_end_user *eu, void *
     struct sl_request *r = a->r;
     struct sl_limits_scope *s;
 
+    sl_trace_store_end(r, a->end_user_span, in_end_user_call ? NULL : "postgresql",
+                       status == SL_END_USER_UNAVAILABLE ? "unavailable" : NULL);
     if (r->req == NULL) {
         admission_done(a, 0);
         return;
@@ -966,6 +972,7 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
 
     a = sl_xcalloc(1, sizeof(*a));
     a->store_span = -1;
+    a->end_user_span = -1;
     a->r = r;
     a->next = next;
     a->privdata = privdata;
@@ -982,10 +989,14 @@ sl_limits_begin(struct sl_request *r, const struct sl_auth_record *rec,
     }
     memcpy(a->end_user, end_user, end_user_len);
     a->end_user[end_user_len] = '\0';
-    if (w->gw->have_database && w->pg != NULL)
+    if (w->gw->have_database && w->pg != NULL) {
+        a->end_user_span = sl_trace_store_begin(r, "end user lookup");
+        in_end_user_call = 1;
         sl_end_user_lookup(w, a->end_user, end_user_len, on_end_user, a);
-    else
-        on_end_user(SL_END_USER_NOT_FOUND, NULL, a);
+        in_end_user_call = 0;
+        return;
+    }
+    on_end_user(SL_END_USER_NOT_FOUND, NULL, a);
 }
 
 /* ---------------------------------------------------------------- per worker */

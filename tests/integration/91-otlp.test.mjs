@@ -274,8 +274,8 @@ test('collector answering 500 counts failures', async () => {
 });
 
 test('store calls are child spans', async () => {
-    // PostgreSQL and Redis behind a virtual key and a global cap, so the key lookup and
-    // admission each call a store.
+    // PostgreSQL and Redis behind a virtual key, an end user and a global cap, so the key
+    // lookup, the end-user lookup and admission each call a store.
     const stack = new MgmtStack({ masterKey: MASTER_KEY });
     await stack.start();
     cleanups.push(() => stack.stop());
@@ -292,15 +292,17 @@ test('store calls are child spans', async () => {
     const { key } = await stack.generate(gateway, {});
     const traceId = 'a1'.repeat(16);
     const res = await chat(gateway, { authorization: `Bearer ${key}`,
-        traceparent: `00-${traceId}-${CLIENT_PARENT}-01` });
+        traceparent: `00-${traceId}-${CLIENT_PARENT}-01` }, { user: 'end-user-otlp' });
     assert.equal(res.status, 200, res.body);
 
-    const spans = await spansOfTrace(receiver, traceId, 4);
+    const spans = await spansOfTrace(receiver, traceId, 5);
     const server = spans.find((s) => s.name === SERVER_SPAN);
     const lookup = spans.find((s) => s.name === 'virtual key lookup');
+    const endUser = spans.find((s) => s.name === 'end user lookup');
     const admit = spans.find((s) => s.name === 'redis admit');
-    assert.ok(lookup && admit, JSON.stringify(spans.map((s) => s.name)));
-    for (const span of [lookup, admit]) {
+    assert.ok(lookup && endUser && admit, JSON.stringify(spans.map((s) => s.name)));
+    assert.equal(endUser.attributes['db.system'], 'postgresql');
+    for (const span of [lookup, endUser, admit]) {
         assert.equal(span.kind, 3);
         assert.equal(span.parentSpanId, server.spanId);
         assert.ok(span.end >= span.start);
