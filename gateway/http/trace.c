@@ -284,6 +284,18 @@ sl_trace_store_begin(struct sl_request *r, const char *name)
     return (int)t->n_stores++;
 }
 
+int
+sl_trace_ids(const struct sl_request *r, uint8_t trace_id[16], uint8_t span_id[8])
+{
+    const struct sl_trace *t = r->trace;
+
+    if (t == NULL)
+        return 0;
+    memcpy(trace_id, t->trace_id, 16);
+    memcpy(span_id, t->span_id, 8);
+    return 1;
+}
+
 void
 sl_trace_store_end(struct sl_request *r, int index, const char *system, const char *error)
 {

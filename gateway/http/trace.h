@@ -57,6 +57,13 @@ void sl_trace_attempt_end(struct sl_request *r, const struct sl_upstream_error *
  */
 int sl_trace_store_begin(struct sl_request *r, const char *name);
 
+/*
+ * Writes the trace id and the server span id of `r` and returns 1 when `r` is traced, else
+ * returns 0. For a store call that outlives the request, such as settlement, whose span the
+ * caller builds and submits itself once the call ends.
+ */
+int sl_trace_ids(const struct sl_request *r, uint8_t trace_id[16], uint8_t span_id[8]);
+
 /* Ends store span `index` with db.system `system` (NULL when no store was asked, as for a
  * record found in the worker's memory) and, on failure, the error `error`. -1 is ignored. */
 void sl_trace_store_end(struct sl_request *r, int index, const char *system, const char *error);

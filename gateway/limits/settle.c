@@ -12,16 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/cost.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/otel_exporter.h"
+#include "common/otlp.h"
 #include "common/redis.h"
 #include "common/spend_event.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
 #include "gateway/http/request.h"
+#include "gateway/http/trace.h"
 #include "gateway/limits/internal.h"
 #include "gateway/limits/limits.h"
 #include "gateway/worker.h"
@@ -67,7 +71,48 @@ struct settlement {
     size_t n;
     int64_t max_len;
     char request_id[40];
+    /* The request's trace, so the reply can submit the settlement's span. */
+    int traced;
+    uint8_t trace_id[16];
+    uint8_t parent_id[8];
+    uint64_t start_ns;
 };
+
+static uint64_t
+wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Submits the span of a settlement that ended, as a child of its request's server span; the
+ * request itself ended before the reply came, so the span goes out on its own. */
+static void
+submit_span(const struct settlement *s, const char *error)
+{
+    struct sl_otlp_span span;
+
+    if (!s->traced)
+        return;
+    sl_otlp_span_init(&span, "redis settle", SL_OTLP_KIND_CLIENT);
+    memcpy(span.trace_id, s->trace_id, sizeof(span.trace_id));
+    sl_otlp_random_id(span.span_id, sizeof(span.span_id));
+    memcpy(span.parent_span_id, s->parent_id, sizeof(span.parent_span_id));
+    span.has_parent = 1;
+    span.start_unix_ns = s->start_ns;
+    span.end_unix_ns = wall_ns();
+    sl_otlp_span_add_str(&span, "db.system", "redis");
+    if (error != NULL) {
+        sl_otlp_span_add_str(&span, "error.type", error);
+        sl_otlp_span_set_status(&span, SL_OTLP_STATUS_ERROR, error);
+    } else {
+        sl_otlp_span_set_status(&span, SL_OTLP_STATUS_OK, NULL);
+    }
+    sl_otel_submit(&span);
+    sl_otlp_span_dispose(&span);
+}
 
 /* 1 while the spend stream is at its cap, so old events are being dropped. */
 static atomic_int stream_full;
@@ -124,12 +169,14 @@ on_settle_reply(struct sl_redis *redis, enum sl_status status, const redisReply 
 
         sl_log(SL_LOG_WARN, s->request_id, "limits.settle_failed", SL_LOG_STR("message", reason));
         event_lost(s->request_id, reason);
+        submit_span(s, reason);
         if (status != SL_OK)
             sl_limits__set_degraded(1, sl_status_str(status));
         free(s);
         return;
     }
     sl_limits__set_degraded(0, NULL);
+    submit_span(s, NULL);
     for (size_t i = 0; i < reply->elements && i < s->n; i++)
         if (sl_limits__reply_int(reply->element[i]) == 1)
             log_crossed(s->request_id, s->names[i]);
@@ -361,6 +408,8 @@ sl_limits_settle(struct sl_request *r)
     key_refs[4 * n] = SL_REDIS_CSTR(keys[4 * n]);
     s->n = n;
     s->max_len = cfg->spend_events_max_len;
+    s->traced = sl_trace_ids(r, s->trace_id, s->parent_id);
+    s->start_ns = wall_ns();
     snprintf(s->request_id, sizeof(s->request_id), "%s", l->request_id);
     rc = sl_redis_eval(w->redis, w->limits->settle, 4 * n + 1, key_refs, 6 + 5 * n, args,
                        on_settle_reply, s);

@@ -275,7 +275,7 @@ test('collector answering 500 counts failures', async () => {
 
 test('store calls are child spans', async () => {
     // PostgreSQL and Redis behind a virtual key, an end user and a global cap, so the key
-    // lookup, the end-user lookup and admission each call a store.
+    // lookup, the end-user lookup, admission and settlement each call a store.
     const stack = new MgmtStack({ masterKey: MASTER_KEY });
     await stack.start();
     cleanups.push(() => stack.stop());
@@ -295,14 +295,17 @@ test('store calls are child spans', async () => {
         traceparent: `00-${traceId}-${CLIENT_PARENT}-01` }, { user: 'end-user-otlp' });
     assert.equal(res.status, 200, res.body);
 
-    const spans = await spansOfTrace(receiver, traceId, 5);
+    // The server span, the provider call, three store calls before it and the settlement.
+    const spans = await spansOfTrace(receiver, traceId, 6);
     const server = spans.find((s) => s.name === SERVER_SPAN);
     const lookup = spans.find((s) => s.name === 'virtual key lookup');
     const endUser = spans.find((s) => s.name === 'end user lookup');
     const admit = spans.find((s) => s.name === 'redis admit');
-    assert.ok(lookup && endUser && admit, JSON.stringify(spans.map((s) => s.name)));
+    const settle = spans.find((s) => s.name === 'redis settle');
+    assert.ok(lookup && endUser && admit && settle, JSON.stringify(spans.map((s) => s.name)));
     assert.equal(endUser.attributes['db.system'], 'postgresql');
-    for (const span of [lookup, endUser, admit]) {
+    assert.equal(settle.attributes['db.system'], 'redis');
+    for (const span of [lookup, endUser, admit, settle]) {
         assert.equal(span.kind, 3);
         assert.equal(span.parentSpanId, server.spanId);
         assert.ok(span.end >= span.start);
