@@ -12,7 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { chatBody, makeTempDir, needs, postJson, sleep, spawnProc, startMock } from './lib/harness.mjs';
+import {
+    chatBody, freePort, httpRequest, makeTempDir, needs, postJson, sleep, spawnProc, startMock,
+} from './lib/harness.mjs';
 import { pool } from './lib/limits.mjs';
 import { COORDINATOR, MgmtStack, needsCoordinator, sha256 } from './lib/mgmt.mjs';
 import { streamChat } from './lib/sse.mjs';
@@ -28,6 +30,7 @@ let mock;
 let gw;
 let coordinator;
 let coordinatorArgs;
+let metricsPort;
 
 before(async () => {
     await stack.start();
@@ -43,7 +46,9 @@ before(async () => {
     const dir = makeTempDir('sluice-spend-8b-');
     const configPath = path.join(dir, 'config.yaml');
     fs.writeFileSync(configPath, `general_settings:\n  database_url: ${stack.pg.url}\n`);
-    coordinatorArgs = ['run', '--config', configPath, '--metrics-port', '0'];
+    metricsPort = await freePort();
+    coordinatorArgs = ['run', '--config', configPath, '--metrics-port', String(metricsPort),
+        '--metrics-host', '127.0.0.1'];
     coordinator = spawnProc(COORDINATOR, coordinatorArgs, { REDIS_URL: stack.redis.url },
         'coordinator');
 });
@@ -144,6 +149,14 @@ test('every request leaves one priced row', async () => {
         `/spend/logs?request_id=${stream.headers['x-litellm-call-id']}`);
     assert.equal(logs.length, 1);
     assert.equal(logs[0].spend, cost(30, 7));
+
+    // The coordinator's own /metrics: it leads, and it inserted the four rows.
+    const scrape = await httpRequest(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(scrape.status, 200, scrape.body);
+    assert.match(scrape.body, /^sluice_coordinator_leader 1(\.0)?$/m);
+    const inserted = scrape.body.match(/^sluice_spend_events_total\{outcome="inserted"\} ([0-9.e+]+)$/m);
+    assert.ok(inserted && Number(inserted[1]) >= 4, scrape.body.slice(0, 2000));
+    assert.match(scrape.body, /^sluice_spend_backlog_entries /m);
 });
 
 // Sends `count` chat requests with `key`, `concurrency` at a time; every one must succeed.
