@@ -151,6 +151,8 @@ struct sl_coord_metrics {
     struct sl_metric *duplicate;
     struct sl_metric *invalid;
     struct sl_metric *trimmed;
+    struct sl_metric *users; /* litellm_total_users */
+    struct sl_metric *teams; /* litellm_teams_count */
 };
 
 void sl_coord__metrics_init(struct sl_coord_metrics *m);

@@ -56,6 +56,18 @@ sl_coord__metrics_init(struct sl_coord_metrics *m)
                                 .help = "1 while this coordinator holds the leader lease, else 0.",
                             });
     m->leader = sl_metrics_series(f, NULL);
+    f = sl_metrics_register(SL_METRIC_GAUGE,
+                            &(struct sl_metric_spec){
+                                .name = "litellm_total_users",
+                                .help = "Users in the database, as the leader last counted them.",
+                            });
+    m->users = sl_metrics_series(f, NULL);
+    f = sl_metrics_register(SL_METRIC_GAUGE,
+                            &(struct sl_metric_spec){
+                                .name = "litellm_teams_count",
+                                .help = "Teams in the database, as the leader last counted them.",
+                            });
+    m->teams = sl_metrics_series(f, NULL);
     f = sl_metrics_register(SL_METRIC_COUNTER,
                             &(struct sl_metric_spec){
                                 .name = "sluice_spend_events_total",

@@ -28,6 +28,8 @@
 #define IDLE_TURN_MS 200
 /* How often the leader moves budgets whose period ended into the current one. */
 #define RESET_INTERVAL_MS 5000
+/* How often the leader counts users and teams for litellm_total_users and litellm_teams_count. */
+#define COUNT_INTERVAL_MS 30000
 
 static volatile sig_atomic_t stop_signal;
 
@@ -83,22 +85,49 @@ make_instance_id(char *out, size_t size)
 struct jobs {
     uint64_t next_reset_ms;
     uint64_t next_retention_ms;
+    uint64_t next_count_ms;
 };
+
+/* Sets the user and team gauges from one query; a failure is logged and retried later. */
+static void
+count_entities(struct sl_coord_pg *pg, struct sl_coord_metrics *metrics)
+{
+    PGresult *res = PQexec(pg->conn, "SELECT (SELECT count(*) FROM users),"
+                                     " (SELECT count(*) FROM teams)");
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        sl_metric_set(metrics->users, strtod(PQgetvalue(res, 0, 0), NULL));
+        sl_metric_set(metrics->teams, strtod(PQgetvalue(res, 0, 1), NULL));
+    } else {
+        sl_log(SL_LOG_WARN, NULL, "coordinator.count_failed",
+               SL_LOG_STR("message", PQresultErrorMessage(res)));
+        sl_coord__pg_check(pg);
+    }
+    PQclear(res);
+}
 
 /* Runs the leader's periodic jobs that are due: budget resets every RESET_INTERVAL_MS, and the
  * retention of spend logs every maximum_spend_logs_retention_interval when a period is set.
  * A failure is logged and the job runs again at its next turn. */
 static void
-run_jobs(struct jobs *jobs, struct sl_coord_pg *pg, const struct sl_config *cfg, uint64_t now)
+run_jobs(struct jobs *jobs, struct sl_coord_pg *pg, struct sl_coord_metrics *metrics,
+         const struct sl_config *cfg, uint64_t now)
 {
     int retention = !isnan(cfg->spend_logs_retention_period_s);
     struct sl_errbuf err = {{0}};
     size_t count = 0;
 
-    if (now < jobs->next_reset_ms && (!retention || now < jobs->next_retention_ms))
+    if (now < jobs->next_reset_ms && now < jobs->next_count_ms &&
+        (!retention || now < jobs->next_retention_ms))
         return;
     if (sl_coord__pg_ensure(pg) != SL_OK)
         return;
+    if (now >= jobs->next_count_ms) {
+        jobs->next_count_ms = now + COUNT_INTERVAL_MS;
+        count_entities(pg, metrics);
+        if (pg->conn == NULL)
+            return;
+    }
     if (now >= jobs->next_reset_ms) {
         jobs->next_reset_ms = now + RESET_INTERVAL_MS;
         if (sl_coord_reset_budgets(pg->conn, (int64_t)time(NULL), &count, &err) != SL_OK) {
@@ -139,7 +168,7 @@ sl_coord_run(const struct sl_coord_run_options *opts)
     char instance[256];
     int port;
     int was_leader = 0;
-    struct jobs jobs = {0, 0};
+    struct jobs jobs = {0, 0, 0};
 
     memset(&redis, 0, sizeof(redis));
     memset(&pg, 0, sizeof(pg));
@@ -189,7 +218,7 @@ sl_coord_run(const struct sl_coord_run_options *opts)
             continue;
         }
 
-        run_jobs(&jobs, &pg, cfg, now);
+        run_jobs(&jobs, &pg, &metrics, cfg, now);
         sl_coord__reconcile_step(&rc);
         sl_coord__backlog_update(&rc, sl_now_ms());
         if (rc.retry.next_attempt_ms > sl_now_ms())

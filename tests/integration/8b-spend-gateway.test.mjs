@@ -46,6 +46,9 @@ before(async () => {
     const dir = makeTempDir('sluice-spend-8b-');
     const configPath = path.join(dir, 'config.yaml');
     fs.writeFileSync(configPath, `general_settings:\n  database_url: ${stack.pg.url}\n`);
+    // A user and a team before the coordinator starts, for its user and team counts.
+    stack.psql(`INSERT INTO users (user_id) VALUES ('counted-user');
+        INSERT INTO teams (team_id, team_alias) VALUES ('counted-team', 'counted')`);
     metricsPort = await freePort();
     coordinatorArgs = ['run', '--config', configPath, '--metrics-port', String(metricsPort),
         '--metrics-host', '127.0.0.1'];
@@ -157,6 +160,10 @@ test('every request leaves one priced row', async () => {
     const inserted = scrape.body.match(/^sluice_spend_events_total\{outcome="inserted"\} ([0-9.e+]+)$/m);
     assert.ok(inserted && Number(inserted[1]) >= 4, scrape.body.slice(0, 2000));
     assert.match(scrape.body, /^sluice_spend_backlog_entries /m);
+    const users = scrape.body.match(/^litellm_total_users ([0-9.e+]+)$/m);
+    const teams = scrape.body.match(/^litellm_teams_count ([0-9.e+]+)$/m);
+    assert.ok(users && Number(users[1]) >= 1, 'litellm_total_users counts the users');
+    assert.ok(teams && Number(teams[1]) >= 1, 'litellm_teams_count counts the teams');
 });
 
 // Sends `count` chat requests with `key`, `concurrency` at a time; every one must succeed.
