@@ -9,6 +9,10 @@
 #include "common/msgpack_check.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
 
 /* Returns the size of an unsigned big-endian field of `n` bytes at `p`. */
 static uint64_t
@@ -51,10 +55,11 @@ sl_msgpack_counts_fit(const char *data, size_t len)
             return -1;
         } else if (b <= 0xc9 || (b >= 0xd9 && b <= 0xdf)) {
             /* bin8-32 (c4-c6), ext8-32 (c7-c9), str8-32 (d9-db), array16/32, map16/32. */
-            size_t n = b <= 0xc6   ? len_bytes[b - 0xc4]
-                       : b <= 0xc9 ? len_bytes[b - 0xc7]
-                       : b <= 0xdb ? len_bytes[b - 0xd9]
-                                   : (b & 1u) == 0 ? 2 : 4;
+            size_t n = b <= 0xc6       ? len_bytes[b - 0xc4]
+                       : b <= 0xc9     ? len_bytes[b - 0xc7]
+                       : b <= 0xdb     ? len_bytes[b - 0xd9]
+                       : (b & 1u) == 0 ? 2
+                                       : 4;
 
             if (len - pos < n)
                 return -1;
@@ -79,5 +84,54 @@ sl_msgpack_counts_fit(const char *data, size_t len)
             return -1;
         pending += (size_t)items;
     }
+    return 0;
+}
+
+int
+sl_msgpack_key_is(const msgpack_object *o, const char *name)
+{
+    size_t len = strlen(name);
+
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp(o->via.str.ptr, name, len) == 0;
+}
+
+int
+sl_msgpack_read_str(const msgpack_object *o, size_t max, char **out)
+{
+    free(*out);
+    *out = NULL;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
+        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+        return -1;
+    *out = sl_xstrndup(o->via.str.ptr, o->via.str.size);
+    return 0;
+}
+
+int
+sl_msgpack_read_int(const msgpack_object *o, int64_t min, int64_t *out)
+{
+    int64_t v;
+
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        v = o->via.i64;
+    else
+        return -1;
+    if (v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+sl_msgpack_read_bool(const msgpack_object *o, int *out)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    *out = o->via.boolean ? 1 : 0;
     return 0;
 }

@@ -138,57 +138,6 @@ sl_spend_event_dispose(struct sl_spend_event *ev)
 
 /* ---------------------------------------------------------------- decoding */
 
-static int
-key_is(const msgpack_object *o, const char *name)
-{
-    size_t len = strlen(name);
-
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
-           memcmp(o->via.str.ptr, name, len) == 0;
-}
-
-/* Reads a string of at most `max` bytes, or nil, into `*out` (freed first). */
-static int
-read_str(const msgpack_object *o, size_t max, char **out)
-{
-    free(*out);
-    *out = NULL;
-    if (o->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
-        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
-        return -1;
-    *out = sl_xstrndup(o->via.str.ptr, o->via.str.size);
-    return 0;
-}
-
-/* Reads a whole number from `min` to INT64_MAX. */
-static int
-read_int(const msgpack_object *o, int64_t min, int64_t *out)
-{
-    int64_t v;
-
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-        v = (int64_t)o->via.u64;
-    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        v = o->via.i64;
-    else
-        return -1;
-    if (v < min)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int
-read_flag(const msgpack_object *o, int *out)
-{
-    if (o->type != MSGPACK_OBJECT_BOOLEAN)
-        return -1;
-    *out = o->via.boolean ? 1 : 0;
-    return 0;
-}
-
 /* Reads a cost in USD: a finite float >= 0, or a whole number (a Lua encoder writes 2.0 as 2). */
 static int
 read_cost(const msgpack_object *o, double *out)
@@ -228,9 +177,11 @@ read_periods(const msgpack_object *o, struct sl_spend_event *ev)
             return -1;
         /* Counted before reading, so dispose frees whatever was read if a later step fails. */
         ev->n_periods++;
-        if (read_str(&triple->via.array.ptr[0], SL_SPEND_EVENT_MAX_STRING_BYTES, &p->scope) != 0 ||
-            read_str(&triple->via.array.ptr[1], SL_SPEND_EVENT_MAX_STRING_BYTES, &p->id) != 0 ||
-            read_int(&triple->via.array.ptr[2], INT64_MIN, &p->start_s) != 0)
+        if (sl_msgpack_read_str(&triple->via.array.ptr[0], SL_SPEND_EVENT_MAX_STRING_BYTES,
+                                &p->scope) != 0 ||
+            sl_msgpack_read_str(&triple->via.array.ptr[1], SL_SPEND_EVENT_MAX_STRING_BYTES,
+                                &p->id) != 0 ||
+            sl_msgpack_read_int(&triple->via.array.ptr[2], INT64_MIN, &p->start_s) != 0)
             return -1;
     }
     return 0;
@@ -243,38 +194,38 @@ read_field(const msgpack_object *name, const msgpack_object *v, struct sl_spend_
     int64_t n = 0;
 
 #define READ_STR(key, field)                                                                       \
-    if (key_is(name, key))                                                                         \
-        return read_str(v, SL_SPEND_EVENT_MAX_STRING_BYTES, &ev->field);
+    if (sl_msgpack_key_is(name, key))                                                              \
+        return sl_msgpack_read_str(v, SL_SPEND_EVENT_MAX_STRING_BYTES, &ev->field);
 #define READ_INT(key, field)                                                                       \
-    if (key_is(name, key)) {                                                                       \
-        if (read_int(v, 0, &n) != 0)                                                               \
+    if (sl_msgpack_key_is(name, key)) {                                                            \
+        if (sl_msgpack_read_int(v, 0, &n) != 0)                                                    \
             return -1;                                                                             \
         ev->field = n;                                                                             \
         return 0;                                                                                  \
     }
 #define READ_FLAG(key, field)                                                                      \
-    if (key_is(name, key))                                                                         \
-        return read_flag(v, &ev->field);
+    if (sl_msgpack_key_is(name, key))                                                              \
+        return sl_msgpack_read_bool(v, &ev->field);
     /* The bodies are the only strings allowed to be long. */
-    if (key_is(name, "request"))
-        return read_str(v, SL_SPEND_EVENT_MAX_BYTES, &ev->request_body);
-    if (key_is(name, "response"))
-        return read_str(v, SL_SPEND_EVENT_MAX_BYTES, &ev->response_body);
+    if (sl_msgpack_key_is(name, "request"))
+        return sl_msgpack_read_str(v, SL_SPEND_EVENT_MAX_BYTES, &ev->request_body);
+    if (sl_msgpack_key_is(name, "response"))
+        return sl_msgpack_read_str(v, SL_SPEND_EVENT_MAX_BYTES, &ev->response_body);
     EVENT_STRINGS(READ_STR)
     EVENT_INT64S(READ_INT)
     EVENT_FLAGS(READ_FLAG)
 #undef READ_STR
 #undef READ_INT
 #undef READ_FLAG
-    if (key_is(name, "status")) {
-        if (read_int(v, 0, &n) != 0 || n > SL_SPEND_EVENT_MAX_HTTP_STATUS)
+    if (sl_msgpack_key_is(name, "status")) {
+        if (sl_msgpack_read_int(v, 0, &n) != 0 || n > SL_SPEND_EVENT_MAX_HTTP_STATUS)
             return -1;
         ev->http_status = (int)n;
         return 0;
     }
-    if (key_is(name, "cost"))
+    if (sl_msgpack_key_is(name, "cost"))
         return read_cost(v, &ev->cost);
-    if (key_is(name, "periods"))
+    if (sl_msgpack_key_is(name, "periods"))
         return read_periods(v, ev);
     return 0;
 }
@@ -298,8 +249,8 @@ sl_spend_event_decode(const char *data, size_t len, struct sl_spend_event *ev)
     for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
         const msgpack_object_kv *kv = &msg.data.via.map.ptr[i];
 
-        if (key_is(&kv->key, "v")) {
-            if (read_int(&kv->val, 1, &version) != 0)
+        if (sl_msgpack_key_is(&kv->key, "v")) {
+            if (sl_msgpack_read_int(&kv->val, 1, &version) != 0)
                 goto out;
         } else if (read_field(&kv->key, &kv->val, ev) != 0) {
             goto out;

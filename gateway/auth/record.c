@@ -247,8 +247,7 @@ pack_field_limits(msgpack_packer *pk, const char *name, const struct sl_auth_lim
 
 /* Packs per-model limits as an array of [model, rpm or nil, tpm or nil]. */
 static void
-pack_field_model_limits(msgpack_packer *pk, const char *name,
-                        const struct sl_auth_model_limits *m)
+pack_field_model_limits(msgpack_packer *pk, const char *name, const struct sl_auth_model_limits *m)
 {
     pack_str(pk, name);
     msgpack_pack_array(pk, m->n);
@@ -310,38 +309,6 @@ sl_auth_record_encode(const struct sl_auth_record *rec, struct sl_buf *out)
 }
 
 static int
-obj_is(const msgpack_object *o, const char *name)
-{
-    size_t len = strlen(name);
-
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
-           memcmp(o->via.str.ptr, name, len) == 0;
-}
-
-/* Reads a string or nil into `*out` (freed first). Returns 0, or -1 for another type. */
-static int
-read_str(const msgpack_object *o, char **out)
-{
-    free(*out);
-    *out = NULL;
-    if (o->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
-        return -1;
-    *out = sl_xstrndup(o->via.str.ptr, o->via.str.size);
-    return 0;
-}
-
-static int
-read_bool(const msgpack_object *o, int *out)
-{
-    if (o->type != MSGPACK_OBJECT_BOOLEAN)
-        return -1;
-    *out = o->via.boolean ? 1 : 0;
-    return 0;
-}
-
-static int
 read_models(const msgpack_object *o, struct sl_auth_models *out)
 {
     models_dispose(out);
@@ -349,23 +316,11 @@ read_models(const msgpack_object *o, struct sl_auth_models *out)
         return -1;
     out->items = o->via.array.size > 0 ? sl_xcalloc(o->via.array.size, sizeof(char *)) : NULL;
     for (uint32_t i = 0; i < o->via.array.size; i++) {
-        if (read_str(&o->via.array.ptr[i], &out->items[out->n]) != 0 ||
+        if (sl_msgpack_read_str(&o->via.array.ptr[i], SIZE_MAX, &out->items[out->n]) != 0 ||
             out->items[out->n] == NULL)
             return -1;
         out->n++;
     }
-    return 0;
-}
-
-static int
-read_int64(const msgpack_object *o, int64_t *out)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-        *out = (int64_t)o->via.u64;
-    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        *out = o->via.i64;
-    else
-        return -1;
     return 0;
 }
 
@@ -396,15 +351,6 @@ read_money(const msgpack_object *o, double *out)
     return 0;
 }
 
-/* Reads a string of at most `max` bytes, or nil. */
-static int
-read_str_max(const msgpack_object *o, size_t max, char **out)
-{
-    if (o->type == MSGPACK_OBJECT_STR && o->via.str.size > max)
-        return -1;
-    return read_str(o, out);
-}
-
 /* Reads a map written by pack_field_limits(); a name it lacks stays unset. */
 static int
 read_limits(const msgpack_object *o, struct sl_auth_limits *out)
@@ -417,21 +363,21 @@ read_limits(const msgpack_object *o, struct sl_auth_limits *out)
         const msgpack_object *v = &o->via.map.ptr[i].val;
         int rc = 0;
 
-        if (obj_is(name, "rpm_limit"))
+        if (sl_msgpack_key_is(name, "rpm_limit"))
             rc = read_count(v, &out->rpm_limit);
-        else if (obj_is(name, "tpm_limit"))
+        else if (sl_msgpack_key_is(name, "tpm_limit"))
             rc = read_count(v, &out->tpm_limit);
-        else if (obj_is(name, "max_parallel_requests"))
+        else if (sl_msgpack_key_is(name, "max_parallel_requests"))
             rc = read_count(v, &out->max_parallel_requests);
-        else if (obj_is(name, "max_budget"))
+        else if (sl_msgpack_key_is(name, "max_budget"))
             rc = read_money(v, &out->max_budget);
-        else if (obj_is(name, "soft_budget"))
+        else if (sl_msgpack_key_is(name, "soft_budget"))
             rc = read_money(v, &out->soft_budget);
-        else if (obj_is(name, "budget_duration"))
-            rc = read_str_max(v, SL_AUTH_BUDGET_DURATION_MAX, &out->budget_duration);
-        else if (obj_is(name, "spend"))
+        else if (sl_msgpack_key_is(name, "budget_duration"))
+            rc = sl_msgpack_read_str(v, SL_AUTH_BUDGET_DURATION_MAX, &out->budget_duration);
+        else if (sl_msgpack_key_is(name, "spend"))
             rc = read_money(v, &out->spend);
-        else if (obj_is(name, "period_start"))
+        else if (sl_msgpack_key_is(name, "period_start"))
             rc = read_count(v, &out->period_start_s);
         if (rc != 0)
             return -1;
@@ -446,17 +392,15 @@ read_model_limits(const msgpack_object *o, struct sl_auth_model_limits *out)
     sl_auth__model_limits_dispose(out);
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > SL_AUTH_MODEL_LIMITS_MAX)
         return -1;
-    out->items = o->via.array.size > 0 ? sl_xcalloc(o->via.array.size, sizeof(*out->items))
-                                       : NULL;
+    out->items = o->via.array.size > 0 ? sl_xcalloc(o->via.array.size, sizeof(*out->items)) : NULL;
     for (uint32_t i = 0; i < o->via.array.size; i++) {
         const msgpack_object *e = &o->via.array.ptr[i];
         struct sl_auth_model_limit *item = &out->items[out->n];
 
         if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
-            e->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
-            e->via.array.ptr[0].via.str.size == 0)
+            e->via.array.ptr[0].type != MSGPACK_OBJECT_STR || e->via.array.ptr[0].via.str.size == 0)
             return -1;
-        if (read_str_max(&e->via.array.ptr[0], SL_AUTH_MODEL_NAME_MAX, &item->model) != 0)
+        if (sl_msgpack_read_str(&e->via.array.ptr[0], SL_AUTH_MODEL_NAME_MAX, &item->model) != 0)
             return -1;
         /* Counted now, so that a failure below still frees the name. */
         out->n++;
@@ -475,8 +419,8 @@ read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_r
     char *token = NULL;
     int rc;
 
-    if (obj_is(name, "token")) {
-        rc = read_str(v, &token);
+    if (sl_msgpack_key_is(name, "token")) {
+        rc = sl_msgpack_read_str(v, SIZE_MAX, &token);
         if (rc == 0 && (token == NULL || !sl_auth__is_hash(token)))
             rc = -1;
         if (rc == 0)
@@ -484,65 +428,65 @@ read_field(const msgpack_object *name, const msgpack_object *v, struct sl_auth_r
         free(token);
         return rc;
     }
-    if (obj_is(name, "key_name"))
-        return read_str(v, &rec->key_name);
-    if (obj_is(name, "key_alias"))
-        return read_str(v, &rec->key_alias);
-    if (obj_is(name, "user_email"))
-        return read_str(v, &rec->user_email);
-    if (obj_is(name, "team_alias"))
-        return read_str(v, &rec->team_alias);
-    if (obj_is(name, "user_id"))
-        return read_str(v, &rec->user_id);
-    if (obj_is(name, "user_role"))
-        return read_str(v, &rec->user_role);
-    if (obj_is(name, "team_id"))
-        return read_str(v, &rec->team_id);
-    if (obj_is(name, "team_member_role"))
-        return read_str(v, &rec->team_member_role);
-    if (obj_is(name, "org_id"))
-        return read_str(v, &rec->org_id);
-    if (obj_is(name, "metadata"))
-        return read_str(v, &rec->metadata);
-    if (obj_is(name, "expires"))
-        return read_int64(v, &rec->expires);
-    if (obj_is(name, "blocked"))
-        return read_bool(v, &rec->blocked);
-    if (obj_is(name, "has_team"))
-        return read_bool(v, &rec->has_team);
-    if (obj_is(name, "team_blocked"))
-        return read_bool(v, &rec->team_blocked);
-    if (obj_is(name, "has_user"))
-        return read_bool(v, &rec->has_user);
-    if (obj_is(name, "has_org"))
-        return read_bool(v, &rec->has_org);
-    if (obj_is(name, "models"))
+    if (sl_msgpack_key_is(name, "key_name"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->key_name);
+    if (sl_msgpack_key_is(name, "key_alias"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->key_alias);
+    if (sl_msgpack_key_is(name, "user_email"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->user_email);
+    if (sl_msgpack_key_is(name, "team_alias"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->team_alias);
+    if (sl_msgpack_key_is(name, "user_id"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->user_id);
+    if (sl_msgpack_key_is(name, "user_role"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->user_role);
+    if (sl_msgpack_key_is(name, "team_id"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->team_id);
+    if (sl_msgpack_key_is(name, "team_member_role"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->team_member_role);
+    if (sl_msgpack_key_is(name, "org_id"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->org_id);
+    if (sl_msgpack_key_is(name, "metadata"))
+        return sl_msgpack_read_str(v, SIZE_MAX, &rec->metadata);
+    if (sl_msgpack_key_is(name, "expires"))
+        return sl_msgpack_read_int(v, INT64_MIN, &rec->expires);
+    if (sl_msgpack_key_is(name, "blocked"))
+        return sl_msgpack_read_bool(v, &rec->blocked);
+    if (sl_msgpack_key_is(name, "has_team"))
+        return sl_msgpack_read_bool(v, &rec->has_team);
+    if (sl_msgpack_key_is(name, "team_blocked"))
+        return sl_msgpack_read_bool(v, &rec->team_blocked);
+    if (sl_msgpack_key_is(name, "has_user"))
+        return sl_msgpack_read_bool(v, &rec->has_user);
+    if (sl_msgpack_key_is(name, "has_org"))
+        return sl_msgpack_read_bool(v, &rec->has_org);
+    if (sl_msgpack_key_is(name, "models"))
         return read_models(v, &rec->models);
-    if (obj_is(name, "team_models"))
+    if (sl_msgpack_key_is(name, "team_models"))
         return read_models(v, &rec->team_models);
-    if (obj_is(name, "user_models"))
+    if (sl_msgpack_key_is(name, "user_models"))
         return read_models(v, &rec->user_models);
-    if (obj_is(name, "org_models"))
+    if (sl_msgpack_key_is(name, "org_models"))
         return read_models(v, &rec->org_models);
-    if (obj_is(name, "allowed_routes"))
+    if (sl_msgpack_key_is(name, "allowed_routes"))
         return read_models(v, &rec->allowed_routes);
-    if (obj_is(name, "allowed_cache_controls"))
+    if (sl_msgpack_key_is(name, "allowed_cache_controls"))
         return read_models(v, &rec->allowed_cache_controls);
-    if (obj_is(name, "key_limits"))
+    if (sl_msgpack_key_is(name, "key_limits"))
         return read_limits(v, &rec->key_limits);
-    if (obj_is(name, "user_limits"))
+    if (sl_msgpack_key_is(name, "user_limits"))
         return read_limits(v, &rec->user_limits);
-    if (obj_is(name, "team_limits"))
+    if (sl_msgpack_key_is(name, "team_limits"))
         return read_limits(v, &rec->team_limits);
-    if (obj_is(name, "member_limits"))
+    if (sl_msgpack_key_is(name, "member_limits"))
         return read_limits(v, &rec->member_limits);
-    if (obj_is(name, "org_limits"))
+    if (sl_msgpack_key_is(name, "org_limits"))
         return read_limits(v, &rec->org_limits);
-    if (obj_is(name, "has_member"))
-        return read_bool(v, &rec->has_member);
-    if (obj_is(name, "key_model_limits"))
+    if (sl_msgpack_key_is(name, "has_member"))
+        return sl_msgpack_read_bool(v, &rec->has_member);
+    if (sl_msgpack_key_is(name, "key_model_limits"))
         return read_model_limits(v, &rec->key_model_limits);
-    if (obj_is(name, "team_model_limits"))
+    if (sl_msgpack_key_is(name, "team_model_limits"))
         return read_model_limits(v, &rec->team_model_limits);
     return 0;
 }
@@ -566,8 +510,8 @@ sl_auth_record_decode(const char *data, size_t len, struct sl_auth_record *rec)
     for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
         const msgpack_object_kv *kv = &msg.data.via.map.ptr[i];
 
-        if (obj_is(&kv->key, "v")) {
-            if (read_int64(&kv->val, &version) != 0)
+        if (sl_msgpack_key_is(&kv->key, "v")) {
+            if (sl_msgpack_read_int(&kv->val, INT64_MIN, &version) != 0)
                 goto out;
         } else if (read_field(&kv->key, &kv->val, rec) != 0) {
             goto out;
