@@ -125,11 +125,11 @@ parse_table(const char *source, const char *text, size_t len, struct price_table
 {
     cJSON *root = NULL;
     const cJSON *item;
-    struct sl_errbuf why = {{0}};
-    enum sl_status rc = sl_json_parse(text, len, PRICE_FILE_MAX_DEPTH, &root, &why);
+    struct sl_errbuf parse_err = {{0}};
+    enum sl_status rc = sl_json_parse(text, len, PRICE_FILE_MAX_DEPTH, &root, &parse_err);
 
     if (rc != SL_OK) {
-        sl_errbuf_set(err, "%s: invalid JSON: %s", source, why.msg);
+        sl_errbuf_set(err, "%s: invalid JSON: %s", source, parse_err.msg);
         return SL_ERR_INVALID;
     }
     if (!cJSON_IsObject(root)) {
@@ -176,7 +176,7 @@ compare_entries(const void *a, const void *b)
 static void
 sort_table(struct price_table *t)
 {
-    size_t kept = 0;
+    size_t unique = 0;
 
     if (t->n > 0)
         qsort(t->entries, t->n, sizeof(*t->entries), compare_entries);
@@ -185,9 +185,9 @@ sort_table(struct price_table *t)
             free(t->entries[i].name);
             continue;
         }
-        t->entries[kept++] = t->entries[i];
+        t->entries[unique++] = t->entries[i];
     }
-    t->n = kept;
+    t->n = unique;
 }
 
 static void

@@ -32,7 +32,7 @@ enum sl_otel_protocol {
     SL_OTEL_HTTP_JSON,
 };
 
-/* Where and how spans are sent; all strings owned. */
+/* The export settings: destination, encoding and headers of spans; all strings owned. */
 struct sl_otel_config {
     char *endpoint; /* the full URL of the traces endpoint; NULL: tracing off */
     enum sl_otel_protocol protocol;

@@ -53,7 +53,7 @@ sl_coord__metrics_init(struct sl_coord_metrics *m)
     f = sl_metrics_register(SL_METRIC_GAUGE,
                             &(struct sl_metric_spec){
                                 .name = "sluice_coordinator_leader",
-                                .help = "1 while this coordinator holds the leader lease, else 0.",
+                                .help = "1 while this coordinator has the leader lease, else 0.",
                             });
     m->leader = sl_metrics_series(f, NULL);
     f = sl_metrics_register(SL_METRIC_GAUGE,

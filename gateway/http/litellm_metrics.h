@@ -3,7 +3,7 @@
  * http/litellm_metrics -- LiteLLM's Prometheus catalogue (version 1.81.13) on the registry of
  * common/metrics.h: the same metric names, types, label names in the same order and buckets,
  * so that dashboards built for LiteLLM read Sluice unchanged. docs/observability.md lists the
- * metrics, what each label holds and where Sluice differs.
+ * metrics, what each label contains and where Sluice differs.
  *
  * The request-level metrics are updated once, when the access log line is written. Per-call
  * facts that a retry or fallback would overwrite (a failed provider call, a cooldown, the

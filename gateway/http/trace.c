@@ -224,7 +224,7 @@ sl_trace_attempt_begin(struct sl_request *r, struct curl_slist **headers)
     t->n_attempts++;
     t->attempt_open = 1;
 
-    /* The provider sees this call as the parent of whatever it traces; sampled, since the
+    /* The provider treats this call as the parent of whatever it traces. Sampled, since the
      * gateway records every request. */
     sl_otlp_traceparent_format(s->trace_id, s->span_id, 1, traceparent);
     snprintf(line, sizeof(line), "traceparent: %s", traceparent);
@@ -245,7 +245,11 @@ sl_trace_attempt_end(struct sl_request *r, const struct sl_upstream_error *e)
     s->end_unix_ns = wall_ns();
     t->upstream_ns += s->end_unix_ns - s->start_unix_ns;
 
-    status = e != NULL ? e->status : r->call != NULL ? (int)r->call->status : 0;
+    status = 0;
+    if (e != NULL)
+        status = e->status;
+    else if (r->call != NULL)
+        status = (int)r->call->status;
     if (status > 0)
         sl_otlp_span_add_int(s, "http.response.status_code", status);
     if (e != NULL) {
@@ -423,7 +427,7 @@ sl_trace_response(struct sl_request *r, const char *body, size_t len)
 
 /* ---------------------------------------------------------------- server span */
 
-/* The metadata.* attributes of LiteLLM's StandardLoggingPayload that Sluice knows. */
+/* The metadata.* attributes of LiteLLM's StandardLoggingPayload that Sluice has values for. */
 static void
 add_metadata(struct sl_otlp_span *s, const struct sl_request *r)
 {

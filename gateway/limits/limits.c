@@ -3,7 +3,7 @@
  * limits -- admission and settlement of model requests against budgets and rate limits.
  *
  * Admission builds the request's scopes from the key's record and the end user's row, then
- * asks admit.lua (or the in-memory counters) once. The reply either rejects, and the error
+ * calls admit.lua (or the in-memory counters) once. The reply either rejects, and the error
  * goes out in the client's envelope, or admits with what is left of every limit, which
  * becomes x-ratelimit-* headers. Settlement runs from the request's end, asks settle.lua once
  * and logs each soft budget this request crossed first. The scripts document the counters.
@@ -879,7 +879,7 @@ on_end_user(enum sl_end_user_status status, const struct sl_end_user *eu, void *
         if (s != NULL)
             s->count_spend = 1;
     } else {
-        /* Spend of end users without a row is counted too, so a later budget sees it. */
+        /* Spend of end users without a row is counted too, so a later budget includes it. */
         s = add_scope(r->limits, SL_SCOPE_END_USER, NULL, a->end_user, NULL);
         if (s != NULL)
             s->count_spend = 1;

@@ -36,7 +36,8 @@ enum sl_limit_scope {
     SL_SCOPE_COUNT,
 };
 
-/* Longest scope id: a key hash or an id from the database, a colon and a model name. */
+/* Maximum length of a scope id: a key hash or an id from the database, a colon and a model
+ * name. */
 #define SL_LIMITS_ID_MAX 600
 
 /* One scope of a request with the limits that apply to it. */
@@ -54,7 +55,7 @@ struct sl_limits_scope {
     double pg_spend;         /* the entity's spend reconciled in PostgreSQL */
     int64_t pg_period_start; /* the period that spend belongs to, Unix seconds; 0 none */
 
-    /* What admission found, for the response headers. */
+    /* Admission's findings, for the response headers. */
     int64_t left_requests;
     int64_t left_tokens;
     int64_t left_parallel;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Redis scripts behind budgets and rate limits, run on a real Redis with chosen clocks:
-// admit.lua's one-second buckets, waits, parallel slots that expire, budgets checked before
-// limits and nothing counted on a rejection; settle.lua's tokens, spend and soft-budget mark.
+// The Redis scripts behind budgets and rate limits, run on a real Redis with chosen clocks.
+// admit.lua: one-second buckets, waits, parallel slots that expire, budgets checked before
+// limits, nothing counted on a rejection. settle.lua: tokens, spend and the soft-budget mark.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -74,7 +74,8 @@ test('requests counted over a sliding minute', () => {
     assert.deepEqual(admit(T0 + 60001, s), ['1', '0', '-1', '-1', '0']);
     assert.deepEqual(admit(T0 + 60002, s), ['0', '1', 'requests', '3', '0', String(30000 - 2)]);
     const ttl = Number(redisCli('PTTL', 't:{rpm}:req'));
-    assert.ok(ttl > 0 && ttl <= 61000, `bucket ttl ${ttl}`);
+    assert.ok(ttl > 0, `bucket ttl ${ttl}`);
+    assert.ok(ttl <= 61000, `bucket ttl ${ttl}`);
 });
 
 test('zero limit rejects for ever', () => {
@@ -118,7 +119,8 @@ test('lost spend rebuilt from the seed', () => {
         ['1', '-1', '-1', '-1', '4.5']);
     assert.equal(redisCli('GET', 't:{seeded}:spend'), '4.5');
     const ttl = Number(redisCli('TTL', 't:{seeded}:spend'));
-    assert.ok(ttl > 0 && ttl <= 100, `seeded spend ttl ${ttl}`);
+    assert.ok(ttl > 0, `seeded spend ttl ${ttl}`);
+    assert.ok(ttl <= 100, `seeded spend ttl ${ttl}`);
     // A key that exists wins over the seed, and a seed of the budget rejects.
     redisCli('SET', 't:{seeded}:spend', '1');
     assert.deepEqual(admit(T0, [{ name: 'seeded', budget: 5, seed: 4.5 }]),
@@ -134,7 +136,8 @@ test('spend adds up, soft mark set once', () => {
     assert.deepEqual(settle(T0, [scope], { cost: '0.6' }), [0, -1]);
     assert.equal(redisCli('GET', 't:{soft}:spend'), '1.8');
     const ttl = Number(redisCli('TTL', 't:{soft}:soft'));
-    assert.ok(ttl > 0 && ttl <= 120, `soft mark ttl ${ttl}`);
+    assert.ok(ttl > 0, `soft mark ttl ${ttl}`);
+    assert.ok(ttl <= 120, `soft mark ttl ${ttl}`);
     // A scope that does not count spend is left alone.
     assert.deepEqual(settle(T0, [{ name: 'nospend', spend: 0 }], { cost: '5' }), [0, -1]);
     assert.equal(redisCli('EXISTS', 't:{nospend}:spend'), '0');
@@ -150,7 +153,8 @@ test('events appended to a capped stream', () => {
     for (let i = 0; i < 300; i++)
         settle(T0, [], { event: `x${i}`, maxLen: 100 });
     const length = Number(redisCli('XLEN', 't:events'));
-    assert.ok(length >= 100 && length < 300, `stream length ${length}`);
+    assert.ok(length >= 100, `stream length ${length}`);
+    assert.ok(length < 300, `stream length ${length}`);
 });
 
 test('malformed arguments rejected', () => {

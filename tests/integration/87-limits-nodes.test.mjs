@@ -3,7 +3,7 @@
 // rpm_limit admits exactly its number of requests across two nodes under 64 concurrent
 // clients. A budget is overrun by at most the requests in flight when it was reached. Then
 // Redis is killed: fail_open nodes keep serving and count limits in their own memory, a
-// fail_closed node answers 503, and all of them use Redis again once it is back.
+// fail_closed node returns 503, and all of them use Redis again once it is back.
 
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
@@ -136,7 +136,7 @@ test('redis outage fail_open and fail_closed', async () => {
     }, 'limits.redis_recovered logged by both fail_open nodes', 10000, 200);
 
     // Each worker reconnects on its own back-off timer (at most 5 s apart), and a node logs its
-    // recovery as soon as one worker answers, so wait out the longest back-off before counting.
+    // recovery as soon as one worker reaches Redis, so wait out the longest back-off before counting.
     await sleep(Math.max(0, restartedAt + 5500 - Date.now()));
 
     // Back on Redis, the nodes share one count again.

@@ -274,7 +274,7 @@ test('prometheus sums team spend across nodes', testOptions(noPrometheus), async
                 return null;
             }
             const result = res.json().data.result;
-            // Until both nodes were scraped the sum holds one node's spend only.
+            // Until both nodes were scraped the sum contains one node's spend only.
             if (result.length !== 1 || Math.abs(Number(result[0].value[1]) - 3 * COST) > 1e-9) {
                 return null;
             }

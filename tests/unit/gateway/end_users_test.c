@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * end_users_test -- the end-user lookup of gateway/auth/end_users.c without a database: its
- * queries go to a fake that the test answers with results built by hand (libpq's
+ * queries go to a fake that the test completes with results built by hand (libpq's
  * PQmakeEmptyPGresult), so the cache, its TTL, the cached misses, the joining of concurrent
  * lookups and the fallback to a stale entry can be checked one step at a time.
  */
@@ -20,7 +20,7 @@
 #define MAX_QUERIES 8
 #define MAX_ANSWERS 8
 
-/* Queries the lookup sent and the test has not answered yet. */
+/* Queries the lookup sent that the test has not completed yet. */
 static struct {
     sl_pg_query_cb cb;
     void *privdata;
@@ -116,7 +116,7 @@ end_user_result(const char *blocked, const char *const budget[6])
     return res;
 }
 
-/* Answers query `i` with `res` (freed here), as the PostgreSQL client would. */
+/* Completes query `i` with `res` (freed here), as the PostgreSQL client would. */
 static void
 answer(int i, enum sl_status st, PGresult *res)
 {
