@@ -179,15 +179,17 @@ test('stream failing before first byte falls back', async () => {
 
 test('stream cut after chunks no fallback', async () => {
     await resetMocks();
-    await primary.queue({ text: TEXT, chunks: 6, cut_after_chunks: 3 });
+    const words = Array.from({ length: 50 }, (_, i) => `w${i}`).join(' ');
+    await primary.queue({ text: words, chunks: 50, cut_after_chunks: 40 });
     const res = await streamOf('solo');
     assert.equal(res.status, 200, res.raw);
     const kinds = res.events.map((e) => e.kind);
     assert.equal(kinds.filter((k) => k === 'error').length, 1, `event kinds: ${kinds}`);
+    assert.deepEqual(kinds.slice(-2), ['error', 'done'], `event kinds: ${kinds}`);
     const content = res.events.filter((e) => e.kind === 'chunk')
         .map((e) => (e.json.choices || []).map((c) => (c.delta && c.delta.content) || '').join(''))
         .filter((c) => c.length > 0);
-    assert.equal(content.length, 3, `content chunks: ${content}`);
+    assert.equal(content.length, 40, `content chunks: ${content}`);
     assert.equal((await primary.requests()).length, 1);
     assert.equal((await backup.requests()).length, 0, 'no fallback after the first byte');
 });
