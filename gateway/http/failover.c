@@ -48,8 +48,8 @@ struct sl_failover {
     struct sl_auth_record rec;
     int has_rec;
     int64_t request_retries;             /* the body's num_retries, or -1 */
-    unsigned retries_left;               /* in the current group */
-    unsigned retries_in_group;           /* done in the current group, for the back-off */
+    unsigned retries_max;                /* in the current group, unless a retry policy says */
+    unsigned retries_in_group;           /* done in the current group */
     const struct sl_deployment *tried[SL_FAILOVER_MAX_TRIED];
     size_t n_tried;
     struct sl_strlist tried_groups;      /* owned copies: the names survive a config reload */
@@ -117,6 +117,36 @@ sl_failover_classify(const struct sl_upstream_error *e)
             return SL_FAILOVER_CONTEXT_WINDOW;
     }
     return SL_FAILOVER_FINAL;
+}
+
+enum sl_error_class
+sl_failover_error_class(const struct sl_upstream_error *e)
+{
+    int s = e->status;
+
+    if (s == 408)
+        return SL_ERROR_TIMEOUT;
+    if (s == 429)
+        return SL_ERROR_RATE_LIMIT;
+    if (s == 401 || s == 403)
+        return SL_ERROR_AUTHENTICATION;
+    if (s == 409 || s >= 500)
+        return SL_ERROR_INTERNAL_SERVER;
+    if (sl_failover_classify(e) == SL_FAILOVER_CONTENT_POLICY)
+        return SL_ERROR_CONTENT_POLICY;
+    return SL_ERROR_BAD_REQUEST;
+}
+
+int64_t
+sl_failover_policy_retries(const struct sl_config *cfg, const char *group,
+                           enum sl_error_class cls)
+{
+    const struct sl_error_policy *policy = sl_config_retry_policy(cfg, group);
+    int64_t n = policy->counts[cls];
+
+    if (n < 0 && cls == SL_ERROR_CONTENT_POLICY)
+        n = policy->counts[SL_ERROR_BAD_REQUEST];
+    return n >= 0 ? n : -1;
 }
 
 int
@@ -395,7 +425,7 @@ sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
                                  "[\"gpt-4o-mini\"].");
         return 0;
     }
-    f->retries_left = retries_for(f, &r->worker->gw->cfg, r->deployment);
+    f->retries_max = retries_for(f, &r->worker->gw->cfg, r->deployment);
 
     /* The provider must not see the gateway's own parameters: build from the parsed body. */
     if (retries != NULL || fallbacks != NULL) {
@@ -520,9 +550,29 @@ remember_tried(struct sl_failover *f, const struct sl_deployment *d)
         f->tried[f->n_tried++] = d;
 }
 
-/* Schedules a retry within the current group. Returns 0 when none is allowed. */
+/*
+ * Returns the retries allowed in the current group after an error of classes `cls` and
+ * `ecls`: the group's retry policy for `ecls` when it names one (`*explicit` set), else the
+ * group's count for errors worth a retry, else 0.
+ */
+static unsigned
+retry_limit(const struct sl_failover *f, const struct sl_config *cfg, enum sl_failover_class cls,
+            enum sl_error_class ecls, int *explicit)
+{
+    int64_t n = sl_failover_policy_retries(cfg, f->group->name, ecls);
+
+    *explicit = n >= 0;
+    if (n >= 0)
+        return (unsigned)n;
+    return cls == SL_FAILOVER_RETRY || cls == SL_FAILOVER_AUTH ? f->retries_max : 0;
+}
+
+/* Schedules a retry within the current group, at most `limit` per group. `explicit`: a retry
+ * policy allows the retry, so the same deployment may be tried again whatever the error.
+ * Returns 0 when no retry is allowed. */
 static int
-try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call *call)
+try_retry(struct sl_request *r, enum sl_failover_class cls, unsigned limit, int explicit,
+          const struct sl_call *call)
 {
     struct sl_failover *f = r->failover;
     const struct sl_config *cfg = &r->worker->gw->cfg;
@@ -530,12 +580,13 @@ try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call
     uint64_t cap_ms;
     uint64_t delay_ms;
 
-    if (f->retries_left == 0)
+    if (f->retries_in_group >= limit)
         return 0;
     next = pick_ready(r, f->group, f->tried, f->n_tried);
     if (next == NULL) {
-        /* Wrong credentials stay wrong: only another deployment may help. */
-        if (cls == SL_FAILOVER_AUTH)
+        /* Wrong credentials stay wrong: only another deployment may help, unless the
+         * operator's policy asks for retries anyway. */
+        if (cls == SL_FAILOVER_AUTH && !explicit)
             return 0;
         next = pick_ready(r, f->group, NULL, 0);
         if (next == NULL)
@@ -548,12 +599,12 @@ try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call
     delay_ms = sl_failover_backoff_ms(f->retries_in_group, retry_after_of(call),
                                       cfg->retry_after_s, !is_tried(f, next),
                                       cap_ms);
-    f->retries_left--;
     f->retries_in_group++;
     r->attempted_retries++;
     sl_log(SL_LOG_WARN, r->call_id, "failover.retry", SL_LOG_STR("model_group", f->group->name),
            SL_LOG_STR("failed_model_id", r->deployment->id), SL_LOG_STR("model_id", next->id),
-           SL_LOG_INT("retries_left", f->retries_left), SL_LOG_INT("delay_ms", (int64_t)delay_ms));
+           SL_LOG_INT("retries_left", (int64_t)(limit - f->retries_in_group)),
+           SL_LOG_INT("delay_ms", (int64_t)delay_ms));
     schedule(r, next, delay_ms);
     return 1;
 }
@@ -597,7 +648,7 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
         f->group = g;
         f->n_tried = 0;
         f->retries_in_group = 0;
-        f->retries_left = retries_for(f, cfg, first);
+        f->retries_max = retries_for(f, cfg, first);
         f->fallbacks_used++;
         r->attempted_fallbacks++;
         sl_log(SL_LOG_WARN, r->call_id, "failover.fallback", SL_LOG_STR("from", f->primary),
@@ -615,18 +666,24 @@ sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
     struct sl_failover *f = r->failover;
     const struct sl_deployment *failed;
     enum sl_failover_class cls;
+    enum sl_error_class ecls;
+    unsigned limit;
+    int explicit;
 
+    ecls = sl_failover_error_class(e);
     if (r->req != NULL && r->deployment != NULL)
-        sl_cooldown_report(r->worker, f != NULL ? f->group : NULL, r->deployment, e);
+        sl_cooldown_report(r->worker, f != NULL ? f->group : NULL, r->deployment, e, ecls,
+                           retry_after_of(call));
     if (f == NULL || r->req == NULL || r->started || r->worker->draining)
         return 0;
     cls = sl_failover_classify(e);
-    if (cls == SL_FAILOVER_FINAL)
-        return 0;
+    limit = retry_limit(f, &r->worker->gw->cfg, cls, ecls, &explicit);
 
     remember_tried(f, r->deployment);
-    if ((cls == SL_FAILOVER_RETRY || cls == SL_FAILOVER_AUTH) && try_retry(r, cls, call))
+    if (try_retry(r, cls, limit, explicit, call))
         return 1;
+    if (cls == SL_FAILOVER_FINAL)
+        return 0;
     failed = r->deployment;
     if (!try_fallback(r, cls))
         return 0;

@@ -45,6 +45,23 @@ enum sl_failover_class {
  * are content policy or context window errors. */
 enum sl_failover_class sl_failover_classify(const struct sl_upstream_error *e);
 
+/*
+ * Returns the error class of `e` that retry_policy and allowed_fails_policy name: 408 is
+ * TimeoutError, 429 RateLimitError, 401 and 403 AuthenticationError, 409, 5xx and connection
+ * errors InternalServerError, a content policy error ContentPolicyViolationError, and every
+ * other status (400, 404, 413, 422, context window errors) BadRequestError.
+ */
+enum sl_error_class sl_failover_error_class(const struct sl_upstream_error *e);
+
+/*
+ * Returns the retries that the retry policy of model group `group` (its
+ * model_group_retry_policy entry, else router_settings.retry_policy) gives for errors of
+ * class `cls`, or -1 when it names none. ContentPolicyViolationErrorRetries, when unset,
+ * falls back to BadRequestErrorRetries, because a content policy error is a bad request.
+ */
+int64_t sl_failover_policy_retries(const struct sl_config *cfg, const char *group,
+                                   enum sl_error_class cls);
+
 /* Parses a retry-after value in seconds ("7", "1.5") into `*seconds`. `ms` set: the value is
  * retry-after-ms, in milliseconds. Returns 0 for an HTTP date, a negative or invalid value. */
 int sl_failover_parse_retry_after(const char *value, int ms, double *seconds);
