@@ -31,6 +31,7 @@
 #include "gateway/http/request.h"
 #include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
+#include "gateway/router/precall.h"
 #include "gateway/router/router.h"
 #include "gateway/worker.h"
 
@@ -55,6 +56,12 @@ struct sl_failover {
     struct sl_strlist tried_groups;      /* owned copies: the names survive a config reload */
     struct sl_strlist request_fallbacks; /* the body's own list */
     unsigned fallbacks_used;
+
+    /* Pre-call checks: the request's estimated input tokens, and the groups cut down to the
+     * deployments whose context window fits it (owned arrays, one per group tried). */
+    uint64_t input_tokens;
+    struct sl_model_group **fitted;
+    size_t n_fitted;
 };
 
 /* A pending attempt; the timer holds a reference on the request. */
@@ -345,6 +352,76 @@ pick_ready(struct sl_request *r, const struct sl_model_group *g,
 
 static int try_fallback(struct sl_request *r, enum sl_failover_class cls);
 
+/*
+ * Returns `g` cut down to the deployments whose context window fits the request: `g` itself
+ * when the pre-call checks are off or every deployment fits, a group owned by the failover
+ * state when some do, NULL when none does.
+ */
+static const struct sl_model_group *
+fit_group(struct sl_request *r, const struct sl_model_group *g)
+{
+    struct sl_failover *f = r->failover;
+    struct sl_model_group cut;
+    size_t n;
+
+    if (!r->worker->gw->cfg.enable_pre_call_checks)
+        return g;
+    n = sl_precall_filter(g, f->input_tokens, &cut);
+    if (n == 0) {
+        sl_log(SL_LOG_INFO, r->call_id, "failover.context_window",
+               SL_LOG_STR("model_group", g->name),
+               SL_LOG_INT("input_tokens", (int64_t)f->input_tokens),
+               SL_LOG_INT("max_input_tokens", sl_precall_largest_window(g)));
+        return NULL;
+    }
+    if (cut.deployments == g->deployments)
+        return g;
+    f->fitted = sl_xrealloc(f->fitted, (f->n_fitted + 1) * sizeof(*f->fitted));
+    f->fitted[f->n_fitted] = sl_xmalloc(sizeof(cut));
+    *f->fitted[f->n_fitted] = cut;
+    return f->fitted[f->n_fitted++];
+}
+
+/* Responds 400 for a request larger than every context window of `g` when no
+ * context_window_fallbacks group takes it. */
+static void
+respond_context_window(struct sl_request *r, const struct sl_model_group *g)
+{
+    sl_request_respond_error(r, 400, "invalid_request_error", "messages",
+                             "Context window exceeded: the request has about %llu input tokens "
+                             "(estimated as bytes of text / %u), more than the max_input_tokens "
+                             "of every deployment of model group \"%s\" (largest: %lld). "
+                             "Shorten the request, or configure context_window_fallbacks.",
+                             (unsigned long long)r->failover->input_tokens,
+                             SL_PRECALL_BYTES_PER_TOKEN, g->name,
+                             (long long)sl_precall_largest_window(g));
+}
+
+/* Applies the pre-call context-window check to the first group. Returns the group that `r`
+ * goes on with, or NULL once a fallback was scheduled or the client got a 400. */
+static const struct sl_model_group *
+check_context_window(struct sl_request *r, const struct sl_model_group *group)
+{
+    struct sl_failover *f = r->failover;
+    const struct sl_model_group *fitted;
+
+    if (!r->worker->gw->cfg.enable_pre_call_checks)
+        return group;
+    f->input_tokens = sl_precall_estimate_tokens(r->body);
+    fitted = fit_group(r, group);
+    if (fitted == NULL) {
+        /* NOTE: as for a group cooling down, this fallback skips the rate limits and the
+         * response cache lookup of the first attempt. */
+        if (!try_fallback(r, SL_FAILOVER_CONTEXT_WINDOW))
+            respond_context_window(r, group);
+        return NULL;
+    }
+    f->group = fitted;
+    if (!sl_precall_fits(r->deployment, f->input_tokens))
+        r->deployment = sl_router_pick_except(fitted, &r->worker->rng, NULL, 0);
+    return fitted;
+}
+
 /* Responds 429 for `g`, whose every deployment is cooling down, with retry-after set to the
  * seconds until the first one returns. The message gives cooldown_time, as LiteLLM's does. */
 static void
@@ -434,6 +511,9 @@ sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
         r->ctx.raw_body = NULL;
         r->ctx.raw_len = 0;
     }
+    group = check_context_window(r, group);
+    if (group == NULL)
+        return 0;
     return avoid_cooling(r, group);
 }
 
@@ -452,6 +532,11 @@ sl_failover_free(struct sl_failover *f)
         sl_auth_record_dispose(&f->rec);
     strlist_clear(&f->tried_groups);
     strlist_clear(&f->request_fallbacks);
+    for (size_t i = 0; i < f->n_fitted; i++) {
+        free((void *)f->fitted[i]->deployments);
+        free(f->fitted[i]);
+    }
+    free(f->fitted);
     free(f);
 }
 
@@ -639,6 +724,12 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
             continue;
         }
 
+        g = fit_group(r, g);
+        if (g == NULL) {
+            sl_log(SL_LOG_INFO, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
+                   SL_LOG_STR("reason", "no deployment's context window fits the request"));
+            continue;
+        }
         first = pick_ready(r, g, NULL, 0);
         if (first == NULL) {
             sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
