@@ -3,8 +3,10 @@
  * failover -- retries within a model group and fallbacks to other groups (see failover.h).
  *
  * The order follows LiteLLM's router. A failed call is retried within its group up to
- * num_retries times, each retry on a deployment not yet tried when one is left. Then the
- * fallback groups of the group the client named are tried in order, each with its own retries.
+ * num_retries times, or as many times as the group's retry policy gives the error's class,
+ * each retry on a deployment not yet tried when one is left. Then the fallback groups of the
+ * group the client named are tried in order, each with its own retries. With pre-call checks
+ * on, a group is first cut down to the deployments whose context window fits the request.
  * A group is tried at most once per request, so fallback lists that name each other cannot
  * loop. The next attempt always starts from a timer on the worker's loop, never from inside
  * the curl callback that reported the failure.
@@ -49,7 +51,7 @@ struct sl_failover {
     struct sl_auth_record rec;
     int has_rec;
     int64_t request_retries;             /* the body's num_retries, or -1 */
-    unsigned retries_max;                /* in the current group, unless a retry policy says */
+    unsigned retries_max;                /* in the current group, unless a retry policy sets a count */
     unsigned retries_in_group;           /* done in the current group */
     const struct sl_deployment *tried[SL_FAILOVER_MAX_TRIED];
     size_t n_tried;
@@ -669,8 +671,8 @@ try_retry(struct sl_request *r, enum sl_failover_class cls, unsigned limit, int 
         return 0;
     next = pick_ready(r, f->group, f->tried, f->n_tried);
     if (next == NULL) {
-        /* Wrong credentials stay wrong: only another deployment may help, unless the
-         * operator's policy asks for retries anyway. */
+        /* Wrong credentials stay wrong, so only another deployment may help, unless the
+         * operator's retry policy sets a count for them. */
         if (cls == SL_FAILOVER_AUTH && !explicit)
             return 0;
         next = pick_ready(r, f->group, NULL, 0);

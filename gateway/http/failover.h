@@ -36,9 +36,10 @@ struct sl_failover;
 enum sl_failover_class {
     SL_FAILOVER_RETRY,          /* 408, 409, 429, 5xx, transport: retry, then fallbacks */
     SL_FAILOVER_AUTH,           /* 401, 403: another deployment of the group, then fallbacks */
-    SL_FAILOVER_CONTENT_POLICY, /* no retry; content_policy_fallbacks only */
-    SL_FAILOVER_CONTEXT_WINDOW, /* no retry; context_window_fallbacks only */
-    SL_FAILOVER_FINAL,          /* the request's own fault (400, 404, 422...): returned as is */
+    SL_FAILOVER_CONTENT_POLICY, /* retried only by a policy, then content_policy_fallbacks */
+    SL_FAILOVER_CONTEXT_WINDOW, /* retried only by a policy, then context_window_fallbacks */
+    SL_FAILOVER_FINAL,          /* the request's own fault (400, 404, 422...): returned as is
+                                 * unless a retry policy gives BadRequestErrorRetries */
 };
 
 /* Classifies a provider error by its status, then by type and message for the 400s that
@@ -46,10 +47,11 @@ enum sl_failover_class {
 enum sl_failover_class sl_failover_classify(const struct sl_upstream_error *e);
 
 /*
- * Returns the error class of `e` that retry_policy and allowed_fails_policy name: 408 is
- * TimeoutError, 429 RateLimitError, 401 and 403 AuthenticationError, 409, 5xx and connection
- * errors InternalServerError, a content policy error ContentPolicyViolationError, and every
- * other status (400, 404, 413, 422, context window errors) BadRequestError.
+ * Returns the error class of `e` for retry_policy and allowed_fails_policy. 408 is
+ * TimeoutError, 429 RateLimitError, and 401 and 403 AuthenticationError. 409, 5xx and
+ * connection errors are InternalServerError. A content policy error is
+ * ContentPolicyViolationError, and every other status (400, 404, 413, 422, context window
+ * errors) is BadRequestError.
  */
 enum sl_error_class sl_failover_error_class(const struct sl_upstream_error *e);
 

@@ -11,8 +11,8 @@
  * count above the allowed failures of the error's class (allowed_fails_policy, else
  * allowed_fails) starts a cooldown. A cooldown lasts cooldown_time, or the provider's
  * retry-after when longer, up to SL_COOLDOWN_MAX_RETRY_AFTER_S.
- * NOTE: LiteLLM's default mode also cools a deployment down past 50 % failures in a minute;
- * that needs a count of successes, which is not kept, so the count of 3 replaces it.
+ * NOTE: LiteLLM's default mode also cools a deployment down past 50 % failures in a minute.
+ * That needs a count of successes, which is not kept, so the count of 3 replaces it.
  */
 #define SL_LOG_MODULE "cooldown"
 #include "gateway/router/cooldown.h"
@@ -157,7 +157,7 @@ sl_cooldown_length_ms(double cooldown_time_s, double retry_after_s)
 
     if (isnan(cooldown_time_s) || cooldown_time_s <= 0)
         return 0;
-    /* A provider that names a longer wait knows better; a huge value is capped so that one
+    /* A provider that sends a longer wait is obeyed, but a huge value is capped so that one
      * bad header cannot take a deployment out for hours. */
     if (!isnan(retry_after_s) && retry_after_s > length_s)
         length_s = retry_after_s < SL_COOLDOWN_MAX_RETRY_AFTER_S ? retry_after_s

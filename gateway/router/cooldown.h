@@ -120,8 +120,8 @@ uint64_t sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_gr
                                    const char **ids, size_t *n_ids);
 
 /*
- * Records the failed call of deployment `d` of `g`, which ended with `e` of class `cls`:
- * cools it down on this worker at once when its count is above sl_cooldown_allowed_fails(),
+ * Records the failed call of deployment `d` of `g`, which ended with `e` of class `cls`. It
+ * cools `d` down on this worker at once when its count is above sl_cooldown_allowed_fails(),
  * and sends the failure to Redis, whose script cools it down on every gateway. The provider's
  * retry-after (`retry_after_s`, NAN when absent) may lengthen the cooldown. Errors that do not
  * count, and every error under router_settings.disable_cooldowns, are ignored.

@@ -38,7 +38,7 @@ struct sl_wildcard_captures {
 
 /*
  * Returns 1 when `pattern`, which contains at least one '*', matches all of `name`, and
- * fills `*caps`. A '*' matches any run of characters, the empty run included; a literal part
+ * fills `*caps`. A '*' matches any run of characters, the empty run included. A literal part
  * between two '*'s is matched at its first place after the previous one. Returns 0 for no
  * match, for a name longer than SL_WILDCARD_NAME_MAX and for a pattern without a '*' or with
  * more than SL_WILDCARD_MAX_STARS.
