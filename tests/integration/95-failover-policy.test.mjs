@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Retry and cooldown policies, timeouts, the pre-call context-window check and wildcard model
-// groups, on two gateways that share cooldowns through one Redis. Each deployment that a test
-// fails has its own mock, and a large weight makes the router pick it first, so the request
-// log of each mock shows which deployment got each call.
+// groups, on two gateways that share cooldowns through one Redis, and LiteLLM's default
+// cooldown mode on two more. Each deployment that a test fails has its own mock, and a large
+// weight makes the router pick it first, so the request log of each mock shows which
+// deployment got each call.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -24,6 +25,9 @@ const mocks = {};
 let redis;
 let gatewayA;
 let gatewayB;
+// Two more gateways in LiteLLM's default cooldown mode: allowed_fails and its policy unset.
+let defaultC;
+let defaultD;
 
 function deployment(group, id, mock, extra = {}) {
     const params = Object.entries(extra.params || {}).map(([k, v]) => `\n    ${k}: ${v}`).join('');
@@ -76,19 +80,38 @@ general_settings:
 `;
 }
 
+function defaultModeConfig() {
+    const m = mocks;
+    return `
+model_list:${[
+        deployment('duo', 'duo-a', m.duo, { params: { weight: FIRST } }),
+        deployment('duo', 'duo-b', m.ok),
+        deployment('alone', 'alone-one', m.alone),
+    ].join('')}
+router_settings:
+  cooldown_time: ${COOLDOWN_S * 2}
+  model_group_retry_policy:
+    alone: {RateLimitErrorRetries: 0}
+general_settings:
+  master_key: ${MASTER_KEY}
+`;
+}
+
 before(async () => {
     redis = await startRedis();
     for (const name of ['hang', 'ok', 'stall', 'limited', 'solo', 'strict', 'picky', 'small',
-        'large', 'wild']) {
+        'large', 'wild', 'duo', 'alone']) {
         mocks[name] = await startMock();
     }
     const env = { REDIS_URL: redis.url };
     gatewayA = await startGateway({ config: config(), workers: 2, env });
     gatewayB = await startGateway({ config: config(), workers: 2, env });
+    defaultC = await startGateway({ config: defaultModeConfig(), workers: 2, env });
+    defaultD = await startGateway({ config: defaultModeConfig(), workers: 2, env });
 });
 
 after(async () => {
-    for (const gw of [gatewayA, gatewayB]) {
+    for (const gw of [gatewayA, gatewayB, defaultC, defaultD]) {
         if (gw) {
             await gw.stop();
             assert.doesNotMatch(gw.proc.stderrText, /Sanitizer|runtime error:/, gw.describe());
@@ -190,6 +213,38 @@ test('429 policy cools single deployment', async () => {
     expectErrorEnvelope(assert, next, 429);
     assert.match(next.json().error.message, /^No deployments available for selected model/);
     assert.equal((await mocks.solo.requests()).length, 1);
+});
+
+test('default mode cools 429 at once', async () => {
+    await resetMocks();
+    await mocks.duo.queue({ status: 429 });
+    const res = await chat(defaultC, 'duo');
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.headers['x-litellm-model-id'], 'duo-b');
+    assert.equal(res.headers['x-litellm-attempted-retries'], '1');
+
+    // One 429, not four failures, took duo-a out on the other gateway too.
+    await sleep(200);
+    for (let i = 0; i < 5; i++) {
+        const again = await chat(defaultD, 'duo');
+        assert.equal(again.status, 200, again.body);
+        assert.equal(again.headers['x-litellm-model-id'], 'duo-b');
+    }
+    assert.equal((await mocks.duo.requests()).length, 1, 'D called the cooling deployment');
+});
+
+test('default mode keeps single deployment', async () => {
+    await resetMocks();
+    await mocks.alone.queue({ status: 429, count: 2 });
+    for (const gw of [defaultC, defaultD]) {
+        const res = await chat(gw, 'alone');
+        expectErrorEnvelope(assert, res, 429);
+        assert.doesNotMatch(res.json().error.message, /No deployments available/);
+    }
+    await sleep(200);
+    const next = await chat(defaultD, 'alone');
+    assert.equal(next.status, 200, next.body);
+    assert.equal((await mocks.alone.requests()).length, 3);
 });
 
 test('InternalServerErrorRetries policy consulted', async () => {
