@@ -35,6 +35,7 @@
 #include "gateway/router/live.h"
 #include "gateway/router/precall.h"
 #include "gateway/router/router.h"
+#include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
 /* Deployments remembered as tried within one group; more are retried at random. */
@@ -64,6 +65,10 @@ struct sl_failover {
     uint64_t input_tokens;
     struct sl_model_group **fitted;
     size_t n_fitted;
+
+    /* Fallback groups built from a wildcard pattern for a fallback target (owned). */
+    struct sl_wildcard_group **wildcards;
+    size_t n_wildcards;
 };
 
 /* A pending attempt; the timer holds a reference on the request. */
@@ -539,6 +544,9 @@ sl_failover_free(struct sl_failover *f)
         free(f->fitted[i]);
     }
     free(f->fitted);
+    for (size_t i = 0; i < f->n_wildcards; i++)
+        sl_wildcard_group_destroy(f->wildcards[i]);
+    free(f->wildcards);
     free(f);
 }
 
@@ -696,6 +704,26 @@ try_retry(struct sl_request *r, enum sl_failover_class cls, unsigned limit, int 
     return 1;
 }
 
+/* Returns the fallback group `name`: the group of that name, else one built from a wildcard
+ * pattern and owned by the failover state, else NULL. */
+static const struct sl_model_group *
+find_fallback_group(struct sl_request *r, const char *name)
+{
+    struct sl_failover *f = r->failover;
+    struct sl_wildcard_group *owned = NULL;
+    struct sl_errbuf err;
+    const struct sl_model_group *g = sl_wildcard_resolve(f->router, name, &owned, &err);
+
+    if (g == NULL && err.msg[0] != '\0')
+        sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
+               SL_LOG_STR("reason", err.msg));
+    if (owned != NULL) {
+        f->wildcards = sl_xrealloc(f->wildcards, (f->n_wildcards + 1) * sizeof(*f->wildcards));
+        f->wildcards[f->n_wildcards++] = owned;
+    }
+    return g;
+}
+
 /* Schedules the first attempt of the next fallback group. Returns 0 when none is left. */
 static int
 try_fallback(struct sl_request *r, enum sl_failover_class cls)
@@ -714,7 +742,7 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
         if (name == NULL)
             return 0;
         strlist_add(&f->tried_groups, name);
-        g = sl_router_find(f->router, name);
+        g = find_fallback_group(r, name);
         if (g == NULL || g->n == 0) {
             sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
                    SL_LOG_STR("reason", "no such model group"));

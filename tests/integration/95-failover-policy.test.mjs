@@ -62,12 +62,14 @@ model_list:${[
         deployment('openai/*', 'openai-any', m.wild, { model: 'openai/*' }),
         deployment('openai/exact', 'openai-exact', m.ok),
         deployment('*', 'catch-all', m.wild, { model: 'openai/*' }),
+        deployment('flaky', 'flaky-one', m.flaky, { params: { num_retries: 0 } }),
     ].join('')}
 router_settings:
   num_retries: 2
   cooldown_time: ${COOLDOWN_S}
   enable_pre_call_checks: true
   context_window_fallbacks: [{small: [large]}]
+  fallbacks: [{flaky: [openai/fallback-model]}]
   allowed_fails_policy:
     TimeoutErrorAllowedFails: 0
     RateLimitErrorAllowedFails: 0
@@ -100,7 +102,7 @@ general_settings:
 before(async () => {
     redis = await startRedis();
     for (const name of ['hang', 'ok', 'stall', 'limited', 'solo', 'strict', 'picky', 'small',
-        'large', 'wild', 'duo', 'alone']) {
+        'large', 'wild', 'duo', 'alone', 'flaky']) {
         mocks[name] = await startMock();
     }
     const env = { REDIS_URL: redis.url };
@@ -329,4 +331,15 @@ test('catch-all group serves other names', async () => {
     assert.equal(stream.status, 200, stream.raw);
     assert.equal(stream.headers['x-litellm-model-id'], 'catch-all');
     assert.deepEqual(modelsOf(await mocks.wild.requests()), ['some-model', 'other-model']);
+});
+
+test('wildcard group serves fallback target', async () => {
+    await resetMocks();
+    await mocks.flaky.queue({ status: 503 });
+    const res = await chat(gatewayA, 'flaky');
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.headers['x-litellm-attempted-fallbacks'], '1');
+    assert.equal(res.headers['x-litellm-model-id'], 'openai-any');
+    assert.equal(res.json().model, 'openai/fallback-model');
+    assert.deepEqual(modelsOf(await mocks.wild.requests()), ['fallback-model']);
 });
