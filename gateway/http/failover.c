@@ -52,7 +52,7 @@ struct sl_failover {
     struct sl_auth_record rec;
     int has_rec;
     int64_t request_retries;             /* the body's num_retries, or -1 */
-    unsigned retries_max;                /* in the current group, unless a retry policy sets a count */
+    unsigned retries_max;                /* in the current group, unless a policy sets one */
     unsigned retries_in_group;           /* done in the current group */
     const struct sl_deployment *tried[SL_FAILOVER_MAX_TRIED];
     size_t n_tried;
@@ -645,16 +645,47 @@ remember_tried(struct sl_failover *f, const struct sl_deployment *d)
         f->tried[f->n_tried++] = d;
 }
 
+/* Returns 1 when model_group_retry_policy has an entry for `group`. */
+static int
+has_group_policy(const struct sl_config *cfg, const char *group)
+{
+    for (size_t i = 0; i < cfg->model_group_retry_policy.n; i++)
+        if (strcmp(cfg->model_group_retry_policy.items[i].group, group) == 0)
+            return 1;
+    return 0;
+}
+
+/* Returns the group name whose model_group_retry_policy entry applies to the current group:
+ * its own, else, for a group built from a wildcard pattern, the pattern's. */
+static const char *
+policy_group(const struct sl_request *r, const struct sl_config *cfg)
+{
+    const struct sl_failover *f = r->failover;
+    const char *name = f->group->name;
+
+    if (has_group_policy(cfg, name))
+        return name;
+    /* A group cut down by the pre-call check shares its name pointer with the group it came
+     * from, so comparing pointers finds the wildcard group behind either. */
+    if (r->wildcard != NULL && r->wildcard->group.name == name)
+        return r->wildcard->pattern;
+    for (size_t i = 0; i < f->n_wildcards; i++)
+        if (f->wildcards[i]->group.name == name)
+            return f->wildcards[i]->pattern;
+    return name;
+}
+
 /*
  * Returns the retries allowed in the current group after an error of classes `cls` and
  * `ecls`: the group's retry policy for `ecls` when it names one (`*explicit` set), else the
  * group's count for errors worth a retry, else 0.
  */
 static unsigned
-retry_limit(const struct sl_failover *f, const struct sl_config *cfg, enum sl_failover_class cls,
+retry_limit(const struct sl_request *r, const struct sl_config *cfg, enum sl_failover_class cls,
             enum sl_error_class ecls, int *explicit)
 {
-    int64_t n = sl_failover_policy_retries(cfg, f->group->name, ecls);
+    const struct sl_failover *f = r->failover;
+    int64_t n = sl_failover_policy_retries(cfg, policy_group(r, cfg), ecls);
 
     *explicit = n >= 0;
     if (n >= 0)
@@ -798,7 +829,7 @@ sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
     if (f == NULL || r->req == NULL || r->started || r->worker->draining)
         return 0;
     cls = sl_failover_classify(e);
-    limit = retry_limit(f, &r->worker->gw->cfg, cls, ecls, &explicit);
+    limit = retry_limit(r, &r->worker->gw->cfg, cls, ecls, &explicit);
 
     remember_tried(f, r->deployment);
     if (try_retry(r, cls, limit, explicit, call))

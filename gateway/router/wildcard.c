@@ -205,6 +205,7 @@ sl_wildcard_group_create(const struct sl_model_group *pattern, const char *name,
     list = sl_xcalloc(pattern->n + 1, sizeof(*list));
     g->copies = sl_xcalloc(pattern->n + 1, sizeof(*g->copies));
     g->group.name = group_name;
+    g->pattern = pattern->name;
     g->group.deployments = list;
     g->group.total_weight = pattern->total_weight;
     for (size_t i = 0; i < pattern->n; i++) {

@@ -65,6 +65,7 @@ struct sl_wildcard_copy;
 /* A group built for one requested name from a pattern group. */
 struct sl_wildcard_group {
     struct sl_model_group group; /* name: the requested model; deployments: the copies */
+    const char *pattern;         /* the matched group's name; borrowed from the router */
     struct sl_wildcard_copy *copies;
 };
 

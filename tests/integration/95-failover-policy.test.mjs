@@ -77,6 +77,7 @@ router_settings:
     solo: {RateLimitErrorRetries: 0}
     strict: {InternalServerErrorRetries: 0}
     picky: {BadRequestErrorRetries: 1}
+    "openai/*": {InternalServerErrorRetries: 0}
 general_settings:
   master_key: ${MASTER_KEY}
 `;
@@ -313,6 +314,16 @@ test('wildcard group serves provider model', async () => {
     const exact = await chat(gatewayA, 'openai/exact');
     assert.equal(exact.status, 200, exact.body);
     assert.equal(exact.headers['x-litellm-model-id'], 'openai-exact');
+    assert.equal((await mocks.wild.requests()).length, 1);
+});
+
+test('pattern retry policy covers names', async () => {
+    await resetMocks();
+    await mocks.wild.queue({ status: 500 });
+    // The policy of "openai/*" applies to every name it serves: no retry despite num_retries.
+    const res = await chat(gatewayA, 'openai/policy-check');
+    expectErrorEnvelope(assert, res, 500);
+    assert.equal(res.headers['x-litellm-attempted-retries'], '0');
     assert.equal((await mocks.wild.requests()).length, 1);
 });
 

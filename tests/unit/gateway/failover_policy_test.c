@@ -162,9 +162,10 @@ TEST(policy_wrong_shape_fails)
                     "expected a map of error classes to counts");
     ASSERT_CONTAINS(load_error("router_settings: {model_group_retry_policy: [a]}\n"),
                     "expected a map of model groups to retry policies");
-    ASSERT_CONTAINS(load_error("router_settings:\n"
-                               "  retry_policy: {TimeoutErrorRetries: 1, TimeoutErrorRetries: 2}\n"),
-                    "duplicate key TimeoutErrorRetries");
+    ASSERT_CONTAINS(
+        load_error("router_settings:\n"
+                   "  retry_policy: {TimeoutErrorRetries: 1, TimeoutErrorRetries: 2}\n"),
+        "duplicate key TimeoutErrorRetries");
 }
 
 /* ---------------------------------------------------------------- error classes */
