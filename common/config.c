@@ -457,6 +457,180 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Retry and allowed-fails policies                                                         */
+/* ---------------------------------------------------------------------------------------- */
+
+static const char *const error_class_names[SL_ERROR_CLASS_COUNT] = {
+    [SL_ERROR_BAD_REQUEST] = "BadRequestError",
+    [SL_ERROR_AUTHENTICATION] = "AuthenticationError",
+    [SL_ERROR_TIMEOUT] = "TimeoutError",
+    [SL_ERROR_RATE_LIMIT] = "RateLimitError",
+    [SL_ERROR_CONTENT_POLICY] = "ContentPolicyViolationError",
+    [SL_ERROR_INTERNAL_SERVER] = "InternalServerError",
+};
+
+const char *
+sl_config_error_class_name(enum sl_error_class c)
+{
+    return (unsigned)c < SL_ERROR_CLASS_COUNT ? error_class_names[c] : "UnknownError";
+}
+
+/* Returns the class whose name followed by `suffix` is `key`, or -1. */
+static int
+policy_key_class(const char *key, const char *suffix)
+{
+    size_t n = strlen(suffix);
+
+    for (int i = 0; i < SL_ERROR_CLASS_COUNT; i++) {
+        size_t len = strlen(error_class_names[i]);
+
+        if (strncmp(key, error_class_names[i], len) == 0 && strcmp(key + len, suffix) == 0 &&
+            strlen(key) == len + n)
+            return i;
+    }
+    return -1;
+}
+
+/* Reads one {<Class><suffix>: n, ...} map into `out`; the counts must lie in opt's bounds. */
+static enum sl_status
+read_error_policy(struct loader *ld, const struct sl_config_option *opt, const char *suffix,
+                  const yaml_node_t *node, struct sl_error_policy *out)
+{
+    sl_config__error_policy_clear(out);
+    if (node->type == YAML_SCALAR_NODE && is_null_scalar(node))
+        return SL_OK;
+    if (node->type != YAML_MAPPING_NODE)
+        return fail(ld, node, "expected a map of error classes to counts, e.g. {RateLimitError%s: "
+                              "3}, found %s", suffix, node_kind(node));
+    out->set = 1;
+    for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = yaml_document_get_node(ld->doc, pair->key);
+        const yaml_node_t *value = yaml_document_get_node(ld->doc, pair->value);
+        const char *name = NULL;
+        const char *text = NULL;
+        enum scalar_kind kind;
+        char *end = NULL;
+        long long count;
+        int cls;
+        enum sl_status rc;
+
+        if (key == NULL || value == NULL || key->type != YAML_SCALAR_NODE)
+            return fail(ld, key, "policy keys must be single values");
+        rc = raw_scalar(ld, key, &name);
+        if (rc != SL_OK)
+            return rc;
+        cls = policy_key_class(name, suffix);
+        if (cls < 0)
+            return fail(ld, key, "unknown policy key \"%.80s\" (expected one of: "
+                                 "BadRequestError%s, AuthenticationError%s, TimeoutError%s, "
+                                 "RateLimitError%s, ContentPolicyViolationError%s, "
+                                 "InternalServerError%s)",
+                        name, suffix, suffix, suffix, suffix, suffix, suffix);
+        if (out->counts[cls] != SL_CONFIG_UNSET_INT)
+            return fail(ld, key, "duplicate key %s", name);
+        if (value->type != YAML_SCALAR_NODE)
+            return fail(ld, value, "%s: expected a whole number, found %s", name,
+                        node_kind(value));
+        rc = resolve_scalar(ld, value, 0, &text, &kind);
+        if (rc != SL_OK)
+            return rc;
+        if (kind == SCALAR_NULL)
+            continue;
+        errno = 0;
+        count = strtoll(text, &end, 10);
+        if (text[0] < '0' || text[0] > '9' || errno != 0 || end == NULL || *end != '\0' ||
+            (double)count < opt->min || (double)count > opt->max)
+            return fail(ld, value, "%s: invalid count \"%.40s\" (expected a whole number from "
+                                   "%g to %g)", name, text, opt->min, opt->max);
+        out->counts[cls] = (int64_t)count;
+    }
+    return SL_OK;
+}
+
+static enum sl_status
+set_error_policy(struct loader *ld, const struct sl_config_option *opt, const yaml_node_t *node)
+{
+    struct sl_error_policy *slot =
+        (struct sl_error_policy *)(void *)((char *)ld->base + opt->offset);
+    struct sl_error_policy next;
+    const char *suffix = opt->type == SL_CONFIG_T_RETRY_POLICY ? "Retries" : "AllowedFails";
+    enum sl_status rc = read_error_policy(ld, opt, suffix, node, &next);
+
+    if (rc == SL_OK)
+        *slot = next;
+    return rc;
+}
+
+/* Reads {group: {...Retries: n}, ...}, the retry policy of each named model group. */
+static enum sl_status
+set_group_policies(struct loader *ld, const struct sl_config_option *opt, const yaml_node_t *node)
+{
+    struct sl_group_policies *slot =
+        (struct sl_group_policies *)(void *)((char *)ld->base + opt->offset);
+    struct sl_group_policies next = {NULL, 0};
+    enum sl_status rc = SL_OK;
+
+    if (node->type == YAML_SCALAR_NODE && is_null_scalar(node))
+        return SL_OK;
+    if (node->type != YAML_MAPPING_NODE) {
+        rc = fail(ld, node, "expected a map of model groups to retry policies, e.g. {gpt-4o: "
+                            "{RateLimitErrorRetries: 3}}, found %s", node_kind(node));
+        goto out;
+    }
+    next.items = sl_xcalloc((size_t)(node->data.mapping.pairs.top -
+                                     node->data.mapping.pairs.start) + 1,
+                            sizeof(*next.items));
+    for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = yaml_document_get_node(ld->doc, pair->key);
+        const yaml_node_t *value = yaml_document_get_node(ld->doc, pair->value);
+        const char *name = NULL;
+
+        if (key == NULL || value == NULL || key->type != YAML_SCALAR_NODE) {
+            rc = fail(ld, key, "a model_group_retry_policy key must be a model group name");
+            goto out;
+        }
+        rc = raw_scalar(ld, key, &name);
+        if (rc != SL_OK)
+            goto out;
+        if (name[0] == '\0' || has_control_chars(name)) {
+            rc = fail(ld, key, "invalid model group name in model_group_retry_policy");
+            goto out;
+        }
+        for (size_t i = 0; i < next.n; i++) {
+            if (strcmp(next.items[i].group, name) == 0) {
+                rc = fail(ld, key, "duplicate model group %.80s", name);
+                goto out;
+            }
+        }
+        next.items[next.n].group = sl_xstrdup(name);
+        rc = read_error_policy(ld, opt, "Retries", value, &next.items[next.n].policy);
+        next.n++;
+        if (rc != SL_OK)
+            goto out;
+    }
+
+out:
+    if (rc == SL_OK) {
+        sl_config__group_policies_dispose(slot);
+        *slot = next;
+    } else {
+        sl_config__group_policies_dispose(&next);
+    }
+    return rc;
+}
+
+const struct sl_error_policy *
+sl_config_retry_policy(const struct sl_config *cfg, const char *group)
+{
+    for (size_t i = 0; group != NULL && i < cfg->model_group_retry_policy.n; i++)
+        if (strcmp(cfg->model_group_retry_policy.items[i].group, group) == 0)
+            return &cfg->model_group_retry_policy.items[i].policy;
+    return &cfg->retry_policy;
+}
+
 static enum sl_status
 apply_option(struct loader *ld, const struct sl_config_option *opt, const yaml_node_t *node)
 {
@@ -474,6 +648,10 @@ apply_option(struct loader *ld, const struct sl_config_option *opt, const yaml_n
         return set_headers(ld, opt, node);
     if (opt->type == SL_CONFIG_T_FALLBACKS)
         return set_fallbacks(ld, opt, node);
+    if (opt->type == SL_CONFIG_T_RETRY_POLICY || opt->type == SL_CONFIG_T_ALLOWED_FAILS_POLICY)
+        return set_error_policy(ld, opt, node);
+    if (opt->type == SL_CONFIG_T_GROUP_RETRY_POLICY)
+        return set_group_policies(ld, opt, node);
     if (node->type != YAML_SCALAR_NODE)
         return fail(ld, node, "expected a single value, found %s", node_kind(node));
 

@@ -97,6 +97,35 @@ struct sl_token_prices {
     double reasoning;      /* output_cost_per_reasoning_token */
 };
 
+/* Error classes of router_settings.retry_policy and allowed_fails_policy, named after
+ * LiteLLM's exceptions: a policy key is the name followed by "Retries" or "AllowedFails". */
+enum sl_error_class {
+    SL_ERROR_BAD_REQUEST,     /* BadRequestError: 400, 404, 413, 422, context window */
+    SL_ERROR_AUTHENTICATION,  /* AuthenticationError: 401, 403 */
+    SL_ERROR_TIMEOUT,         /* Timeout: 408 and upstream timeouts */
+    SL_ERROR_RATE_LIMIT,      /* RateLimitError: 429 */
+    SL_ERROR_CONTENT_POLICY,  /* ContentPolicyViolationError */
+    SL_ERROR_INTERNAL_SERVER, /* InternalServerError: 409, 5xx and connection errors */
+};
+#define SL_ERROR_CLASS_COUNT 6
+
+/* A retry_policy or allowed_fails_policy: a count per error class. */
+struct sl_error_policy {
+    int64_t counts[SL_ERROR_CLASS_COUNT]; /* SL_CONFIG_UNSET_INT where the policy names none */
+    int set;                              /* 1 when the policy was given, even empty */
+};
+
+/* One entry of router_settings.model_group_retry_policy. */
+struct sl_group_policy {
+    char *group; /* owned */
+    struct sl_error_policy policy;
+};
+
+struct sl_group_policies {
+    struct sl_group_policy *items; /* owned */
+    size_t n;
+};
+
 /* One entry of model_list: a deployment of a model group. */
 struct sl_deployment {
     char *id;             /* model_info.id, else sl_config_deployment_id(); never NULL */
@@ -142,6 +171,7 @@ struct sl_deployment {
     char *base_model;
     struct sl_token_prices info_prices; /* model_info's prices: litellm_params' take precedence */
     struct sl_strlist access_groups;
+    int64_t max_input_tokens; /* SL_CONFIG_UNSET_INT when unset; read by pre-call checks */
 };
 
 struct sl_config {
@@ -251,6 +281,13 @@ struct sl_config {
     double cooldown_time_s; /* seconds */
     int64_t allowed_fails;
     double retry_after_s; /* seconds */
+    /* Retry and cooldown policies per error class (see gateway/http/failover.h and
+     * gateway/router/cooldown.h). allowed_fails above is SL_CONFIG_UNSET_INT when unset. */
+    struct sl_error_policy retry_policy;
+    struct sl_group_policies model_group_retry_policy;
+    struct sl_error_policy allowed_fails_policy;
+    int disable_cooldowns;      /* 0 or 1 */
+    int enable_pre_call_checks; /* 0 or 1: skip deployments whose context window is too small */
 
     /* Warnings for the caller to log after a successful load, each entry once. */
     struct sl_strlist unknown_keys; /* key paths, e.g. "model_list[].litellm_params.foo" */
@@ -315,6 +352,14 @@ double sl_config_timeout_s(const struct sl_config *cfg, const struct sl_deployme
  * seconds: litellm_params.stream_timeout, else router_settings.stream_timeout, else
  * sl_config_timeout_s(). */
 double sl_config_stream_timeout_s(const struct sl_config *cfg, const struct sl_deployment *d);
+
+/* Returns the name of error class `c` as policy keys spell it, e.g. "RateLimitError". */
+const char *sl_config_error_class_name(enum sl_error_class c);
+
+/* Returns the retry_policy that applies to model group `group`: its model_group_retry_policy
+ * entry when there is one, else router_settings.retry_policy (which may be unset). */
+const struct sl_error_policy *sl_config_retry_policy(const struct sl_config *cfg,
+                                                     const char *group);
 
 /* Writes the Markdown reference of every option (docs/configuration.md). */
 void sl_config_write_reference(FILE *f);

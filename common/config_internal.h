@@ -24,6 +24,9 @@ enum sl_config_type {
     SL_CONFIG_T_BOOL_OR_PATH, /* int at `offset`; a path sets it to 1 and goes to `aux` */
     SL_CONFIG_T_MISPLACED,    /* any value fails the load with `doc` as the reason */
     SL_CONFIG_T_FALLBACKS,    /* struct sl_fallbacks, from [{group: [target, ...]}, ...] */
+    SL_CONFIG_T_RETRY_POLICY, /* struct sl_error_policy, from {BadRequestErrorRetries: n, ...} */
+    SL_CONFIG_T_ALLOWED_FAILS_POLICY, /* struct sl_error_policy, from {...AllowedFails: n} */
+    SL_CONFIG_T_GROUP_RETRY_POLICY,   /* struct sl_group_policies, from {group: retry policy} */
 };
 
 enum sl_config_scope {
@@ -81,6 +84,12 @@ void sl_config__fallbacks_dispose(struct sl_fallbacks *list);
 
 /* Frees every item of `list` and zeroes it. */
 void sl_config__strlist_dispose(struct sl_strlist *list);
+
+/* Frees every entry of `list` and zeroes it. */
+void sl_config__group_policies_dispose(struct sl_group_policies *list);
+
+/* Marks every count of `policy` unset and the policy itself not given. */
+void sl_config__error_policy_clear(struct sl_error_policy *policy);
 
 /* Frees every owned string and array of `base` listed in the table for `scope`. */
 void sl_config__dispose_slots(enum sl_config_scope scope, void *base);

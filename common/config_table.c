@@ -313,12 +313,38 @@ const struct sl_config_option sl_config__options[] = {
     {"router_settings.cooldown_time", GLOBAL(cooldown_time_s), .type = SL_CONFIG_T_DURATION,
      .def = "5", .min = 0, .max = DAY_S, .flags = RELOAD,
      .doc = "How long a failing deployment is left out of routing."},
-    {"router_settings.allowed_fails", GLOBAL(allowed_fails), .type = SL_CONFIG_T_INT, .def = "3",
+    {"router_settings.allowed_fails", GLOBAL(allowed_fails), .type = SL_CONFIG_T_INT,
      .min = 0, .max = COUNT_MAX, .flags = RELOAD,
-     .doc = "Failures per minute a deployment may have before its cooldown."},
+     .doc = "Failures per minute a deployment may have before its cooldown. Unset (with no "
+            "allowed_fails_policy): a 429 in a group of several deployments cools down at once, "
+            "other failures after 3."},
     {"router_settings.retry_after", GLOBAL(retry_after_s), .type = SL_CONFIG_T_DURATION,
      .def = "0", .min = 0, .max = DAY_S, .flags = RELOAD,
      .doc = "Minimum wait before a retry."},
+    {"router_settings.retry_policy", GLOBAL(retry_policy), .type = SL_CONFIG_T_RETRY_POLICY,
+     .max = RETRIES_MAX, .flags = RELOAD,
+     .doc = "Retries per error class, e.g. {RateLimitErrorRetries: 3, TimeoutErrorRetries: 1}; "
+            "each class it names overrides num_retries. Keys: BadRequestErrorRetries, "
+            "AuthenticationErrorRetries, TimeoutErrorRetries, RateLimitErrorRetries, "
+            "ContentPolicyViolationErrorRetries, InternalServerErrorRetries."},
+    {"router_settings.model_group_retry_policy", GLOBAL(model_group_retry_policy),
+     .type = SL_CONFIG_T_GROUP_RETRY_POLICY, .max = RETRIES_MAX, .flags = RELOAD,
+     .doc = "Map of model group to a retry_policy that replaces router_settings.retry_policy "
+            "for that group."},
+    {"router_settings.allowed_fails_policy", GLOBAL(allowed_fails_policy),
+     .type = SL_CONFIG_T_ALLOWED_FAILS_POLICY, .max = COUNT_MAX, .flags = RELOAD,
+     .doc = "Failures per minute allowed per error class before a cooldown, e.g. "
+            "{RateLimitErrorAllowedFails: 10}; classes it does not name use allowed_fails. Keys: "
+            "BadRequestErrorAllowedFails, AuthenticationErrorAllowedFails, "
+            "TimeoutErrorAllowedFails, RateLimitErrorAllowedFails, "
+            "ContentPolicyViolationErrorAllowedFails, InternalServerErrorAllowedFails."},
+    {"router_settings.disable_cooldowns", GLOBAL(disable_cooldowns), .type = SL_CONFIG_T_BOOL,
+     .def = "false", .flags = RELOAD,
+     .doc = "Never cool a deployment down, and ignore cooldowns other gateways publish."},
+    {"router_settings.enable_pre_call_checks", GLOBAL(enable_pre_call_checks),
+     .type = SL_CONFIG_T_BOOL, .def = "false", .flags = RELOAD,
+     .doc = "Skip deployments whose model_info.max_input_tokens is below the request's estimated "
+            "input tokens (bytes of text / 4); when none is left, use context_window_fallbacks."},
     {"router_settings.health_check_interval", .scope = SL_CONFIG_GLOBAL,
      .type = SL_CONFIG_T_MISPLACED,
      .doc = "'health_check_interval' is not a valid router_settings parameter; move it to "
@@ -424,6 +450,10 @@ const struct sl_config_option sl_config__options[] = {
      .doc = "Price of a reasoning token in USD, when litellm_params sets none."},
     {"model_info.access_groups", DEPLOY(access_groups), .type = SL_CONFIG_T_STRLIST,
      .flags = RELOAD, .doc = "Access groups this deployment belongs to."},
+    {"model_info.max_input_tokens", DEPLOY(max_input_tokens), .type = SL_CONFIG_T_INT,
+     .min = 1, .max = COUNT_MAX, .flags = RELOAD,
+     .doc = "Context window in input tokens, checked when router_settings."
+            "enable_pre_call_checks is true."},
 };
 
 const size_t sl_config__n_options = sizeof(sl_config__options) / sizeof(sl_config__options[0]);
@@ -699,6 +729,12 @@ sl_config__set_scalar(const struct sl_config_option *opt, void *base, const char
         sl_errbuf_set(why, "invalid value %s (expected a list of maps, e.g. [{a: [b, c]}])",
                       quoted);
         return SL_ERR_CONFIG;
+    case SL_CONFIG_T_RETRY_POLICY:
+    case SL_CONFIG_T_ALLOWED_FAILS_POLICY:
+    case SL_CONFIG_T_GROUP_RETRY_POLICY:
+        sl_errbuf_set(why, "invalid value %s (expected a map, e.g. {RateLimitErrorRetries: 3})",
+                      quoted);
+        return SL_ERR_CONFIG;
     default:
         return set_number(opt, base, text, quoted, why);
     }
@@ -749,6 +785,10 @@ sl_config__set_defaults(enum sl_config_scope scope, void *base)
         case SL_CONFIG_T_DURATION:
             *SLOT(base, opt, double) = NAN;
             break;
+        case SL_CONFIG_T_RETRY_POLICY:
+        case SL_CONFIG_T_ALLOWED_FAILS_POLICY:
+            sl_config__error_policy_clear(SLOT(base, opt, struct sl_error_policy));
+            break;
         default:
             break; /* strings, lists and the rest start zeroed */
         }
@@ -784,6 +824,24 @@ sl_config__fallbacks_dispose(struct sl_fallbacks *list)
 }
 
 void
+sl_config__error_policy_clear(struct sl_error_policy *policy)
+{
+    for (size_t i = 0; i < SL_ERROR_CLASS_COUNT; i++)
+        policy->counts[i] = SL_CONFIG_UNSET_INT;
+    policy->set = 0;
+}
+
+void
+sl_config__group_policies_dispose(struct sl_group_policies *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->items[i].group);
+    free(list->items);
+    list->items = NULL;
+    list->n = 0;
+}
+
+void
 sl_config__dispose_slots(enum sl_config_scope scope, void *base)
 {
     for (size_t i = 0; i < sl_config__n_options; i++) {
@@ -804,6 +862,9 @@ sl_config__dispose_slots(enum sl_config_scope scope, void *base)
             break;
         case SL_CONFIG_T_FALLBACKS:
             sl_config__fallbacks_dispose(SLOT(base, opt, struct sl_fallbacks));
+            break;
+        case SL_CONFIG_T_GROUP_RETRY_POLICY:
+            sl_config__group_policies_dispose(SLOT(base, opt, struct sl_group_policies));
             break;
         case SL_CONFIG_T_HEADERS: {
             struct sl_header *h = *SLOT(base, opt, struct sl_header *);
@@ -908,6 +969,9 @@ write_type(FILE *f, const struct sl_config_option *opt)
         [SL_CONFIG_T_ENUM] = "one of",           [SL_CONFIG_T_STRLIST] = "list of strings",
         [SL_CONFIG_T_HEADERS] = "map of strings", [SL_CONFIG_T_BOOL_OR_PATH] = "boolean or path",
         [SL_CONFIG_T_MISPLACED] = "",            [SL_CONFIG_T_FALLBACKS] = "list of maps",
+        [SL_CONFIG_T_RETRY_POLICY] = "map of integers",
+        [SL_CONFIG_T_ALLOWED_FAILS_POLICY] = "map of integers",
+        [SL_CONFIG_T_GROUP_RETRY_POLICY] = "map of maps",
     };
 
     fputs(names[opt->type], f);

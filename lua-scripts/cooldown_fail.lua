@@ -12,8 +12,11 @@
 -- KEYS[3]  sorted set of cooldowns, sluice:cooldown:all
 -- KEYS[4]  channel, sluice:deployments:cooldown (PUBLISHed to, never read)
 -- ARGV[1]  deployment id
--- ARGV[2]  allowed_fails  failures per minute allowed before a cooldown (integer >= 0)
--- ARGV[3]  cooldown_ms    cooldown length in milliseconds (integer >= 1)
+-- ARGV[2]  allowed_fails  failures per minute allowed before a cooldown (integer >= 0). The
+--          gateway decides it per error (gateway/router/cooldown.c): 0 cools the deployment
+--          down on this failure, as LiteLLM's default mode does on a 429 in a group of several.
+-- ARGV[3]  cooldown_ms    cooldown length in milliseconds (integer >= 1): cooldown_time, or
+--          the provider's retry-after when longer
 -- ARGV[4]  now_ms         the caller's wall clock in milliseconds since the Unix epoch
 --
 -- Returns {failures, until_ms}: the count of this minute after this call, and the end of the

@@ -32,6 +32,7 @@
 #include "gateway/http/validate.h"
 #include "gateway/limits/limits.h"
 #include "gateway/router/live.h"
+#include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
 static void
@@ -424,6 +425,7 @@ continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, voi
     h2o_req_t *req = r->req;
     const struct sl_model_group *group;
     const cJSON *stream;
+    struct sl_errbuf werr;
 
     if (!parse_body(r, &w->gw->cfg, route))
         return;
@@ -432,7 +434,11 @@ continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, voi
     stream = cJSON_GetObjectItemCaseSensitive(r->body, "stream");
     r->stream = cJSON_IsTrue(stream);
 
-    group = sl_router_find(sl_router_live_current(w), r->model);
+    group = sl_wildcard_resolve(sl_router_live_current(w), r->model, &r->wildcard, &werr);
+    if (group == NULL && werr.msg[0] != '\0') {
+        sl_request_respond_error(r, 400, "invalid_request_error", "model", "%s", werr.msg);
+        return;
+    }
     if (!sl_http_check_model_access(r, rec, r->model, group))
         return;
     if (group == NULL) {

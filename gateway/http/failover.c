@@ -3,8 +3,10 @@
  * failover -- retries within a model group and fallbacks to other groups (see failover.h).
  *
  * The order follows LiteLLM's router. A failed call is retried within its group up to
- * num_retries times, each retry on a deployment not yet tried when one is left. Then the
- * fallback groups of the group the client named are tried in order, each with its own retries.
+ * num_retries times, or as many times as the group's retry policy gives the error's class,
+ * each retry on a deployment not yet tried when one is left. Then the fallback groups of the
+ * group the client named are tried in order, each with its own retries. With pre-call checks
+ * on, a group is first cut down to the deployments whose context window fits the request.
  * A group is tried at most once per request, so fallback lists that name each other cannot
  * loop. The next attempt always starts from a timer on the worker's loop, never from inside
  * the curl callback that reported the failure.
@@ -31,7 +33,9 @@
 #include "gateway/http/request.h"
 #include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
+#include "gateway/router/precall.h"
 #include "gateway/router/router.h"
+#include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
 /* Deployments remembered as tried within one group; more are retried at random. */
@@ -48,13 +52,23 @@ struct sl_failover {
     struct sl_auth_record rec;
     int has_rec;
     int64_t request_retries;             /* the body's num_retries, or -1 */
-    unsigned retries_left;               /* in the current group */
-    unsigned retries_in_group;           /* done in the current group, for the back-off */
+    unsigned retries_max;                /* in the current group, unless a policy sets one */
+    unsigned retries_in_group;           /* done in the current group */
     const struct sl_deployment *tried[SL_FAILOVER_MAX_TRIED];
     size_t n_tried;
     struct sl_strlist tried_groups;      /* owned copies: the names survive a config reload */
     struct sl_strlist request_fallbacks; /* the body's own list */
     unsigned fallbacks_used;
+
+    /* Pre-call checks: the request's estimated input tokens, and the groups cut down to the
+     * deployments whose context window fits it (owned arrays, one per group tried). */
+    uint64_t input_tokens;
+    struct sl_model_group **fitted;
+    size_t n_fitted;
+
+    /* Fallback groups built from a wildcard pattern for a fallback target (owned). */
+    struct sl_wildcard_group **wildcards;
+    size_t n_wildcards;
 };
 
 /* A pending attempt; the timer holds a reference on the request. */
@@ -117,6 +131,36 @@ sl_failover_classify(const struct sl_upstream_error *e)
             return SL_FAILOVER_CONTEXT_WINDOW;
     }
     return SL_FAILOVER_FINAL;
+}
+
+enum sl_error_class
+sl_failover_error_class(const struct sl_upstream_error *e)
+{
+    int s = e->status;
+
+    if (s == 408)
+        return SL_ERROR_TIMEOUT;
+    if (s == 429)
+        return SL_ERROR_RATE_LIMIT;
+    if (s == 401 || s == 403)
+        return SL_ERROR_AUTHENTICATION;
+    if (s == 409 || s >= 500)
+        return SL_ERROR_INTERNAL_SERVER;
+    if (sl_failover_classify(e) == SL_FAILOVER_CONTENT_POLICY)
+        return SL_ERROR_CONTENT_POLICY;
+    return SL_ERROR_BAD_REQUEST;
+}
+
+int64_t
+sl_failover_policy_retries(const struct sl_config *cfg, const char *group,
+                           enum sl_error_class cls)
+{
+    const struct sl_error_policy *policy = sl_config_retry_policy(cfg, group);
+    int64_t n = policy->counts[cls];
+
+    if (n < 0 && cls == SL_ERROR_CONTENT_POLICY)
+        n = policy->counts[SL_ERROR_BAD_REQUEST];
+    return n >= 0 ? n : -1;
 }
 
 int
@@ -315,6 +359,76 @@ pick_ready(struct sl_request *r, const struct sl_model_group *g,
 
 static int try_fallback(struct sl_request *r, enum sl_failover_class cls);
 
+/*
+ * Returns `g` cut down to the deployments whose context window fits the request: `g` itself
+ * when the pre-call checks are off or every deployment fits, a group owned by the failover
+ * state when some do, NULL when none does.
+ */
+static const struct sl_model_group *
+fit_group(struct sl_request *r, const struct sl_model_group *g)
+{
+    struct sl_failover *f = r->failover;
+    struct sl_model_group cut;
+    size_t n;
+
+    if (!r->worker->gw->cfg.enable_pre_call_checks)
+        return g;
+    n = sl_precall_filter(g, f->input_tokens, &cut);
+    if (n == 0) {
+        sl_log(SL_LOG_INFO, r->call_id, "failover.context_window",
+               SL_LOG_STR("model_group", g->name),
+               SL_LOG_INT("input_tokens", (int64_t)f->input_tokens),
+               SL_LOG_INT("max_input_tokens", sl_precall_largest_window(g)));
+        return NULL;
+    }
+    if (cut.deployments == g->deployments)
+        return g;
+    f->fitted = sl_xrealloc(f->fitted, (f->n_fitted + 1) * sizeof(*f->fitted));
+    f->fitted[f->n_fitted] = sl_xmalloc(sizeof(cut));
+    *f->fitted[f->n_fitted] = cut;
+    return f->fitted[f->n_fitted++];
+}
+
+/* Responds 400 for a request larger than every context window of `g` when no
+ * context_window_fallbacks group takes it. */
+static void
+respond_context_window(struct sl_request *r, const struct sl_model_group *g)
+{
+    sl_request_respond_error(r, 400, "invalid_request_error", "messages",
+                             "Context window exceeded: the request has about %llu input tokens "
+                             "(estimated as bytes of text / %u), more than the max_input_tokens "
+                             "of every deployment of model group \"%s\" (largest: %lld). "
+                             "Shorten the request, or configure context_window_fallbacks.",
+                             (unsigned long long)r->failover->input_tokens,
+                             SL_PRECALL_BYTES_PER_TOKEN, g->name,
+                             (long long)sl_precall_largest_window(g));
+}
+
+/* Applies the pre-call context-window check to the first group. Returns the group that `r`
+ * goes on with, or NULL once a fallback was scheduled or the client got a 400. */
+static const struct sl_model_group *
+check_context_window(struct sl_request *r, const struct sl_model_group *group)
+{
+    struct sl_failover *f = r->failover;
+    const struct sl_model_group *fitted;
+
+    if (!r->worker->gw->cfg.enable_pre_call_checks)
+        return group;
+    f->input_tokens = sl_precall_estimate_tokens(r->body);
+    fitted = fit_group(r, group);
+    if (fitted == NULL) {
+        /* NOTE: as for a group cooling down, this fallback skips the rate limits and the
+         * response cache lookup of the first attempt. */
+        if (!try_fallback(r, SL_FAILOVER_CONTEXT_WINDOW))
+            respond_context_window(r, group);
+        return NULL;
+    }
+    f->group = fitted;
+    if (!sl_precall_fits(r->deployment, f->input_tokens))
+        r->deployment = sl_router_pick_except(fitted, &r->worker->rng, NULL, 0);
+    return fitted;
+}
+
 /* Responds 429 for `g`, whose every deployment is cooling down, with retry-after set to the
  * seconds until the first one returns. The message gives cooldown_time, as LiteLLM's does. */
 static void
@@ -395,7 +509,7 @@ sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
                                  "[\"gpt-4o-mini\"].");
         return 0;
     }
-    f->retries_left = retries_for(f, &r->worker->gw->cfg, r->deployment);
+    f->retries_max = retries_for(f, &r->worker->gw->cfg, r->deployment);
 
     /* The provider must not see the gateway's own parameters: build from the parsed body. */
     if (retries != NULL || fallbacks != NULL) {
@@ -404,6 +518,9 @@ sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
         r->ctx.raw_body = NULL;
         r->ctx.raw_len = 0;
     }
+    group = check_context_window(r, group);
+    if (group == NULL)
+        return 0;
     return avoid_cooling(r, group);
 }
 
@@ -422,6 +539,14 @@ sl_failover_free(struct sl_failover *f)
         sl_auth_record_dispose(&f->rec);
     strlist_clear(&f->tried_groups);
     strlist_clear(&f->request_fallbacks);
+    for (size_t i = 0; i < f->n_fitted; i++) {
+        free((void *)f->fitted[i]->deployments);
+        free(f->fitted[i]);
+    }
+    free(f->fitted);
+    for (size_t i = 0; i < f->n_wildcards; i++)
+        sl_wildcard_group_destroy(f->wildcards[i]);
+    free(f->wildcards);
     free(f);
 }
 
@@ -520,9 +645,60 @@ remember_tried(struct sl_failover *f, const struct sl_deployment *d)
         f->tried[f->n_tried++] = d;
 }
 
-/* Schedules a retry within the current group. Returns 0 when none is allowed. */
+/* Returns 1 when model_group_retry_policy has an entry for `group`. */
 static int
-try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call *call)
+has_group_policy(const struct sl_config *cfg, const char *group)
+{
+    for (size_t i = 0; i < cfg->model_group_retry_policy.n; i++)
+        if (strcmp(cfg->model_group_retry_policy.items[i].group, group) == 0)
+            return 1;
+    return 0;
+}
+
+/* Returns the group name whose model_group_retry_policy entry applies to the current group:
+ * its own, else, for a group built from a wildcard pattern, the pattern's. */
+static const char *
+policy_group(const struct sl_request *r, const struct sl_config *cfg)
+{
+    const struct sl_failover *f = r->failover;
+    const char *name = f->group->name;
+
+    if (has_group_policy(cfg, name))
+        return name;
+    /* A group cut down by the pre-call check shares its name pointer with the group it came
+     * from, so comparing pointers finds the wildcard group behind either. */
+    if (r->wildcard != NULL && r->wildcard->group.name == name)
+        return r->wildcard->pattern;
+    for (size_t i = 0; i < f->n_wildcards; i++)
+        if (f->wildcards[i]->group.name == name)
+            return f->wildcards[i]->pattern;
+    return name;
+}
+
+/*
+ * Returns the retries allowed in the current group after an error of classes `cls` and
+ * `ecls`: the group's retry policy for `ecls` when it names one (`*explicit` set), else the
+ * group's count for errors worth a retry, else 0.
+ */
+static unsigned
+retry_limit(const struct sl_request *r, const struct sl_config *cfg, enum sl_failover_class cls,
+            enum sl_error_class ecls, int *explicit)
+{
+    const struct sl_failover *f = r->failover;
+    int64_t n = sl_failover_policy_retries(cfg, policy_group(r, cfg), ecls);
+
+    *explicit = n >= 0;
+    if (n >= 0)
+        return (unsigned)n;
+    return cls == SL_FAILOVER_RETRY || cls == SL_FAILOVER_AUTH ? f->retries_max : 0;
+}
+
+/* Schedules a retry within the current group, at most `limit` per group. `explicit`: a retry
+ * policy allows the retry, so the same deployment may be tried again whatever the error.
+ * Returns 0 when no retry is allowed. */
+static int
+try_retry(struct sl_request *r, enum sl_failover_class cls, unsigned limit, int explicit,
+          const struct sl_call *call)
 {
     struct sl_failover *f = r->failover;
     const struct sl_config *cfg = &r->worker->gw->cfg;
@@ -530,12 +706,13 @@ try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call
     uint64_t cap_ms;
     uint64_t delay_ms;
 
-    if (f->retries_left == 0)
+    if (f->retries_in_group >= limit)
         return 0;
     next = pick_ready(r, f->group, f->tried, f->n_tried);
     if (next == NULL) {
-        /* Wrong credentials stay wrong: only another deployment may help. */
-        if (cls == SL_FAILOVER_AUTH)
+        /* Wrong credentials stay wrong, so only another deployment may help, unless the
+         * operator's retry policy sets a count for them. */
+        if (cls == SL_FAILOVER_AUTH && !explicit)
             return 0;
         next = pick_ready(r, f->group, NULL, 0);
         if (next == NULL)
@@ -548,14 +725,34 @@ try_retry(struct sl_request *r, enum sl_failover_class cls, const struct sl_call
     delay_ms = sl_failover_backoff_ms(f->retries_in_group, retry_after_of(call),
                                       cfg->retry_after_s, !is_tried(f, next),
                                       cap_ms);
-    f->retries_left--;
     f->retries_in_group++;
     r->attempted_retries++;
     sl_log(SL_LOG_WARN, r->call_id, "failover.retry", SL_LOG_STR("model_group", f->group->name),
            SL_LOG_STR("failed_model_id", r->deployment->id), SL_LOG_STR("model_id", next->id),
-           SL_LOG_INT("retries_left", f->retries_left), SL_LOG_INT("delay_ms", (int64_t)delay_ms));
+           SL_LOG_INT("retries_left", (int64_t)(limit - f->retries_in_group)),
+           SL_LOG_INT("delay_ms", (int64_t)delay_ms));
     schedule(r, next, delay_ms);
     return 1;
+}
+
+/* Returns the fallback group `name`: the group of that name, else one built from a wildcard
+ * pattern and owned by the failover state, else NULL. */
+static const struct sl_model_group *
+find_fallback_group(struct sl_request *r, const char *name)
+{
+    struct sl_failover *f = r->failover;
+    struct sl_wildcard_group *owned = NULL;
+    struct sl_errbuf err;
+    const struct sl_model_group *g = sl_wildcard_resolve(f->router, name, &owned, &err);
+
+    if (g == NULL && err.msg[0] != '\0')
+        sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
+               SL_LOG_STR("reason", err.msg));
+    if (owned != NULL) {
+        f->wildcards = sl_xrealloc(f->wildcards, (f->n_wildcards + 1) * sizeof(*f->wildcards));
+        f->wildcards[f->n_wildcards++] = owned;
+    }
+    return g;
 }
 
 /* Schedules the first attempt of the next fallback group. Returns 0 when none is left. */
@@ -576,7 +773,7 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
         if (name == NULL)
             return 0;
         strlist_add(&f->tried_groups, name);
-        g = sl_router_find(f->router, name);
+        g = find_fallback_group(r, name);
         if (g == NULL || g->n == 0) {
             sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
                    SL_LOG_STR("reason", "no such model group"));
@@ -588,6 +785,12 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
             continue;
         }
 
+        g = fit_group(r, g);
+        if (g == NULL) {
+            sl_log(SL_LOG_INFO, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
+                   SL_LOG_STR("reason", "no deployment's context window fits the request"));
+            continue;
+        }
         first = pick_ready(r, g, NULL, 0);
         if (first == NULL) {
             sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
@@ -597,7 +800,7 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
         f->group = g;
         f->n_tried = 0;
         f->retries_in_group = 0;
-        f->retries_left = retries_for(f, cfg, first);
+        f->retries_max = retries_for(f, cfg, first);
         f->fallbacks_used++;
         r->attempted_fallbacks++;
         sl_log(SL_LOG_WARN, r->call_id, "failover.fallback", SL_LOG_STR("from", f->primary),
@@ -615,18 +818,24 @@ sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
     struct sl_failover *f = r->failover;
     const struct sl_deployment *failed;
     enum sl_failover_class cls;
+    enum sl_error_class ecls;
+    unsigned limit;
+    int explicit;
 
+    ecls = sl_failover_error_class(e);
     if (r->req != NULL && r->deployment != NULL)
-        sl_cooldown_report(r->worker, f != NULL ? f->group : NULL, r->deployment, e);
+        sl_cooldown_report(r->worker, f != NULL ? f->group : NULL, r->deployment, e, ecls,
+                           retry_after_of(call));
     if (f == NULL || r->req == NULL || r->started || r->worker->draining)
         return 0;
     cls = sl_failover_classify(e);
-    if (cls == SL_FAILOVER_FINAL)
-        return 0;
+    limit = retry_limit(r, &r->worker->gw->cfg, cls, ecls, &explicit);
 
     remember_tried(f, r->deployment);
-    if ((cls == SL_FAILOVER_RETRY || cls == SL_FAILOVER_AUTH) && try_retry(r, cls, call))
+    if (try_retry(r, cls, limit, explicit, call))
         return 1;
+    if (cls == SL_FAILOVER_FINAL)
+        return 0;
     failed = r->deployment;
     if (!try_fallback(r, cls))
         return 0;

@@ -36,14 +36,33 @@ struct sl_failover;
 enum sl_failover_class {
     SL_FAILOVER_RETRY,          /* 408, 409, 429, 5xx, transport: retry, then fallbacks */
     SL_FAILOVER_AUTH,           /* 401, 403: another deployment of the group, then fallbacks */
-    SL_FAILOVER_CONTENT_POLICY, /* no retry; content_policy_fallbacks only */
-    SL_FAILOVER_CONTEXT_WINDOW, /* no retry; context_window_fallbacks only */
-    SL_FAILOVER_FINAL,          /* the request's own fault (400, 404, 422...): returned as is */
+    SL_FAILOVER_CONTENT_POLICY, /* retried only by a policy, then content_policy_fallbacks */
+    SL_FAILOVER_CONTEXT_WINDOW, /* retried only by a policy, then context_window_fallbacks */
+    SL_FAILOVER_FINAL,          /* the request's own fault (400, 404, 422...): returned as is
+                                 * unless a retry policy gives BadRequestErrorRetries */
 };
 
 /* Classifies a provider error by its status, then by type and message for the 400s that
  * are content policy or context window errors. */
 enum sl_failover_class sl_failover_classify(const struct sl_upstream_error *e);
+
+/*
+ * Returns the error class of `e` for retry_policy and allowed_fails_policy. 408 is
+ * TimeoutError, 429 RateLimitError, and 401 and 403 AuthenticationError. 409, 5xx and
+ * connection errors are InternalServerError. A content policy error is
+ * ContentPolicyViolationError, and every other status (400, 404, 413, 422, context window
+ * errors) is BadRequestError.
+ */
+enum sl_error_class sl_failover_error_class(const struct sl_upstream_error *e);
+
+/*
+ * Returns the retries that the retry policy of model group `group` (its
+ * model_group_retry_policy entry, else router_settings.retry_policy) gives for errors of
+ * class `cls`, or -1 when it names none. ContentPolicyViolationErrorRetries, when unset,
+ * falls back to BadRequestErrorRetries, because a content policy error is a bad request.
+ */
+int64_t sl_failover_policy_retries(const struct sl_config *cfg, const char *group,
+                                   enum sl_error_class cls);
 
 /* Parses a retry-after value in seconds ("7", "1.5") into `*seconds`. `ms` set: the value is
  * retry-after-ms, in milliseconds. Returns 0 for an HTTP date, a negative or invalid value. */

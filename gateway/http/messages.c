@@ -27,6 +27,7 @@
 #include "gateway/http/request.h"
 #include "gateway/limits/limits.h"
 #include "gateway/router/live.h"
+#include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
 /* Rejects paths below the route, methods other than POST and requests during a drain with an
@@ -150,12 +151,17 @@ accept_request(struct sl_request *r, const struct sl_auth_record *rec, int count
 {
     struct sl_worker *w = r->worker;
     const struct sl_model_group *group;
+    struct sl_errbuf werr;
 
     if (!parse_body(r, &w->gw->cfg, count_tokens) || !collect_client_headers(r))
         return NULL;
 
     r->model = sl_xstrdup(sl_json_get_string(r->body, "model"));
-    group = sl_router_find(sl_router_live_current(w), r->model);
+    group = sl_wildcard_resolve(sl_router_live_current(w), r->model, &r->wildcard, &werr);
+    if (group == NULL && werr.msg[0] != '\0') {
+        sl_request_respond_error(r, 400, "invalid_request_error", "model", "%s", werr.msg);
+        return NULL;
+    }
     if (!sl_http_check_model_access(r, rec, r->model, group))
         return NULL;
     if (group == NULL) {

@@ -19,6 +19,7 @@
 #include "gateway/http/metrics.h"
 #include "gateway/http/trace.h"
 #include "gateway/limits/limits.h"
+#include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
 /* Bytes queued for a client beyond this are a writer's bug: streams stop consuming first. */
@@ -142,6 +143,7 @@ sl_request_release(struct sl_request *r)
     sl_buf_dispose(&r->out_pending);
     sl_buf_dispose(&r->out_inflight);
     free(r->model);
+    sl_wildcard_group_destroy(r->wildcard);
     free(r);
 }
 

@@ -29,6 +29,7 @@
 
 struct sl_worker;
 struct sl_request;
+struct sl_wildcard_group;
 
 /* Called when the client has taken the bytes sent so far and more may be written. */
 typedef void (*sl_request_drained_cb)(struct sl_request *r);
@@ -54,6 +55,7 @@ struct sl_request {
     char method[8];
     char path[128];
     char *model; /* the model the client asked for; owned */
+    struct sl_wildcard_group *wildcard; /* the group built for `model` from a pattern; owned */
     const struct sl_deployment *deployment;
     int stream;
     int status;

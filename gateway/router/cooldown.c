@@ -3,18 +3,21 @@
  * cooldown -- the worker's table of cooling deployments and its upkeep from Redis; see
  * cooldown.h.
  *
- * The rules follow LiteLLM's router (1.81). A cooldown_time of 0 turns cooldowns off. 4xx
- * errors other than 401, 408 and 429 never count. Failures are counted per deployment and per
- * minute, and a count above allowed_fails starts a cooldown of cooldown_time (LiteLLM's
- * "allowed fails" mode). With allowed_fails at its default of 3 (LiteLLM's default mode),
- * the only deployment of a group is never cooled down.
- * NOTE: LiteLLM's default mode instead cools a deployment of a larger group down at once on a
- * 429 or past 50 % failures in a minute. Neither is done here: the count against
- * allowed_fails replaces both, and a 429's retry-after does not set the length.
+ * The rules follow LiteLLM's router (1.81). A cooldown_time of 0 or disable_cooldowns turns
+ * cooldowns off. 4xx errors other than 401, 408 and 429 never count. Failures are counted per
+ * deployment and per minute. In LiteLLM's default mode (allowed_fails and allowed_fails_policy
+ * unset) a 429 in a group of several deployments cools it down at once, a group's only
+ * deployment never cools down, and other errors are allowed 3 failures a minute. Otherwise a
+ * count above the allowed failures of the error's class (allowed_fails_policy, else
+ * allowed_fails) starts a cooldown. A cooldown lasts cooldown_time, or the provider's
+ * retry-after when longer, up to SL_COOLDOWN_MAX_RETRY_AFTER_S.
+ * NOTE: LiteLLM's default mode also cools a deployment down past 50 % failures in a minute.
+ * That needs a count of successes, which is not kept, so the count of 3 replaces it.
  */
 #define SL_LOG_MODULE "cooldown"
 #include "gateway/router/cooldown.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +37,6 @@
 #define SL_COOLDOWN_WATCH_MS 500
 /* Longest Redis key or channel name built here. */
 #define SL_COOLDOWN_KEY_MAX (SL_COOLDOWN_ID_MAX + 96)
-/* LiteLLM's default allowed_fails; with it, a group's only deployment never cools down. */
-#define SL_COOLDOWN_DEFAULT_ALLOWED_FAILS 3
 
 struct sl_cooldown {
     struct sl_cooldown_table table;
@@ -131,6 +132,39 @@ int
 sl_cooldown_counts(int status)
 {
     return status == 401 || status == 408 || status == 429 || status >= 500;
+}
+
+int64_t
+sl_cooldown_allowed_fails(const struct sl_config *cfg, enum sl_error_class cls, int status,
+                          size_t group_size)
+{
+    int64_t by_policy = cfg->allowed_fails_policy.counts[cls];
+
+    if (cfg->allowed_fails < 0 && !cfg->allowed_fails_policy.set) {
+        if (group_size < 2)
+            return -1;
+        return status == 429 ? 0 : SL_COOLDOWN_DEFAULT_ALLOWED_FAILS;
+    }
+    if (by_policy >= 0)
+        return by_policy;
+    return cfg->allowed_fails >= 0 ? cfg->allowed_fails : SL_COOLDOWN_DEFAULT_ALLOWED_FAILS;
+}
+
+uint64_t
+sl_cooldown_length_ms(double cooldown_time_s, double retry_after_s)
+{
+    double length_s = cooldown_time_s;
+
+    if (isnan(cooldown_time_s) || cooldown_time_s <= 0)
+        return 0;
+    /* A provider that sends a longer wait is obeyed, but a huge value is capped so that one
+     * bad header cannot take a deployment out for hours. */
+    if (!isnan(retry_after_s) && retry_after_s > length_s)
+        length_s = retry_after_s < SL_COOLDOWN_MAX_RETRY_AFTER_S ? retry_after_s
+                                                                  : SL_COOLDOWN_MAX_RETRY_AFTER_S;
+    if (length_s < cooldown_time_s)
+        length_s = cooldown_time_s;
+    return (uint64_t)(length_s * 1000.0);
 }
 
 void
@@ -385,7 +419,7 @@ sl_cooldown_worker_dispose(struct sl_worker *w)
 int
 sl_cooldown_active(struct sl_worker *w, const struct sl_deployment *d)
 {
-    return w->cooldown != NULL &&
+    return w->cooldown != NULL && !w->gw->cfg.disable_cooldowns &&
            sl_cooldown_table_until(&w->cooldown->table, d->id, sl_wall_ms()) != 0;
 }
 
@@ -397,7 +431,7 @@ sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_group *g, c
     uint64_t first = 0;
 
     *n_ids = 0;
-    if (w->cooldown == NULL)
+    if (w->cooldown == NULL || w->gw->cfg.disable_cooldowns)
         return 0;
     for (size_t i = 0; i < g->n; i++) {
         uint64_t until_ms =
@@ -415,29 +449,28 @@ sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_group *g, c
 
 void
 sl_cooldown_report(struct sl_worker *w, const struct sl_model_group *g,
-                   const struct sl_deployment *d, const struct sl_upstream_error *e)
+                   const struct sl_deployment *d, const struct sl_upstream_error *e,
+                   enum sl_error_class cls, double retry_after_s)
 {
     const struct sl_config *cfg = &w->gw->cfg;
     uint64_t now_ms = sl_wall_ms();
-    uint64_t cooldown_ms = (uint64_t)(cfg->cooldown_time_s * 1000.0);
-    uint64_t allowed = cfg->allowed_fails > 0 ? (uint64_t)cfg->allowed_fails : 0;
+    uint64_t cooldown_ms = sl_cooldown_length_ms(cfg->cooldown_time_s, retry_after_s);
+    int64_t allowed = sl_cooldown_allowed_fails(cfg, cls, e->status, g != NULL ? g->n : 1);
     uint64_t before_ms;
     uint64_t until_ms;
 
-    if (w->cooldown == NULL || cooldown_ms == 0 || !sl_cooldown_counts(e->status) ||
-        strlen(d->id) > SL_COOLDOWN_ID_MAX)
-        return;
-    /* NOTE: an explicit allowed_fails of 3 is taken for LiteLLM's default mode too. */
-    if (cfg->allowed_fails == SL_COOLDOWN_DEFAULT_ALLOWED_FAILS && (g == NULL || g->n < 2))
+    if (w->cooldown == NULL || cfg->disable_cooldowns || cooldown_ms == 0 || allowed < 0 ||
+        !sl_cooldown_counts(e->status) || strlen(d->id) > SL_COOLDOWN_ID_MAX)
         return;
 
     before_ms = sl_cooldown_table_until(&w->cooldown->table, d->id, now_ms);
-    until_ms = sl_cooldown_table_fail(&w->cooldown->table, d->id, allowed, cooldown_ms, now_ms);
+    until_ms = sl_cooldown_table_fail(&w->cooldown->table, d->id, (uint64_t)allowed, cooldown_ms,
+                                      now_ms);
     if (until_ms != before_ms) {
         sl_log(SL_LOG_WARN, NULL, "cooldown.started", SL_LOG_STR("model_id", d->id),
                SL_LOG_INT("status", e->status), SL_LOG_INT("until_ms", (int64_t)until_ms));
         sl_litellm_metrics_cooled_down(d, e->status);
     }
     if (w->redis != NULL && w->cooldown->script != NULL)
-        send_failure(w, d->id, allowed, cooldown_ms, now_ms);
+        send_failure(w, d->id, (uint64_t)allowed, cooldown_ms, now_ms);
 }

@@ -68,6 +68,29 @@ uint64_t sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id, uin
  * transport errors included), else 0. */
 int sl_cooldown_counts(int status);
 
+/* The failures per minute allowed in LiteLLM's default mode (allowed_fails unset). */
+#define SL_COOLDOWN_DEFAULT_ALLOWED_FAILS 3
+/* A provider's retry-after lengthens a cooldown up to this many seconds at most. */
+#define SL_COOLDOWN_MAX_RETRY_AFTER_S 300.0
+
+/*
+ * Returns the failures per minute a deployment of a group of `group_size` deployments may
+ * have before an error of class `cls` and `status` cools it down, or -1 when it never does.
+ * With allowed_fails and allowed_fails_policy both unset (LiteLLM's default mode), a 429 in
+ * a group of several deployments cools down at once (0), a group's only deployment never
+ * cools down, and other errors are allowed SL_COOLDOWN_DEFAULT_ALLOWED_FAILS. Otherwise the
+ * policy's count for `cls` applies, else allowed_fails, else the default, in groups of any size.
+ */
+int64_t sl_cooldown_allowed_fails(const struct sl_config *cfg, enum sl_error_class cls,
+                                  int status, size_t group_size);
+
+/*
+ * Returns the length of a cooldown in ms: cooldown_time, or the provider's retry-after
+ * (`retry_after_s`, NAN when absent) when that is longer, capped at
+ * SL_COOLDOWN_MAX_RETRY_AFTER_S. A cooldown_time of 0 (cooldowns off) returns 0.
+ */
+uint64_t sl_cooldown_length_ms(double cooldown_time_s, double retry_after_s);
+
 /*
  * Appends LiteLLM's message for a group whose every deployment is cooling down: "No
  * deployments available for selected model, Try again in <wait_s> seconds. Passed
@@ -84,7 +107,8 @@ void sl_cooldown_worker_init(struct sl_worker *w);
 
 void sl_cooldown_worker_dispose(struct sl_worker *w);
 
-/* Returns 1 when deployment `d` is cooling down on this worker now. */
+/* Returns 1 when deployment `d` is cooling down on this worker now; always 0 under
+ * router_settings.disable_cooldowns. */
 int sl_cooldown_active(struct sl_worker *w, const struct sl_deployment *d);
 
 /*
@@ -96,11 +120,14 @@ uint64_t sl_cooldown_group_wait_ms(struct sl_worker *w, const struct sl_model_gr
                                    const char **ids, size_t *n_ids);
 
 /*
- * Records the failed call of deployment `d` of `g`, which ended with `e`: cools it down on
- * this worker at once when its count is above allowed_fails, and sends the failure to Redis,
- * whose script cools it down on every gateway. Errors that do not count are ignored.
+ * Records the failed call of deployment `d` of `g`, which ended with `e` of class `cls`. It
+ * cools `d` down on this worker at once when its count is above sl_cooldown_allowed_fails(),
+ * and sends the failure to Redis, whose script cools it down on every gateway. The provider's
+ * retry-after (`retry_after_s`, NAN when absent) may lengthen the cooldown. Errors that do not
+ * count, and every error under router_settings.disable_cooldowns, are ignored.
  */
 void sl_cooldown_report(struct sl_worker *w, const struct sl_model_group *g,
-                        const struct sl_deployment *d, const struct sl_upstream_error *e);
+                        const struct sl_deployment *d, const struct sl_upstream_error *e,
+                        enum sl_error_class cls, double retry_after_s);
 
 #endif /* SL_COOLDOWN_H */

@@ -404,14 +404,14 @@ TEST(config_unknown_keys_reported_once)
                    "  model_info: {health_check_model: x}\n"
                    "general_settings: {alerting: [slack], master_key: k}\n"
                    "callback_settings: {langfuse: {flush_interval: 5}}\n"
-                   "router_settings: {enable_pre_call_checks: true}\n",
+                   "router_settings: {polling_interval: 5}\n",
                    &cfg));
     ASSERT_EQ(5, cfg.unknown_keys.n);
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "model_list[].litellm_params.foo"));
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "model_list[].model_info.health_check_model"));
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "general_settings.alerting"));
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "callback_settings.langfuse"));
-    ASSERT_TRUE(list_contains(&cfg.unknown_keys, "router_settings.enable_pre_call_checks"));
+    ASSERT_TRUE(list_contains(&cfg.unknown_keys, "router_settings.polling_interval"));
     ASSERT_EQ(2, cfg.n_deployments);
     sl_config_dispose(&cfg);
 }
