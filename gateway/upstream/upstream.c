@@ -450,7 +450,10 @@ sl_call_create(struct sl_upstream *up, const struct sl_call_options *opts, void 
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->curl_error);
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    /* Over TLS, ALPN reports at the handshake whether a connection can multiplex. In clear
+     * text curl learns it only from the first response's head, so waiting would queue
+     * concurrent calls to a new host behind the first one. */
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, strncmp(opts->url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     if (opts->total_timeout_ms != 0) {
