@@ -102,7 +102,8 @@ set_usage_state(enum redis_usage_state next, const char *reason)
 {
     int previous = atomic_exchange(&usage_state, (int)next);
 
-    if (previous == (int)next)
+    /* The first success is the normal state, not a recovery: only a change is logged. */
+    if (previous == (int)next || (previous == USAGE_STATE_UNKNOWN && next == USAGE_STATE_REDIS))
         return;
     if (next == USAGE_STATE_LOCAL)
         sl_log(SL_LOG_WARN, NULL, "routing.usage_local",

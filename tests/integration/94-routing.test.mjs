@@ -293,6 +293,32 @@ test('usage-based-v2 counts locally without Redis', async () => {
     assert.deepEqual(statuses, [200, 200, 429]);
 });
 
+test('usage-based-v2 falls back when Redis stops', async () => {
+    const own = await startRedis();
+    const m = await mock();
+    let gw;
+    try {
+        gw = await gateway(config([deployment('uf', 'uf-one', m, '\n    rpm: 1000')],
+            '\n  routing_strategy: usage-based-routing-v2'), { env: { REDIS_URL: own.url } });
+        const res = await chat(gw, 'uf');
+        assert.equal(res.status, 200, res.body);
+        await own.kill();
+
+        // Requests go on with this process's counts; the change is logged once, not per request.
+        for (let i = 0; i < 6; i++) {
+            const next = await chat(gw, 'uf');
+            assert.equal(next.status, 200, next.body);
+        }
+        const local = gw.logs.filter((e) => e.event === 'routing.usage_local');
+        assert.equal(local.length, 1, JSON.stringify(local));
+        assert.equal(gw.logs.filter((e) => e.event === 'routing.usage_redis').length, 0);
+    } finally {
+        if (own.proc.exitCode === undefined) {
+            await own.stop();
+        }
+    }
+});
+
 test('latency-based prefers the faster mock', async () => {
     const slow = await mock();
     const fast = await mock();
