@@ -50,7 +50,7 @@ static struct sl_redis_script *pick_script;
 static struct sl_redis_script *tokens_script;
 static atomic_int usage_state = USAGE_STATE_UNKNOWN;
 
-/* A claim waiting for the usage script; holds a reference on the request. */
+/* A claim waiting for the usage script. It keeps a reference on the request. */
 struct usage_claim {
     struct sl_request *r;
     sl_attempt_start_cb start;
@@ -370,7 +370,7 @@ sl_attempt_claim(struct sl_request *r, sl_attempt_start_cb start)
     sl_attempt_release(r);
     r->attempt_in_redis = 0;
     if (g == NULL) {
-        /* A deployment outside any group of the current router: count it, never refuse. */
+        /* A deployment outside any group of the current router: count it but never reject it. */
         if (r->deployment != NULL)
             take_local(r, r->deployment, sl_wall_ms() / 60000, 0);
         start(r);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * attempt -- the start and the end of one provider call as routing sees them, inside stage 4
- * of http/pipeline.h.
+ * attempt -- the start and the end of one provider call for routing, inside stage 4 of
+ * http/pipeline.h.
  *
  * Before a call starts, sl_attempt_claim() checks the deployment that router/strategy.h
  * picked against the state of this moment and takes one of its in-flight slots (router/

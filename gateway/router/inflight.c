@@ -77,7 +77,7 @@ sl_inflight_get(struct sl_inflight *t, const char *id)
                                                         memory_order_acq_rel,
                                                         memory_order_acquire))
                 return e;
-            /* Another thread took this slot first: `current` now holds its id. */
+            /* Another thread took this slot first: `current` now points to its id. */
         }
         if (strcmp(current, id) == 0) {
             free(copy);

@@ -22,7 +22,7 @@
 #define SL_INFLIGHT_CAPACITY 16384u
 /* Length of a deployment id the table accepts, without the NUL. */
 #define SL_INFLIGHT_ID_MAX 255u
-/* Latency samples kept per deployment at most, whatever max_latency_list_size asks. */
+/* Latency samples kept per deployment at most, whatever max_latency_list_size requests. */
 #define SL_INFLIGHT_MAX_SAMPLES 1000u
 
 struct sl_inflight_entry {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Deployment selection across several mock providers: least-busy sends to the idle deployment,
-// max_parallel_requests caps calls in flight (cancelled streams give their slot back),
-// usage-based-routing-v2 enforces a deployment's rpm across two gateways sharing Redis,
-// latency-based routing prefers the faster mock, `order` keeps traffic on the first tier until
-// it cools down, and weighted simple-shuffle converges to its weights.
+// Deployment selection across several mock providers. least-busy sends to the idle deployment.
+// max_parallel_requests caps calls in flight, and cancelled streams give their slot back.
+// usage-based-routing-v2 enforces a deployment's rpm across two gateways sharing Redis.
+// latency-based routing prefers the faster mock. `order` keeps traffic on the first tier until
+// it cools down. Weighted simple-shuffle converges to its weights.
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -158,8 +158,8 @@ test('least-busy sends to the idle deployment', async () => {
         '\n  routing_strategy: least-busy'));
     await slow.queue({ latency_ms: 3000, count: 100 });
 
-    // Send one request at a time until one holds the slow deployment; the idle one answers
-    // at once.
+    // Send one request at a time until one is in flight on the slow deployment. The idle one
+    // answers at once.
     let held;
     for (let i = 0; i < 20 && held === undefined; i++) {
         const pending = chat(gw, 'lb');
@@ -195,7 +195,7 @@ test('max_parallel_requests caps calls then recovers', async () => {
     const gw = await gateway(config([deployment('mp', 'mp-one', slow, '\n    max_parallel_requests: 2')]));
     await slow.queue({ latency_ms: 1500, count: 2 });
 
-    // The slots are taken before the calls start; the mock may see the second call late,
+    // The slots are taken before the calls start. The mock may log the second call late,
     // because calls to one host can queue in the upstream client.
     const first = [chat(gw, 'mp'), chat(gw, 'mp')];
     await sleep(300);
@@ -274,7 +274,8 @@ test('usage-based-v2 enforces rpm across two gateways', async () => {
     assert.ok(keys.some((k) => k.startsWith('sluice:routing:tpm:ub-one:')), JSON.stringify(keys));
     for (const key of keys) {
         const ttl = await redisCommand(redis.port, 'TTL', key);
-        assert.ok(ttl > 0 && ttl <= 60, `${key} has TTL ${ttl}`);
+        assert.ok(ttl > 0, `${key} has TTL ${ttl}`);
+        assert.ok(ttl <= 60, `${key} has TTL ${ttl}`);
     }
 });
 
