@@ -317,8 +317,9 @@ pick_ready(struct sl_request *r, const struct sl_model_group *g,
 
 static int try_fallback(struct sl_request *r, enum sl_failover_class cls);
 
-/* Responds 429 for `g`, whose every deployment is cooling down, with retry-after set to the
- * seconds until the first one returns. The message gives cooldown_time, as LiteLLM's does. */
+/* Responds 429 for `g`, whose every deployment is cooling down or at its in-flight cap, with
+ * retry-after set to the seconds until the first cooling one returns (1 when none is cooling).
+ * The message gives cooldown_time, as LiteLLM's does. */
 static void
 respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
 {
@@ -594,7 +595,7 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
         first = pick_ready(r, g, NULL, 0);
         if (first == NULL) {
             sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
-                   SL_LOG_STR("reason", "every deployment is cooling down"));
+                   SL_LOG_STR("reason", "every deployment is cooling down or at its cap"));
             continue;
         }
         f->group = g;
