@@ -370,7 +370,8 @@ sl_attempt_claim(struct sl_request *r, sl_attempt_start_cb start)
     sl_attempt_release(r);
     r->attempt_in_redis = 0;
     if (g == NULL) {
-        /* A deployment outside any group of the current router: count it but never reject it. */
+        /* A deployment outside every group of the current router: counted when below its cap,
+         * never rejected. */
         if (r->deployment != NULL)
             take_local(r, r->deployment, sl_wall_ms() / 60000, 0);
         start(r);
