@@ -149,6 +149,15 @@ sl_attempt_respond_unavailable(struct sl_request *r, const struct sl_model_group
     sl_buf_dispose(&msg);
 }
 
+/* Sends `r` to its next fallback group, else responds 429 for `g`. */
+static void
+no_capacity(struct sl_request *r, const struct sl_model_group *g, unsigned retry_after_s)
+{
+    if (sl_failover_try_fallback(r))
+        return;
+    sl_attempt_respond_unavailable(r, g, retry_after_s);
+}
+
 static unsigned
 seconds_to_next_minute(void)
 {
@@ -201,7 +210,7 @@ claim_local(struct sl_request *r, const struct sl_model_group *g, sl_attempt_sta
     }
     free(skip);
     if (d == NULL) {
-        sl_attempt_respond_unavailable(r, g, count_usage ? seconds_to_next_minute() : 1);
+        no_capacity(r, g, count_usage ? seconds_to_next_minute() : 1);
         return;
     }
     r->deployment = d;
@@ -236,14 +245,14 @@ on_usage_pick(struct sl_redis *redis, enum sl_status status, const redisReply *r
     set_usage_state(USAGE_STATE_REDIS, NULL);
     index = reply->element[0]->integer;
     if (index < 1 || (size_t)index > c->n) {
-        sl_attempt_respond_unavailable(r, c->group, seconds_to_next_minute());
+        no_capacity(r, c->group, seconds_to_next_minute());
         goto out;
     }
 
     /* Redis counted the request; this process counts it too, for a later fallback. */
     r->deployment = c->deployments[index - 1];
     if (!take_local(r, r->deployment, c->minute, 0)) {
-        sl_attempt_respond_unavailable(r, c->group, 1);
+        no_capacity(r, c->group, 1);
         goto out;
     }
     sl_inflight_minute_take(r->attempt_entry, c->minute, 0, 0, 0);
@@ -302,7 +311,7 @@ claim_in_redis(struct sl_request *r, const struct sl_model_group *g, sl_attempt_
         n = sl_strategy_candidates(w, g, NULL, 0, sl_failover_ready, w, cand);
     if (n == 0) {
         /* Nothing this process can send to: no need to ask Redis. */
-        sl_attempt_respond_unavailable(r, g, seconds_to_next_minute());
+        no_capacity(r, g, seconds_to_next_minute());
         sent = 1;
         goto out;
     }

@@ -6,7 +6,7 @@
  * Before a call starts, sl_attempt_claim() checks the deployment that router/strategy.h
  * picked against the state of this moment and takes one of its in-flight slots (router/
  * inflight.h). When the slot is gone, another deployment of the group is picked; when none is
- * left, the client gets LiteLLM's 429. With usage-based routing and Redis, the claim is one
+ * left, the fallback groups are tried, then the client gets LiteLLM's 429. With usage-based routing and Redis, the claim is one
  * script call (lua-scripts/usage_pick.lua) that picks the deployment with rpm/tpm headroom
  * across every gateway node and counts the request; without Redis, this process counts alone.
  * When the call ends, for any reason, sl_attempt_release() gives the slot back, once. Loop
@@ -23,8 +23,9 @@ typedef void (*sl_attempt_start_cb)(struct sl_request *r);
 
 /*
  * Confirms or replaces r->deployment and takes its in-flight slot, then calls `start`, at
- * once or from a Redis reply. When no deployment of the group can take the call, responds 429
- * instead and `start` is never called. A client gone during the Redis call ends it silently.
+ * once or from a Redis reply. When no deployment of the group can take the call, the next
+ * fallback group is scheduled (http/failover.h), else the client gets a 429, and `start` is
+ * not called. A client gone during the Redis call ends it silently.
  */
 void sl_attempt_claim(struct sl_request *r, sl_attempt_start_cb start);
 

@@ -664,3 +664,11 @@ sl_failover_ready(const struct sl_deployment *d, void *worker)
 {
     return is_ready(d, worker);
 }
+
+int
+sl_failover_try_fallback(struct sl_request *r)
+{
+    if (r->failover == NULL || r->req == NULL || r->started || r->worker->draining)
+        return 0;
+    return try_fallback(r, SL_FAILOVER_RETRY);
+}

@@ -94,6 +94,11 @@ int sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
 /* Returns the model group the current attempt serves, for the response's `model`. */
 const char *sl_failover_group_name(const struct sl_request *r);
 
+/* Schedules the first attempt of the next fallback group of `r`, whose current group has no
+ * deployment that can take the call now. Returns 1 when one was scheduled, else 0: the caller
+ * then responds. */
+int sl_failover_try_fallback(struct sl_request *r);
+
 /* Returns the model group of the current attempt, or NULL on routes without failover. */
 const struct sl_model_group *sl_failover_group(const struct sl_request *r);
 

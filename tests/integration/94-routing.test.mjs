@@ -279,6 +279,34 @@ test('usage-based-v2 enforces rpm across two gateways', async () => {
     }
 });
 
+test('usage-based-v2 overflow goes to fallbacks', async () => {
+    const primary = await mock();
+    const backup = await mock();
+    const cfg = config([deployment('ubf', 'ubf-one', primary, '\n    rpm: 1'),
+        deployment('ubf-backup', 'ubf-backup-one', backup)],
+    '\n  routing_strategy: usage-based-routing-v2\n  fallbacks: [{"ubf": ["ubf-backup"]}]');
+    const env = { REDIS_URL: redis.url };
+    const a = await gateway(cfg, { env, workers: 1 });
+    const b = await gateway(cfg, { env, workers: 1 });
+    const intoMinute = Date.now() % 60000;
+    if (intoMinute > 55000) {
+        await sleep(60000 - intoMinute + 200);
+    }
+
+    const first = await chat(a, 'ubf');
+    assert.equal(first.status, 200, first.body);
+    assert.equal(modelId(first), 'ubf-one');
+
+    // A knows from its own count that ubf-one is full; B learns it from the usage script.
+    for (const gw of [a, b]) {
+        const res = await chat(gw, 'ubf');
+        assert.equal(res.status, 200, res.body);
+        assert.equal(modelId(res), 'ubf-backup-one');
+        assert.equal(res.headers['x-litellm-attempted-fallbacks'], '1');
+    }
+    assert.equal((await primary.requests()).length, 1);
+});
+
 test('usage-based-v2 counts locally without Redis', async () => {
     const m = await mock();
     const gw = await gateway(config([deployment('ul', 'ul-one', m, '\n    rpm: 2')],
