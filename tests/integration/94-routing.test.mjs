@@ -243,6 +243,31 @@ test('cancelled streams give back their slot', async () => {
     assert.equal(res.status, 200, res.body);
 });
 
+test('errors, timeouts and retries give back slots', async () => {
+    const m = await mock();
+    const gw = await gateway(config([
+        deployment('me', 'me-one', m, '\n    max_parallel_requests: 1\n    timeout: 0.3'),
+    ]));
+
+    // A provider error, then a timeout, each end their call without a retry.
+    await m.queue({ status: 500 });
+    expectErrorEnvelope(assert, await chat(gw, 'me'), 500);
+    await m.queue({ latency_ms: 1000 });
+    expectErrorEnvelope(assert, await chat(gw, 'me'), 408);
+
+    // A retry on the same deployment takes the slot its failed attempt gave back.
+    await m.queue({ status: 500 });
+    const retried = await chat(gw, 'me', { num_retries: 1 });
+    assert.equal(retried.status, 200, retried.body);
+    assert.equal(retried.headers['x-litellm-attempted-retries'], '1');
+
+    // With the one slot free, two calls in a row succeed.
+    for (let i = 0; i < 2; i++) {
+        const res = await chat(gw, 'me');
+        assert.equal(res.status, 200, res.body);
+    }
+});
+
 test('usage-based-v2 enforces rpm across two gateways', async () => {
     const m = await mock();
     const cfg = config([deployment('ub', 'ub-one', m, '\n    rpm: 3')],
