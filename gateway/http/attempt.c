@@ -473,6 +473,17 @@ sl_attempt_succeeded(struct sl_request *r)
 }
 
 void
+sl_attempt_failed(struct sl_request *r, int status)
+{
+    const struct sl_config *cfg = &r->worker->gw->cfg;
+
+    if (r->attempt_slot && status == 408 && cfg->routing_strategy == SL_ROUTING_LATENCY_BASED)
+        sl_inflight_add_latency(r->attempt_entry, SL_ATTEMPT_TIMEOUT_LATENCY_MS, sl_wall_ms(),
+                                (size_t)cfg->routing_max_latency_list_size);
+    sl_attempt_release(r);
+}
+
+void
 sl_attempt_release(struct sl_request *r)
 {
     if (!r->attempt_slot)

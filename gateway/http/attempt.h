@@ -18,6 +18,9 @@
 struct sl_request;
 struct sl_model_group;
 
+/* The latency sample of a call that timed out, in ms, so that its deployment is picked last. */
+#define SL_ATTEMPT_TIMEOUT_LATENCY_MS 1000000.0
+
 /* Starts the provider call of `r` with the deployment in r->deployment. */
 typedef void (*sl_attempt_start_cb)(struct sl_request *r);
 
@@ -32,6 +35,11 @@ void sl_attempt_claim(struct sl_request *r, sl_attempt_start_cb start);
 /* Records the latency and the tokens of the call of `r`, which succeeded, for the strategies
  * that read them. Call it before sl_attempt_release(). */
 void sl_attempt_succeeded(struct sl_request *r);
+
+/* Records the failure with `status` of the call of `r` before the client's first byte: a
+ * timeout (408) counts as a latency of SL_ATTEMPT_TIMEOUT_LATENCY_MS for latency-based
+ * routing, as in LiteLLM. Then gives back the call's slot. */
+void sl_attempt_failed(struct sl_request *r, int status);
 
 /* Gives back the in-flight slot of `r`'s call. Safe to call more than once and without a
  * slot: every end of a call calls it, and so does the last release of the request. */

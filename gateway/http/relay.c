@@ -138,7 +138,7 @@ fail_before_start(struct sl_request *r, const struct sl_upstream_error *e)
     sl_litellm_metrics_call_failed(r, e);
     sl_trace_attempt_end(r, e);
     /* The call is over: its slot must be free before failover picks the next deployment. */
-    sl_attempt_release(r);
+    sl_attempt_failed(r, e->status);
     if (sl_failover_try(r, e, r->call)) {
         finish_call(r);
         return;

@@ -398,6 +398,31 @@ test('latency-based prefers the faster mock', async () => {
     assert.equal((await slow.requests()).length, slowBefore);
 });
 
+test('latency-based avoids a deployment that timed out', async () => {
+    const stuck = await mock();
+    const fast = await mock();
+    const gw = await gateway(config([
+        deployment('lto', 'lto-stuck', stuck, '\n    timeout: 0.3'),
+        deployment('lto', 'lto-fast', fast, '\n    timeout: 0.3'),
+    ], '\n  routing_strategy: latency-based-routing'), { workers: 1 });
+    await stuck.queue({ latency_ms: 1000, count: 100 });
+
+    // Untried deployments go first: within two requests, one times out on lto-stuck.
+    const statuses = [];
+    for (let i = 0; i < 2; i++) {
+        statuses.push((await chat(gw, 'lto')).status);
+    }
+    assert.deepEqual(statuses.sort(), [200, 408]);
+
+    // The timeout counts as a very slow sample, so lto-stuck is not tried again.
+    for (let i = 0; i < 5; i++) {
+        const res = await chat(gw, 'lto');
+        assert.equal(res.status, 200, res.body);
+        assert.equal(modelId(res), 'lto-fast');
+    }
+    assert.equal((await stuck.requests()).length, 1);
+});
+
 test('order keeps traffic on tier 1 until it cools down', async () => {
     const first = await mock();
     const second = await mock();
