@@ -140,8 +140,7 @@ sl_attempt_respond_unavailable(struct sl_request *r, const struct sl_model_group
     (void)sl_cooldown_group_wait_ms(r->worker, g, ids, &n_ids);
     snprintf(header, sizeof(header), "%u", retry_after_s > 0 ? retry_after_s : 1u);
     sl_buf_init(&msg, 0);
-    sl_cooldown_message(&msg, g->name, (uint64_t)r->worker->gw->cfg.cooldown_time_s, ids,
-                        n_ids);
+    sl_cooldown_message(&msg, g->name, (uint64_t)r->worker->gw->cfg.cooldown_time_s, ids, n_ids);
     sl_log(SL_LOG_WARN, r->call_id, "routing.no_capacity", SL_LOG_STR("model_group", g->name),
            SL_LOG_INT("retry_after_s", retry_after_s > 0 ? retry_after_s : 1u));
     sl_request_add_header(r, "retry-after", header);
@@ -300,8 +299,8 @@ claim_in_redis(struct sl_request *r, const struct sl_model_group *g, sl_attempt_
     struct sl_strategy_candidate *cand = sl_xcalloc(g->n + 1, sizeof(*cand));
     struct usage_claim *c = sl_xcalloc(1, sizeof(*c));
     size_t n = sl_strategy_candidates(w, g, tried, n_tried, sl_failover_ready, w, cand);
-    char (*keys_text)[SL_ATTEMPT_KEY_MAX] = NULL;
-    char (*args_text)[24] = NULL;
+    char(*keys_text)[SL_ATTEMPT_KEY_MAX] = NULL;
+    char(*args_text)[24] = NULL;
     struct sl_redis_str *keys = NULL;
     struct sl_redis_str *args = NULL;
     int sent = 0;
@@ -336,8 +335,8 @@ claim_in_redis(struct sl_request *r, const struct sl_model_group *g, sl_attempt_
         c->deployments[i] = d;
         if (sl_redis_key(keys_text[2 * i], SL_ATTEMPT_KEY_MAX, w->redis, "routing:rpm:%s:%llu",
                          d->id, (unsigned long long)c->minute) != SL_OK ||
-            sl_redis_key(keys_text[2 * i + 1], SL_ATTEMPT_KEY_MAX, w->redis,
-                         "routing:tpm:%s:%llu", d->id, (unsigned long long)c->minute) != SL_OK)
+            sl_redis_key(keys_text[2 * i + 1], SL_ATTEMPT_KEY_MAX, w->redis, "routing:tpm:%s:%llu",
+                         d->id, (unsigned long long)c->minute) != SL_OK)
             goto out;
         snprintf(args_text[2 + 3 * i], sizeof(args_text[0]), "%lld",
                  (long long)(d->rpm > 0 ? d->rpm : 0));

@@ -6,11 +6,11 @@
  * Before a call starts, sl_attempt_claim() checks the deployment that router/strategy.h
  * picked against the state of this moment and takes one of its in-flight slots (router/
  * inflight.h). When the slot is gone, another deployment of the group is picked; when none is
- * left, the fallback groups are tried, then the client gets LiteLLM's 429. With usage-based routing and Redis, the claim is one
- * script call (lua-scripts/usage_pick.lua) that picks the deployment with rpm/tpm headroom
- * across every gateway node and counts the request; without Redis, this process counts alone.
- * When the call ends, for any reason, sl_attempt_release() gives the slot back, once. Loop
- * thread of the request's worker. Design notes: docs/routing.md.
+ * left, the fallback groups are tried, then the client gets LiteLLM's 429. With usage-based routing
+ * and Redis, the claim is one script call (lua-scripts/usage_pick.lua) that picks the deployment
+ * with rpm/tpm headroom across every gateway node and counts the request; without Redis, this
+ * process counts alone. When the call ends, for any reason, sl_attempt_release() gives the slot
+ * back, once. Loop thread of the request's worker. Design notes: docs/routing.md.
  */
 #ifndef SL_ATTEMPT_H
 #define SL_ATTEMPT_H

@@ -74,8 +74,7 @@ sl_inflight_get(struct sl_inflight *t, const char *id)
             if (copy == NULL)
                 copy = sl_xstrdup(id);
             if (atomic_compare_exchange_strong_explicit(&e->id, &current, copy,
-                                                        memory_order_acq_rel,
-                                                        memory_order_acquire))
+                                                        memory_order_acq_rel, memory_order_acquire))
                 return e;
             /* Another thread took this slot first: `current` now points to its id. */
         }

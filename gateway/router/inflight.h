@@ -31,12 +31,12 @@ struct sl_inflight_entry {
 
     /* Guarded by `lock`. */
     atomic_flag lock;
-    double *samples;      /* ring of latencies in ms; NULL until the first sample */
-    uint64_t *sample_ms;  /* wall clock of each sample, in ms */
-    size_t n_samples;     /* samples stored, at most cap_samples */
-    size_t next_sample;   /* ring position of the next sample */
+    double *samples;     /* ring of latencies in ms; NULL until the first sample */
+    uint64_t *sample_ms; /* wall clock of each sample, in ms */
+    size_t n_samples;    /* samples stored, at most cap_samples */
+    size_t next_sample;  /* ring position of the next sample */
     size_t cap_samples;
-    uint64_t minute;      /* wall ms / 60000 that the two counts below are of */
+    uint64_t minute; /* wall ms / 60000 that the two counts below are of */
     int64_t minute_requests;
     int64_t minute_tokens;
 };
@@ -88,8 +88,8 @@ void sl_inflight_minute_usage(struct sl_inflight_entry *e, uint64_t minute, int6
  * Counts one request on `e` in `minute` when it stays within `rpm` requests and its tokens
  * plus `input_tokens` stay within `tpm` (each <= 0: no limit). Returns 1 when counted, else 0.
  */
-int sl_inflight_minute_take(struct sl_inflight_entry *e, uint64_t minute, int64_t rpm,
-                            int64_t tpm, int64_t input_tokens);
+int sl_inflight_minute_take(struct sl_inflight_entry *e, uint64_t minute, int64_t rpm, int64_t tpm,
+                            int64_t input_tokens);
 
 /* Adds `tokens` to the count of `e` in `minute`. */
 void sl_inflight_minute_add_tokens(struct sl_inflight_entry *e, uint64_t minute, int64_t tokens);

@@ -198,8 +198,8 @@ fill_candidate(struct sl_worker *w, const struct sl_deployment *d, uint64_t now_
     case SL_ROUTING_LATENCY_BASED: {
         double ttl_s = isnan(cfg->routing_ttl_s) ? SL_STRATEGY_LATENCY_TTL_S : cfg->routing_ttl_s;
 
-        c->latency_samples = sl_inflight_mean_latency(c->entry, now_ms, (uint64_t)(ttl_s * 1000.0),
-                                                      &c->latency_ms);
+        c->latency_samples =
+            sl_inflight_mean_latency(c->entry, now_ms, (uint64_t)(ttl_s * 1000.0), &c->latency_ms);
         break;
     }
     case SL_ROUTING_COST_BASED:
@@ -233,8 +233,8 @@ sl_strategy_candidates(struct sl_worker *w, const struct sl_model_group *g,
 
 const struct sl_deployment *
 sl_strategy_pick(struct sl_worker *w, const struct sl_model_group *g,
-                 const struct sl_deployment *const *skip, size_t n_skip,
-                 sl_router_usable_cb usable, void *arg)
+                 const struct sl_deployment *const *skip, size_t n_skip, sl_router_usable_cb usable,
+                 void *arg)
 {
     struct sl_strategy_candidate stack[SL_STRATEGY_STACK_CANDIDATES];
     struct sl_strategy_candidate *c = stack;

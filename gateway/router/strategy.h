@@ -79,13 +79,12 @@ int64_t sl_strategy_max_parallel(const struct sl_config *cfg, const struct sl_de
  * Picks a deployment of `g` for worker `w` by the configured strategy. The candidates are the
  * deployments not among the `n_skip` of `skip` for which `usable` (NULL: all) returns 1. They
  * must also be below their in-flight cap and, with usage-based routing, within this process's
- * count of their rpm/tpm. Returns NULL when none is left. Nothing is counted: the attempt takes its slot when it starts
- * (http/attempt.h), where the choice is checked again.
+ * count of their rpm/tpm. Returns NULL when none is left. Nothing is counted: the attempt takes its
+ * slot when it starts (http/attempt.h), where the choice is checked again.
  */
 const struct sl_deployment *sl_strategy_pick(struct sl_worker *w, const struct sl_model_group *g,
-                                             const struct sl_deployment *const *skip,
-                                             size_t n_skip, sl_router_usable_cb usable,
-                                             void *arg);
+                                             const struct sl_deployment *const *skip, size_t n_skip,
+                                             sl_router_usable_cb usable, void *arg);
 
 /*
  * Writes the candidates of `g` for worker `w` into `out` (room for g->n), with the same

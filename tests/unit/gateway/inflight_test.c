@@ -11,8 +11,8 @@
 #include "test.h"
 
 #define THREADS 4
-#define ROUNDS 200000
-#define CAP 3
+#define ROUNDS  200000
+#define CAP     3
 
 TEST(inflight_same_id_same_entry)
 {
