@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strategy_test -- order tiers and the choice of each routing strategy among candidates
- * whose state is given (gateway/router/strategy.c).
+ * whose state is given, then the whole pick on a worker with a config and the shared
+ * in-flight table (gateway/router/strategy.c).
  */
 #include <math.h>
 
+#include "common/clock.h"
 #include "common/config.h"
+#include "gateway/gateway.h"
+#include "gateway/router/inflight.h"
 #include "gateway/router/strategy.h"
+#include "gateway/worker.h"
 #include "test.h"
 
 #define PICKS 100000
@@ -304,4 +309,152 @@ TEST(max_parallel_falls_back_to_default)
     ASSERT_EQ(8, sl_strategy_max_parallel(&cfg, &d));
     d.max_parallel_requests = 2;
     ASSERT_EQ(2, sl_strategy_max_parallel(&cfg, &d));
+}
+
+/* ---------------------------------------------------------------- per worker */
+
+/* A worker with only what the pick reads: the config, the shared table and the random state. */
+struct fixture {
+    struct sl_gateway gw;
+    struct sl_worker w;
+    struct sl_router router;
+};
+
+static void
+fixture_load(struct fixture *f, const char *yaml)
+{
+    struct sl_errbuf err;
+
+    memset(f, 0, sizeof(*f));
+    if (sl_config_load_buffer(yaml, strlen(yaml), "strategy_test.yaml", &f->gw.cfg, &err) != SL_OK)
+        SL_TEST_FAIL("config did not load: %s", err.msg);
+    sl_router_init(&f->router, &f->gw.cfg);
+    f->gw.inflight = sl_inflight_create();
+    f->w.gw = &f->gw;
+    f->w.rng = 99;
+}
+
+static void
+fixture_dispose(struct fixture *f)
+{
+    sl_inflight_destroy(f->gw.inflight);
+    sl_router_dispose(&f->router);
+    sl_config_dispose(&f->gw.cfg);
+}
+
+static const struct sl_deployment *
+pick_group(struct fixture *f, const char *group, sl_router_usable_cb usable, void *arg)
+{
+    return sl_strategy_pick(&f->w, sl_router_find(&f->router, group), NULL, 0, usable, arg);
+}
+
+static const char tiers_yaml[] = "model_list:\n"
+                                 "- model_name: g\n"
+                                 "  litellm_params: {model: openai/a, order: 2}\n"
+                                 "  model_info: {id: second}\n"
+                                 "- model_name: g\n"
+                                 "  litellm_params: {model: openai/b, order: 1, "
+                                 "max_parallel_requests: 1}\n"
+                                 "  model_info: {id: first}\n"
+                                 "- model_name: g\n"
+                                 "  litellm_params: {model: openai/c}\n"
+                                 "  model_info: {id: unordered}\n";
+
+static int
+not_second(const struct sl_deployment *d, void *arg)
+{
+    (void)arg;
+    return strcmp(d->id, "second") != 0;
+}
+
+/* Order 1 takes everything until its one slot is taken, then order 2, then the unordered. */
+TEST(pick_moves_down_tiers)
+{
+    struct fixture f;
+    struct sl_inflight_entry *first;
+
+    fixture_load(&f, tiers_yaml);
+    for (int i = 0; i < 20; i++)
+        ASSERT_STR_EQ("first", pick_group(&f, "g", NULL, NULL)->id);
+
+    first = sl_inflight_get(f.gw.inflight, "first");
+    ASSERT_EQ(1, sl_inflight_take(first, 1));
+    ASSERT_STR_EQ("second", pick_group(&f, "g", NULL, NULL)->id);
+    ASSERT_STR_EQ("unordered", pick_group(&f, "g", not_second, NULL)->id);
+
+    sl_inflight_put(first);
+    ASSERT_STR_EQ("first", pick_group(&f, "g", NULL, NULL)->id);
+    fixture_dispose(&f);
+}
+
+static const char capped_yaml[] = "router_settings:\n"
+                                  "  default_max_parallel_requests: 2\n"
+                                  "model_list:\n"
+                                  "- model_name: g\n"
+                                  "  litellm_params: {model: openai/a}\n"
+                                  "  model_info: {id: only}\n";
+
+/* default_max_parallel_requests applies to a deployment without its own cap. */
+TEST(pick_none_at_default_cap)
+{
+    struct fixture f;
+    struct sl_inflight_entry *e;
+
+    fixture_load(&f, capped_yaml);
+    e = sl_inflight_get(f.gw.inflight, "only");
+    ASSERT_EQ(1, sl_inflight_take(e, 2));
+    ASSERT_STR_EQ("only", pick_group(&f, "g", NULL, NULL)->id);
+    ASSERT_EQ(1, sl_inflight_take(e, 2));
+    ASSERT_TRUE(pick_group(&f, "g", NULL, NULL) == NULL);
+    sl_inflight_put(e);
+    sl_inflight_put(e);
+    fixture_dispose(&f);
+}
+
+static const char least_busy_yaml[] = "router_settings:\n"
+                                      "  routing_strategy: least-busy\n"
+                                      "model_list:\n"
+                                      "- model_name: g\n"
+                                      "  litellm_params: {model: openai/a}\n"
+                                      "  model_info: {id: busy}\n"
+                                      "- model_name: g\n"
+                                      "  litellm_params: {model: openai/b}\n"
+                                      "  model_info: {id: idle}\n";
+
+/* The counts come from the shared table, whichever worker took the slots. */
+TEST(pick_least_busy_reads_table)
+{
+    struct fixture f;
+    struct sl_inflight_entry *busy;
+
+    fixture_load(&f, least_busy_yaml);
+    busy = sl_inflight_get(f.gw.inflight, "busy");
+    ASSERT_EQ(1, sl_inflight_take(busy, 0));
+    for (int i = 0; i < 20; i++)
+        ASSERT_STR_EQ("idle", pick_group(&f, "g", NULL, NULL)->id);
+    sl_inflight_put(busy);
+    fixture_dispose(&f);
+}
+
+static const char usage_yaml[] = "router_settings:\n"
+                                 "  routing_strategy: usage-based-routing-v2\n"
+                                 "model_list:\n"
+                                 "- model_name: g\n"
+                                 "  litellm_params: {model: openai/a, rpm: 1}\n"
+                                 "  model_info: {id: full}\n"
+                                 "- model_name: g\n"
+                                 "  litellm_params: {model: openai/b, tpm: 1000}\n"
+                                 "  model_info: {id: open}\n";
+
+/* A deployment whose rpm this process already used is left out. */
+TEST(pick_usage_skips_local_rpm)
+{
+    struct fixture f;
+    uint64_t minute = sl_wall_ms() / 60000;
+
+    fixture_load(&f, usage_yaml);
+    ASSERT_EQ(1, sl_inflight_minute_take(sl_inflight_get(f.gw.inflight, "full"), minute, 1, 0, 0));
+    for (int i = 0; i < 20; i++)
+        ASSERT_STR_EQ("open", pick_group(&f, "g", NULL, NULL)->id);
+    fixture_dispose(&f);
 }
