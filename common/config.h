@@ -266,6 +266,11 @@ struct sl_config {
 
     /* router_settings */
     enum sl_routing_strategy routing_strategy;
+    /* Deployment selection (gateway/router/strategy.h) and its routing_strategy_args. */
+    int64_t default_max_parallel_requests; /* SL_CONFIG_UNSET_INT: no cap */
+    double routing_ttl_s;                  /* seconds; NAN: the strategy's own default */
+    double routing_latency_buffer;         /* lowest_latency_buffer, a fraction >= 0 */
+    int64_t routing_max_latency_list_size; /* latency samples kept per deployment */
     int64_t router_num_retries; /* SL_CONFIG_UNSET_INT: use num_retries above */
     /* Each list below, when not empty, replaces the litellm_settings list of the same name. */
     struct sl_fallbacks router_fallbacks;

@@ -15,6 +15,7 @@
 #include "gateway/router/router.h"
 #include "gateway/upstream/upstream.h"
 
+struct sl_inflight;
 struct sl_worker;
 
 struct sl_gateway {
@@ -30,6 +31,10 @@ struct sl_gateway {
     int have_database;
     int have_redis;
     struct sl_redis_target redis_target;
+
+    /* Routing state of each deployment shared by every worker: in-flight counts, latencies,
+     * minute counts (router/inflight.h). Written by the workers with atomics. */
+    struct sl_inflight *inflight;
 
     const char *host;
     int port;

@@ -31,6 +31,7 @@
 #include "gateway/http/trace.h"
 #include "gateway/limits/limits.h"
 #include "gateway/providers/provider.h"
+#include "gateway/router/inflight.h"
 #include "gateway/worker.h"
 
 #define SL_MAX_WORKERS 256
@@ -243,6 +244,7 @@ main(int argc, char **argv)
     gw->tls.ca_file = gw->cfg.ssl_ca_bundle != NULL ? gw->cfg.ssl_ca_bundle : getenv("SSL_CERT_FILE");
     gw->tls.ca_path = getenv("SSL_CERT_DIR");
     sl_router_init(&gw->router, &gw->cfg);
+    gw->inflight = sl_inflight_create();
     if (sl_server_setup(gw, &err) != SL_OK) {
         sl_log(SL_LOG_ERROR, NULL, "config.invalid", SL_LOG_STR("message", err.msg));
         return 1;
@@ -295,6 +297,8 @@ main(int argc, char **argv)
     uv_run(main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < gw->num_workers; i++)
         sl_worker_join(&gw->workers[i]);
+    sl_inflight_destroy(gw->inflight);
+    gw->inflight = NULL;
     sl_trace_stop(SL_TRACE_STOP_DEADLINE_MS);
     sl_metrics_shutdown();
     sl_log(SL_LOG_INFO, NULL, "gateway.stopped");

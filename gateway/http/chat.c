@@ -32,6 +32,7 @@
 #include "gateway/http/validate.h"
 #include "gateway/limits/limits.h"
 #include "gateway/router/live.h"
+#include "gateway/router/strategy.h"
 #include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
@@ -445,7 +446,7 @@ continue_model_route(struct sl_request *r, const struct sl_auth_record *rec, voi
         reject_unknown_model(r, sl_router_live_current(w), r->model);
         return;
     }
-    r->deployment = sl_router_pick(group, &w->rng);
+    r->deployment = sl_strategy_pick(w, group, NULL, 0, sl_failover_ready, w);
     sl_router_live_pin(w, req);
     r->ctx.kind = route->kind;
     r->ctx.inbound = SL_FORMAT_OPENAI;

@@ -35,6 +35,7 @@
 #include "gateway/router/live.h"
 #include "gateway/router/precall.h"
 #include "gateway/router/router.h"
+#include "gateway/router/strategy.h"
 #include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
@@ -349,12 +350,13 @@ is_ready(const struct sl_deployment *d, void *arg)
     return !sl_cooldown_active(arg, d);
 }
 
-/* Picks a deployment of `g` that is not cooling down and not among the `n_skip` of `skip`. */
+/* Picks a deployment of `g` by the routing strategy (router/strategy.h) among those that are
+ * not cooling down, not at their in-flight cap and not among the `n_skip` of `skip`. */
 static const struct sl_deployment *
 pick_ready(struct sl_request *r, const struct sl_model_group *g,
            const struct sl_deployment *const *skip, size_t n_skip)
 {
-    return sl_router_pick_usable(g, &r->worker->rng, skip, n_skip, is_ready, r->worker);
+    return sl_strategy_pick(r->worker, g, skip, n_skip, is_ready, r->worker);
 }
 
 static int try_fallback(struct sl_request *r, enum sl_failover_class cls);
@@ -424,13 +426,14 @@ check_context_window(struct sl_request *r, const struct sl_model_group *group)
         return NULL;
     }
     f->group = fitted;
-    if (!sl_precall_fits(r->deployment, f->input_tokens))
-        r->deployment = sl_router_pick_except(fitted, &r->worker->rng, NULL, 0);
+    if (r->deployment != NULL && !sl_precall_fits(r->deployment, f->input_tokens))
+        r->deployment = pick_ready(r, fitted, NULL, 0);
     return fitted;
 }
 
-/* Responds 429 for `g`, whose every deployment is cooling down, with retry-after set to the
- * seconds until the first one returns. The message gives cooldown_time, as LiteLLM's does. */
+/* Responds 429 for `g`, whose every deployment is cooling down or at its in-flight cap, with
+ * retry-after set to the seconds until the first cooling one returns (1 when none is cooling).
+ * The message gives cooldown_time, as LiteLLM's does. */
 static void
 respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
 {
@@ -452,14 +455,15 @@ respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
     sl_buf_dispose(&msg);
 }
 
-/* Replaces the first pick of `r` when it is cooling down. Returns 1 when `r` goes on with a
- * ready deployment; 0 when a fallback group was scheduled or the client got a 429. */
+/* Replaces the first pick of `r` when it is cooling down, or picks one when the first pick
+ * found none (every deployment at its in-flight cap or cooling down). Returns 1 when `r` goes
+ * on with a ready deployment; 0 when a fallback group was scheduled or the client got a 429. */
 static int
 avoid_cooling(struct sl_request *r, const struct sl_model_group *group)
 {
     const struct sl_deployment *next;
 
-    if (!sl_cooldown_active(r->worker, r->deployment))
+    if (r->deployment != NULL && is_ready(r->deployment, r->worker))
         return 1;
     next = pick_ready(r, group, NULL, 0);
     if (next != NULL) {
@@ -794,7 +798,7 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
         first = pick_ready(r, g, NULL, 0);
         if (first == NULL) {
             sl_log(SL_LOG_WARN, r->call_id, "failover.skipped", SL_LOG_STR("model_group", name),
-                   SL_LOG_STR("reason", "every deployment is cooling down"));
+                   SL_LOG_STR("reason", "every deployment is cooling down or at its cap"));
             continue;
         }
         f->group = g;
@@ -845,4 +849,35 @@ sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
         r->fallback_error_provider = failed->provider;
     }
     return 1;
+}
+
+const struct sl_model_group *
+sl_failover_group(const struct sl_request *r)
+{
+    return r->failover != NULL ? r->failover->group : NULL;
+}
+
+size_t
+sl_failover_tried(const struct sl_request *r, const struct sl_deployment *const **out)
+{
+    if (r->failover == NULL) {
+        *out = NULL;
+        return 0;
+    }
+    *out = r->failover->tried;
+    return r->failover->n_tried;
+}
+
+int
+sl_failover_ready(const struct sl_deployment *d, void *worker)
+{
+    return is_ready(d, worker);
+}
+
+int
+sl_failover_try_fallback(struct sl_request *r)
+{
+    if (r->failover == NULL || r->req == NULL || r->started || r->worker->draining)
+        return 0;
+    return try_fallback(r, SL_FAILOVER_RETRY);
 }

@@ -113,6 +113,22 @@ int sl_failover_try(struct sl_request *r, const struct sl_upstream_error *e,
 /* Returns the model group the current attempt serves, for the response's `model`. */
 const char *sl_failover_group_name(const struct sl_request *r);
 
+/* Schedules the first attempt of the next fallback group of `r`, whose current group has no
+ * deployment that can take the call now. Returns 1 when one was scheduled, else 0: the caller
+ * then responds. */
+int sl_failover_try_fallback(struct sl_request *r);
+
+/* Returns the model group of the current attempt, or NULL on routes without failover. */
+const struct sl_model_group *sl_failover_group(const struct sl_request *r);
+
+/* Writes the deployments of the current group that `r` already tried into `*out` (borrowed
+ * until the next attempt is chosen) and returns their number. */
+size_t sl_failover_tried(const struct sl_request *r, const struct sl_deployment *const **out);
+
+/* Returns 1 when deployment `d` may be picked on worker `worker` (a struct sl_worker): the
+ * check every choice of a deployment applies, cooldowns among it. */
+int sl_failover_ready(const struct sl_deployment *d, void *worker);
+
 /* Frees the state; NULL is accepted. */
 void sl_failover_free(struct sl_failover *f);
 

@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
+#include "gateway/http/attempt.h"
 #include "gateway/http/failover.h"
 #include "gateway/http/format_anthropic.h"
 #include "gateway/http/handlers.h"
@@ -27,6 +28,7 @@
 #include "gateway/http/request.h"
 #include "gateway/limits/limits.h"
 #include "gateway/router/live.h"
+#include "gateway/router/strategy.h"
 #include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
@@ -207,7 +209,7 @@ continue_messages(struct sl_request *r, const struct sl_auth_record *rec, void *
         return;
 
     r->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->body, "stream"));
-    r->deployment = sl_router_pick(group, &w->rng);
+    r->deployment = sl_strategy_pick(w, group, NULL, 0, sl_failover_ready, w);
     sl_router_live_pin(w, req);
     r->ctx.kind = SL_KIND_CHAT;
     r->ctx.inbound = SL_FORMAT_ANTHROPIC;
@@ -245,7 +247,11 @@ continue_count_tokens(struct sl_request *r, const struct sl_auth_record *rec, vo
     if (group == NULL)
         return;
 
-    r->deployment = sl_router_pick(group, &w->rng);
+    r->deployment = sl_strategy_pick(w, group, NULL, 0, sl_failover_ready, w);
+    if (r->deployment == NULL) {
+        sl_attempt_respond_unavailable(r, group, 1);
+        return;
+    }
     sl_router_live_pin(w, req);
     provider = sl_provider_find(r->deployment->provider);
     if (provider == NULL || provider->native_format != SL_FORMAT_ANTHROPIC) {

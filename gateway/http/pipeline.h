@@ -12,8 +12,11 @@
  *                                 Postgres; the route resumes from the lookup's callback.
  *                auth/access.c    after parsing, the model checked against the key, team,
  *                                 user and organization lists.
- *  3. route      router/router.c  the model group the client named, then one deployment of it.
- *  4. call       providers/       the provider family builds URL, headers and body;
+ *  3. route      router/router.c  the model group the client named, then one deployment of it,
+ *                                 picked by router/strategy.c within the lowest order tier.
+ *  4. call       http/attempt.c   the deployment's in-flight slot, taken as the call starts
+ *                                 (usage-based routing counts the request in Redis here).
+ *                providers/       the provider family builds URL, headers and body;
  *                upstream/        curl multi sends it on the worker's loop with the timeout.
  *                http/failover.c  a call that failed before the client's first byte is
  *                                 retried in its group, then sent to the fallback groups.

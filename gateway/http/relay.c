@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
+#include "gateway/http/attempt.h"
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/failover.h"
@@ -113,6 +114,8 @@ finish_call(struct sl_request *r)
     sl_trace_attempt_end(r, NULL);
     sl_call_destroy(r->call);
     r->call = NULL;
+    /* Every end of an attempt passes here: the in-flight slot goes back exactly once. */
+    sl_attempt_release(r);
     r->on_drained = NULL;
     r->on_gone = NULL;
 }
@@ -134,6 +137,8 @@ fail_before_start(struct sl_request *r, const struct sl_upstream_error *e)
 {
     sl_litellm_metrics_call_failed(r, e);
     sl_trace_attempt_end(r, e);
+    /* The call is over: its slot must be free before failover picks the next deployment. */
+    sl_attempt_failed(r, e->status);
     if (sl_failover_try(r, e, r->call)) {
         finish_call(r);
         return;
@@ -249,6 +254,7 @@ finish_whole(struct sl_request *r, struct sl_call *call)
         sl_limits_whole_response(r, out.data, out.len);
         add_proxy_headers(r);
         sl_request_respond_json(r, 200, out.data, out.len);
+        sl_attempt_succeeded(r);
         finish_call(r);
     }
     sl_buf_dispose(&out);
@@ -322,6 +328,7 @@ end_stream(struct sl_request *r)
     sl_cache_stream_done(r);
     sl_request_end(r, H2O_SEND_STATE_FINAL);
     sl_buf_dispose(&frames);
+    sl_attempt_succeeded(r);
     finish_call(r);
 }
 
@@ -515,8 +522,9 @@ prepare_ctx(struct sl_request *r)
     return 1;
 }
 
-void
-sl_relay_start(struct sl_request *r)
+/* Starts the call to r->deployment, whose in-flight slot the request holds. */
+static void
+start_call(struct sl_request *r)
 {
     struct sl_gateway *gw = r->worker->gw;
     const struct sl_deployment *d = r->deployment;
@@ -525,8 +533,10 @@ sl_relay_start(struct sl_request *r)
     struct sl_errbuf err = {{0}};
     enum sl_status rc;
 
-    if (!prepare_ctx(r))
+    if (!prepare_ctx(r)) {
+        sl_attempt_release(r);
         return;
+    }
 
     memset(&up, 0, sizeof(up));
     sl_buf_init(&up.url, 0);
@@ -534,6 +544,7 @@ sl_relay_start(struct sl_request *r)
     rc = r->provider->build_request(&r->ctx, &up, &err);
     if (rc != SL_OK) {
         sl_request_respond_error(r, rc == SL_ERR_CONFIG ? 500 : 400, NULL, NULL, "%s", err.msg);
+        sl_attempt_release(r);
         goto out;
     }
 
@@ -561,6 +572,7 @@ sl_relay_start(struct sl_request *r)
     if (r->call == NULL) {
         sl_trace_attempt_end(r, NULL);
         sl_request_respond_error(r, 500, "internal_server_error", NULL, "%s", err.msg);
+        sl_attempt_release(r);
         goto out;
     }
     r->on_drained = on_drained;
@@ -571,4 +583,10 @@ out:
     curl_slist_free_all(up.headers);
     sl_buf_dispose(&up.url);
     sl_buf_dispose(&up.body);
+}
+
+void
+sl_relay_start(struct sl_request *r)
+{
+    sl_attempt_claim(r, start_call);
 }

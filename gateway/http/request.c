@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "gateway/http/attempt.h"
 #include "gateway/http/cache_flow.h"
 #include "gateway/http/errors.h"
 #include "gateway/http/failover.h"
@@ -128,6 +129,7 @@ sl_request_release(struct sl_request *r)
     if (--r->refs > 0)
         return;
     sl_call_destroy(r->call);
+    sl_attempt_release(r);
     if (r->decoder_ready)
         sl_decoder_dispose(&r->decoder);
     if (r->st.family != NULL && r->st.family_free != NULL)

@@ -27,6 +27,7 @@
 #include "gateway/providers/provider.h"
 #include "gateway/upstream/upstream.h"
 
+struct sl_inflight_entry;
 struct sl_worker;
 struct sl_request;
 struct sl_wildcard_group;
@@ -97,6 +98,12 @@ struct sl_request {
 
     /* Budgets and rate limits (limits/limits.h); NULL until admission starts. Owned. */
     struct sl_limits *limits;
+
+    /* The routing state of the current provider call (http/attempt.h). */
+    struct sl_inflight_entry *attempt_entry; /* its deployment's shared state; may be NULL */
+    int attempt_slot;       /* 1 while the call holds an in-flight slot of attempt_entry */
+    int attempt_in_redis;   /* 1 when usage-based routing counted the call in Redis */
+    uint64_t attempt_minute; /* the minute (wall ms / 60000) the call was counted in */
 
     /* Retries and fallbacks (http/failover.h); NULL on routes without them. Owned. */
     struct sl_failover *failover;

@@ -2,7 +2,6 @@
 /* precall -- the context-window check before a call; see precall.h. */
 #include "gateway/router/precall.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,21 +59,6 @@ sl_precall_fits(const struct sl_deployment *d, uint64_t tokens)
     return d->max_input_tokens <= 0 || tokens <= (uint64_t)d->max_input_tokens;
 }
 
-/* The weight of a deployment in simple-shuffle.
- * NOTE: this repeats weight_of() in router.c, which router.h does not export; keep both the
- * same. */
-static double
-weight_of(const struct sl_deployment *d)
-{
-    if (!isnan(d->weight) && d->weight > 0)
-        return d->weight;
-    if (d->rpm > 0)
-        return (double)d->rpm;
-    if (d->tpm > 0)
-        return (double)d->tpm;
-    return 1.0;
-}
-
 size_t
 sl_precall_filter(const struct sl_model_group *g, uint64_t tokens, struct sl_model_group *out)
 {
@@ -94,7 +78,7 @@ sl_precall_filter(const struct sl_model_group *g, uint64_t tokens, struct sl_mod
         if (!sl_precall_fits(g->deployments[i], tokens))
             continue;
         kept[out->n++] = g->deployments[i];
-        out->total_weight += weight_of(g->deployments[i]);
+        out->total_weight += sl_router_weight(g->deployments[i]);
     }
     out->deployments = kept;
     return n;

@@ -10,8 +10,8 @@
 #include "common/xalloc.h"
 #include "gateway/providers/provider.h"
 
-static double
-weight_of(const struct sl_deployment *d)
+double
+sl_router_weight(const struct sl_deployment *d)
 {
     if (!isnan(d->weight) && d->weight > 0)
         return d->weight;
@@ -53,7 +53,7 @@ build_groups(struct sl_router *r, const struct sl_config *cfg)
 
         g->total_weight = 0;
         for (size_t j = 0; j < g->n; j++)
-            g->total_weight += weight_of(g->deployments[j]);
+            g->total_weight += sl_router_weight(g->deployments[j]);
     }
 }
 
@@ -142,8 +142,8 @@ sl_router_find(const struct sl_router *r, const char *model)
 }
 
 /* xorshift64*: fast, and good enough to spread load; not for secrets. */
-static uint64_t
-next_random(uint64_t *state)
+uint64_t
+sl_router_random(uint64_t *state)
 {
     uint64_t x = *state != 0 ? *state : 0x9e3779b97f4a7c15u;
 
@@ -161,9 +161,9 @@ sl_router_pick(const struct sl_model_group *g, uint64_t *rng)
 
     if (g->n == 1)
         return g->deployments[0];
-    point = (double)(next_random(rng) >> 11) / 9007199254740992.0 * g->total_weight;
+    point = (double)(sl_router_random(rng) >> 11) / 9007199254740992.0 * g->total_weight;
     for (size_t i = 0; i < g->n; i++) {
-        point -= weight_of(g->deployments[i]);
+        point -= sl_router_weight(g->deployments[i]);
         if (point < 0)
             return g->deployments[i];
     }
@@ -191,15 +191,15 @@ sl_router_pick_usable(const struct sl_model_group *g, uint64_t *rng,
 
     for (size_t i = 0; i < g->n; i++)
         if (!is_skipped(g->deployments[i], skip, n_skip, usable, arg))
-            total += weight_of(g->deployments[i]);
+            total += sl_router_weight(g->deployments[i]);
     if (total <= 0)
         return NULL;
-    point = (double)(next_random(rng) >> 11) / 9007199254740992.0 * total;
+    point = (double)(sl_router_random(rng) >> 11) / 9007199254740992.0 * total;
     for (size_t i = 0; i < g->n; i++) {
         if (is_skipped(g->deployments[i], skip, n_skip, usable, arg))
             continue;
         last = g->deployments[i];
-        point -= weight_of(last);
+        point -= sl_router_weight(last);
         if (point < 0)
             return last;
     }

@@ -73,6 +73,13 @@ const struct sl_deployment *sl_router_pick_except(const struct sl_model_group *g
                                                   const struct sl_deployment *const *skip,
                                                   size_t n_skip);
 
+/* Returns the share of traffic `d` gets in simple-shuffle: `weight`, else `rpm`, else `tpm`,
+ * else 1. */
+double sl_router_weight(const struct sl_deployment *d);
+
+/* Returns the next value of the caller's random state `state` (xorshift64*, not for secrets). */
+uint64_t sl_router_random(uint64_t *state);
+
 /* Returns 1 when deployment `d` may serve a request; `arg` is the caller's. */
 typedef int (*sl_router_usable_cb)(const struct sl_deployment *d, void *arg);
 
