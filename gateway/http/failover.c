@@ -60,6 +60,7 @@ struct sl_failover {
     struct sl_strlist tried_groups;      /* owned copies: the names survive a config reload */
     struct sl_strlist request_fallbacks; /* the body's own list */
     unsigned fallbacks_used;
+    int starting; /* in sl_failover_begin(): a fallback replaces the first pick, no timer */
 
     /* Pre-call checks: the request's estimated input tokens, and the groups cut down to the
      * deployments whose context window fits it (owned arrays, one per group tried). */
@@ -407,7 +408,8 @@ respond_context_window(struct sl_request *r, const struct sl_model_group *g)
 }
 
 /* Applies the pre-call context-window check to the first group. Returns the group that `r`
- * goes on with, or NULL once a fallback was scheduled or the client got a 400. */
+ * goes on with, a fallback group when none of `group` fits, or NULL once the client got a
+ * 400. */
 static const struct sl_model_group *
 check_context_window(struct sl_request *r, const struct sl_model_group *group)
 {
@@ -419,10 +421,9 @@ check_context_window(struct sl_request *r, const struct sl_model_group *group)
     f->input_tokens = sl_precall_estimate_tokens(r->body);
     fitted = fit_group(r, group);
     if (fitted == NULL) {
-        /* NOTE: as for a group cooling down, this fallback skips the rate limits and the
-         * response cache lookup of the first attempt. */
-        if (!try_fallback(r, SL_FAILOVER_CONTEXT_WINDOW))
-            respond_context_window(r, group);
+        if (try_fallback(r, SL_FAILOVER_CONTEXT_WINDOW))
+            return f->group;
+        respond_context_window(r, group);
         return NULL;
     }
     f->group = fitted;
@@ -457,7 +458,7 @@ respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
 
 /* Replaces the first pick of `r` when it is cooling down, or picks one when the first pick
  * found none (every deployment at its in-flight cap or cooling down). Returns 1 when `r` goes
- * on with a ready deployment; 0 when a fallback group was scheduled or the client got a 429. */
+ * on with a ready deployment, of `group` or of a fallback group; 0 when the client got a 429. */
 static int
 avoid_cooling(struct sl_request *r, const struct sl_model_group *group)
 {
@@ -470,9 +471,8 @@ avoid_cooling(struct sl_request *r, const struct sl_model_group *group)
         r->deployment = next;
         return 1;
     }
-    /* NOTE: a fallback started here skips the response cache lookup of the first attempt. */
     if (try_fallback(r, SL_FAILOVER_RETRY))
-        return 0;
+        return 1;
     respond_all_cooling(r, group);
     return 0;
 }
@@ -484,6 +484,7 @@ sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
     struct sl_failover *f = sl_xcalloc(1, sizeof(*f));
     const cJSON *retries = cJSON_GetObjectItemCaseSensitive(r->body, "num_retries");
     const cJSON *fallbacks = cJSON_GetObjectItemCaseSensitive(r->body, "fallbacks");
+    int ok;
 
     r->failover = f;
     f->router = sl_router_live_current(r->worker);
@@ -522,10 +523,11 @@ sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
         r->ctx.raw_body = NULL;
         r->ctx.raw_len = 0;
     }
+    f->starting = 1;
     group = check_context_window(r, group);
-    if (group == NULL)
-        return 0;
-    return avoid_cooling(r, group);
+    ok = group != NULL && avoid_cooling(r, group);
+    f->starting = 0;
+    return ok;
 }
 
 const char *
@@ -809,7 +811,12 @@ try_fallback(struct sl_request *r, enum sl_failover_class cls)
         r->attempted_fallbacks++;
         sl_log(SL_LOG_WARN, r->call_id, "failover.fallback", SL_LOG_STR("from", f->primary),
                SL_LOG_STR("model_group", name), SL_LOG_STR("model_id", first->id));
-        schedule(r, first, 0);
+        /* Before the first call, the fallback simply replaces the first pick, so the
+         * request still goes through admission and the cache lookup like any other. */
+        if (f->starting)
+            r->deployment = first;
+        else
+            schedule(r, first, 0);
         return 1;
     }
     return 0;

@@ -95,8 +95,11 @@ const char *sl_failover_next_target(char *const *targets, size_t n,
 /*
  * Starts the failover state of `r`, which has just picked its first deployment of `group`:
  * copies `rec` (NULL: no restriction) for fallback access checks, and takes `fallbacks` and
- * `num_retries` out of the request body, so they are not sent upstream. Returns 1, or 0 with
- * a 400 sent when the body's fallbacks are not a list of model names.
+ * `num_retries` out of the request body, so they are not sent upstream. When no deployment of
+ * `group` can take the request (cooling down, at its cap, too small a context window), the
+ * first pick becomes a fallback group's deployment, so admission and the cache lookup still
+ * run. Returns 1, or 0 with an error sent: a 400 for a bad fallbacks list or a context window
+ * that no group fits, a 429 when no deployment is left.
  */
 int sl_failover_begin(struct sl_request *r, const struct sl_auth_record *rec,
                       const struct sl_model_group *group);

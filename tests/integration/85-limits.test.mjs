@@ -355,3 +355,35 @@ test('messages rejection uses anthropic envelope', async () => {
     { scope: 'api_key', id: sha256(key), type: 'requests', limit: 1 });
     assert.equal(await providerCalls(mock), 1);
 });
+
+test('fallback chosen before the call is still limited', async () => {
+    // Every request is too long for `tiny`, so the pre-call check sends it to `priced` before
+    // any call is made; admission must still count it against the key.
+    const tiny = `- model_name: tiny
+  litellm_params:
+    model: openai/tiny-model
+    api_key: sk-upstream-limits
+    api_base: ${mock.url}/v1
+  model_info:
+    max_input_tokens: 1
+`;
+    const node = await stack.startNode({
+        config: `${stack.config({ models: pricedModels(mock) + tiny,
+            litellm: '  context_window_fallbacks: [{"tiny": ["priced"]}]' })}
+router_settings:
+  enable_pre_call_checks: true
+`,
+    });
+    const { key } = await stack.generate(node, { rpm_limit: 2 });
+    const firstMs = Date.now();
+    for (const n of [1, 2]) {
+        const res = await chat(node, key, 'tiny');
+        expectStatus(res, 200, `request ${n}`);
+        assert.equal(res.headers['x-litellm-attempted-fallbacks'], '1', describe(res));
+    }
+    const third = await chat(node, key, 'tiny');
+    expectRateLimited(third, { scope: 'api_key', id: sha256(key), type: 'requests', limit: 2,
+        waitS: windowWaitS(firstMs) });
+    const models = (await mock.requests()).map((r) => JSON.parse(r.body).model);
+    assert.deepEqual(models, ['priced-model', 'priced-model']);
+});
