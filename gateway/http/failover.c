@@ -29,6 +29,7 @@
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/health/state.h"
 #include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
 #include "gateway/router/router.h"
@@ -302,7 +303,7 @@ read_request_fallbacks(const cJSON *list, struct sl_strlist *out)
 static int
 is_ready(const struct sl_deployment *d, void *arg)
 {
-    return !sl_cooldown_active(arg, d);
+    return !sl_cooldown_active(arg, d) && sl_health_usable(arg, d);
 }
 
 /* Picks a deployment of `g` that is not cooling down and not among the `n_skip` of `skip`. */
@@ -338,20 +339,24 @@ respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
     sl_buf_dispose(&msg);
 }
 
-/* Replaces the first pick of `r` when it is cooling down. Returns 1 when `r` goes on with a
- * ready deployment; 0 when a fallback group was scheduled or the client got a 429. */
+/* Replaces the first pick of `r` when it is cooling down or failed its health check. Returns 1
+ * when `r` goes on with a ready deployment; 0 when a fallback group was scheduled or the client
+ * got a 429. */
 static int
 avoid_cooling(struct sl_request *r, const struct sl_model_group *group)
 {
     const struct sl_deployment *next;
 
-    if (!sl_cooldown_active(r->worker, r->deployment))
+    if (is_ready(r->deployment, r->worker))
         return 1;
     next = pick_ready(r, group, NULL, 0);
     if (next != NULL) {
         r->deployment = next;
         return 1;
     }
+    /* Unhealthy but not cooling down, while every other deployment is cooling down. */
+    if (!sl_cooldown_active(r->worker, r->deployment))
+        return 1;
     /* NOTE: a fallback started here skips the response cache lookup of the first attempt. */
     if (try_fallback(r, SL_FAILOVER_RETRY))
         return 0;
