@@ -21,21 +21,34 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/secretbox.h"
 #include "common/xalloc.h"
 #include "coordinator/internal.h"
 #include "gateway/health/entry.h"
 #include "gateway/health/probe.h"
+#include "gateway/router/model_row.h"
 #include "gateway/router/router.h"
 
 /* Longest wait of the thread for curl or a flag change, in ms. */
 #define POLL_MS 100
 /* A result stays in Redis for this many intervals after its check. */
 #define TTL_INTERVALS 3
+/* Rows of the models table checked at most, as the gateways' SL_ROUTER_LIVE_MAX_ROWS. */
+#define MAX_MODEL_ROWS 10000
+/* Least time between two failure logs of the models table read. */
+#define MODELS_LOG_INTERVAL_MS 60000
+/* Columns: model_id, model_name, litellm_params, model_info, secret hex, nonce hex; the
+ * query the gateways' gateway/router/live.c runs. */
+#define MODELS_SQL                                                                                 \
+    "SELECT model_id, model_name, litellm_params::text, model_info::text, "                        \
+    "encode(secret_ciphertext, 'hex'), encode(secret_nonce, 'hex') FROM models "                   \
+    "ORDER BY created_at, model_id LIMIT 10000"
 
 /* One deployment under check. */
 struct check {
-    struct sl_deployment d; /* shallow copy of the config's; `own_*` are ours to free */
-    char *own_api_key;
+    struct sl_deployment d; /* a row's (owned), or a shallow copy of the config's */
+    int owned;              /* 1: `d` is a row's and freed with sl_config_deployment_dispose */
+    char *own_api_key;      /* of a config copy: filled from the environment, ours to free */
     char *own_api_base;
     int skip;               /* 1: never checked (disabled, or no request can be built) */
     int last_healthy;       /* -1 before the first result */
@@ -50,9 +63,15 @@ struct sl_coord_health {
     const struct sl_config *cfg;
     const char *prefix;
     struct sl_coord_metrics *metrics;
-    struct check *checks;
+    struct check *checks; /* the config's deployments, then the models table's */
     size_t n_checks;
+    size_t n_config;
     size_t running;
+    struct sl_coord_pg pg; /* reads the models table */
+    struct sl_secretbox box;
+    int have_box;
+    uint64_t next_reload_ms;
+    struct sl_log_limiter models_log;
     CURLM *multi;
     struct sl_coord_redis redis;
     pthread_t thread;
@@ -73,44 +92,152 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Prepares the deployment copies; a deployment that cannot be checked is logged once. */
+/* Marks `c` skipped when its deployment is never checked, and logs why when `log` is set. */
 static void
-load_checks(struct sl_coord_health *h)
+decide_skip(struct check *c, int log)
+{
+    struct sl_errbuf err = {{0}};
+    struct sl_health_probe probe;
+
+    if (c->d.disable_background_health_check)
+        c->skip = 1;
+    else if (sl_health_probe_build(&c->d, (int64_t)time(NULL), &probe, &err) != SL_OK)
+        c->skip = 1;
+    else
+        sl_health_probe_dispose(&probe);
+    if (c->skip && log)
+        sl_log(SL_LOG_INFO, NULL, "health.skipped", SL_LOG_STR("model_id", c->d.id),
+               SL_LOG_STR("model_name", c->d.model_name),
+               SL_LOG_STR("reason", err.msg[0] != '\0' ? err.msg
+                                                       : "disable_background_health_check"));
+}
+
+/* Prepares the copies of the config's deployments. */
+static void
+load_config_checks(struct sl_coord_health *h)
 {
     const struct sl_config *cfg = h->cfg;
-    uint64_t now = sl_now_ms();
 
     h->checks = sl_xcalloc(cfg->n_deployments > 0 ? cfg->n_deployments : 1, sizeof(*h->checks));
     h->n_checks = cfg->n_deployments;
+    h->n_config = cfg->n_deployments;
     for (size_t i = 0; i < h->n_checks; i++) {
         struct check *c = &h->checks[i];
         struct sl_errbuf err = {{0}};
-        struct sl_health_probe probe;
 
         c->d = cfg->deployments[i];
         c->last_healthy = -1;
-        c->due_ms = now;
         sl_buf_init(&c->body, 0);
         /* The gateway fills a missing api_key or api_base from the provider's environment
          * variables; the check must send what the gateway sends. */
-        if (sl_router_check_deployment(&c->d, "model_list", &err) != SL_OK)
+        if (sl_router_check_deployment(&c->d, "model_list", &err) != SL_OK) {
             c->skip = 1;
+            sl_log(SL_LOG_INFO, NULL, "health.skipped", SL_LOG_STR("model_id", c->d.id),
+                   SL_LOG_STR("reason", err.msg));
+        }
         if (c->d.api_key != cfg->deployments[i].api_key)
             c->own_api_key = c->d.api_key;
         if (c->d.api_base != cfg->deployments[i].api_base)
             c->own_api_base = c->d.api_base;
-        if (!c->skip && c->d.disable_background_health_check)
-            c->skip = 1;
-        if (!c->skip && sl_health_probe_build(&c->d, (int64_t)time(NULL), &probe, &err) != SL_OK)
-            c->skip = 1;
-        else if (!c->skip)
-            sl_health_probe_dispose(&probe);
-        if (c->skip)
-            sl_log(SL_LOG_INFO, NULL, "health.skipped", SL_LOG_STR("model_id", c->d.id),
-                   SL_LOG_STR("model_name", c->d.model_name),
-                   SL_LOG_STR("reason", err.msg[0] != '\0' ? err.msg
-                                                           : "disable_background_health_check"));
+        if (!c->skip)
+            decide_skip(c, 1);
     }
+}
+
+static void
+dispose_check(struct check *c)
+{
+    sl_buf_dispose(&c->body);
+    if (c->owned)
+        sl_config_deployment_dispose(&c->d);
+    free(c->own_api_key);
+    free(c->own_api_base);
+}
+
+static const char *
+cell(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* Returns the check of the models table with deployment id `id` in `checks`, or NULL. */
+static const struct check *
+find_row_check(const struct check *checks, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(checks[i].d.id, id) == 0)
+            return &checks[i];
+    return NULL;
+}
+
+/* Replaces the checks of the models table by those of `res`. A deployment that was there
+ * before keeps its schedule and last result. Called only while no check runs. */
+static void
+apply_rows(struct sl_coord_health *h, const PGresult *res)
+{
+    int rows = PQntuples(res) < MAX_MODEL_ROWS ? PQntuples(res) : MAX_MODEL_ROWS;
+    const struct check *old = h->checks + h->n_config;
+    size_t n_old = h->n_checks - h->n_config;
+    struct check *next = sl_xcalloc(h->n_config + (size_t)rows + 1, sizeof(*next));
+    size_t n = h->n_config;
+
+    memcpy(next, h->checks, h->n_config * sizeof(*next));
+    for (int i = 0; i < rows; i++) {
+        struct sl_model_row row = {
+            .model_id = cell(res, i, 0),
+            .model_name = cell(res, i, 1),
+            .litellm_params = cell(res, i, 2),
+            .model_info = cell(res, i, 3),
+            .secret_hex = cell(res, i, 4),
+            .nonce_hex = cell(res, i, 5),
+        };
+        struct check *c = &next[n];
+        const struct check *before;
+        struct sl_errbuf err = {{0}};
+
+        if (sl_model_row_to_deployment(&row, h->have_box ? &h->box : NULL, &c->d, &err) != SL_OK)
+            continue; /* the gateways log invalid rows */
+        c->owned = 1;
+        c->last_healthy = -1;
+        sl_buf_init(&c->body, 0);
+        before = find_row_check(old, n_old, c->d.id);
+        if (before != NULL) {
+            c->due_ms = before->due_ms;
+            c->last_healthy = before->last_healthy;
+        }
+        decide_skip(c, before == NULL);
+        n++;
+    }
+    for (size_t i = 0; i < n_old; i++)
+        dispose_check(&h->checks[h->n_config + i]);
+    free(h->checks);
+    h->checks = next;
+    h->n_checks = n;
+}
+
+/* Reads the models table once per interval, between rounds of checks. A failure is logged
+ * (rate-limited) and the previous rows are kept. */
+static void
+reload_models(struct sl_coord_health *h, uint64_t now)
+{
+    PGresult *res;
+
+    if (h->running > 0 || now < h->next_reload_ms)
+        return;
+    h->next_reload_ms = now + (uint64_t)(h->cfg->health_check_interval_s * 1000.0);
+    if (sl_coord__pg_ensure(&h->pg) != SL_OK)
+        return;
+    res = PQexec(h->pg.conn, MODELS_SQL);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        apply_rows(h, res);
+    } else {
+        if (sl_log_limiter_allow(&h->models_log, now, MODELS_LOG_INTERVAL_MS))
+            sl_log(SL_LOG_WARN, NULL, "health.models_failed",
+                   SL_LOG_STR("message", PQresultErrorMessage(res)),
+                   SL_LOG_INT("suppressed", h->models_log.suppressed));
+        sl_coord__pg_check(&h->pg);
+    }
+    PQclear(res);
 }
 
 static void
@@ -260,7 +387,7 @@ run_thread(void *arg)
     int active = 0;
 
     sl_metrics_bind_thread(2);
-    load_checks(h);
+    load_config_checks(h);
     while (!atomic_load(&h->stop)) {
         int running = 0;
 
@@ -271,8 +398,10 @@ run_thread(void *arg)
             for (size_t i = 0; i < h->n_checks; i++)
                 h->checks[i].due_ms = 0;
         active = leading;
-        if (leading)
+        if (leading) {
+            reload_models(h, sl_now_ms());
             start_due(h);
+        }
         curl_multi_perform(h->multi, &running);
         collect_done(h);
         curl_multi_poll(h->multi, NULL, 0, POLL_MS, NULL);
@@ -294,6 +423,7 @@ sl_coord_health_start(const struct sl_config *cfg, const struct sl_redis_target 
                       const char *prefix, struct sl_coord_metrics *metrics)
 {
     struct sl_coord_health *h;
+    const char *salt;
 
     if (!cfg->background_health_checks)
         return NULL;
@@ -305,6 +435,13 @@ sl_coord_health_start(const struct sl_config *cfg, const struct sl_redis_target 
     h->metrics = metrics;
     h->redis.target = *target;
     sl_coord__backoff_reset(&h->redis.backoff);
+    h->pg.url = cfg->database_url;
+    sl_coord__backoff_reset(&h->pg.backoff);
+    salt = sl_secretbox_salt_key(cfg->master_key, NULL);
+    if (salt != NULL) {
+        sl_secretbox_init(&h->box, salt, strlen(salt));
+        h->have_box = 1;
+    }
     h->multi = curl_multi_init();
     atomic_init(&h->leading, 0);
     atomic_init(&h->stop, 0);
@@ -312,6 +449,8 @@ sl_coord_health_start(const struct sl_config *cfg, const struct sl_redis_target 
         sl_log(SL_LOG_ERROR, NULL, "health.start_failed",
                SL_LOG_STR("message", "cannot create the health check thread"));
         curl_multi_cleanup(h->multi);
+        if (h->have_box)
+            sl_secretbox_dispose(&h->box);
         free(h);
         curl_global_cleanup();
         return NULL;
@@ -338,14 +477,14 @@ sl_coord_health_stop(struct sl_coord_health *h)
     atomic_store(&h->stop, 1);
     curl_multi_wakeup(h->multi);
     pthread_join(h->thread, NULL);
-    for (size_t i = 0; i < h->n_checks; i++) {
-        sl_buf_dispose(&h->checks[i].body);
-        free(h->checks[i].own_api_key);
-        free(h->checks[i].own_api_base);
-    }
+    for (size_t i = 0; i < h->n_checks; i++)
+        dispose_check(&h->checks[i]);
     free(h->checks);
     curl_multi_cleanup(h->multi);
     sl_coord__redis_close(&h->redis);
+    sl_coord__pg_close(&h->pg);
+    if (h->have_box)
+        sl_secretbox_dispose(&h->box);
     free(h);
     curl_global_cleanup();
 }

@@ -3,7 +3,8 @@
 // every deployment each second: a mock that starts failing is marked unhealthy in Redis, both
 // gateway nodes stop sending to it, GET /health lists it as unhealthy without any secret, and
 // it comes back once the mock recovers. With background checks off, GET /health checks the
-// deployments itself. /health/readiness reports Redis down once the test's Redis stops.
+// deployments itself. Models stored in the database are checked too. /health/readiness reports
+// Redis down once the test's Redis stops.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -79,6 +80,7 @@ general_settings:
   database_url: ${stack.pg.url}
   background_health_checks: ${background}
   health_check_interval: 1
+  store_model_in_db: true
 `;
 }
 
@@ -242,6 +244,23 @@ test('health without background checks runs checks', async () => {
     assert.deepEqual(ids(one.healthy_endpoints), ['hc-quiet']);
     assert.equal(one.unhealthy_count, 0);
     await flaky.reset();
+});
+
+test('background checks cover database models', async () => {
+    const created = await postJson(`${nodeA.url}/model/new`, {
+        model_name: 'stored',
+        litellm_params: { model: 'openai/stored-model', api_base: `${steady.url}/v1`,
+            api_key: UPSTREAM_KEY },
+    }, AUTH);
+    assert.equal(created.status, 200, created.body);
+    const id = created.json().model_id;
+    const res = await healthUntil(nodeB, (b) => b.healthy_endpoints.some((e) => e.model_id === id),
+        'the stored model healthy on B', 5000);
+    const entry = res.json().healthy_endpoints.find((e) => e.model_id === id);
+    assert.equal(entry.model, 'openai/stored-model');
+    assert.doesNotMatch(res.body, new RegExp(UPSTREAM_KEY));
+    const checks = (await steady.requests()).filter((r) => isCheck(r) && r.body.includes('stored-model'));
+    assert.ok(checks.length >= 1, 'the stored model got no check');
 });
 
 test('readiness shows redis and database', async () => {
