@@ -2,8 +2,9 @@
 /*
  * health -- background health checks on a thread of their own; see health.h.
  *
- * The thread owns everything below: the deployment copies, the curl multi handle and its
- * Redis connection. The main thread only flips `leading` and `stop` and joins the thread.
+ * The thread owns everything below: the deployment copies, the curl multi handle and its own
+ * Redis and PostgreSQL connections. The main thread only flips `leading` and `stop` and joins
+ * the thread.
  */
 #define SL_LOG_MODULE "health"
 #include "coordinator/health.h"
@@ -29,13 +30,13 @@
 #include "gateway/router/model_row.h"
 #include "gateway/router/router.h"
 
-/* Longest wait of the thread for curl or a flag change, in ms. */
+/* Maximum wait of the thread for curl or a flag change, in ms. */
 #define POLL_MS 100
 /* A result stays in Redis for this many intervals after its check. */
 #define TTL_INTERVALS 3
 /* Rows of the models table checked at most, as the gateways' SL_ROUTER_LIVE_MAX_ROWS. */
 #define MAX_MODEL_ROWS 10000
-/* Least time between two failure logs of the models table read. */
+/* Minimum time between two logged failures to read the models table, in ms. */
 #define MODELS_LOG_INTERVAL_MS 60000
 /* Columns: model_id, model_name, litellm_params, model_info, secret hex, nonce hex; the
  * query the gateways' gateway/router/live.c runs. */
@@ -273,17 +274,28 @@ start_check(struct sl_coord_health *h, struct check *c)
     h->running++;
 }
 
-/* Writes a result to the hash, keeps the hash alive for a few intervals and publishes it. */
+/* Runs one command on the thread's connection; a failure only closes it for a reconnect. */
+static void
+run_command(struct sl_coord_health *h, int argc, const char **argv, const size_t *lens)
+{
+    redisReply *reply = sl_coord__redis_command(&h->redis, argc, argv, lens);
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        sl_log(SL_LOG_WARN, NULL, "health.store_failed", SL_LOG_STR("command", argv[0]),
+               SL_LOG_STR("message", reply->str));
+    if (reply != NULL)
+        freeReplyObject(reply);
+}
+
+/* Writes a result to the hash, keeps the hash for TTL_INTERVALS intervals and publishes it. A
+ * result that cannot be written is dropped: the next check writes a newer one. */
 static void
 store_result(struct sl_coord_health *h, const struct sl_health_entry *e)
 {
-    char hash[SL_HEALTH_ID_MAX + 64];
+    char hash[128];
     char channel[128];
     char ttl[24];
     struct sl_buf json;
-    const char *argv[4];
-    size_t lens[4];
-    redisReply *reply;
 
     if (sl_coord__redis_ensure(&h->redis) != SL_OK)
         return;
@@ -293,23 +305,24 @@ store_result(struct sl_coord_health *h, const struct sl_health_entry *e)
     sl_buf_init(&json, 0);
     sl_health_entry_encode(e, &json);
 
-    argv[0] = "HSET", argv[1] = hash, argv[2] = e->id, argv[3] = json.data;
-    for (int i = 0; i < 4; i++)
-        lens[i] = i == 3 ? json.len : strlen(argv[i]);
-    reply = sl_coord__redis_command(&h->redis, 4, argv, lens);
-    if (reply != NULL)
-        freeReplyObject(reply);
-    argv[0] = "PEXPIRE", argv[1] = hash, argv[2] = ttl;
-    for (int i = 0; i < 3; i++)
-        lens[i] = strlen(argv[i]);
-    reply = sl_coord__redis_command(&h->redis, 3, argv, lens);
-    if (reply != NULL)
-        freeReplyObject(reply);
-    argv[0] = "PUBLISH", argv[1] = channel, argv[2] = json.data;
-    lens[0] = 7, lens[1] = strlen(channel), lens[2] = json.len;
-    reply = sl_coord__redis_command(&h->redis, 3, argv, lens);
-    if (reply != NULL)
-        freeReplyObject(reply);
+    {
+        const char *argv[] = {"HSET", hash, e->id, json.data};
+        const size_t lens[] = {4, strlen(hash), strlen(e->id), json.len};
+
+        run_command(h, 4, argv, lens);
+    }
+    {
+        const char *argv[] = {"PEXPIRE", hash, ttl};
+        const size_t lens[] = {7, strlen(hash), strlen(ttl)};
+
+        run_command(h, 3, argv, lens);
+    }
+    {
+        const char *argv[] = {"PUBLISH", channel, json.data};
+        const size_t lens[] = {7, strlen(channel), json.len};
+
+        run_command(h, 3, argv, lens);
+    }
     sl_buf_dispose(&json);
 }
 

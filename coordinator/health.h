@@ -2,12 +2,13 @@
 /*
  * health -- the leader's background health checks (general_settings.background_health_checks).
  *
- * A thread of its own sends every deployment of the config the minimal request of
- * gateway/health/probe.h once per health_check_interval, at most SL_COORD_HEALTH_PARALLEL at a
- * time, over one curl multi handle; every call has the deployment's health_check_timeout. Each
- * result goes to Redis (gateway/health/entry.h) on the thread's own connection, so neither
- * the calls nor the writes ever hold up the main loop. The thread checks only while the main
- * loop reports that this instance leads. Results are never counted as spend.
+ * A thread of its own sends every deployment of the config and of the models table the
+ * minimal request of gateway/health/probe.h once per health_check_interval. At most
+ * SL_COORD_HEALTH_PARALLEL calls run at a time over one curl multi handle, each within the
+ * deployment's health_check_timeout. Each result goes to Redis (gateway/health/entry.h) on the
+ * thread's own connection, so neither the calls nor the writes hold up the main loop. The
+ * thread checks only while the main loop reports that this instance leads. Checks are never
+ * counted as spend.
  * Design notes: docs/health-checks.md.
  */
 #ifndef SL_COORD_HEALTH_H

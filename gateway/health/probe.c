@@ -127,8 +127,8 @@ sl_health_probe_dispose(struct sl_health_probe *p)
     sl_buf_dispose(&p->req.body);
 }
 
-/* Replaces each occurrence of `secret` in `text` by "***" (never longer than the secret when
- * the secret has three or more bytes; shorter secrets are left alone). */
+/* Replaces each occurrence of `secret` in `text` by "***". Secrets shorter than three bytes
+ * are left alone, so the text never grows. */
 static void
 redact_one(char *text, const char *secret)
 {
