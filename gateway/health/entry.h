@@ -23,7 +23,7 @@
 #define SL_HEALTH_ID_MAX 255u
 /* Bytes of an encoded entry read from Redis at most; longer ones are rejected unparsed. */
 #define SL_HEALTH_ENTRY_MAX_BYTES 2048u
-/* Entries a table holds at most; a new id beyond that replaces the oldest result. */
+/* Maximum entries of a table; a new id beyond that replaces the oldest result. */
 #define SL_HEALTH_MAX_ENTRIES 4096u
 /* Key of the hash and name of the channel, after the Redis key prefix. */
 #define SL_HEALTH_HASH_KEY "health:all"
@@ -60,7 +60,7 @@ struct sl_health_table {
 void sl_health_table_init(struct sl_health_table *t);
 void sl_health_table_dispose(struct sl_health_table *t);
 
-/* Stores a copy of `e` unless the table holds a result of the same id that is newer. */
+/* Stores a copy of `e` unless the table contains a newer result of the same id. */
 void sl_health_table_put(struct sl_health_table *t, const struct sl_health_entry *e);
 
 /* Returns the fresh entry of `id` at `now_ms` (borrowed until the next put), or NULL. */

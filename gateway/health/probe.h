@@ -3,8 +3,8 @@
  * probe -- the minimal request that a health check sends to one deployment, and its verdict.
  *
  * A probe is built by the deployment's provider family (gateway/providers/), so it is signed,
- * addressed and shaped exactly like client traffic: a chat with one short user message and
- * max_tokens 1, or an embedding of one short input when model_info.mode is "embedding".
+ * addressed and shaped exactly like client traffic. It is a chat with one short user message
+ * and max_tokens 1, or an embedding of one short input when model_info.mode is "embedding".
  * The coordinator's background checks and the gateway's GET /health both use it. Pure
  * functions, safe on any thread; the caller sends the request with its own curl handle.
  */

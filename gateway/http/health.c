@@ -3,11 +3,11 @@
  * health -- GET /health: the health of every deployment, or of those that ?model= (a model
  * group) or ?model_id= (one deployment) names.
  *
- * With general_settings.background_health_checks on, the answer is the coordinator's last
- * results, read from the worker's table (gateway/health/state.h), so it costs no provider
+ * With general_settings.background_health_checks on, the response contains the coordinator's
+ * last results, read from the worker's table (gateway/health/state.h), so it costs no provider
  * call. With them off, the route checks the deployments now with the probe of
  * gateway/health/probe.h over the worker's curl multi handle, at most SL_HEALTH_LIVE_PARALLEL at
- * a time, each within its health_check_timeout (capped), and answers once all have ended. The
+ * a time, each within its health_check_timeout (capped), and responds once all have ended. The
  * worker's loop never waits on a check. Key auth as on the model list.
  */
 #define SL_LOG_MODULE "http"
@@ -30,7 +30,7 @@
 
 /* Checks of one /health request in flight at once, at most. */
 #define SL_HEALTH_LIVE_PARALLEL 8
-/* Longest deadline of one check on this route, in ms, whatever health_check_timeout says. */
+/* Maximum deadline of one check on this route, in ms, whatever health_check_timeout sets. */
 #define SL_HEALTH_LIVE_TIMEOUT_MAX_MS 60000u
 
 struct live_check;
@@ -47,7 +47,7 @@ struct live_item {
 };
 
 struct live_check {
-    struct sl_request *r;     /* one reference held until the answer */
+    struct sl_request *r;     /* one reference held until the response */
     struct sl_router *router; /* one reference held: the items borrow its deployments */
     struct live_item *items;
     size_t n;
@@ -77,7 +77,7 @@ respond_report(struct sl_request *r, const struct sl_health_report *rep)
     sl_buf_dispose(&out);
 }
 
-/* Answers from the coordinator's results; deployments without a fresh result are left out. */
+/* Responds with the coordinator's results; deployments without a fresh one are left out. */
 static void
 report_background(struct sl_request *r, const struct sl_router *router, const char *model,
                   const char *model_id)
@@ -149,7 +149,7 @@ on_check_progress(struct sl_call *call, void *owner)
     start_next(lc);
 }
 
-/* Starts checks until SL_HEALTH_LIVE_PARALLEL run or none is left; answers when all ended. */
+/* Starts checks until SL_HEALTH_LIVE_PARALLEL run or none is left; responds when all ended. */
 static void
 start_next(struct live_check *lc)
 {
@@ -225,7 +225,7 @@ has_deployment(const struct sl_router *router, const char *model, const char *mo
     return 0;
 }
 
-/* Answers 404 with LiteLLM's body for a ?model= or ?model_id= that names no deployment. */
+/* Responds 404 with LiteLLM's body for a ?model= or ?model_id= that names no deployment. */
 static void
 respond_unknown(struct sl_request *r, const char *model, const char *model_id)
 {

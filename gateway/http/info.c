@@ -108,8 +108,8 @@ redis_state(const struct sl_worker *w)
 }
 
 /* Readiness as LiteLLM shapes it, plus `redis`. It stays 200 while PostgreSQL or Redis is
- * down, because the gateway keeps serving from its caches and fails open or closed per
- * redis_failure_mode; only a drain turns it 503. */
+ * down, because the gateway keeps serving from its caches and applies redis_failure_mode.
+ * Only a drain turns it 503. */
 int
 sl_handle_readiness(h2o_handler_t *self, h2o_req_t *req)
 {

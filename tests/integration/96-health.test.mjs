@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Health checks of deployments. With background_health_checks the coordinator's leader checks
-// every deployment each second: a mock that starts failing is marked unhealthy in Redis, both
-// gateway nodes stop sending to it, GET /health lists it as unhealthy without any secret, and
-// it comes back once the mock recovers. With background checks off, GET /health checks the
+// every deployment each second. A mock that starts failing is marked unhealthy in Redis, and
+// both gateway nodes stop sending to it. GET /health lists it as unhealthy without any secret,
+// and it comes back once the mock recovers. With background checks off, GET /health checks the
 // deployments itself. Models stored in the database are checked too. /health/readiness reports
 // Redis down once the test's Redis stops.
 
@@ -197,9 +197,11 @@ test('background checks mark failing mock unhealthy', async () => {
     const scrape = await httpRequest(`http://127.0.0.1:${metricsPort}/metrics`);
     assert.equal(scrape.status, 200);
     const failed = scrape.body.match(/^sluice_health_checks_total\{outcome="unhealthy"\} (\d+)/m);
-    assert.ok(failed && Number(failed[1]) >= 1, scrape.body);
+    assert.ok(failed, scrape.body);
+    assert.ok(Number(failed[1]) >= 1, failed[0]);
     const passed = scrape.body.match(/^sluice_health_checks_total\{outcome="healthy"\} (\d+)/m);
-    assert.ok(passed && Number(passed[1]) >= 3, scrape.body);
+    assert.ok(passed, scrape.body);
+    assert.ok(Number(passed[1]) >= 3, passed[0]);
 
     // Once the mock recovers, the next check brings the deployment back into routing.
     await flaky.reset();
