@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/xalloc.h"
+#include "gateway/http/litellm_metrics.h"
+#include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
 #include "gateway/router/router.h"
 #include "gateway/worker.h"
@@ -27,13 +29,35 @@ struct sl_health_state {
     int was_live;
 };
 
+/* Shows a check's result in litellm_deployment_state, unless the deployment is cooling down
+ * on this worker, which the state already shows as 2. */
+static void
+show_state(struct sl_worker *w, const struct sl_health_entry *e)
+{
+    const struct sl_router *router = sl_router_live_current(w);
+
+    for (size_t g = 0; router != NULL && g < router->n_groups; g++) {
+        for (size_t i = 0; i < router->groups[g].n; i++) {
+            const struct sl_deployment *d = router->groups[g].deployments[i];
+
+            if (strcmp(d->id, e->id) != 0)
+                continue;
+            if (!sl_cooldown_active(w, d))
+                sl_litellm_metrics_deployment_checked(d, e->healthy);
+            return;
+        }
+    }
+}
+
 static void
 apply(struct sl_worker *w, const char *text, size_t len)
 {
     struct sl_health_entry e;
 
-    if (sl_health_entry_decode(text, len, &e) == SL_OK)
-        sl_health_table_put(&w->health->table, &e);
+    if (sl_health_entry_decode(text, len, &e) != SL_OK)
+        return;
+    sl_health_table_put(&w->health->table, &e);
+    show_state(w, &e);
 }
 
 static void

@@ -181,6 +181,11 @@ test('background checks mark failing mock unhealthy', async () => {
 
     // Node B learned the same result through Redis.
     await healthUntil(nodeB, (b) => b.unhealthy_count === 1, 'hc-flaky unhealthy on B', 2000);
+    // Its deployment state shows the failed check (1: partial outage).
+    const state = await httpRequest(`${nodeB.url}/metrics`);
+    assert.match(state.body,
+        /^litellm_deployment_state\{[^}]*model_id="hc-flaky"[^}]*\} 1(\.0)?$/m,
+        'litellm_deployment_state of hc-flaky on B');
 
     // Neither node sends client traffic to the unhealthy deployment.
     const before = await clientCalls(flaky);
