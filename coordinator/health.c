@@ -468,7 +468,8 @@ sl_coord_health_start(const struct sl_config *cfg, const struct sl_redis_target 
         curl_global_cleanup();
         return NULL;
     }
-    sl_log(SL_LOG_INFO, NULL, "health.started", SL_LOG_INT("deployments", (int64_t)cfg->n_deployments),
+    sl_log(SL_LOG_INFO, NULL, "health.started",
+           SL_LOG_INT("config_deployments", (int64_t)cfg->n_deployments),
            SL_LOG_INT("interval_ms", (int64_t)(cfg->health_check_interval_s * 1000.0)));
     return h;
 }

@@ -189,9 +189,13 @@ sl_health_usable(struct sl_worker *w, const struct sl_deployment *d)
     now_ms = sl_wall_ms();
     if (!unhealthy(w, d, now_ms))
         return 1;
+    /* By id, because `d` may come from an older router than the current one. */
     g = sl_router_find(sl_router_live_current(w), d->model_name);
-    for (size_t i = 0; g != NULL && i < g->n; i++)
-        if (g->deployments[i] != d && !unhealthy(w, g->deployments[i], now_ms))
+    for (size_t i = 0; g != NULL && i < g->n; i++) {
+        const struct sl_deployment *other = g->deployments[i];
+
+        if (strcmp(other->id, d->id) != 0 && !unhealthy(w, other, now_ms))
             return 0;
+    }
     return 1;
 }
