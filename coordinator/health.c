@@ -51,10 +51,10 @@ struct check {
     int owned;              /* 1: `d` is a row's and freed with sl_config_deployment_dispose */
     char *own_api_key;      /* of a config copy: filled from the environment, ours to free */
     char *own_api_base;
-    int skip;               /* 1: never checked (disabled, or no request can be built) */
-    int last_healthy;       /* -1 before the first result */
-    uint64_t due_ms;        /* sl_now_ms() at which the next check starts */
-    CURL *easy;             /* non-NULL while a check runs */
+    int skip;         /* 1: never checked (disabled, or no request can be built) */
+    int last_healthy; /* -1 before the first result */
+    uint64_t due_ms;  /* sl_now_ms() at which the next check starts */
+    CURL *easy;       /* non-NULL while a check runs */
     struct sl_health_probe probe;
     struct sl_buf body;
     char curl_error[CURL_ERROR_SIZE];
@@ -85,8 +85,8 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct check *c = arg;
     size_t n = size * nmemb;
-    size_t room = c->body.len < SL_HEALTH_MAX_BODY_BYTES ? SL_HEALTH_MAX_BODY_BYTES - c->body.len
-                                                         : 0;
+    size_t room =
+        c->body.len < SL_HEALTH_MAX_BODY_BYTES ? SL_HEALTH_MAX_BODY_BYTES - c->body.len : 0;
 
     /* The verdict needs only the start of an error body: the rest is read and dropped. */
     sl_buf_append(&c->body, data, n < room ? n : room);
@@ -107,10 +107,10 @@ decide_skip(struct check *c, int log)
     else
         sl_health_probe_dispose(&probe);
     if (c->skip && log)
-        sl_log(SL_LOG_INFO, NULL, "health.skipped", SL_LOG_STR("model_id", c->d.id),
-               SL_LOG_STR("model_name", c->d.model_name),
-               SL_LOG_STR("reason", err.msg[0] != '\0' ? err.msg
-                                                       : "disable_background_health_check"));
+        sl_log(
+            SL_LOG_INFO, NULL, "health.skipped", SL_LOG_STR("model_id", c->d.id),
+            SL_LOG_STR("model_name", c->d.model_name),
+            SL_LOG_STR("reason", err.msg[0] != '\0' ? err.msg : "disable_background_health_check"));
 }
 
 /* Prepares the copies of the config's deployments. */
@@ -344,8 +344,9 @@ finish_check(struct sl_coord_health *h, struct check *c, CURLcode result)
     snprintf(e.id, sizeof(e.id), "%s", c->d.id);
     e.healthy = sl_health_probe_verdict(
         &c->probe, &c->d, status, c->body.data, c->body.len,
-        result == CURLE_OK ? NULL : (c->curl_error[0] != '\0' ? c->curl_error
-                                                              : curl_easy_strerror(result)),
+        result == CURLE_OK
+            ? NULL
+            : (c->curl_error[0] != '\0' ? c->curl_error : curl_easy_strerror(result)),
         e.error, sizeof(e.error));
     e.checked_at_ms = sl_wall_ms();
     e.ttl_ms = TTL_INTERVALS * interval_ms;

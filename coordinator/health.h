@@ -31,8 +31,7 @@ struct sl_coord_health;
  */
 struct sl_coord_health *sl_coord_health_start(const struct sl_config *cfg,
                                               const struct sl_redis_target *target,
-                                              const char *prefix,
-                                              struct sl_coord_metrics *metrics);
+                                              const char *prefix, struct sl_coord_metrics *metrics);
 
 /* Tells the thread whether this instance leads now; `h` may be NULL. Main thread. */
 void sl_coord_health_set_leading(struct sl_coord_health *h, int leading);

@@ -27,13 +27,13 @@
 #define SL_HEALTH_MAX_ENTRIES 4096u
 /* Key of the hash and name of the channel, after the Redis key prefix. */
 #define SL_HEALTH_HASH_KEY "health:all"
-#define SL_HEALTH_CHANNEL "deployments:health"
+#define SL_HEALTH_CHANNEL  "deployments:health"
 
 struct sl_health_entry {
     char id[SL_HEALTH_ID_MAX + 1];
-    int healthy;            /* 1: the last check passed */
-    uint64_t checked_at_ms; /* wall clock of the check's end, Unix ms */
-    uint64_t ttl_ms;        /* the entry is ignored from checked_at_ms + ttl_ms on */
+    int healthy;                         /* 1: the last check passed */
+    uint64_t checked_at_ms;              /* wall clock of the check's end, Unix ms */
+    uint64_t ttl_ms;                     /* the entry is ignored from checked_at_ms + ttl_ms on */
     char error[SL_HEALTH_ERROR_MAX + 1]; /* "" when healthy */
 };
 

@@ -173,9 +173,9 @@ copy_reason(char *msg, size_t msg_size, const char *text)
 }
 
 int
-sl_health_probe_verdict(const struct sl_health_probe *p, const struct sl_deployment *d,
-                        long status, const char *body, size_t len, const char *transport_error,
-                        char *msg, size_t msg_size)
+sl_health_probe_verdict(const struct sl_health_probe *p, const struct sl_deployment *d, long status,
+                        const char *body, size_t len, const char *transport_error, char *msg,
+                        size_t msg_size)
 {
     struct sl_upstream_error e;
     char text[sizeof(e.message) + 32];

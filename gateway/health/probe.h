@@ -26,7 +26,7 @@
 struct sl_health_probe {
     struct sl_upstream_request req; /* url, headers and body for curl; freed by dispose */
     const struct sl_provider *provider;
-    uint64_t timeout_ms;            /* model_info.health_check_timeout */
+    uint64_t timeout_ms; /* model_info.health_check_timeout */
 };
 
 /*
@@ -49,8 +49,8 @@ void sl_health_probe_dispose(struct sl_health_probe *p);
  * the reason is replaced by "***", because providers sometimes echo a rejected key.
  */
 int sl_health_probe_verdict(const struct sl_health_probe *p, const struct sl_deployment *d,
-                            long status, const char *body, size_t len,
-                            const char *transport_error, char *msg, size_t msg_size);
+                            long status, const char *body, size_t len, const char *transport_error,
+                            char *msg, size_t msg_size);
 
 /* Replaces every occurrence of each credential of `d` in the NUL-terminated `text` by "***". */
 void sl_health_redact(char *text, const struct sl_deployment *d);

@@ -75,8 +75,7 @@ sl_health_report_dispose(struct sl_health_report *rep)
 }
 
 void
-sl_health_report_add(struct sl_health_report *rep, const struct sl_deployment *d,
-                     const char *error)
+sl_health_report_add(struct sl_health_report *rep, const struct sl_deployment *d, const char *error)
 {
     struct sl_buf *list = error == NULL ? &rep->healthy : &rep->unhealthy;
     size_t *n = error == NULL ? &rep->n_healthy : &rep->n_unhealthy;

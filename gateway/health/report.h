@@ -16,7 +16,7 @@
 #include "common/config.h"
 
 struct sl_health_report {
-    struct sl_buf healthy;   /* comma-separated endpoint objects */
+    struct sl_buf healthy; /* comma-separated endpoint objects */
     struct sl_buf unhealthy;
     size_t n_healthy;
     size_t n_unhealthy;

@@ -79,8 +79,8 @@ on_hash_read(struct sl_redis *r, enum sl_status status, const redisReply *reply,
         return;
     if (status != SL_OK || reply->type != REDIS_REPLY_ARRAY) {
         sl_log(SL_LOG_WARN, NULL, "health.read_failed", SL_LOG_INT("worker", w->index),
-               SL_LOG_STR("message", status != SL_OK ? sl_status_str(status)
-                                                     : "unexpected reply to HGETALL"));
+               SL_LOG_STR("message",
+                          status != SL_OK ? sl_status_str(status) : "unexpected reply to HGETALL"));
         w->health->was_live = 0; /* read again on the next watch tick */
         return;
     }
@@ -143,8 +143,8 @@ sl_health_worker_init(struct sl_worker *w)
 static void
 on_watch_closed(uv_handle_t *handle)
 {
-    struct sl_health_state *s = H2O_STRUCT_FROM_MEMBER(struct sl_health_state, watch,
-                                                       (uv_timer_t *)handle);
+    struct sl_health_state *s =
+        H2O_STRUCT_FROM_MEMBER(struct sl_health_state, watch, (uv_timer_t *)handle);
 
     sl_health_table_dispose(&s->table);
     free(s);

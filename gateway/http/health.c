@@ -139,8 +139,8 @@ on_check_progress(struct sl_call *call, void *owner)
     if (call->error != SL_OK)
         transport = sl_status_str(call->error);
     else if (call->result != CURLE_OK)
-        transport = call->curl_error[0] != '\0' ? call->curl_error
-                                                : curl_easy_strerror(call->result);
+        transport =
+            call->curl_error[0] != '\0' ? call->curl_error : curl_easy_strerror(call->result);
     it->healthy = sl_health_probe_verdict(&it->probe, it->d, call->status, call->in.data,
                                           call->in.len, transport, it->error, sizeof(it->error));
     sl_call_destroy(call);

@@ -44,8 +44,9 @@ TEST(probe_chat_is_minimal)
     struct sl_health_probe p;
     cJSON *body;
 
-    load(&s, "    model: openai/gpt-4o-mini\n    api_key: sk-probe-1\n"
-             "    api_base: http://127.0.0.1:9/v1\n",
+    load(&s,
+         "    model: openai/gpt-4o-mini\n    api_key: sk-probe-1\n"
+         "    api_base: http://127.0.0.1:9/v1\n",
          "    id: d1\n    health_check_timeout: 5\n");
     ASSERT_OK(sl_health_probe_build(s.d, NOW_S, &p, NULL));
     ASSERT_STR_EQ(p.req.url.data, "http://127.0.0.1:9/v1/chat/completions");
@@ -67,8 +68,9 @@ TEST(probe_embedding_mode)
     struct sl_health_probe p;
     cJSON *body;
 
-    load(&s, "    model: openai/text-embedding-3-small\n    api_key: sk-probe-2\n"
-             "    api_base: http://127.0.0.1:9/v1\n",
+    load(&s,
+         "    model: openai/text-embedding-3-small\n    api_key: sk-probe-2\n"
+         "    api_base: http://127.0.0.1:9/v1\n",
          "    id: d2\n    mode: embedding\n");
     ASSERT_OK(sl_health_probe_build(s.d, NOW_S, &p, NULL));
     ASSERT_STR_EQ(p.req.url.data, "http://127.0.0.1:9/v1/embeddings");
@@ -87,8 +89,9 @@ TEST(probe_wildcard_needs_check_model)
     struct sl_health_probe p;
     struct sl_errbuf err = {{0}};
 
-    load(&s, "    model: openai/*\n    api_key: sk-probe-3\n"
-             "    api_base: http://127.0.0.1:9/v1\n",
+    load(&s,
+         "    model: openai/*\n    api_key: sk-probe-3\n"
+         "    api_base: http://127.0.0.1:9/v1\n",
          "    id: d3\n");
     ASSERT_EQ(sl_health_probe_build(s.d, NOW_S, &p, &err), SL_ERR_INVALID);
     ASSERT_CONTAINS(err.msg, "health_check_model");
@@ -101,8 +104,9 @@ TEST(probe_wildcard_uses_check_model)
     struct sl_health_probe p;
     cJSON *body;
 
-    load(&s, "    model: openai/*\n    api_key: sk-probe-4\n"
-             "    api_base: http://127.0.0.1:9/v1\n",
+    load(&s,
+         "    model: openai/*\n    api_key: sk-probe-4\n"
+         "    api_base: http://127.0.0.1:9/v1\n",
          "    id: d4\n    health_check_model: openai/gpt-4o-mini\n");
     ASSERT_OK(sl_health_probe_build(s.d, NOW_S, &p, NULL));
     body = sl_harness_parse_json(p.req.body.data, p.req.body.len, "probe body");
@@ -117,10 +121,11 @@ TEST(probe_bedrock_is_signed)
     struct sl_provider_setup s;
     struct sl_health_probe p;
 
-    load(&s, "    model: bedrock/anthropic.claude-3-haiku-20240307-v1:0\n"
-             "    aws_access_key_id: AKIDHEALTHTEST\n"
-             "    aws_secret_access_key: health-secret-key\n"
-             "    aws_region_name: us-east-1\n",
+    load(&s,
+         "    model: bedrock/anthropic.claude-3-haiku-20240307-v1:0\n"
+         "    aws_access_key_id: AKIDHEALTHTEST\n"
+         "    aws_secret_access_key: health-secret-key\n"
+         "    aws_region_name: us-east-1\n",
          "    id: d5\n");
     ASSERT_OK(sl_health_probe_build(s.d, NOW_S, &p, NULL));
     ASSERT_CONTAINS(p.req.url.data, "bedrock-runtime.us-east-1.amazonaws.com");
@@ -155,12 +160,12 @@ TEST(verdict_error_redacts_key)
     char msg[SL_HEALTH_ERROR_MAX + 1];
     const char *body = "{\"error\":{\"message\":\"Incorrect API key sk-verdict-secret-2\\nend\"}}";
 
-    load(&s, "    model: openai/m\n    api_key: sk-verdict-secret-2\n"
-             "    api_base: http://127.0.0.1:9\n",
+    load(&s,
+         "    model: openai/m\n    api_key: sk-verdict-secret-2\n"
+         "    api_base: http://127.0.0.1:9\n",
          "    id: v2\n");
     ASSERT_OK(sl_health_probe_build(s.d, NOW_S, &p, NULL));
-    ASSERT_EQ(sl_health_probe_verdict(&p, s.d, 401, body, strlen(body), NULL, msg, sizeof(msg)),
-              0);
+    ASSERT_EQ(sl_health_probe_verdict(&p, s.d, 401, body, strlen(body), NULL, msg, sizeof(msg)), 0);
     ASSERT_CONTAINS(msg, "HTTP 401");
     ASSERT_CONTAINS(msg, "Incorrect API key ***");
     ASSERT_TRUE(strstr(msg, "sk-verdict-secret-2") == NULL);
@@ -183,9 +188,8 @@ TEST(verdict_transport_error_capped)
     longer[sizeof(longer) - 1] = '\0';
     ASSERT_EQ(sl_health_probe_verdict(&p, s.d, 0, NULL, 0, longer, msg, sizeof(msg)), 0);
     ASSERT_EQ(strlen(msg), SL_HEALTH_ERROR_MAX);
-    ASSERT_EQ(sl_health_probe_verdict(&p, s.d, 200, NULL, 0, "Connection refused", msg,
-                                      sizeof(msg)),
-              0);
+    ASSERT_EQ(
+        sl_health_probe_verdict(&p, s.d, 200, NULL, 0, "Connection refused", msg, sizeof(msg)), 0);
     ASSERT_STR_EQ(msg, "Connection refused");
     sl_health_probe_dispose(&p);
     sl_config_dispose(&s.cfg);
@@ -341,14 +345,15 @@ TEST(report_params_have_no_secrets)
     struct sl_buf b;
     cJSON *obj;
 
-    load(&s, "    model: bedrock/anthropic.claude-3-haiku-20240307-v1:0\n"
-             "    api_key: sk-report-secret\n"
-             "    aws_access_key_id: AKIDREPORTSECRET\n"
-             "    aws_secret_access_key: report-secret-access\n"
-             "    aws_session_token: report-session-token\n"
-             "    aws_region_name: eu-west-1\n"
-             "    rpm: 10\n"
-             "    extra_headers:\n      x-api-key: report-header-secret\n",
+    load(&s,
+         "    model: bedrock/anthropic.claude-3-haiku-20240307-v1:0\n"
+         "    api_key: sk-report-secret\n"
+         "    aws_access_key_id: AKIDREPORTSECRET\n"
+         "    aws_secret_access_key: report-secret-access\n"
+         "    aws_session_token: report-session-token\n"
+         "    aws_region_name: eu-west-1\n"
+         "    rpm: 10\n"
+         "    extra_headers:\n      x-api-key: report-header-secret\n",
          "    id: r1\n");
     sl_buf_init(&b, 0);
     sl_health_append_params(&b, s.d);
