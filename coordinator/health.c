@@ -27,8 +27,8 @@
 #include "coordinator/internal.h"
 #include "gateway/health/entry.h"
 #include "gateway/health/probe.h"
+#include "gateway/router/deployment_check.h"
 #include "gateway/router/model_row.h"
-#include "gateway/router/router.h"
 
 /* Maximum wait of the thread for curl or a flag change, in ms. */
 #define POLL_MS 100
