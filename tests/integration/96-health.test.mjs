@@ -187,7 +187,9 @@ test('background checks mark failing mock unhealthy', async () => {
         /^litellm_deployment_state\{[^}]*model_id="hc-flaky"[^}]*\} 1(\.0)?$/m,
         'litellm_deployment_state of hc-flaky on B');
 
-    // Neither node sends client traffic to the unhealthy deployment.
+    // Neither node sends client traffic to the unhealthy deployment, once the message has
+    // reached every worker (each has its own subscription).
+    await sleep(200);
     const before = await clientCalls(flaky);
     for (const node of [nodeA, nodeB]) {
         for (let i = 0; i < 10; i++) {
