@@ -172,6 +172,10 @@ struct sl_deployment {
     struct sl_token_prices info_prices; /* model_info's prices: litellm_params' take precedence */
     struct sl_strlist access_groups;
     int64_t max_input_tokens; /* SL_CONFIG_UNSET_INT when unset; read by pre-call checks */
+    /* model_info: background and /health checks */
+    char *health_check_model;           /* model the check asks for; NULL: provider_model */
+    int disable_background_health_check; /* 0 or 1 */
+    double health_check_timeout_s;      /* seconds */
 };
 
 struct sl_config {
@@ -200,6 +204,9 @@ struct sl_config {
     double spend_logs_retention_period_s;   /* seconds; NAN: spend logs are kept for ever */
     double spend_logs_retention_interval_s; /* seconds between retention runs */
     int64_t coordinator_metrics_port;     /* sluice-coordinator's /metrics port; 0: none */
+    /* general_settings: health checks of deployments */
+    int background_health_checks; /* 0 or 1: the coordinator's leader checks every deployment */
+    double health_check_interval_s; /* seconds between two checks of a deployment */
 
     /* litellm_settings */
     struct sl_strlist callbacks;

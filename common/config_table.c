@@ -73,6 +73,14 @@ const struct sl_config_option sl_config__options[] = {
      .type = SL_CONFIG_T_INT, .def = "4001", .min = 0, .max = 65535,
      .doc = "TCP port on which sluice-coordinator serves Prometheus /metrics; 0 turns it off. "
             "Its --metrics-port flag overrides this."},
+    {"general_settings.background_health_checks", GLOBAL(background_health_checks),
+     .type = SL_CONFIG_T_BOOL, .def = "false",
+     .doc = "Let the coordinator's leader send a minimal request to every deployment each "
+            "health_check_interval and share the results through Redis; each check is a paid "
+            "call. Gateways then route around unhealthy deployments."},
+    {"general_settings.health_check_interval", GLOBAL(health_check_interval_s),
+     .type = SL_CONFIG_T_DURATION, .def = "300", .min = 1, .max = DAY_S,
+     .doc = "Seconds between two background health checks of a deployment."},
     {"general_settings.user_header_name", GLOBAL(user_header_name), .type = SL_CONFIG_T_STRING,
      .flags = RELOAD,
      .doc = "Request header that names the end user, read after x-litellm-customer-id and "
@@ -473,6 +481,15 @@ const struct sl_config_option sl_config__options[] = {
      .min = 1, .max = COUNT_MAX, .flags = RELOAD,
      .doc = "Context window in input tokens, checked when router_settings."
             "enable_pre_call_checks is true."},
+    {"model_info.health_check_model", DEPLOY(health_check_model), .type = SL_CONFIG_T_STRING,
+     .flags = RELOAD,
+     .doc = "Model that health checks ask for, e.g. for a wildcard deployment (`openai/*`)."},
+    {"model_info.disable_background_health_check", DEPLOY(disable_background_health_check),
+     .type = SL_CONFIG_T_BOOL, .def = "false", .flags = RELOAD,
+     .doc = "Leave this deployment out of background health checks."},
+    {"model_info.health_check_timeout", DEPLOY(health_check_timeout_s),
+     .type = SL_CONFIG_T_DURATION, .def = "60", .min = 1, .max = 600, .flags = RELOAD,
+     .doc = "Deadline of one health check call of this deployment."},
 };
 
 const size_t sl_config__n_options = sizeof(sl_config__options) / sizeof(sl_config__options[0]);

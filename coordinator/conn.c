@@ -50,7 +50,11 @@ redis_down(struct sl_coord_redis *r, const char *what, const char *reason)
 {
     uint64_t now = sl_now_ms();
     uint64_t delay = sl_coord__backoff_fail(&r->backoff, now);
+    char reason_copy[256];
 
+    /* `reason` may be the context's errstr, which redisFree() frees. */
+    snprintf(reason_copy, sizeof(reason_copy), "%s", reason);
+    reason = reason_copy;
     if (r->ctx != NULL) {
         redisFree(r->ctx);
         r->ctx = NULL;

@@ -153,6 +153,8 @@ struct sl_coord_metrics {
     struct sl_metric *trimmed;
     struct sl_metric *users; /* litellm_total_users */
     struct sl_metric *teams; /* litellm_teams_count */
+    struct sl_metric *health_passed; /* sluice_health_checks_total{outcome="healthy"} */
+    struct sl_metric *health_failed; /* sluice_health_checks_total{outcome="unhealthy"} */
 };
 
 void sl_coord__metrics_init(struct sl_coord_metrics *m);

@@ -37,7 +37,7 @@ sl_coord__metrics_init(struct sl_coord_metrics *m)
     static const char *const outcome[] = {"outcome", NULL};
     struct sl_metric_family *f;
 
-    sl_metrics_init(2); /* the main thread and the responder */
+    sl_metrics_init(3); /* the main thread, the responder and the health checks */
     f = sl_metrics_register(SL_METRIC_GAUGE,
                             &(struct sl_metric_spec){
                                 .name = "sluice_spend_backlog_entries",
@@ -85,6 +85,14 @@ sl_coord__metrics_init(struct sl_coord_metrics *m)
                                         "coordinator read them.",
                             });
     m->trimmed = sl_metrics_series(f, NULL);
+    f = sl_metrics_register(SL_METRIC_COUNTER,
+                            &(struct sl_metric_spec){
+                                .name = "sluice_health_checks_total",
+                                .help = "Background health checks of deployments, by result.",
+                                .labels = outcome,
+                            });
+    m->health_passed = sl_metrics_series(f, (const char *const[]){"healthy"});
+    m->health_failed = sl_metrics_series(f, (const char *const[]){"unhealthy"});
 }
 
 static void

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
+#include "coordinator/health.h"
 #include "coordinator/internal.h"
 #include "coordinator/reconcile.h"
 #include "coordinator/resets.h"
@@ -164,6 +165,7 @@ sl_coord_run(const struct sl_coord_run_options *opts)
     struct sl_coord_leader leader;
     struct sl_coord_reconciler rc;
     struct sl_coord_metrics metrics;
+    struct sl_coord_health *health = NULL;
     struct sl_errbuf err = {{0}};
     char instance[256];
     int port;
@@ -194,6 +196,7 @@ sl_coord_run(const struct sl_coord_run_options *opts)
     sl_coord__leader_init(&leader, SL_REDIS_DEFAULT_KEY_PREFIX, instance);
     sl_coord__reconciler_init(&rc, &redis, &pg, &metrics, SL_REDIS_DEFAULT_KEY_PREFIX, instance);
     install_signals();
+    health = sl_coord_health_start(cfg, &redis.target, SL_REDIS_DEFAULT_KEY_PREFIX, &metrics);
     sl_log(SL_LOG_INFO, NULL, "coordinator.started", SL_LOG_STR("instance", instance),
            SL_LOG_STR("redis_host", redis.target.host), SL_LOG_INT("redis_port", redis.target.port),
            SL_LOG_INT("metrics_port", port));
@@ -205,11 +208,13 @@ sl_coord_run(const struct sl_coord_run_options *opts)
         if (sl_coord__redis_ensure(&redis) != SL_OK) {
             leading = sl_coord__leader_tick(&leader, &redis, now);
             sl_metric_set(metrics.leader, leading);
+            sl_coord_health_set_leading(health, leading);
             pause_ms(IDLE_TURN_MS);
             continue;
         }
         leading = sl_coord__leader_tick(&leader, &redis, now);
         sl_metric_set(metrics.leader, leading);
+        sl_coord_health_set_leading(health, leading);
         if (leading && !was_leader)
             sl_coord__reconciler_on_elected(&rc);
         was_leader = leading;
@@ -227,6 +232,7 @@ sl_coord_run(const struct sl_coord_run_options *opts)
 
     sl_log(SL_LOG_INFO, NULL, "coordinator.stopping", SL_LOG_INT("signal", stop_signal),
            SL_LOG_STR("instance", instance));
+    sl_coord_health_stop(health);
     sl_coord__leader_release(&leader, &redis);
     sl_coord__leader_dispose(&leader);
     sl_coord__redis_close(&redis);

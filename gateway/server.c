@@ -48,6 +48,7 @@ static const struct route routes[] = {
     {"/health/liveliness", sl_handle_liveliness},
     {"/health/liveness", sl_handle_liveliness},
     {"/health/readiness", sl_handle_readiness},
+    {"/health", sl_handle_health}, /* after the /health/ routes, which it would take */
     {"/metrics", sl_handle_metrics}, /* also /metrics/, which LiteLLM serves */
     {"/key/", sl_handle_key},
     {"/user/", sl_handle_mgmt},

@@ -22,6 +22,7 @@
 #include "gateway/auth/keys.h"
 #include "gateway/http/request.h"
 #include "gateway/limits/limits.h"
+#include "gateway/health/state.h"
 #include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
 
@@ -119,6 +120,7 @@ finish_loop(struct sl_worker *w)
     sl_auth_worker_dispose(w);
     sl_end_user_worker_dispose(w);
     sl_cooldown_worker_dispose(w);
+    sl_health_worker_dispose(w);
     sl_limits_worker_dispose(w);
     sl_router_live_dispose(w);
     uv_stop(&w->loop);
@@ -185,6 +187,7 @@ connect_stores(struct sl_worker *w)
     sl_end_user_worker_init(w);
     sl_router_live_init(w);
     sl_cooldown_worker_init(w);
+    sl_health_worker_init(w);
     sl_limits_worker_init(w);
     return 0;
 }

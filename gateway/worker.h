@@ -24,6 +24,7 @@ struct sl_auth_cache;
 struct sl_cooldown;
 struct sl_end_user_cache;
 struct sl_gateway;
+struct sl_health_state;
 struct sl_limits_scripts;
 struct sl_pg;
 struct sl_redis;
@@ -47,6 +48,7 @@ struct sl_worker {
     struct sl_end_user_cache *end_users; /* end users' limits, gateway/auth/end_users.h */
     struct sl_router_live *models; /* the router in use, gateway/router/live.h */
     struct sl_cooldown *cooldown;  /* deployments cooling down, gateway/router/cooldown.h */
+    struct sl_health_state *health; /* health check results, gateway/health/state.h */
     struct sl_limits_scripts *limits; /* budgets and rate limits, gateway/limits/limits.h */
 
     uv_async_t stop_async;

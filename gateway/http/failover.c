@@ -31,6 +31,7 @@
 #include "gateway/http/handlers.h"
 #include "gateway/http/pipeline.h"
 #include "gateway/http/request.h"
+#include "gateway/health/state.h"
 #include "gateway/router/cooldown.h"
 #include "gateway/router/live.h"
 #include "gateway/router/precall.h"
@@ -348,7 +349,7 @@ read_request_fallbacks(const cJSON *list, struct sl_strlist *out)
 static int
 is_ready(const struct sl_deployment *d, void *arg)
 {
-    return !sl_cooldown_active(arg, d);
+    return !sl_cooldown_active(arg, d) && sl_health_usable(arg, d);
 }
 
 /* Picks a deployment of `g` by the routing strategy (router/strategy.h) among those that are
@@ -456,9 +457,10 @@ respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
     sl_buf_dispose(&msg);
 }
 
-/* Replaces the first pick of `r` when it is cooling down, or picks one when the first pick
- * found none (every deployment at its in-flight cap or cooling down). Returns 1 when `r` goes
- * on with a ready deployment, of `group` or of a fallback group; 0 when the client got a 429. */
+/* Replaces the first pick of `r` when it is cooling down or failed its health check, or picks
+ * one when the first pick found none (every deployment at its in-flight cap or cooling down).
+ * Returns 1 when `r` goes on with a ready deployment, of `group` or of a fallback group; 0 when
+ * the client got a 429. */
 static int
 avoid_cooling(struct sl_request *r, const struct sl_model_group *group)
 {
@@ -471,6 +473,9 @@ avoid_cooling(struct sl_request *r, const struct sl_model_group *group)
         r->deployment = next;
         return 1;
     }
+    /* Unhealthy but not cooling down, while every other deployment is cooling down. */
+    if (r->deployment != NULL && !sl_cooldown_active(r->worker, r->deployment))
+        return 1;
     if (try_fallback(r, SL_FAILOVER_RETRY))
         return 1;
     respond_all_cooling(r, group);

@@ -18,6 +18,7 @@ int sl_handle_embeddings(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_models(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_liveliness(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_readiness(h2o_handler_t *self, h2o_req_t *req);
+int sl_handle_health(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_metrics(h2o_handler_t *self, h2o_req_t *req);
 int sl_handle_not_found(h2o_handler_t *self, h2o_req_t *req);
 

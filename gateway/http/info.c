@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/pg.h"
+#include "common/redis.h"
 #include "gateway/gateway.h"
 #include "gateway/http/handlers.h"
 #include "gateway/http/request.h"
@@ -87,6 +89,27 @@ sl_handle_liveliness(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* Returns "connected" while the worker's connection is up, "Not connected" (LiteLLM's words)
+ * while it is down or none is configured. */
+static const char *
+db_state(const struct sl_worker *w)
+{
+    return w->pg != NULL && sl_pg_is_connected(w->pg) ? "connected" : "Not connected";
+}
+
+/* Returns the state of the worker's Redis connection as JSON: "connected", "disconnected", or
+ * null without Redis. */
+static const char *
+redis_state(const struct sl_worker *w)
+{
+    if (w->redis == NULL)
+        return "null";
+    return sl_redis_is_up(w->redis) ? "\"connected\"" : "\"disconnected\"";
+}
+
+/* Readiness as LiteLLM shapes it, plus `redis`. It stays 200 while PostgreSQL or Redis is
+ * down, because the gateway keeps serving from its caches and applies redis_failure_mode.
+ * Only a drain turns it 503. */
 int
 sl_handle_readiness(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -99,10 +122,10 @@ sl_handle_readiness(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     sl_buf_init(&out, 0);
     sl_buf_printf(&out,
-                  "{\"status\":\"%s\",\"db\":\"%s\",\"cache\":null,\"litellm_version\":null,"
-                  "\"sluice_version\":\"%s\",\"workers\":%d}",
-                  w->draining ? "draining" : "healthy",
-                  w->gw->cfg.database_url != NULL ? "configured" : "Not connected", SL_VERSION,
+                  "{\"status\":\"%s\",\"db\":\"%s\",\"cache\":%s,\"redis\":%s,"
+                  "\"litellm_version\":null,\"sluice_version\":\"%s\",\"workers\":%d}",
+                  w->draining ? "draining" : "healthy", db_state(w),
+                  w->gw->cfg.cache ? "\"redis\"" : "null", redis_state(w), SL_VERSION,
                   w->gw->num_workers);
     sl_request_respond_json(r, w->draining ? 503 : 200, out.data, out.len);
     sl_buf_dispose(&out);

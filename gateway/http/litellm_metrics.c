@@ -580,6 +580,16 @@ sl_litellm_metrics_deployment_down(const struct sl_deployment *d)
 }
 
 void
+sl_litellm_metrics_deployment_checked(const struct sl_deployment *d, int healthy)
+{
+    struct label_values lv;
+
+    memset(lv.v, 0, sizeof(lv.v));
+    set_deployment(&lv, d);
+    update(F_DEPLOYMENT_STATE, &lv, healthy ? 0 : 1);
+}
+
+void
 sl_litellm_metrics_cooled_down(const struct sl_deployment *d, int status)
 {
     struct label_values lv;

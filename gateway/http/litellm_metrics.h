@@ -46,6 +46,10 @@ void sl_litellm_metrics_cooled_down(const struct sl_deployment *d, int status);
  * started and announced through Redis; its counter is that node's. */
 void sl_litellm_metrics_deployment_down(const struct sl_deployment *d);
 
+/* Sets the deployment state of `d` from a background health check: 1 (partial outage) when
+ * it failed, 0 when it passed. */
+void sl_litellm_metrics_deployment_checked(const struct sl_deployment *d, int healthy);
+
 /*
  * Writes LiteLLM's exception_class for an error of `status` with Sluice error type
  * `error_type` (may be NULL): the class name of LiteLLM's exception for that status, e.g.

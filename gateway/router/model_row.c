@@ -9,7 +9,7 @@
 
 #include "common/json.h"
 #include "common/xalloc.h"
-#include "gateway/router/router.h"
+#include "gateway/router/deployment_check.h"
 
 /* The credentials LiteLLM's docs put in litellm_params; each goes to the sealed part. */
 static const char *const secret_params[] = {

@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "gateway/router/deployment_check.h"
 
 struct sl_model_group {
     const char *name;                           /* borrowed from the config */
@@ -47,16 +48,6 @@ struct sl_router *sl_router_create(const struct sl_config *cfg, struct sl_deploy
 void sl_router_retain(struct sl_router *r);
 /* Drops a reference; the last one frees the router and its extra deployments. */
 void sl_router_release(struct sl_router *r);
-
-/*
- * Checks what the config loader cannot know about `d`: a known provider, and an api_base
- * where the provider has no default. Fills api_base and api_key from the provider's usual
- * environment variables when `d` names none, as LiteLLM does. `where` starts each message,
- * e.g. "config.yaml: model_list[2]". Returns SL_OK or SL_ERR_CONFIG with the reason in `err`.
- * Reads the environment.
- */
-enum sl_status sl_router_check_deployment(struct sl_deployment *d, const char *where,
-                                          struct sl_errbuf *err);
 
 /* Returns the group named `model`, or NULL. */
 const struct sl_model_group *sl_router_find(const struct sl_router *r, const char *model);

@@ -401,14 +401,14 @@ TEST(config_unknown_keys_reported_once)
     ASSERT_OK(load("model_list:\n"
                    "- model_name: a\n  litellm_params: {model: openai/a, foo: 1}\n"
                    "- model_name: b\n  litellm_params: {model: openai/b, foo: 2}\n"
-                   "  model_info: {health_check_model: x}\n"
+                   "  model_info: {health_check_voice: x}\n"
                    "general_settings: {alerting: [slack], master_key: k}\n"
                    "callback_settings: {langfuse: {flush_interval: 5}}\n"
                    "router_settings: {polling_interval: 5}\n",
                    &cfg));
     ASSERT_EQ(5, cfg.unknown_keys.n);
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "model_list[].litellm_params.foo"));
-    ASSERT_TRUE(list_contains(&cfg.unknown_keys, "model_list[].model_info.health_check_model"));
+    ASSERT_TRUE(list_contains(&cfg.unknown_keys, "model_list[].model_info.health_check_voice"));
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "general_settings.alerting"));
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "callback_settings.langfuse"));
     ASSERT_TRUE(list_contains(&cfg.unknown_keys, "router_settings.polling_interval"));
