@@ -131,7 +131,7 @@ sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id, uint64_t all
 int
 sl_cooldown_counts(int status)
 {
-    return status == 401 || status == 408 || status == 429 || status >= 500;
+    return status == 401 || status == 403 || status == 408 || status == 429 || status >= 500;
 }
 
 int64_t
@@ -141,6 +141,9 @@ sl_cooldown_allowed_fails(const struct sl_config *cfg, enum sl_error_class cls, 
     int64_t by_policy = cfg->allowed_fails_policy.counts[cls];
 
     if (cfg->allowed_fails < 0 && !cfg->allowed_fails_policy.set) {
+        /* Wrong credentials stay wrong, so another call to the deployment cannot succeed. */
+        if (status == 401 || status == 403)
+            return 0;
         if (group_size < 2)
             return -1;
         return status == 429 ? 0 : SL_COOLDOWN_DEFAULT_ALLOWED_FAILS;

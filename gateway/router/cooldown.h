@@ -64,7 +64,7 @@ uint64_t sl_cooldown_table_until(const struct sl_cooldown_table *t, const char *
 uint64_t sl_cooldown_table_fail(struct sl_cooldown_table *t, const char *id, uint64_t allowed_fails,
                                 uint64_t cooldown_ms, uint64_t now_ms);
 
-/* Returns 1 when an error of `status` counts toward a cooldown (401, 408, 429 and 5xx,
+/* Returns 1 when an error of `status` counts toward a cooldown (401, 403, 408, 429 and 5xx,
  * transport errors included), else 0. */
 int sl_cooldown_counts(int status);
 
@@ -76,9 +76,10 @@ int sl_cooldown_counts(int status);
 /*
  * Returns the failures per minute a deployment of a group of `group_size` deployments may
  * have before an error of class `cls` and `status` cools it down, or -1 when it never does.
- * With allowed_fails and allowed_fails_policy both unset (LiteLLM's default mode), a 429 in
- * a group of several deployments cools down at once (0), a group's only deployment never
- * cools down, and other errors are allowed SL_COOLDOWN_DEFAULT_ALLOWED_FAILS. Otherwise the
+ * With allowed_fails and allowed_fails_policy both unset (LiteLLM's default mode), a 401 or
+ * 403 cools down at once (0) in any group, a 429 in a group of several deployments too, a
+ * group's only deployment never cools down on other errors, and other errors are allowed
+ * SL_COOLDOWN_DEFAULT_ALLOWED_FAILS. Otherwise the
  * policy's count for `cls` applies, else allowed_fails, else the default, in groups of any size.
  */
 int64_t sl_cooldown_allowed_fails(const struct sl_config *cfg, enum sl_error_class cls,

@@ -250,6 +250,20 @@ test('default mode keeps single deployment', async () => {
     assert.equal((await mocks.alone.requests()).length, 3);
 });
 
+test('default mode cools 401 at once', async () => {
+    // The only deployment of `alone` answers 401: its credentials are wrong, so one failure
+    // takes it out on every gateway, and the other gateway answers with no call.
+    await resetMocks();
+    await mocks.alone.queue({ status: 401 });
+    const res = await chat(defaultC, 'alone');
+    expectErrorEnvelope(assert, res, 401);
+    await sleep(200);
+    const next = await chat(defaultD, 'alone');
+    expectErrorEnvelope(assert, next, 429);
+    assert.match(next.json().error.message, /cooldown_list=\['alone-one'\]/);
+    assert.equal((await mocks.alone.requests()).length, 1, 'D called the cooling deployment');
+});
+
 test('InternalServerErrorRetries policy consulted', async () => {
     await resetMocks();
     await mocks.strict.queue({ status: 500, count: 3 });

@@ -277,6 +277,9 @@ TEST(allowed_fails_default_mode)
     ASSERT_EQ(SL_COOLDOWN_DEFAULT_ALLOWED_FAILS,
               sl_cooldown_allowed_fails(&cfg, SL_ERROR_INTERNAL_SERVER, 500, 3));
     ASSERT_EQ(-1, sl_cooldown_allowed_fails(&cfg, SL_ERROR_INTERNAL_SERVER, 500, 1));
+    /* Wrong credentials cool down at once, even a group's only deployment. */
+    ASSERT_EQ(0, sl_cooldown_allowed_fails(&cfg, SL_ERROR_AUTHENTICATION, 401, 1));
+    ASSERT_EQ(0, sl_cooldown_allowed_fails(&cfg, SL_ERROR_AUTHENTICATION, 403, 2));
     sl_config_dispose(&cfg);
 }
 
