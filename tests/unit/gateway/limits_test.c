@@ -217,6 +217,48 @@ TEST(money_prints_like_python)
     ASSERT_STR_EQ("0.30000000000000004", out);
 }
 
+/* The shortest "%.*g" text that reads back as `v`, found by trying every digit count: what
+ * sl_limits_format_money() must print for a value that is not a whole number. */
+static void
+shortest_round_trip(double v, char out[32])
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, 32, "%.*g", p, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+TEST(money_is_shortest_round_trip)
+{
+    static const double samples[] = {
+        1e-05, 9.5e-06, 0.123456789012345, 0.1234567890123456, 1234567.25, 3.14159,
+        12.345678901234567, 1.5e20, 2.5e-300, 0.3, 7e-07 * 3, 1234567890123.5,
+    };
+    char got[32];
+    char want[32];
+    uint64_t state = 88172645463325252ULL;
+
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        sl_limits_format_money(samples[i], got);
+        shortest_round_trip(samples[i], want);
+        ASSERT_STR_EQ(want, got);
+    }
+    /* Sums of prices, as spend grows: xorshift-chosen costs added up. */
+    double spend = 0.0;
+    for (int i = 0; i < 20000; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        spend += (double)(state % 100000) * 1e-9;
+        if (spend == floor(spend))
+            continue;
+        sl_limits_format_money(spend, got);
+        shortest_round_trip(spend, want);
+        ASSERT_STR_EQ(want, got);
+    }
+}
+
 TEST(seed_only_for_current_period)
 {
     struct sl_limits l = {0};
