@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/limits/internal.h"
 #include "gateway/limits/limits.h"
 #include "tests/unit/test.h"
 
@@ -255,6 +256,42 @@ TEST(money_is_shortest_round_trip)
             continue;
         sl_limits_format_money(spend, got);
         shortest_round_trip(spend, want);
+        ASSERT_STR_EQ(want, got);
+    }
+}
+
+TEST(script_numbers_match_printf)
+{
+    static const int64_t ints[] = {0, 1, -1, 9, 10, 1796464800000, INT64_MAX, INT64_MIN};
+    static const double numbers[] = {0.0, 1.0, 1e9, 2.5, 0.0000095, 1e-300, 123456789.125,
+                                     9007199254740991.0, 9007199254740992.0, 1e20, -3.0};
+    char got[32];
+    char want[32];
+
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        sl_limits__format_int(ints[i], got);
+        snprintf(want, sizeof(want), "%lld", (long long)ints[i]);
+        ASSERT_STR_EQ(want, got);
+    }
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        sl_limits__format_number(numbers[i], got);
+        snprintf(want, sizeof(want), "%.17g", numbers[i]);
+        ASSERT_STR_EQ(want, got);
+    }
+    sl_limits__format_number(NAN, got);
+    ASSERT_STR_EQ("-1", got);
+}
+
+TEST(money_whole_numbers_match_printf)
+{
+    static const double samples[] = {0.0, -0.0, 1.0, -5.0, 1e9, 1e15, 9007199254740991.0,
+                                     9007199254740992.0, 9.5e15};
+    char got[32];
+    char want[32];
+
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        sl_limits_format_money(samples[i], got);
+        snprintf(want, sizeof(want), "%.1f", samples[i]);
         ASSERT_STR_EQ(want, got);
     }
 }
