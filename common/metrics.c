@@ -215,6 +215,17 @@ copy_label_value(const char *value, char *out)
 {
     const unsigned char *s = (const unsigned char *)(value != NULL ? value : "");
     size_t n = 0;
+    size_t whole = strnlen((const char *)s, SL_METRICS_LABEL_VALUE_MAX_BYTES + 1);
+    unsigned char high = 0;
+
+    /* A short ASCII value, by far the common case, is copied whole. */
+    for (size_t i = 0; i < whole; i++)
+        high |= s[i];
+    if (whole <= SL_METRICS_LABEL_VALUE_MAX_BYTES && high < 0x80) {
+        memcpy(out, s, whole);
+        out[whole] = '\0';
+        return whole + 1;
+    }
 
     while (*s != '\0') {
         size_t len;

@@ -505,14 +505,72 @@ command_new(struct sl_redis *r, sl_redis_reply_cb cb, void *privdata)
     return cmd;
 }
 
+/* Writes the RESP header line of `n` ("*3\r\n" for `kind` '*', "$5\r\n" for '$') at `p`
+ * and returns the end. */
+static char *
+put_count(char *p, char kind, size_t n)
+{
+    char digits[24];
+    size_t len = 0;
+
+    *p++ = kind;
+    do {
+        digits[len++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    while (len > 0)
+        *p++ = digits[--len];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/*
+ * Encodes a command as a RESP array of bulk strings into one buffer that the caller frees,
+ * and sets `*len`. This is what redisAsyncCommandArgv() sends, but hiredis 0.14 builds it
+ * with a formatted append per argument: about a tenth of the gateway's instructions per
+ * request in the pipeline benchmark (callgrind), whose two script calls carry 60 arguments.
+ */
+static char *
+format_command(int argc, const char **argv, const size_t *argvlen, size_t *len)
+{
+    /* 24 bytes hold a header line: the kind, 20 digits and CRLF. */
+    size_t size = 24;
+    char *text;
+    char *p;
+
+    for (int i = 0; i < argc; i++)
+        size += 24 + argvlen[i] + 2;
+    text = sl_xmalloc(size);
+    p = put_count(text, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p = put_count(p, '$', argvlen[i]);
+        if (argvlen[i] > 0)
+            memcpy(p, argv[i], argvlen[i]);
+        p += argvlen[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *len = (size_t)(p - text);
+    return text;
+}
+
 /* Sends `cmd` and arms its deadline; on failure frees it and returns SL_ERR_UNAVAILABLE. */
 static enum sl_status
 command_send(struct command *cmd, int argc, const char **argv, const size_t *argvlen)
 {
     struct sl_redis *r = cmd->r;
+    int sent = REDIS_ERR;
 
-    if (r->cmd.ac == NULL ||
-        redisAsyncCommandArgv(r->cmd.ac, on_command_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
+    if (r->cmd.ac != NULL) {
+        size_t len;
+        char *text = format_command(argc, argv, argvlen, &len);
+
+        /* hiredis copies the text into its output buffer. */
+        sent = redisAsyncFormattedCommand(r->cmd.ac, on_command_reply, cmd, text, len);
+        free(text);
+    }
+    if (sent != REDIS_OK) {
         sl_store_metrics_redis(cmd->name, SL_ERR_UNAVAILABLE, 0, 0, 0);
         command_maybe_free(cmd);
         return SL_ERR_UNAVAILABLE;
@@ -815,6 +873,32 @@ int
 sl_redis_is_up(const struct sl_redis *r)
 {
     return r->cmd.state == CONN_UP;
+}
+
+enum sl_status
+sl_redis_key_join(char *buf, size_t size, const struct sl_redis *r, const char *const *parts,
+                  size_t n)
+{
+    size_t used = strlen(r->key_prefix);
+
+    if (used >= size)
+        goto fail;
+    memcpy(buf, r->key_prefix, used);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(parts[i]);
+
+        if (len >= size - used)
+            goto fail;
+        memcpy(buf + used, parts[i], len);
+        used += len;
+    }
+    buf[used] = '\0';
+    return SL_OK;
+
+fail:
+    if (size > 0)
+        buf[0] = '\0';
+    return SL_ERR_TOO_LARGE;
 }
 
 enum sl_status

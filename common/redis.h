@@ -207,4 +207,13 @@ int sl_redis_subscriptions_live(const struct sl_redis *r);
 enum sl_status sl_redis_key(char *buf, size_t size, const struct sl_redis *r, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * Writes the client's key prefix followed by the `n` strings of `parts`, NUL-terminated, into
+ * `buf` of `size` bytes: sl_redis_key() without the format parsing, for keys built on every
+ * request. Returns SL_OK, or SL_ERR_TOO_LARGE when the key does not fit (`buf` then contains
+ * an empty string).
+ */
+enum sl_status sl_redis_key_join(char *buf, size_t size, const struct sl_redis *r,
+                                 const char *const *parts, size_t n);
+
 #endif /* SL_REDIS_H */

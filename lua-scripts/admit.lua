@@ -6,6 +6,9 @@
 -- Request and token counters are hashes of one-second buckets: field = floor(now_ms / 1000),
 -- value = units counted in that second. A unit counts while its second is one of the last 60,
 -- so the window slides in one-second steps and any 60 whole seconds hold at most `limit`.
+-- Two more fields keep the window's total without reading every bucket: `sum`, the units of
+-- the buckets the hash holds, and `low`, the oldest second whose bucket may still be there.
+-- Each call subtracts and drops only the buckets that left the window since `low`.
 -- Parallel slots are a sorted set of request ids scored by the time the slot expires, so a
 -- slot of a node that died is dropped once its expiry passes. Spend is one float per period.
 --
@@ -51,28 +54,95 @@ end
 local current = math.floor(now / STEP)
 local oldest = current - BUCKETS + 1
 
--- Reads the buckets of a counter that still count, drops the rest, and returns the total
--- and the live buckets.
-local function window(key)
+-- Drops the buckets of counter `key` that left the window and sets `sum` and `low` from the
+-- rest. Used for a counter without those fields (a new one, or one written by a version that
+-- did not keep them) and for one whose `low` is more than a window behind. Returns the total
+-- and the new `low`, or 0 and nil when the counter does not exist.
+local function rebuild(key)
     local flat = redis.call('HGETALL', key)
-    local live = {}
+    if #flat == 0 then
+        return 0, nil
+    end
     local total = 0
+    local stale = {}
     for i = 1, #flat, 2 do
         local second = tonumber(flat[i])
-        local count = tonumber(flat[i + 1])
-        if second == nil or count == nil or second < oldest then
-            redis.call('HDEL', key, flat[i])
-        else
-            live[#live + 1] = {second, count}
-            total = total + count
+        if second ~= nil and second >= oldest then
+            total = total + (tonumber(flat[i + 1]) or 0)
+        elseif flat[i] ~= 'sum' and flat[i] ~= 'low' then
+            stale[#stale + 1] = flat[i]
         end
     end
-    return total, live
+    if #stale > 0 then
+        redis.call('HDEL', key, unpack(stale))
+    end
+    redis.call('HSET', key, 'sum', total, 'low', oldest)
+    return total, oldest
 end
 
--- The wait until `units` of the counted units have aged out of the window. Only a rejection
--- asks, so only a rejection sorts the buckets.
-local function wait_for(live, units)
+-- Returns the units counted in the window of counter `key` and its `low` (nil when the
+-- counter does not exist), first subtracting and dropping the buckets that left the window.
+local function window(key)
+    local marks = redis.call('HMGET', key, 'sum', 'low')
+    local total = tonumber(marks[1])
+    local low = tonumber(marks[2])
+    if total == nil or low == nil or oldest - low > BUCKETS then
+        return rebuild(key)
+    end
+    if low >= oldest then
+        return total, low
+    end
+    local seconds = {}
+    for second = low, oldest - 1 do
+        seconds[#seconds + 1] = second
+    end
+    local counts = redis.call('HMGET', key, unpack(seconds))
+    local expired = {}
+    for i = 1, #seconds do
+        if counts[i] then
+            total = total - (tonumber(counts[i]) or 0)
+            expired[#expired + 1] = seconds[i]
+        end
+    end
+    if #expired > 0 then
+        redis.call('HDEL', key, unpack(expired))
+    end
+    redis.call('HSET', key, 'sum', total, 'low', oldest)
+    return total, oldest
+end
+
+-- Counts `units` in the current second's bucket of counter `key` whose `low` is `low` (nil
+-- for a new counter). A caller whose clock is behind `low` counts in the bucket of `low`,
+-- because a bucket below `low` would never be subtracted. settle.lua has the same function.
+local function add(key, low, units)
+    local second = current
+    if low ~= nil and low > second then
+        second = low
+    end
+    local count = redis.call('HINCRBY', key, second, units)
+    if low == nil then
+        redis.call('HSET', key, 'sum', units, 'low', oldest)
+    else
+        redis.call('HINCRBY', key, 'sum', units)
+    end
+    -- The counter outlives its newest bucket's window by a second. A bucket that existed
+    -- before this call set that already, so only a new bucket renews it.
+    if count == units then
+        redis.call('PEXPIRE', key, BUCKETS * STEP + STEP)
+    end
+end
+
+-- Returns the wait until `units` of the counted units of `key` leave the window. Only a
+-- rejection needs it, so only a rejection reads and sorts every bucket.
+local function wait_for(key, units)
+    local flat = redis.call('HGETALL', key)
+    local live = {}
+    for i = 1, #flat, 2 do
+        local second = tonumber(flat[i])
+        if second ~= nil and second >= oldest then
+            live[#live + 1] = {second, tonumber(flat[i + 1]) or 0}
+        end
+    end
     local freed = 0
     table.sort(live, function(a, b) return a[1] < b[1] end)
     for _, bucket in ipairs(live) do
@@ -125,17 +195,18 @@ end
 
 for i, s in ipairs(scopes) do
     if s.rpm >= 0 then
-        local used, live = window(s.req)
+        local used, low = window(s.req)
         if used + 1 > s.rpm then
-            local retry = s.rpm == 0 and -1 or wait_for(live, used + 1 - s.rpm)
+            local retry = s.rpm == 0 and -1 or wait_for(s.req, used + 1 - s.rpm)
             return {0, i, 'requests', s.rpm, math.max(0, s.rpm - used), retry}
         end
         s.req_left = s.rpm - used - 1
+        s.req_low = low
     end
     if s.tpm >= 0 then
-        local used, live = window(s.tok)
+        local used = window(s.tok)
         if used >= s.tpm then
-            local retry = s.tpm == 0 and -1 or wait_for(live, used - s.tpm + 1)
+            local retry = s.tpm == 0 and -1 or wait_for(s.tok, used - s.tpm + 1)
             return {0, i, 'tokens', s.tpm, math.max(0, s.tpm - used), retry}
         end
         s.tok_left = s.tpm - used
@@ -154,8 +225,7 @@ end
 local reply = {1}
 for _, s in ipairs(scopes) do
     if s.rpm >= 0 then
-        redis.call('HINCRBY', s.req, current, 1)
-        redis.call('PEXPIRE', s.req, BUCKETS * STEP + STEP)
+        add(s.req, s.req_low, 1)
     end
     if s.par_limit >= 0 then
         redis.call('ZADD', s.par, now + slot_ms, request_id)

@@ -41,7 +41,55 @@ if not (whole(now) and now >= 0 and cost ~= nil and cost >= 0 and whole(n) and n
 end
 
 local current = math.floor(now / STEP)
+local oldest = current - BUCKETS + 1
 local crossed = {}
+
+-- Sets `sum` and `low` of token counter `key` from its buckets, dropping those that left the
+-- window, for a counter without them. Returns the new `low`, nil when the counter does not
+-- exist. admit.lua's rebuild() does the same.
+local function rebuild(key)
+    local flat = redis.call('HGETALL', key)
+    if #flat == 0 then
+        return nil
+    end
+    local total = 0
+    local stale = {}
+    for i = 1, #flat, 2 do
+        local second = tonumber(flat[i])
+        if second ~= nil and second >= oldest then
+            total = total + (tonumber(flat[i + 1]) or 0)
+        elseif flat[i] ~= 'sum' and flat[i] ~= 'low' then
+            stale[#stale + 1] = flat[i]
+        end
+    end
+    if #stale > 0 then
+        redis.call('HDEL', key, unpack(stale))
+    end
+    redis.call('HSET', key, 'sum', total, 'low', oldest)
+    return oldest
+end
+
+-- Counts `units` in the current second's bucket of counter `key`, never below its `low`, and
+-- keeps `sum` in step: admit.lua's add().
+local function add(key, units)
+    local low = tonumber(redis.call('HGET', key, 'low'))
+    if low == nil then
+        low = rebuild(key)
+    end
+    local second = current
+    if low ~= nil and low > second then
+        second = low
+    end
+    local count = redis.call('HINCRBY', key, second, units)
+    if low == nil then
+        redis.call('HSET', key, 'sum', units, 'low', oldest)
+    else
+        redis.call('HINCRBY', key, 'sum', units)
+    end
+    if count == units then
+        redis.call('PEXPIRE', key, BUCKETS * STEP + STEP)
+    end
+end
 
 for i = 1, n do
     local a = 6 + (i - 1) * 5
@@ -56,8 +104,7 @@ for i = 1, n do
     end
 
     if tokens > 0 then
-        redis.call('HINCRBY', KEYS[k + 1], current, tokens)
-        redis.call('PEXPIRE', KEYS[k + 1], BUCKETS * STEP + STEP)
+        add(KEYS[k + 1], tokens)
     end
     if release then
         redis.call('ZREM', KEYS[k + 2], request_id)
@@ -66,7 +113,10 @@ for i = 1, n do
     crossed[i] = 0
     if add_spend and cost > 0 then
         local spend = tonumber(redis.call('INCRBYFLOAT', KEYS[k + 3], ARGV[3]))
-        if ttl > 0 then
+        -- The TTL ends a day after the period on every call, so only the call that created
+        -- the key sets it: the one whose spend is the cost. The margin covers INCRBYFLOAT's
+        -- rounding. A key that existed and falls within it only gets the same TTL again.
+        if ttl > 0 and spend <= cost * (1 + 1e-9) then
             redis.call('EXPIRE', KEYS[k + 3], ttl)
         end
         if soft >= 0 and spend >= soft then

@@ -42,6 +42,12 @@ int sl_limits__period_key(char out[KEY_MAX], const struct sl_redis *redis,
                           const struct sl_limits_scope *s, const char *kind, uint64_t now_ms,
                           int64_t *ttl_s);
 
+/* Writes `v` in decimal, as "%lld" does, without printf. */
+void sl_limits__format_int(int64_t v, char out[32]);
+
+/* Writes a budget for the scripts: "-1" for NAN (unset), else the text of "%.17g". */
+void sl_limits__format_number(double v, char out[32]);
+
 /* Records whether Redis can be reached, logging each change once. */
 void sl_limits__set_degraded(int on, const char *why);
 

@@ -155,10 +155,25 @@ sl_limits_format_money(double v, char out[32])
         return;
     }
     if (v == floor(v) && fabs(v) < 1e16) {
+        /* Below 2^53 a whole number is exact, so its integer text plus ".0" is what "%.1f"
+         * writes. -0.0 keeps its sign through "%.1f". */
+        if (fabs(v) < 9007199254740992.0 && (v != 0.0 || !signbit(v))) {
+            size_t len;
+
+            sl_limits__format_int((int64_t)v, out);
+            len = strlen(out);
+            memcpy(out + len, ".0", 3);
+            return;
+        }
         snprintf(out, 32, "%.1f", v);
         return;
     }
-    for (int p = 1; p <= 17; p++) {
+    /* The shortest text that reads back as `v`. When it has at most 15 significant digits,
+     * "%.15g" prints exactly it: `v` lies within half an ulp of it, far closer than the
+     * rounding step of 15 digits, and %g drops the trailing zeros. So trying 15, 16 and 17
+     * digits gives what trying every count from 1 gives, with 3 conversions instead of up to
+     * 17. */
+    for (int p = 15; p <= 17; p++) {
         snprintf(out, 32, "%.*g", p, v);
         if (strtod(out, NULL) == v)
             return;
@@ -381,12 +396,30 @@ admission_done(struct admission *a, int go_on)
     sl_request_release(r);
 }
 
+/* Writes the concatenation of the `n` strings of `parts` into `out` of `size` bytes, cut to
+ * fit. */
+static void
+join(char *out, size_t size, const char *const *parts, size_t n)
+{
+    size_t used = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(parts[i]);
+
+        if (len > size - 1 - used)
+            len = size - 1 - used;
+        memcpy(out + used, parts[i], len);
+        used += len;
+    }
+    out[used] = '\0';
+}
+
 static void
 add_limit_headers(struct sl_request *r, const struct sl_limits_scope *s)
 {
     const char *name = sl_limits__scope_names[s->kind];
     char header[96];
-    char value[24];
+    char value[32];
     const struct {
         const char *limit_type;
         int64_t limit;
@@ -400,11 +433,14 @@ add_limit_headers(struct sl_request *r, const struct sl_limits_scope *s)
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         if (rows[i].limit < 0)
             continue;
-        snprintf(header, sizeof(header), "x-ratelimit-%s-limit-%s", name, rows[i].limit_type);
-        snprintf(value, sizeof(value), "%lld", (long long)rows[i].limit);
+        const char *limit_parts[] = {"x-ratelimit-", name, "-limit-", rows[i].limit_type};
+        const char *remaining_parts[] = {"x-ratelimit-", name, "-remaining-", rows[i].limit_type};
+
+        join(header, sizeof(header), limit_parts, 4);
+        sl_limits__format_int(rows[i].limit, value);
         sl_request_add_header(r, header, value);
-        snprintf(header, sizeof(header), "x-ratelimit-%s-remaining-%s", name, rows[i].limit_type);
-        snprintf(value, sizeof(value), "%lld", (long long)(rows[i].left < 0 ? 0 : rows[i].left));
+        join(header, sizeof(header), remaining_parts, 4);
+        sl_limits__format_int(rows[i].left < 0 ? 0 : rows[i].left, value);
         sl_request_add_header(r, header, value);
     }
 }
@@ -421,11 +457,11 @@ add_key_headers(struct sl_request *r, const struct sl_limits_scope *s)
         sl_request_add_header(r, "x-litellm-key-max-budget", value);
     }
     if (s->rpm >= 0) {
-        snprintf(value, sizeof(value), "%lld", (long long)s->rpm);
+        sl_limits__format_int(s->rpm, value);
         sl_request_add_header(r, "x-litellm-key-rpm-limit", value);
     }
     if (s->tpm >= 0) {
-        snprintf(value, sizeof(value), "%lld", (long long)s->tpm);
+        sl_limits__format_int(s->tpm, value);
         sl_request_add_header(r, "x-litellm-key-tpm-limit", value);
     }
 }
@@ -713,8 +749,10 @@ int
 sl_limits__counter_key(char out[KEY_MAX], const struct sl_redis *redis,
                        const struct sl_limits_scope *s, const char *counter)
 {
-    return sl_redis_key(out, KEY_MAX, redis, "rl:{%s:%s}:%s", sl_limits__scope_names[s->kind],
-                        s->id, counter) == SL_OK;
+    const char *parts[] = {"rl:{", sl_limits__scope_names[s->kind], ":", s->id, "}:", counter};
+
+    return sl_redis_key_join(out, KEY_MAX, redis, parts, sizeof(parts) / sizeof(parts[0])) ==
+           SL_OK;
 }
 
 /* Writes the key of the spend (`kind` "spend") or soft mark ("soft") of the period of `s`
@@ -726,13 +764,54 @@ sl_limits__period_key(char out[KEY_MAX], const struct sl_redis *redis,
 {
     int64_t start = 0;
     int64_t end = 0;
+    char start_text[32];
+    const char *parts[] = {kind, ":{", sl_limits__scope_names[s->kind], ":", s->id, "}:",
+                           start_text};
 
     if (s->has_period)
         start = sl_budget_period(&s->period, (int64_t)(now_ms / 1000), &end);
     if (ttl_s != NULL)
         *ttl_s = s->has_period ? end - (int64_t)(now_ms / 1000) + 86400 : 0;
-    return sl_redis_key(out, KEY_MAX, redis, "%s:{%s:%s}:%lld", kind,
-                        sl_limits__scope_names[s->kind], s->id, (long long)start) == SL_OK;
+    sl_limits__format_int(start, start_text);
+    return sl_redis_key_join(out, KEY_MAX, redis, parts, sizeof(parts) / sizeof(parts[0])) ==
+           SL_OK;
+}
+
+/* Writes `v` in decimal, as "%lld" does. */
+void
+sl_limits__format_int(int64_t v, char out[32])
+{
+    char digits[24];
+    size_t n = 0;
+    size_t at = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        out[at++] = '-';
+    while (n > 0)
+        out[at++] = digits[--n];
+    out[at] = '\0';
+}
+
+/* Writes a budget or soft budget for the scripts: "-1" for NAN (unset), a whole number as
+ * "%.17g" would write it but without the float conversion, anything else with "%.17g". */
+void
+sl_limits__format_number(double v, char out[32])
+{
+    if (isnan(v)) {
+        memcpy(out, "-1", 3);
+        return;
+    }
+    /* Below 2^53 every whole double is exact, and "%.17g" writes it without an exponent. */
+    if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+        sl_limits__format_int((int64_t)v, out);
+        return;
+    }
+    snprintf(out, 32, "%.17g", v);
 }
 
 double
@@ -757,16 +836,17 @@ send_admission(struct admission *a)
     struct sl_limits *l = r->limits;
     struct sl_redis *redis = r->worker->redis;
     size_t n = l->n;
-    char(*keys)[KEY_MAX] = sl_xcalloc(4 * n + 1, KEY_MAX);
-    char(*nums)[32] = sl_xcalloc(7 * n + 4, 32);
+    /* Every key and number is written before it is read, so neither array is zeroed. */
+    char(*keys)[KEY_MAX] = sl_xmalloc((4 * n + 1) * KEY_MAX);
+    char(*nums)[32] = sl_xmalloc((7 * n + 4) * 32);
     struct sl_redis_str key_refs[4 * SL_SCOPE_COUNT];
     struct sl_redis_str args[4 + 7 * SL_SCOPE_COUNT];
     uint64_t now = sl_wall_ms();
     enum sl_status rc = SL_ERR_INVALID;
 
-    snprintf(nums[0], 32, "%llu", (unsigned long long)now);
-    snprintf(nums[1], 32, "%llu", (unsigned long long)slot_ms(&r->worker->gw->cfg));
-    snprintf(nums[2], 32, "%zu", n);
+    sl_limits__format_int((int64_t)now, nums[0]);
+    sl_limits__format_int((int64_t)slot_ms(&r->worker->gw->cfg), nums[1]);
+    sl_limits__format_int((int64_t)n, nums[2]);
     args[0] = SL_REDIS_CSTR(nums[0]);
     args[1] = SL_REDIS_CSTR(l->request_id);
     args[2] = SL_REDIS_CSTR(nums[1]);
@@ -783,13 +863,13 @@ send_admission(struct admission *a)
             goto out;
         for (size_t k = 0; k < 4; k++)
             key_refs[4 * i + k] = SL_REDIS_CSTR(keys[4 * i + k]);
-        snprintf(v[0], 32, "%lld", (long long)s->rpm);
-        snprintf(v[1], 32, "%lld", (long long)s->tpm);
-        snprintf(v[2], 32, "%lld", (long long)s->parallel);
-        snprintf(v[3], 32, "%.17g", isnan(s->max_budget) ? -1.0 : s->max_budget);
-        snprintf(v[4], 32, "%.17g", isnan(s->soft_budget) ? -1.0 : s->soft_budget);
-        snprintf(v[5], 32, "%.17g", sl_limits_seed(s, now));
-        snprintf(v[6], 32, "%lld", (long long)ttl);
+        sl_limits__format_int(s->rpm, v[0]);
+        sl_limits__format_int(s->tpm, v[1]);
+        sl_limits__format_int(s->parallel, v[2]);
+        sl_limits__format_number(s->max_budget, v[3]);
+        sl_limits__format_number(s->soft_budget, v[4]);
+        sl_limits__format_number(sl_limits_seed(s, now), v[5]);
+        sl_limits__format_int(ttl, v[6]);
         for (size_t k = 0; k < 7; k++)
             args[4 + 7 * i + k] = SL_REDIS_CSTR(v[k]);
     }

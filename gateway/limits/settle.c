@@ -357,18 +357,19 @@ sl_limits_settle(struct sl_request *r)
     }
 
     n = l->n;
-    keys = sl_xcalloc(4 * n + 1, KEY_MAX);
-    nums = sl_xcalloc(5 * n + 4, 32);
+    /* Every key and number is written before it is read, so neither array is zeroed. */
+    keys = sl_xmalloc((4 * n + 1) * KEY_MAX);
+    nums = sl_xmalloc((5 * n + 4) * 32);
     key_refs = sl_xcalloc(4 * n + 1, sizeof(*key_refs));
     args = sl_xcalloc(6 + 5 * n, sizeof(*args));
     s = sl_xcalloc(1, sizeof(*s));
     sl_buf_init(&blob, 0);
     build_event(r, cost, priced, now, &ev, api_base, sizeof(api_base));
     sl_spend_event_encode(&ev, &blob);
-    snprintf(nums[0], 32, "%llu", (unsigned long long)now);
+    sl_limits__format_int((int64_t)now, nums[0]);
     snprintf(nums[1], 32, "%.17g", cost);
-    snprintf(nums[2], 32, "%zu", n);
-    snprintf(nums[3], 32, "%lld", (long long)cfg->spend_events_max_len);
+    sl_limits__format_int((int64_t)n, nums[2]);
+    sl_limits__format_int((int64_t)cfg->spend_events_max_len, nums[3]);
     args[0] = SL_REDIS_CSTR(nums[0]);
     args[1] = SL_REDIS_CSTR(l->request_id);
     args[2] = SL_REDIS_CSTR(nums[1]);
@@ -394,11 +395,11 @@ sl_limits_settle(struct sl_request *r)
             goto out;
         for (size_t k = 0; k < 4; k++)
             key_refs[4 * i + k] = SL_REDIS_CSTR(keys[4 * i + k]);
-        snprintf(v[0], 32, "%lld", (long long)(sc->tpm >= 0 ? tokens : -1));
-        snprintf(v[1], 32, "%d", sc->parallel >= 0);
-        snprintf(v[2], 32, "%d", sc->count_spend);
-        snprintf(v[3], 32, "%.17g", isnan(sc->soft_budget) ? -1.0 : sc->soft_budget);
-        snprintf(v[4], 32, "%lld", (long long)ttl);
+        sl_limits__format_int(sc->tpm >= 0 ? tokens : -1, v[0]);
+        sl_limits__format_int(sc->parallel >= 0, v[1]);
+        sl_limits__format_int(sc->count_spend, v[2]);
+        sl_limits__format_number(sc->soft_budget, v[3]);
+        sl_limits__format_int(ttl, v[4]);
         for (size_t k = 0; k < 5; k++)
             args[6 + 5 * i + k] = SL_REDIS_CSTR(v[k]);
         snprintf(s->names[i], sizeof(s->names[i]), "%s", sl_limits__scope_names[sc->kind]);

@@ -78,6 +78,52 @@ test('requests counted over a sliding minute', () => {
     assert.ok(ttl <= 61000, `bucket ttl ${ttl}`);
 });
 
+test('window total kept without reading buckets', () => {
+    const s = [{ name: 'total', rpm: 1000, tpm: 1000 }];
+    admit(T0, s);
+    settle(T0 + 10, [{ name: 'total', tokens: 40 }]);
+    admit(T0 + 30000, s);
+    settle(T0 + 30010, [{ name: 'total', tokens: 25 }]);
+    assert.equal(redisCli('HGET', 't:{total}:req', 'sum'), '2');
+    assert.equal(redisCli('HGET', 't:{total}:tok', 'sum'), '65');
+    // At T0 + 60 s the buckets of second T0 leave the window and are subtracted and dropped.
+    assert.deepEqual(admit(T0 + 60000, s), ['1', '998', '975', '-1', '0']);
+    assert.equal(redisCli('HGET', 't:{total}:req', 'sum'), '2');
+    assert.equal(redisCli('HEXISTS', 't:{total}:tok', String(T0 / 1000)), '0');
+    assert.equal(redisCli('HGET', 't:{total}:tok', 'low'), String(T0 / 1000 + 1));
+});
+
+test('counter without total rebuilt', () => {
+    // Buckets as a version without `sum` and `low` wrote them, one of them out of the window.
+    const second = T0 / 1000;
+    redisCli('HSET', 't:{old}:req', String(second - 100), '7', String(second - 5), '3');
+    redisCli('PEXPIRE', 't:{old}:req', '61000');
+    assert.deepEqual(admit(T0, [{ name: 'old', rpm: 5 }]), ['1', '1', '-1', '-1', '0']);
+    assert.equal(redisCli('HEXISTS', 't:{old}:req', String(second - 100)), '0');
+    assert.equal(redisCli('HGET', 't:{old}:req', 'sum'), '4');
+});
+
+test('late clock counted at low mark', () => {
+    const s = [{ name: 'late', tpm: 100 }];
+    admit(T0 + 120000, s);
+    settle(T0 + 120000, [{ name: 'late', tokens: 10 }]);
+    // A node whose clock is 100 s behind settles: its tokens go to the oldest bucket still
+    // counted, so they leave the window with it instead of staying in the total for ever.
+    settle(T0 + 20000, [{ name: 'late', tokens: 30 }]);
+    assert.deepEqual(admit(T0 + 120001, s), ['1', '-1', '60', '-1', '0']);
+    assert.deepEqual(admit(T0 + 179999, s), ['1', '-1', '90', '-1', '0']);
+    assert.deepEqual(admit(T0 + 180000, s), ['1', '-1', '100', '-1', '0']);
+});
+
+test('spend key expires after its period', () => {
+    settle(T0, [{ name: 'ttl', ttl: 500 }], { cost: '0.25' });
+    settle(T0, [{ name: 'ttl', ttl: 400 }], { cost: '0.25' });
+    assert.equal(redisCli('GET', 't:{ttl}:spend'), '0.5');
+    const ttl = Number(redisCli('TTL', 't:{ttl}:spend'));
+    assert.ok(ttl > 400, `spend ttl ${ttl} set by the call that created the key`);
+    assert.ok(ttl <= 500, `spend ttl ${ttl}`);
+});
+
 test('zero limit rejects for ever', () => {
     assert.deepEqual(admit(T0, [{ name: 'zero', rpm: 0 }]), ['0', '1', 'requests', '0', '0', '-1']);
 });

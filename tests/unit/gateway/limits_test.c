@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/limits/internal.h"
 #include "gateway/limits/limits.h"
 #include "tests/unit/test.h"
 
@@ -215,6 +216,84 @@ TEST(money_prints_like_python)
     ASSERT_STR_EQ("10.0", out);
     sl_limits_format_money(0.1 + 0.2, out);
     ASSERT_STR_EQ("0.30000000000000004", out);
+}
+
+/* The shortest "%.*g" text that reads back as `v`, found by trying every digit count: what
+ * sl_limits_format_money() must print for a value that is not a whole number. */
+static void
+shortest_round_trip(double v, char out[32])
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, 32, "%.*g", p, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+TEST(money_is_shortest_round_trip)
+{
+    static const double samples[] = {
+        1e-05, 9.5e-06, 0.123456789012345, 0.1234567890123456, 1234567.25, 3.14159,
+        12.345678901234567, 1.5e20, 2.5e-300, 0.3, 7e-07 * 3, 1234567890123.5,
+    };
+    char got[32];
+    char want[32];
+    uint64_t state = 88172645463325252ULL;
+
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        sl_limits_format_money(samples[i], got);
+        shortest_round_trip(samples[i], want);
+        ASSERT_STR_EQ(want, got);
+    }
+    /* Sums of prices, as spend grows: xorshift-chosen costs added up. */
+    double spend = 0.0;
+    for (int i = 0; i < 20000; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        spend += (double)(state % 100000) * 1e-9;
+        if (spend == floor(spend))
+            continue;
+        sl_limits_format_money(spend, got);
+        shortest_round_trip(spend, want);
+        ASSERT_STR_EQ(want, got);
+    }
+}
+
+TEST(script_numbers_match_printf)
+{
+    static const int64_t ints[] = {0, 1, -1, 9, 10, 1796464800000, INT64_MAX, INT64_MIN};
+    static const double numbers[] = {0.0, 1.0, 1e9, 2.5, 0.0000095, 1e-300, 123456789.125,
+                                     9007199254740991.0, 9007199254740992.0, 1e20, -3.0};
+    char got[32];
+    char want[32];
+
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        sl_limits__format_int(ints[i], got);
+        snprintf(want, sizeof(want), "%lld", (long long)ints[i]);
+        ASSERT_STR_EQ(want, got);
+    }
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        sl_limits__format_number(numbers[i], got);
+        snprintf(want, sizeof(want), "%.17g", numbers[i]);
+        ASSERT_STR_EQ(want, got);
+    }
+    sl_limits__format_number(NAN, got);
+    ASSERT_STR_EQ("-1", got);
+}
+
+TEST(money_whole_numbers_match_printf)
+{
+    static const double samples[] = {0.0, -0.0, 1.0, -5.0, 1e9, 1e15, 9007199254740991.0,
+                                     9007199254740992.0, 9.5e15};
+    char got[32];
+    char want[32];
+
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        sl_limits_format_money(samples[i], got);
+        snprintf(want, sizeof(want), "%.1f", samples[i]);
+        ASSERT_STR_EQ(want, got);
+    }
 }
 
 TEST(seed_only_for_current_period)
