@@ -85,15 +85,47 @@ sl_log_enabled(enum sl_log_level level, const char *module)
     return parse_level(env_level) == SL_LOG_DEBUG;
 }
 
-/* Appends `"key":v` with the shortest digits that read back as `v` (a cost keeps every digit,
- * a duration in ms stays short); JSON has no NaN or infinity, so those are null. */
+/* Appends `,"key":`. Keys are literals of the code, so they need no escaping. */
+static void
+append_key(struct sl_buf *b, const char *key)
+{
+    sl_buf_append(b, ",\"", 2);
+    sl_buf_append_str(b, key);
+    sl_buf_append(b, "\":", 2);
+}
+
+/* Appends `v` in decimal, without printf: the access line has several integers per request. */
+static void
+append_int(struct sl_buf *b, int64_t v)
+{
+    char text[24];
+    size_t pos = sizeof(text);
+    uint64_t magnitude = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        text[--pos] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (v < 0)
+        text[--pos] = '-';
+    sl_buf_append(b, text + pos, sizeof(text) - pos);
+}
+
+/* Appends `,"key":v` with the shortest digits that read back as `v`, so a cost keeps every
+ * digit and a duration in ms stays short. JSON has no NaN or infinity, so those are null. */
 static void
 append_double(struct sl_buf *b, const char *key, double v)
 {
     char text[32];
 
+    append_key(b, key);
     if (!isfinite(v)) {
-        sl_buf_printf(b, ",\"%s\":null", key);
+        sl_buf_append_str(b, "null");
+        return;
+    }
+    /* Below a million, %g prints a whole number without an exponent, as this does. */
+    if (fabs(v) < 1e6 && v == (double)(int64_t)v && !signbit(v)) {
+        append_int(b, (int64_t)v);
         return;
     }
     for (int digits = 6; digits <= 17; digits++) {
@@ -101,20 +133,37 @@ append_double(struct sl_buf *b, const char *key, double v)
         if (strtod(text, NULL) == v)
             break;
     }
-    sl_buf_printf(b, ",\"%s\":%s", key, text);
+    sl_buf_append_str(b, text);
 }
 
+/* Appends `{"ts":"<UTC time with ms>"`. The text of the second is kept per thread, because
+ * gmtime_r() and strftime() cost more than the rest of a short line. */
 static void
 append_ts(struct sl_buf *b)
 {
+    static __thread int64_t cached_secs = -1;
+    static __thread char cached[32];
     uint64_t ms = sl_wall_ms();
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char ts[32];
+    unsigned frac = (unsigned)(ms % 1000);
+    char tail[7];
 
-    gmtime_r(&secs, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    sl_buf_printf(b, "{\"ts\":\"%s.%03uZ\"", ts, (unsigned)(ms % 1000));
+    if ((int64_t)(ms / 1000) != cached_secs) {
+        time_t secs = (time_t)(ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&secs, &tm);
+        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_secs = (int64_t)(ms / 1000);
+    }
+    sl_buf_append_str(b, "{\"ts\":\"");
+    sl_buf_append_str(b, cached);
+    tail[0] = '.';
+    tail[1] = (char)('0' + frac / 100);
+    tail[2] = (char)('0' + frac / 10 % 10);
+    tail[3] = (char)('0' + frac % 10);
+    tail[4] = 'Z';
+    tail[5] = '"';
+    sl_buf_append(b, tail, 6);
 }
 
 static void
@@ -122,7 +171,7 @@ append_str_field(struct sl_buf *b, const char *key, const char *value)
 {
     size_t n = strlen(value);
 
-    sl_buf_printf(b, ",\"%s\":", key);
+    append_key(b, key);
     sl_json_append_string(b, value, n > SL_LOG_VALUE_MAX_BYTES ? SL_LOG_VALUE_MAX_BYTES : n);
 }
 
@@ -150,22 +199,27 @@ sl_log_emit(enum sl_log_level level, const char *module, const char *request_id,
             break;
         switch (f.type) {
         case SL_LOG_T_STR:
-            if (f.v.s == NULL)
-                sl_buf_printf(&b, ",\"%s\":null", f.key);
-            else
+            if (f.v.s == NULL) {
+                append_key(&b, f.key);
+                sl_buf_append_str(&b, "null");
+            } else {
                 append_str_field(&b, f.key, f.v.s);
+            }
             break;
         case SL_LOG_T_INT:
-            sl_buf_printf(&b, ",\"%s\":%lld", f.key, (long long)f.v.i);
+            append_key(&b, f.key);
+            append_int(&b, f.v.i);
             break;
         case SL_LOG_T_DBL:
             append_double(&b, f.key, f.v.d);
             break;
         case SL_LOG_T_BOOL:
-            sl_buf_printf(&b, ",\"%s\":%s", f.key, f.v.i ? "true" : "false");
+            append_key(&b, f.key);
+            sl_buf_append_str(&b, f.v.i ? "true" : "false");
             break;
         case SL_LOG_T_RAW:
-            sl_buf_printf(&b, ",\"%s\":%s", f.key, f.v.s != NULL ? f.v.s : "null");
+            append_key(&b, f.key);
+            sl_buf_append_str(&b, f.v.s != NULL ? f.v.s : "null");
             break;
         case SL_LOG_T_END:
             break;
