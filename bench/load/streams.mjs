@@ -5,15 +5,15 @@
 //     and to the end of the stream (TTLB), and SSE events per second.
 //   --mode hold: opens COUNT streams at once (one connection each) and, once every stream has
 //     its first data line, reads the RSS of process RSS_PID; reports the RSS growth per open
-//     stream, the descriptors RSS_PID holds and, with --upstream-port, the established TCP
+//     stream, the open descriptors of RSS_PID and, with --upstream-port, the established TCP
 //     connections to that 127.0.0.1 port (the gateway's upstream connections). Every stream
-//     must then finish normally. It fails at once when its own open-files limit cannot fit
-//     COUNT sockets.
+//     must then finish normally, with at least --min-events SSE data lines ([DONE] included).
+//     It fails at once when its own open-files limit cannot fit COUNT sockets.
 // Both modes stop by themselves: a request still open at --timeout seconds is destroyed and
 // counted as an error.
 // Usage: node streams.mjs --url URL --mode load|hold [--conns N] [--duration S] [--count N]
 //        [--key KEY] [--model NAME] [--headers JSON] [--rss-pid PID] [--upstream-port PORT]
-//        [--timeout S]
+//        [--min-events N] [--timeout S]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -31,6 +31,7 @@ const { values: opt } = parseArgs({
         headers: { type: 'string', default: '{}' },
         'rss-pid': { type: 'string' },
         'upstream-port': { type: 'string' },
+        'min-events': { type: 'string', default: '1' },
         timeout: { type: 'string', default: '60' },
     },
 });
@@ -168,7 +169,7 @@ async function runHold() {
     const count = Number(opt.count);
     const pid = opt['rss-pid'];
     const upstreamPort = opt['upstream-port'];
-    // 64 covers what Node itself holds (event loop, stdio, the module files it reads).
+    // 64 covers the descriptors Node opens itself (event loop, stdio, the modules it reads).
     if (count + 64 > ownFileLimit()) {
         console.error(`streams.mjs: the open-files limit ${ownFileLimit()} cannot fit ${count} `
             + 'streams and 64 more descriptors; raise it with ulimit -n');
@@ -205,10 +206,13 @@ async function runHold() {
         fdsOpen = fs.readdirSync(`/proc/${pid}/fd`).length;
     }
     if (openedMs !== null && upstreamPort) upstreamConns = connectionsTo(upstreamPort);
-    const results = await Promise.all(pending);
+    const minEvents = Number(opt['min-events']);
+    const results = (await Promise.all(pending)).map((r) => (r.error || r.events >= minEvents ? r
+        : { error: `stream ended after ${r.events} data lines, expected ${minEvents}` }));
     clearInterval(sampler);
     agent.destroy();
     const errors = results.filter((r) => r.error).length;
+    const eventCounts = results.filter((r) => !r.error).map((r) => r.events);
     const growthKb = (rssOpen ?? rssPeak) - rssBefore;
     return {
         requests: count,
@@ -224,6 +228,8 @@ async function runHold() {
         duration_s: +((Date.now() - started) / 1000).toFixed(3),
         ttfb_p50_us: percentile(results.filter((r) => !r.error).map((r) => r.ttfb), 50),
         ttlb_p50_us: percentile(results.filter((r) => !r.error).map((r) => r.ttlb), 50),
+        events_per_stream_min: eventCounts.length ? Math.min(...eventCounts) : null,
+        events_per_stream_max: eventCounts.length ? Math.max(...eventCounts) : null,
         first_error: results.find((r) => r.error)?.error ?? null,
     };
 }
