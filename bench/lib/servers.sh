@@ -12,8 +12,8 @@ start_mock() {
     MOCK_PORT=$(wait_for_port "$RUN_DIR/mock.log" mock.listening "$MOCK_PID")
 }
 
-# make_tls_files: a throwaway CA and a certificate for 127.0.0.1 signed by it, valid for two
-# days, in RUN_DIR/tls. Sets TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
+# make_tls_files: makes a throwaway CA and a certificate for 127.0.0.1 signed by it, valid for
+# two days, in RUN_DIR/tls. Sets TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
 make_tls_files() {
     local dir=$RUN_DIR/tls
     mkdir -p "$dir"
@@ -32,7 +32,7 @@ make_tls_files() {
     TLS_KEY_FILE=$dir/mock.key
 }
 
-# start_tls_mock: a second mock serving HTTPS (HTTP/2 through ALPN) with the files of
+# start_tls_mock: starts a second mock that serves HTTPS (HTTP/2 through ALPN) with the files of
 # make_tls_files. Sets TLS_MOCK_PID and TLS_MOCK_PORT.
 start_tls_mock() {
     "$MOCK_BIN" --port 0 --tls-cert "$TLS_CERT_FILE" --tls-key "$TLS_KEY_FILE" \
@@ -48,8 +48,8 @@ start_tls_mock() {
 # set, the gateway trusts that CA for its upstreams (SSL_CERT_FILE) instead of the system store.
 start_gateway() {
     local name=$1 config=$2 pid port
-    env ${TLS_CA_FILE:+SSL_CERT_FILE="$TLS_CA_FILE"} "$GATEWAY_BIN" --config "$config" --host 127.0.0.1 --port 0 --num-workers "$WORKERS" \
-        >"$RUN_DIR/$name.log" 2>&1 &
+    env ${TLS_CA_FILE:+SSL_CERT_FILE="$TLS_CA_FILE"} "$GATEWAY_BIN" --config "$config" \
+        --host 127.0.0.1 --port 0 --num-workers "$WORKERS" >"$RUN_DIR/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     port=$(wait_for_port "$RUN_DIR/$name.log" gateway.listening "$pid")
@@ -87,8 +87,7 @@ CONF
 # BASE_URL (default: the plain mock).
 mock_script() {
     local json=$1 base=${2:-http://127.0.0.1:$MOCK_PORT}
-    shift
-    [ $# -gt 0 ] && shift
+    shift $(($# > 1 ? 2 : 1))
     curl -sS -f --max-time 10 "$@" "$base/_mock/responses" -d "$json" >/dev/null
 }
 
