@@ -208,7 +208,7 @@ async function runHold() {
     if (openedMs !== null && upstreamPort) upstreamConns = connectionsTo(upstreamPort);
     const minEvents = Number(opt['min-events']);
     const results = (await Promise.all(pending)).map((r) => (r.error || r.events >= minEvents ? r
-        : { error: `stream ended after ${r.events} data lines, expected ${minEvents}` }));
+        : { error: `stream ended after ${r.events} data lines, expected at least ${minEvents}` }));
     clearInterval(sampler);
     agent.destroy();
     const errors = results.filter((r) => r.error).length;
