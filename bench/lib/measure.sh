@@ -17,6 +17,18 @@ mem_kb() {
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
 }
 
+# require_nofile PID NEEDED NAME: fails the run when the soft open-files limit of process PID
+# (from /proc/PID/limits) is below NEEDED descriptors.
+require_nofile() {
+    local limit
+    limit=$(awk '/^Max open files/ {print $4}' "/proc/$1/limits")
+    if [ "$limit" != unlimited ] && [ "$limit" -lt "$2" ]; then
+        echo "bench: the $3 (PID $1) may open $limit files, the run needs $2; raise the" \
+            "hard limit (ulimit -Hn, as root) or lower STREAMS_CONCURRENT" >&2
+        return 1
+    fi
+}
+
 # Resets the peak RSS (VmHWM) of process $1 to its current RSS (Linux 4.0 and later), so that
 # each row reports the peak of its own load step. Without permission the peak stays cumulative.
 reset_peak_rss() {

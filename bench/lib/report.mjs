@@ -110,7 +110,10 @@ console.log('latency: wrk and h2load time whole requests; stream rows time the e
 if (open) {
     console.log(`open streams: ${open.streams_open_together} of ${open.requests} open at once, RSS `
         + `${open.rss_before_kb} kB before, ${open.rss_all_open_kb ?? '-'} kB with all open, `
-        + `${open.rss_per_stream_bytes} bytes per stream, ${open.errors} errors`);
+        + `${open.rss_per_stream_bytes} bytes per stream, ${open.errors} errors, `
+        + `${open.descriptors_all_open ?? '-'} gateway descriptors and `
+        + `${open.upstream_connections ?? '-'} upstream connections with all open, `
+        + `${open.duration_s ?? '-'} s`);
 }
 console.log(`idle RSS kB: ${JSON.stringify(meta.idle_rss_kb)}`);
 console.log('budget:');

@@ -12,13 +12,44 @@ start_mock() {
     MOCK_PORT=$(wait_for_port "$RUN_DIR/mock.log" mock.listening "$MOCK_PID")
 }
 
+# make_tls_files: makes a throwaway CA and a certificate for 127.0.0.1 signed by it, valid for
+# two days, in RUN_DIR/tls. Sets TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
+make_tls_files() {
+    local dir=$RUN_DIR/tls
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=Sluice bench CA" -addext basicConstraints=critical,CA:TRUE \
+        -addext keyUsage=critical,keyCertSign,cRLSign \
+        -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>"$dir/openssl.log"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=127.0.0.1" -keyout "$dir/mock.key" -out "$dir/mock.csr" 2>>"$dir/openssl.log"
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$dir/mock.ext"
+    openssl x509 -req -in "$dir/mock.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 2 -extfile "$dir/mock.ext" -out "$dir/mock.pem" \
+        2>>"$dir/openssl.log"
+    TLS_CA_FILE=$dir/ca.pem
+    TLS_CERT_FILE=$dir/mock.pem
+    TLS_KEY_FILE=$dir/mock.key
+}
+
+# start_tls_mock: starts a second mock that serves HTTPS (HTTP/2 through ALPN) with the files of
+# make_tls_files. Sets TLS_MOCK_PID and TLS_MOCK_PORT.
+start_tls_mock() {
+    "$MOCK_BIN" --port 0 --tls-cert "$TLS_CERT_FILE" --tls-key "$TLS_KEY_FILE" \
+        >"$RUN_DIR/mock-tls.log" 2>&1 &
+    TLS_MOCK_PID=$!
+    PIDS+=("$TLS_MOCK_PID")
+    TLS_MOCK_PORT=$(wait_for_port "$RUN_DIR/mock-tls.log" mock.listening "$TLS_MOCK_PID")
+}
+
 # start_gateway NAME CONFIG: starts a gateway logging to RUN_DIR/NAME.log and sets GW_PID_NAME,
 # GW_PORT_NAME and GW_IDLE_RSS_KB_NAME (RSS once it listens, before any request). The access
-# log stays on, as operators run it: it is part of the cost per request.
+# log stays on, as operators run it: it is part of the cost per request. When TLS_CA_FILE is
+# set, the gateway trusts that CA for its upstreams (SSL_CERT_FILE) instead of the system store.
 start_gateway() {
     local name=$1 config=$2 pid port
-    "$GATEWAY_BIN" --config "$config" --host 127.0.0.1 --port 0 --num-workers "$WORKERS" \
-        >"$RUN_DIR/$name.log" 2>&1 &
+    env ${TLS_CA_FILE:+SSL_CERT_FILE="$TLS_CA_FILE"} "$GATEWAY_BIN" --config "$config" \
+        --host 127.0.0.1 --port 0 --num-workers "$WORKERS" >"$RUN_DIR/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     port=$(wait_for_port "$RUN_DIR/$name.log" gateway.listening "$pid")
@@ -30,16 +61,21 @@ start_gateway() {
 # write_gateway_config FILE EXTRA: the bench model list in front of the mock, plus the YAML
 # sections in EXTRA. bench-slow and bench-tiny are the models of the slow-stream and tiny-chunk
 # scenarios, whose replies come from the mock scripts that bench/run queues for them.
+# bench-slow goes to SLOW_API_BASE when it is set (the TLS mock of streams-open).
 write_gateway_config() {
-    local file=$1 extra=$2 model
+    local file=$1 extra=$2 model base
     echo "model_list:" >"$file"
     for model in bench-chat bench-slow bench-tiny; do
+        base=http://127.0.0.1:$MOCK_PORT/v1
+        if [ "$model" = bench-slow ] && [ -n "${SLOW_API_BASE:-}" ]; then
+            base=$SLOW_API_BASE
+        fi
         cat >>"$file" <<CONF
 - model_name: $model
   litellm_params:
     model: openai/$model
     api_key: sk-upstream-bench
-    api_base: http://127.0.0.1:$MOCK_PORT/v1
+    api_base: $base
     input_cost_per_token: 0.0000001
     output_cost_per_token: 0.0000002
 CONF
@@ -47,9 +83,12 @@ CONF
     printf '%s\n' "$extra" >>"$file"
 }
 
-# mock_script JSON: queues one scripted response in the mock.
+# mock_script JSON [BASE_URL [curl options...]]: queues one scripted response in the mock at
+# BASE_URL (default: the plain mock).
 mock_script() {
-    curl -sS -f --max-time 10 "http://127.0.0.1:$MOCK_PORT/_mock/responses" -d "$1" >/dev/null
+    local json=$1 base=${2:-http://127.0.0.1:$MOCK_PORT}
+    shift $(($# > 1 ? 2 : 1))
+    curl -sS -f --max-time 10 "$@" "$base/_mock/responses" -d "$json" >/dev/null
 }
 
 # start_nginx: serves the mock's exact non-streaming reply bytes as a static file with one

@@ -5,11 +5,16 @@
 //     and to the end of the stream (TTLB), and SSE events per second.
 //   --mode hold: opens COUNT streams at once (one connection each) and, once every stream has
 //     its first data line, reads the RSS of process RSS_PID; reports the RSS growth per open
-//     stream. Every stream must then finish normally.
+//     stream, the open descriptors of RSS_PID and, with --upstream-port, the established TCP
+//     connections to that 127.0.0.1 port (the gateway's upstream connections). Every stream
+//     must then finish normally, with at least --min-events SSE data lines ([DONE] included).
+//     It fails at once when its own open-files limit cannot fit COUNT sockets.
 // Both modes stop by themselves: a request still open at --timeout seconds is destroyed and
 // counted as an error.
 // Usage: node streams.mjs --url URL --mode load|hold [--conns N] [--duration S] [--count N]
-//        [--key KEY] [--model NAME] [--headers JSON] [--rss-pid PID] [--timeout S]
+//        [--key KEY] [--model NAME] [--headers JSON] [--rss-pid PID] [--upstream-port PORT]
+//        [--min-events N] [--timeout S]
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -25,6 +30,8 @@ const { values: opt } = parseArgs({
         model: { type: 'string', default: 'bench-chat' },
         headers: { type: 'string', default: '{}' },
         'rss-pid': { type: 'string' },
+        'upstream-port': { type: 'string' },
+        'min-events': { type: 'string', default: '1' },
         timeout: { type: 'string', default: '60' },
     },
 });
@@ -144,9 +151,30 @@ async function runLoad() {
     };
 }
 
+// Soft open-files limit of this process, or Infinity.
+function ownFileLimit() {
+    const limits = fs.readFileSync('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\S+)/m.exec(limits)[1];
+    return soft === 'unlimited' ? Infinity : Number(soft);
+}
+
+// Established TCP connections to 127.0.0.1:port, counted by ss(8).
+function connectionsTo(port) {
+    const out = execFileSync('ss', ['-Htn', 'state', 'established', `dst 127.0.0.1:${port}`],
+        { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return out.split('\n').filter((l) => l.trim() !== '').length;
+}
+
 async function runHold() {
     const count = Number(opt.count);
     const pid = opt['rss-pid'];
+    const upstreamPort = opt['upstream-port'];
+    // 64 covers the descriptors Node opens itself (event loop, stdio, the modules it reads).
+    if (count + 64 > ownFileLimit()) {
+        console.error(`streams.mjs: the open-files limit ${ownFileLimit()} cannot fit ${count} `
+            + 'streams and 64 more descriptors; raise it with ulimit -n');
+        process.exit(1);
+    }
     const rssBefore = pid ? rssKb(pid) : 0;
     let rssPeak = rssBefore;
     let rssOpen = null;
@@ -170,14 +198,21 @@ async function runHold() {
         allOpenPromise.then(() => Date.now() - started),
         Promise.all(pending).then(() => null),
     ]);
+    let fdsOpen = null;
+    let upstreamConns = null;
     if (openedMs !== null && pid) {
         rssOpen = rssKb(pid);
         rssPeak = Math.max(rssPeak, rssOpen);
+        fdsOpen = fs.readdirSync(`/proc/${pid}/fd`).length;
     }
-    const results = await Promise.all(pending);
+    if (openedMs !== null && upstreamPort) upstreamConns = connectionsTo(upstreamPort);
+    const minEvents = Number(opt['min-events']);
+    const results = (await Promise.all(pending)).map((r) => (r.error || r.events >= minEvents ? r
+        : { error: `stream ended after ${r.events} data lines, expected at least ${minEvents}` }));
     clearInterval(sampler);
     agent.destroy();
     const errors = results.filter((r) => r.error).length;
+    const eventCounts = results.filter((r) => !r.error).map((r) => r.events);
     const growthKb = (rssOpen ?? rssPeak) - rssBefore;
     return {
         requests: count,
@@ -188,8 +223,13 @@ async function runHold() {
         rss_all_open_kb: rssOpen,
         rss_peak_kb: rssPeak,
         rss_per_stream_bytes: Math.round((growthKb * 1024) / count),
+        descriptors_all_open: fdsOpen,
+        upstream_connections: upstreamConns,
+        duration_s: +((Date.now() - started) / 1000).toFixed(3),
         ttfb_p50_us: percentile(results.filter((r) => !r.error).map((r) => r.ttfb), 50),
         ttlb_p50_us: percentile(results.filter((r) => !r.error).map((r) => r.ttlb), 50),
+        events_per_stream_min: eventCounts.length ? Math.min(...eventCounts) : null,
+        events_per_stream_max: eventCounts.length ? Math.max(...eventCounts) : null,
         first_error: results.find((r) => r.error)?.error ?? null,
     };
 }
