@@ -139,6 +139,8 @@ sl_limits_free(struct sl_limits *l)
     free(l->user_agent);
     free(l->request_body);
     free(l->response_body);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->scopes[i].id);
     free(l);
 }
 
@@ -201,15 +203,18 @@ add_scope(struct sl_limits *l, enum sl_limit_scope kind, const struct sl_auth_li
           const char *first, const char *second)
 {
     struct sl_limits_scope *s;
+    char id[SL_LIMITS_ID_MAX + 1];
     int n;
 
     if (l->n >= SL_SCOPE_COUNT)
         return NULL;
-    s = &l->scopes[l->n];
-    n = second != NULL ? snprintf(s->id, sizeof(s->id), "%s:%s", first, second)
-                       : snprintf(s->id, sizeof(s->id), "%s", first);
-    if (n < 0 || (size_t)n >= sizeof(s->id))
+    n = second != NULL ? snprintf(id, sizeof(id), "%s:%s", first, second)
+                       : snprintf(id, sizeof(id), "%s", first);
+    if (n < 0 || (size_t)n >= sizeof(id))
         return NULL;
+    /* The id is allocated to its length: an open stream keeps its limits until it ends. */
+    s = &l->scopes[l->n];
+    s->id = sl_xstrdup(id);
     s->kind = kind;
     s->rpm = s->tpm = s->parallel = -1;
     s->max_budget = s->soft_budget = NAN;

@@ -43,7 +43,7 @@ enum sl_limit_scope {
 /* One scope of a request with the limits that apply to it. */
 struct sl_limits_scope {
     enum sl_limit_scope kind;
-    char id[SL_LIMITS_ID_MAX + 1];
+    char *id; /* owned by the request's limits, at most SL_LIMITS_ID_MAX bytes */
     int64_t rpm;      /* -1: unset */
     int64_t tpm;      /* -1: unset */
     int64_t parallel; /* -1: unset */
