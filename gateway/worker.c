@@ -239,6 +239,9 @@ run(void *arg)
     struct sl_worker *w = arg;
 
     sl_metrics_bind_thread((unsigned)w->index);
+    /* h2o starts a client socket's read buffer at 8 KB and an open stream keeps it, so start
+     * at one 4 KB read (larger bodies still grow it). Per thread: set before the first socket. */
+    h2o_socket_buffer_prototype._initial_buf.capacity = H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE;
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
 }
