@@ -169,6 +169,8 @@ test('azure example balances and fails over', async () => {
         const batch = await Promise.all(Array.from({ length: 20 }, () => chat(gateway, 'gpt-4o')));
         for (const res of batch) {
             assert.equal(res.status, 200, res.body);
+            assert.ok(Number(res.headers['x-litellm-response-cost']) > 0,
+                `base_model prices the call: ${res.headers['x-litellm-response-cost']}`);
         }
     }
     const eastCalls = (await east.requests()).length;
