@@ -443,13 +443,18 @@ respond_all_cooling(struct sl_request *r, const struct sl_model_group *g)
     size_t n_ids = 0;
     uint64_t wait_ms = sl_cooldown_group_wait_ms(r->worker, g, ids, &n_ids);
     uint64_t wait_s = (wait_ms + 999) / 1000;
+    uint64_t shown_s;
     struct sl_buf msg;
     char header[24];
 
     snprintf(header, sizeof(header), "%llu", (unsigned long long)(wait_s > 0 ? wait_s : 1));
     sl_buf_init(&msg, 0);
-    sl_cooldown_message(&msg, g->name, (uint64_t)r->worker->gw->cfg.cooldown_time_s, ids,
-                        n_ids);
+    /* LiteLLM's message gives cooldown_time; a cooldown lengthened by the provider's
+     * retry-after would make that number a lie, so the longer wait is given then. */
+    shown_s = (uint64_t)r->worker->gw->cfg.cooldown_time_s;
+    if (wait_s > shown_s)
+        shown_s = wait_s;
+    sl_cooldown_message(&msg, g->name, shown_s, ids, n_ids);
     sl_log(SL_LOG_WARN, r->call_id, "failover.all_cooling", SL_LOG_STR("model_group", g->name),
            SL_LOG_INT("retry_after_s", (int64_t)(wait_s > 0 ? wait_s : 1)));
     sl_request_add_header(r, "retry-after", header);

@@ -254,13 +254,17 @@ test('default mode cools 401 at once', async () => {
     // The only deployment of `alone` answers 401: its credentials are wrong, so one failure
     // takes it out on every gateway, and the other gateway answers with no call.
     await resetMocks();
-    await mocks.alone.queue({ status: 401 });
+    // Its retry-after (30 s) lengthens the cooldown, and the 429 gives that wait, not
+    // cooldown_time, in its header and its message.
+    await mocks.alone.queue({ status: 401, headers: { 'retry-after': '30' } });
     const res = await chat(defaultC, 'alone');
     expectErrorEnvelope(assert, res, 401);
     await sleep(200);
     const next = await chat(defaultD, 'alone');
     expectErrorEnvelope(assert, next, 429);
     assert.match(next.json().error.message, /cooldown_list=\['alone-one'\]/);
+    assert.match(next.json().error.message, /Try again in (29|30) seconds/);
+    assert.match(next.headers['retry-after'], /^(29|30)$/);
     assert.equal((await mocks.alone.requests()).length, 1, 'D called the cooling deployment');
 });
 
