@@ -28,17 +28,26 @@ escape_length(const char *text, size_t len, size_t i)
     return 6;
 }
 
+static int
+clamp_offset(size_t i)
+{
+    return i > INT32_MAX ? INT32_MAX : (int)i;
+}
+
 /* Scans `text` once for the maximum nesting depth and the first control byte that JSON does not
  * allow: unescaped inside a string, or outside strings other than its four whitespace bytes.
- * cJSON accepts both, and then reads a key such as "model\0x" as "model". */
+ * cJSON accepts both, and then reads a key such as "model\0x" as "model". Also finds the first
+ * \u0000 escape: JSON allows it, but cJSON strings end at the NUL, so "lb\u0000x" would read
+ * as "lb". */
 static int
-scan(const char *text, size_t len, int *bad_byte_at)
+scan(const char *text, size_t len, int *bad_byte_at, int *nul_escape_at)
 {
     int depth = 0;
     int max = 0;
     int in_string = 0;
 
     *bad_byte_at = -1;
+    *nul_escape_at = -1;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
 
@@ -49,17 +58,19 @@ scan(const char *text, size_t len, int *bad_byte_at)
                 size_t skip = escape_length(text, len, i);
 
                 if (skip == 0 && *bad_byte_at < 0)
-                    *bad_byte_at = i > INT32_MAX ? INT32_MAX : (int)i;
+                    *bad_byte_at = clamp_offset(i);
+                if (skip == 6 && *nul_escape_at < 0 && memcmp(text + i + 2, "0000", 4) == 0)
+                    *nul_escape_at = clamp_offset(i);
                 i += skip > 0 ? skip - 1 : 1;
             } else if (c == '"')
                 in_string = 0;
             else if ((unsigned char)c < 0x20 && *bad_byte_at < 0)
-                *bad_byte_at = i > INT32_MAX ? INT32_MAX : (int)i; /* JSON wants it escaped */
+                *bad_byte_at = clamp_offset(i); /* JSON wants it escaped */
             continue;
         }
         if ((unsigned char)c < 0x20 && c != ' ' && c != '\t' && c != '\r' && c != '\n') {
             if (*bad_byte_at < 0)
-                *bad_byte_at = i > INT32_MAX ? INT32_MAX : (int)i;
+                *bad_byte_at = clamp_offset(i);
         } else if (c == '"') {
             in_string = 1;
         } else if (c == '{' || c == '[') {
@@ -77,8 +88,9 @@ int
 sl_json_depth(const char *text, size_t len)
 {
     int bad_byte_at;
+    int nul_escape_at;
 
-    return scan(text, len, &bad_byte_at);
+    return scan(text, len, &bad_byte_at, &nul_escape_at);
 }
 
 enum sl_status
@@ -87,14 +99,20 @@ sl_json_parse(const char *text, size_t len, int max_depth, cJSON **out, struct s
     const char *end = NULL;
     cJSON *root;
     int bad_byte_at;
+    int nul_escape_at;
 
-    if (scan(text, len, &bad_byte_at) > max_depth) {
+    if (scan(text, len, &bad_byte_at, &nul_escape_at) > max_depth) {
         sl_errbuf_set(err, "JSON is nested deeper than %d levels", max_depth);
         return SL_ERR_TOO_DEEP;
     }
     if (bad_byte_at >= 0) {
         sl_errbuf_set(err, "invalid JSON: control character or bad escape at byte %d",
                       bad_byte_at);
+        return SL_ERR_INVALID;
+    }
+    if (nul_escape_at >= 0) {
+        sl_errbuf_set(err, "invalid JSON: strings must not contain \\u0000 (found at byte %d)",
+                      nul_escape_at);
         return SL_ERR_INVALID;
     }
 

@@ -22,7 +22,9 @@
 /*
  * Parses `len` bytes of `text` (need not be NUL-terminated) into `*out`, which the caller frees
  * with cJSON_Delete. Fails with SL_ERR_TOO_DEEP past `max_depth` levels of arrays and objects,
- * or SL_ERR_INVALID with the position of the error in `err`. `*out` is written only on success.
+ * or SL_ERR_INVALID with the position of the error in `err`. Stricter than JSON in one point:
+ * the escape \u0000 is rejected, since cJSON would end the string at the NUL. `*out` is written
+ * only on success.
  */
 enum sl_status sl_json_parse(const char *text, size_t len, int max_depth, cJSON **out,
                              struct sl_errbuf *err);

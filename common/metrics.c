@@ -7,8 +7,10 @@
  * threads' cells. Series, cells and hash tables are only freed by sl_metrics_shutdown(), which
  * is what lets readers walk them without a lock.
  */
+#define SL_LOG_MODULE "metrics"
 #include "common/metrics.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 
 #define CACHE_LINE_BYTES 64
@@ -25,7 +28,8 @@
 #define TABLE_INITIAL_SLOTS 16
 /* Room for every label value of one series, each followed by a NUL. */
 #define KEY_MAX_BYTES (SL_METRICS_MAX_LABELS * (SL_METRICS_LABEL_VALUE_MAX_BYTES + 1))
-#define DROPPED_NAME "sluice_metrics_dropped_updates_total"
+#define DROPPED_NAME "sluice_metrics_series_dropped_total"
+#define MAX_SERIES_ENV "SLUICE_METRICS_MAX_SERIES"
 
 const double sl_metrics_latency_buckets[] = {
     0.005, 0.00625, 0.0125, 0.025, 0.05, 0.1, 0.5, 1.0,  1.5,  2.0,  2.5,   3.0,
@@ -77,6 +81,7 @@ struct sl_metric_family {
     struct sl_metric *first;
     struct sl_metric *last;
     size_t n_series;
+    struct sl_metric *overflow; /* the series of SL_METRICS_OVERFLOW_VALUE values, once used */
     _Atomic uint64_t dropped;
 };
 
@@ -89,6 +94,7 @@ struct registry {
     pthread_mutex_t lock; /* the family list; held for a whole scrape */
     pthread_mutex_t arena_lock;
     unsigned shards;
+    size_t env_max_series; /* SLUICE_METRICS_MAX_SERIES, or 0 when unset */
     struct arena *arenas;
     struct sl_metric_family **families;
     size_t n_families;
@@ -326,6 +332,30 @@ check_spec(enum sl_metric_type type, const struct sl_metric_spec *spec)
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* Returns SLUICE_METRICS_MAX_SERIES as a positive count, or 0 (the built-in defaults) when it
+ * is unset or invalid, which is logged. */
+static size_t
+read_env_max_series(void)
+{
+    const char *text = getenv(MAX_SERIES_ENV);
+    char *end = NULL;
+    unsigned long long n;
+
+    if (text == NULL || text[0] == '\0')
+        return 0;
+    errno = 0;
+    n = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n == 0 ||
+        n > SL_METRICS_MAX_SERIES_LIMIT) {
+        sl_log(SL_LOG_WARN, NULL, "metrics.invalid_max_series",
+               SL_LOG_STR("message", MAX_SERIES_ENV " must be a whole number from 1 to 1000000; "
+                                     "the built-in maximums apply"),
+               SL_LOG_STR("value", text));
+        return 0;
+    }
+    return (size_t)n;
+}
+
 void
 sl_metrics_init(unsigned shards)
 {
@@ -336,6 +366,7 @@ sl_metrics_init(unsigned shards)
     pthread_mutex_init(&reg->arena_lock, NULL);
     reg->shards = shards > 0 ? shards : 1;
     reg->arenas = sl_xcalloc(reg->shards, sizeof(*reg->arenas));
+    reg->env_max_series = read_env_max_series();
 }
 
 static void
@@ -505,6 +536,37 @@ create_series(struct sl_metric_family *f, uint64_t hash, const char *key, size_t
     return m;
 }
 
+/*
+ * Returns the family's overflow series, whose label values are all SL_METRICS_OVERFLOW_VALUE,
+ * creating it past max_series if no series has those values yet. Counts the lookup as dropped
+ * and logs the first one. Called with f->lock held.
+ */
+static struct sl_metric *
+overflow_series(struct sl_metric_family *f)
+{
+    char key[KEY_MAX_BYTES];
+    size_t key_len = 0;
+    uint64_t hash;
+
+    if (atomic_fetch_add_explicit(&f->dropped, 1, memory_order_relaxed) == 0)
+        sl_log(SL_LOG_WARN, NULL, "metrics.series_limit",
+               SL_LOG_STR("message", "the metric has its maximum number of series; updates for "
+                                     "new label values go to its series with every label value "
+                                     "\"" SL_METRICS_OVERFLOW_VALUE "\""),
+               SL_LOG_STR("metric", f->name), SL_LOG_INT("max_series", f->max_series));
+    if (f->overflow != NULL)
+        return f->overflow;
+
+    for (size_t i = 0; i < f->n_labels; i++)
+        key_len += copy_label_value(SL_METRICS_OVERFLOW_VALUE, key + key_len);
+    hash = hash_bytes(key, key_len);
+    f->overflow =
+        table_find(atomic_load_explicit(&f->table, memory_order_relaxed), hash, key, key_len);
+    if (f->overflow == NULL)
+        f->overflow = create_series(f, hash, key, key_len);
+    return f->overflow;
+}
+
 struct sl_metric *
 sl_metrics_series(struct sl_metric_family *f, const char *const *values)
 {
@@ -528,7 +590,7 @@ sl_metrics_series(struct sl_metric_family *f, const char *const *values)
     if (m == NULL && f->n_series < f->max_series)
         m = create_series(f, hash, key, key_len);
     else if (m == NULL)
-        atomic_fetch_add_explicit(&f->dropped, 1, memory_order_relaxed);
+        m = overflow_series(f);
     pthread_mutex_unlock(&f->lock);
     return m;
 }
@@ -544,6 +606,19 @@ add_family(struct sl_metric_family *f)
             sl_xrealloc(reg->families, reg->cap_families * sizeof(reg->families[0]));
     }
     reg->families[reg->n_families++] = f;
+}
+
+/* The spec's max_series, else SLUICE_METRICS_MAX_SERIES, else the default for the type. */
+static size_t
+family_max_series(enum sl_metric_type type, const struct sl_metric_spec *spec, size_t n_labels)
+{
+    if (n_labels == 0)
+        return 1;
+    if (spec->max_series > 0)
+        return spec->max_series;
+    if (reg->env_max_series > 0)
+        return reg->env_max_series;
+    return type == SL_METRIC_HISTOGRAM ? SL_METRICS_MAX_HISTOGRAM_SERIES : SL_METRICS_MAX_SERIES;
 }
 
 static struct sl_metric_family *
@@ -579,9 +654,7 @@ sl_metrics_register(enum sl_metric_type type, const struct sl_metric_spec *spec)
     } else if (type == SL_METRIC_COUNTER) {
         f->n_cell_slots = 1;
     }
-    f->max_series = f->n_labels == 0 ? 1
-                    : spec->max_series > 0 ? spec->max_series
-                                           : SL_METRICS_MAX_SERIES;
+    f->max_series = family_max_series(type, spec, f->n_labels);
     atomic_init(&f->table, table_create(TABLE_INITIAL_SLOTS));
     add_family(f);
     pthread_mutex_unlock(&reg->lock);
@@ -848,8 +921,9 @@ render_family(struct sl_buf *out, struct sl_metric_family *f)
 static void
 render_dropped(struct sl_buf *out)
 {
-    sl_buf_append_str(out, "# HELP " DROPPED_NAME " Updates dropped because the metric already "
-                           "had its maximum number of label value combinations.\n"
+    sl_buf_append_str(out, "# HELP " DROPPED_NAME " Lookups of new label values that the metric "
+                           "had no room for, so the update went to its series whose label "
+                           "values are all " SL_METRICS_OVERFLOW_VALUE ".\n"
                            "# TYPE " DROPPED_NAME " counter\n");
     for (size_t i = 0; i < reg->n_families; i++) {
         const struct sl_metric_family *f = reg->families[i];

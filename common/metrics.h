@@ -5,8 +5,10 @@
  *
  * Families are registered once at startup on the main thread and live until
  * sl_metrics_shutdown(). A family has one series (a "child") per combination of label values,
- * created on first use from any thread, up to a per-family maximum. Updates that would need a
- * series past it are dropped and counted in sluice_metrics_dropped_updates_total.
+ * created on first use from any thread, up to a per-family maximum. Past it, updates for new
+ * label values go to one overflow series whose label values are all SL_METRICS_OVERFLOW_VALUE.
+ * Each such lookup is counted in sluice_metrics_series_dropped_total, and the first one per
+ * family is logged.
  *
  * Threads: updates never take a lock once the series exists. Counter and histogram values are
  * split into shards, one per worker thread (sl_metrics_bind_thread), each in its own memory
@@ -23,8 +25,18 @@
 
 #include "common/buf.h"
 
-/* Series per family when the registration does not set max_series. */
-#define SL_METRICS_MAX_SERIES 10000
+/*
+ * Series per counter or gauge family, and per histogram family, when neither the registration
+ * (max_series) nor the SLUICE_METRICS_MAX_SERIES environment variable sets a maximum. A
+ * histogram series writes n_buckets + 3 lines (38 with the latency buckets), hence its lower
+ * default. The overflow series comes on top.
+ */
+#define SL_METRICS_MAX_SERIES 1000
+#define SL_METRICS_MAX_HISTOGRAM_SERIES 100
+/* The largest value SLUICE_METRICS_MAX_SERIES may set. */
+#define SL_METRICS_MAX_SERIES_LIMIT 1000000
+/* The label values of the overflow series. */
+#define SL_METRICS_OVERFLOW_VALUE "__other__"
 /* Label values are cut to this many bytes, at a UTF-8 character boundary. */
 #define SL_METRICS_LABEL_VALUE_MAX_BYTES 256
 /* Label names per family. */
@@ -54,7 +66,7 @@ struct sl_metric_spec {
     const char *const *labels;
     const double *buckets;
     size_t n_buckets;
-    size_t max_series; /* 0: SL_METRICS_MAX_SERIES */
+    size_t max_series; /* 0: the default, see SL_METRICS_MAX_SERIES */
 };
 
 /* LiteLLM's LATENCY_BUCKETS in seconds (35 bounds), used by its latency histograms. */
@@ -66,7 +78,9 @@ extern const size_t sl_metrics_default_buckets_n;
 
 /*
  * Creates the registry with `shards` value shards (at least 1), usually one per worker thread
- * plus one for every other thread. Call once on the main thread before any registration.
+ * plus one for every other thread, and reads SLUICE_METRICS_MAX_SERIES (1 to
+ * SL_METRICS_MAX_SERIES_LIMIT: the maximum series of every family that does not set its own;
+ * another value is logged and ignored). Call once on the main thread before any registration.
  */
 void sl_metrics_init(unsigned shards);
 
@@ -102,10 +116,12 @@ void sl_metrics_bind_thread(unsigned index);
 /*
  * Returns the series of `family` for `values` (one string per label name, in registration
  * order; a NULL entry means ""), creating it on first use. Values are cut to
- * SL_METRICS_LABEL_VALUE_MAX_BYTES and invalid UTF-8 bytes become '?'. Returns NULL, and counts
- * a dropped update, when the family already has max_series series; every update function
- * accepts NULL and then does nothing. `values` may be NULL for a family without labels. The
- * handle stays valid until sl_metrics_shutdown(), so it may be kept and reused.
+ * SL_METRICS_LABEL_VALUE_MAX_BYTES and invalid UTF-8 bytes become '?'. When the family already
+ * has max_series series, returns its overflow series instead and counts a dropped series. A
+ * gauge's overflow series contains the last value set through it. Returns NULL for a callback
+ * gauge or a NULL family; every update function accepts NULL and then does nothing. `values`
+ * may be NULL for a family without labels. The handle stays valid until sl_metrics_shutdown(),
+ * so it may be kept and reused.
  */
 struct sl_metric *sl_metrics_series(struct sl_metric_family *family, const char *const *values);
 
@@ -126,7 +142,7 @@ void sl_metrics_observe(struct sl_metric_family *f, const char *const *values, d
 
 /*
  * Appends the text exposition of every family to `out`, in registration order, series in
- * creation order, then sluice_metrics_dropped_updates_total. Returns SL_OK, or SL_ERR_TOO_LARGE
+ * creation order, then sluice_metrics_series_dropped_total. Returns SL_OK, or SL_ERR_TOO_LARGE
  * when the text does not fit under the cap of `out`, which is then left unchanged.
  */
 enum sl_status sl_metrics_render(struct sl_buf *out);

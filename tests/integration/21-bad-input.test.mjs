@@ -151,6 +151,26 @@ test('get on chat route is 405', async () => {
     await expectNotForwarded();
 });
 
+// cJSON ends a string at the NUL, so without the check "alpha-chat\u0000x" reaches alpha-chat.
+test('nul escape in a string is 400', async () => {
+    const model = '"model": "alpha-chat\\u0000x"';
+    const chat = await postJson(CHAT_URL(), `{${model}, "messages": [{"role": "user", "content": "hi"}]}`, AUTH);
+    const error = expectErrorEnvelope(assert, chat, 400);
+    assert.match(error.message, /\\u0000/);
+
+    const messages = await postJson(
+        `${gateway.url}/v1/messages`,
+        `{${model}, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}`,
+        AUTH,
+    );
+    assert.equal(messages.status, 400, messages.body);
+    const json = messages.json();
+    assert.equal(json.type, 'error');
+    assert.equal(json.error.type, 'invalid_request_error');
+    assert.match(json.error.message, /\\u0000/);
+    await expectNotForwarded();
+});
+
 test('bad input gateway still serves', async () => {
     const res = await httpRequest(`${gateway.url}/health/readiness`);
     assert.equal(res.status, 200, res.body);

@@ -107,6 +107,48 @@ TEST(json_parse_rejects_bad_escapes)
     cJSON_Delete(root);
 }
 
+/* cJSON would end each of these strings at the NUL: "lb\u0000x" would read as "lb". */
+TEST(json_parse_rejects_nul_escape)
+{
+    static const char *const bad[] = {
+        "{\"model\":\"lb\\u0000x\"}",
+        "{\"model\":\"openai/a\\u0000b\"}",
+        "{\"mod\\u0000el\":\"x\"}",
+        "[\"\\u0000\"]",
+        "{\"a\":[1,{\"b\":\"\\t\\u0000\"}]}",
+    };
+    static const int at[] = {12, 18, 5, 2, 16};
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+    char expected[64];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        root = NULL;
+        if (sl_json_parse(bad[i], strlen(bad[i]), SL_JSON_MAX_DEPTH, &root, &err) !=
+            SL_ERR_INVALID)
+            SL_TEST_FAIL("case %zu (%s): expected SL_ERR_INVALID", i, bad[i]);
+        ASSERT_TRUE(root == NULL);
+        snprintf(expected, sizeof(expected), "\\u0000 (found at byte %d)", at[i]);
+        ASSERT_CONTAINS(err.msg, expected);
+    }
+}
+
+/* Only the escape is rejected: an escaped backslash followed by "u0000", and other \u00XX
+ * control escapes, stay valid. */
+TEST(json_parse_accepts_near_nul_escapes)
+{
+    cJSON *root = NULL;
+    struct sl_errbuf err;
+
+    ASSERT_OK(parse("{\"a\":\"x\\\\u0000y\"}", &root, &err));
+    ASSERT_STR_EQ("x\\u0000y", sl_json_get_string(root, "a"));
+    cJSON_Delete(root);
+    ASSERT_OK(parse("{\"a\":\"\\u0001\\u0100\\u1000\"}", &root, &err));
+    cJSON_Delete(root);
+    ASSERT_OK(parse("{\"u0000\":0}", &root, &err));
+    cJSON_Delete(root);
+}
+
 TEST(utf8_accepts_ascii_and_multibyte)
 {
     static const char text[] = "plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";

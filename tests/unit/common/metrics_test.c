@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "test.h"
 
@@ -74,10 +75,11 @@ TEST(metrics_exposition_small_registry)
                   "# HELP seven Read at scrape.\n"
                   "# TYPE seven gauge\n"
                   "seven 7.0\n"
-                  "# HELP sluice_metrics_dropped_updates_total Updates dropped because the metric "
-                  "already had its maximum number of label value combinations.\n"
-                  "# TYPE sluice_metrics_dropped_updates_total counter\n"
-                  "sluice_metrics_dropped_updates_total{metric=\"requests_total\"} 0.0\n",
+                  "# HELP sluice_metrics_series_dropped_total Lookups of new label values that "
+                  "the metric had no room for, so the update went to its series whose label "
+                  "values are all __other__.\n"
+                  "# TYPE sluice_metrics_series_dropped_total counter\n"
+                  "sluice_metrics_series_dropped_total{metric=\"requests_total\"} 0.0\n",
                   text);
     free(text);
     sl_metrics_shutdown();
@@ -152,10 +154,11 @@ TEST(metrics_histogram_bounds_are_inclusive)
     sl_metrics_shutdown();
 }
 
-TEST(metrics_series_cap_drops_and_counts)
+TEST(metrics_series_cap_folds_into_overflow)
 {
-    static const char *const labels[] = {"key", NULL};
+    static const char *const labels[] = {"key", "route", NULL};
     struct sl_metric_family *f;
+    struct sl_metric *overflow;
     char *text;
 
     sl_metrics_init(1);
@@ -164,21 +167,176 @@ TEST(metrics_series_cap_drops_and_counts)
                                                      .help = "Hits.",
                                                      .labels = labels,
                                                      .max_series = 2});
-    sl_metrics_counter_add(f, (const char *const[]){"a"}, 1);
-    sl_metrics_counter_add(f, (const char *const[]){"b"}, 1);
-    sl_metrics_counter_add(f, (const char *const[]){"c"}, 1);
-    sl_metrics_counter_add(f, (const char *const[]){"d"}, 1);
-    sl_metrics_counter_add(f, (const char *const[]){"a"}, 1);
-    ASSERT_TRUE(sl_metrics_series(f, (const char *const[]){"e"}) == NULL);
+    sl_metrics_counter_add(f, (const char *const[]){"a", "r"}, 1);
+    sl_metrics_counter_add(f, (const char *const[]){"b", "r"}, 1);
+    sl_metrics_counter_add(f, (const char *const[]){"c", "r"}, 1);
+    sl_metrics_counter_add(f, (const char *const[]){"d", "r"}, 2);
+    sl_metrics_counter_add(f, (const char *const[]){"a", "r"}, 1);
+    overflow = sl_metrics_series(f, (const char *const[]){"e", "r"});
+    ASSERT_TRUE(overflow != NULL);
+    ASSERT_TRUE(sl_metrics_series(f, (const char *const[]){"f", "s"}) == overflow);
+    ASSERT_TRUE(sl_metrics_series(f, (const char *const[]){"__other__", "__other__"}) == overflow);
+    ASSERT_TRUE(sl_metrics_series(f, (const char *const[]){"b", "r"}) != overflow);
 
     text = render();
-    ASSERT_CONTAINS(text, "hits_total{key=\"a\"} 2.0\n");
-    ASSERT_CONTAINS(text, "hits_total{key=\"b\"} 1.0\n");
+    ASSERT_CONTAINS(text, "hits_total{key=\"a\",route=\"r\"} 2.0\n");
+    ASSERT_CONTAINS(text, "hits_total{key=\"b\",route=\"r\"} 1.0\n");
+    ASSERT_CONTAINS(text, "hits_total{key=\"__other__\",route=\"__other__\"} 3.0\n");
     ASSERT_TRUE(strstr(text, "key=\"c\"") == NULL);
     ASSERT_TRUE(strstr(text, "key=\"d\"") == NULL);
-    ASSERT_CONTAINS(text, "sluice_metrics_dropped_updates_total{metric=\"hits_total\"} 3.0\n");
+    ASSERT_CONTAINS(text, "sluice_metrics_series_dropped_total{metric=\"hits_total\"} 4.0\n");
     free(text);
     sl_metrics_shutdown();
+}
+
+TEST(metrics_overflow_reuses_client_other_series)
+{
+    static const char *const labels[] = {"model", NULL};
+    struct sl_metric_family *f;
+    char *text;
+
+    sl_metrics_init(1);
+    f = sl_metrics_register(SL_METRIC_COUNTER,
+                            &(struct sl_metric_spec){.name = "calls_total",
+                                                     .help = "Calls.",
+                                                     .labels = labels,
+                                                     .max_series = 2});
+    /* A client sent the marker itself before the cap was reached: the overflow shares it. */
+    sl_metrics_counter_add(f, (const char *const[]){"__other__"}, 1);
+    sl_metrics_counter_add(f, (const char *const[]){"a"}, 1);
+    sl_metrics_counter_add(f, (const char *const[]){"b"}, 1);
+
+    text = render();
+    ASSERT_CONTAINS(text, "calls_total{model=\"__other__\"} 2.0\n");
+    ASSERT_CONTAINS(text, "calls_total{model=\"a\"} 1.0\n");
+    ASSERT_TRUE(strstr(text, "model=\"b\"") == NULL);
+    ASSERT_TRUE(strstr(strstr(text, "calls_total{model=\"__other__\"}") + 1,
+                       "calls_total{model=\"__other__\"}") == NULL);
+    free(text);
+    sl_metrics_shutdown();
+}
+
+TEST(metrics_histogram_overflow_stays_consistent)
+{
+    static const char *const labels[] = {"model", NULL};
+    static const double buckets[] = {1.0};
+    struct sl_metric_family *f;
+    char name[32];
+    char *text;
+
+    sl_metrics_init(2);
+    f = sl_metrics_register(SL_METRIC_HISTOGRAM,
+                            &(struct sl_metric_spec){.name = "wait_seconds",
+                                                     .help = "Wait.",
+                                                     .labels = labels,
+                                                     .buckets = buckets,
+                                                     .n_buckets = 1,
+                                                     .max_series = 3});
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "model-%d", i);
+        sl_metrics_observe(f, (const char *const[]){name}, i < 50 ? 0.5 : 2.0);
+    }
+
+    text = render();
+    ASSERT_CONTAINS(text, "wait_seconds_bucket{model=\"model-2\",le=\"+Inf\"} 1\n");
+    ASSERT_TRUE(strstr(text, "model=\"model-3\"") == NULL);
+    ASSERT_CONTAINS(text, "wait_seconds_bucket{model=\"__other__\",le=\"1.0\"} 47\n");
+    ASSERT_CONTAINS(text, "wait_seconds_bucket{model=\"__other__\",le=\"+Inf\"} 97\n");
+    ASSERT_CONTAINS(text, "wait_seconds_sum{model=\"__other__\"} 123.5\n");
+    ASSERT_CONTAINS(text, "wait_seconds_count{model=\"__other__\"} 97\n");
+    ASSERT_CONTAINS(text,
+                    "sluice_metrics_series_dropped_total{metric=\"wait_seconds\"} 97.0\n");
+    free(text);
+    sl_metrics_shutdown();
+}
+
+TEST(metrics_default_caps_by_type)
+{
+    static const char *const labels[] = {"model", NULL};
+    static const double buckets[] = {1.0};
+    struct sl_metric_family *counter;
+    struct sl_metric_family *histogram;
+    char name[32];
+    char *text;
+
+    unsetenv("SLUICE_METRICS_MAX_SERIES");
+    sl_metrics_init(1);
+    counter = sl_metrics_register(SL_METRIC_COUNTER,
+                                  &(struct sl_metric_spec){.name = "c_total",
+                                                           .help = "C.",
+                                                           .labels = labels});
+    histogram = sl_metrics_register(SL_METRIC_HISTOGRAM,
+                                    &(struct sl_metric_spec){.name = "h_seconds",
+                                                             .help = "H.",
+                                                             .labels = labels,
+                                                             .buckets = buckets,
+                                                             .n_buckets = 1});
+    for (int i = 0; i < SL_METRICS_MAX_SERIES + 5; i++) {
+        snprintf(name, sizeof(name), "m%d", i);
+        sl_metrics_counter_add(counter, (const char *const[]){name}, 1);
+        sl_metrics_observe(histogram, (const char *const[]){name}, 0.5);
+    }
+
+    text = render();
+    ASSERT_CONTAINS(text, "sluice_metrics_series_dropped_total{metric=\"c_total\"} 5.0\n");
+    snprintf(name, sizeof(name), "%d.0\n",
+             SL_METRICS_MAX_SERIES + 5 - SL_METRICS_MAX_HISTOGRAM_SERIES);
+    ASSERT_CONTAINS(text, "sluice_metrics_series_dropped_total{metric=\"h_seconds\"} ");
+    ASSERT_CONTAINS(strstr(text, "sluice_metrics_series_dropped_total{metric=\"h_seconds\"} "),
+                    name);
+    free(text);
+    sl_metrics_shutdown();
+}
+
+TEST(metrics_env_sets_max_series)
+{
+    static const char *const labels[] = {"model", NULL};
+    struct sl_metric_family *f;
+    struct sl_metric_family *own;
+    char name[32];
+    char *text;
+
+    ASSERT_EQ(setenv("SLUICE_METRICS_MAX_SERIES", "4", 1), 0);
+    sl_metrics_init(1);
+    f = sl_metrics_register(SL_METRIC_COUNTER,
+                            &(struct sl_metric_spec){.name = "c_total",
+                                                     .help = "C.",
+                                                     .labels = labels});
+    own = sl_metrics_register(SL_METRIC_COUNTER,
+                              &(struct sl_metric_spec){.name = "own_total",
+                                                       .help = "Own cap.",
+                                                       .labels = labels,
+                                                       .max_series = 6});
+    for (int i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "m%d", i);
+        sl_metrics_counter_add(f, (const char *const[]){name}, 1);
+        sl_metrics_counter_add(own, (const char *const[]){name}, 1);
+    }
+    text = render();
+    ASSERT_CONTAINS(text, "c_total{model=\"m3\"} 1.0\n");
+    ASSERT_CONTAINS(text, "c_total{model=\"__other__\"} 6.0\n");
+    ASSERT_CONTAINS(text, "own_total{model=\"m5\"} 1.0\n");
+    ASSERT_CONTAINS(text, "own_total{model=\"__other__\"} 4.0\n");
+    free(text);
+    sl_metrics_shutdown();
+
+    /* An invalid value is ignored: the default applies. */
+    ASSERT_EQ(setenv("SLUICE_METRICS_MAX_SERIES", "4x", 1), 0);
+    sl_metrics_init(1);
+    f = sl_metrics_register(SL_METRIC_COUNTER,
+                            &(struct sl_metric_spec){.name = "c_total",
+                                                     .help = "C.",
+                                                     .labels = labels});
+    for (int i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "m%d", i);
+        sl_metrics_counter_add(f, (const char *const[]){name}, 1);
+    }
+    text = render();
+    ASSERT_CONTAINS(text, "c_total{model=\"m9\"} 1.0\n");
+    ASSERT_TRUE(strstr(text, "model=\"__other__\"") == NULL);
+    free(text);
+    sl_metrics_shutdown();
+    ASSERT_EQ(unsetenv("SLUICE_METRICS_MAX_SERIES"), 0);
 }
 
 TEST(metrics_label_value_cut_at_char_boundary)
