@@ -128,6 +128,8 @@ sl_url_append_redacted(struct sl_buf *out, const char *url)
         authority = url; /* a path alone: no authority */
     sl_buf_append(out, url, (size_t)(authority - url));
 
+    /* NOTE: a password with an unencoded '/', '?' or '#' ends the authority early, so its
+     * tail is kept. Such a URL is invalid (RFC 3986) and curl cannot use it either. */
     auth_len = authority == url && url[0] == '/' ? 0 : strcspn(authority, "/?#");
     at = NULL;
     for (size_t i = 0; i < auth_len; i++)
@@ -149,4 +151,27 @@ sl_url_append_redacted(struct sl_buf *out, const char *url)
         append_query(out, rest + 1, qlen);
     }
     /* The fragment is dropped: clients never send it, so it only ever carries local data. */
+}
+
+void
+sl_url_write_base(const char *url, char *out, size_t size)
+{
+    struct sl_buf redacted;
+    size_t len;
+
+    sl_buf_init(&redacted, 0);
+    sl_url_append_redacted(&redacted, url);
+    len = redacted.len;
+    if (redacted.data != NULL) {
+        const char *query = memchr(redacted.data, '?', redacted.len);
+
+        if (query != NULL)
+            len = (size_t)(query - redacted.data);
+    }
+    if (len >= size)
+        len = size - 1;
+    if (len > 0)
+        memcpy(out, redacted.data, len);
+    out[len] = '\0';
+    sl_buf_dispose(&redacted);
 }

@@ -32,4 +32,11 @@ void sl_url_append_redacted(struct sl_buf *out, const char *url);
  */
 int sl_url_is_credential_param(const char *name, size_t len);
 
+/*
+ * Writes the form of `url` that sl_url_append_redacted() returns, without its query, to `out`
+ * (`size` > 0 bytes, NUL-terminated, truncated to fit). This is the api_base that response
+ * headers, metric labels, trace attributes and spend logs show.
+ */
+void sl_url_write_base(const char *url, char *out, size_t size);
+
 #endif /* SL_URL_H */

@@ -27,6 +27,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/secretbox.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 #include "gateway/auth/keys.h"
 #include "gateway/gateway.h"
@@ -680,7 +681,15 @@ config_entry(const struct sl_deployment *d)
 
     cJSON_AddStringToObject(entry, "model_name", d->model_name);
     add_string(params, "model", d->model);
-    add_string(params, "api_base", d->api_base);
+    if (d->api_base != NULL) {
+        struct sl_buf base;
+
+        sl_buf_init(&base, 0);
+        sl_url_append_redacted(&base, d->api_base);
+        sl_buf_append(&base, "", 1);
+        add_string(params, "api_base", base.data);
+        sl_buf_dispose(&base);
+    }
     add_string(params, "api_version", d->api_version);
     add_string(params, "organization", d->organization);
     add_double(params, "timeout", d->timeout_s);
