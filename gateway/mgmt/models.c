@@ -757,6 +757,26 @@ filter_info(struct sl_request *r, struct info_call *c)
     }
 }
 
+/* Replaces the api_base of each stored entry of `list` with its form without credentials. */
+static void
+redact_api_bases(cJSON *list)
+{
+    for (cJSON *entry = list != NULL ? list->child : NULL; entry != NULL; entry = entry->next) {
+        cJSON *params = cJSON_GetObjectItemCaseSensitive(entry, "litellm_params");
+        cJSON *base = cJSON_GetObjectItemCaseSensitive(params, "api_base");
+        struct sl_buf redacted;
+
+        if (!cJSON_IsString(base))
+            continue;
+        sl_buf_init(&redacted, 0);
+        sl_url_append_redacted(&redacted, base->valuestring);
+        sl_buf_append(&redacted, "", 1);
+        cJSON_ReplaceItemInObjectCaseSensitive(params, "api_base",
+                                               cJSON_CreateString(redacted.data));
+        sl_buf_dispose(&redacted);
+    }
+}
+
 static void
 on_info(struct sl_request *r, const PGresult *res, void *data)
 {
@@ -769,6 +789,7 @@ on_info(struct sl_request *r, const PGresult *res, void *data)
     cJSON_Delete(stored);
     if (r->req == NULL)
         return;
+    redact_api_bases(list);
     if (c->filter)
         filter_info(r, c);
     sl_mgmt_respond_json(r, c->out);

@@ -3,7 +3,8 @@
 // A key limited to one model group sees only that group's deployments, and a ?model= outside
 // it is a 404 like an unknown group. With background checks off, only the master key starts
 // live (paid) checks, and any other key gets the stored results. A password in a deployment's
-// api_base reaches neither the x-litellm-model-api-base header, nor /health, nor /metrics.
+// api_base reaches neither the x-litellm-model-api-base header, nor /health, nor /metrics, nor
+// /model/info.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -16,6 +17,7 @@ await needs('gateway', 'mock', 'postgres', 'redis');
 const MASTER_KEY = 'sk-master-health-access-9a';
 const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
 const BASE_PASSWORD = 'base-password-9a-77e1';
+const SALT_KEY = 'salt-health-access-9a';
 
 const stack = new MgmtStack({ masterKey: MASTER_KEY });
 let capMock;   // serves the group the key may call, behind an api_base with user-info
@@ -47,6 +49,7 @@ general_settings:
   master_key: ${MASTER_KEY}
   database_url: ${stack.pg.url}
   background_health_checks: false
+  store_model_in_db: true
 `;
 }
 
@@ -65,7 +68,8 @@ before(async () => {
     await stack.start();
     capMock = await startMock();
     otherMock = await startMock();
-    node = await stack.startNode({ config: config(), workers: 1 });
+    node = await stack.startNode({ config: config(), workers: 1,
+        env: { SLUICE_SALT_KEY: SALT_KEY } });
     key = (await stack.generate(node, { models: ['cap'], rpm_limit: 1 })).key;
 });
 
@@ -119,6 +123,18 @@ test('health live checks for master key', async () => {
     assert.equal(await checksSeen(capMock), before + 1);
 });
 
+test('health live checks for proxy admin', async () => {
+    const user = await stack.ok(node, 'POST', '/user/new',
+        { user_id: 'u-admin-9a', user_role: 'proxy_admin' });
+    const adminKey = (await stack.generate(node, { user_id: user.user_id })).key;
+    const before = await checksSeen(otherMock);
+
+    const res = await health({ authorization: `Bearer ${adminKey}` }, '?model=other');
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(ids(res.json().healthy_endpoints), ['dep-other']);
+    assert.equal(await checksSeen(otherMock), before + 1);
+});
+
 test('api_base password never leaves gateway', async () => {
     const expectedBase = `${capMock.url}/v1`;
 
@@ -139,4 +155,21 @@ test('api_base password never leaves gateway', async () => {
 
     assert.ok(!node.proc.stdoutText.includes(BASE_PASSWORD), 'the password is in stdout');
     assert.ok(!node.proc.stderrText.includes(BASE_PASSWORD), 'the password is in stderr');
+});
+
+test('model info hides api_base password', async () => {
+    const storedBase = `http://sluice:${BASE_PASSWORD}@127.0.0.1:9/v1?api-key=${BASE_PASSWORD}`;
+    await stack.ok(node, 'POST', '/model/new', {
+        model_name: 'stored',
+        litellm_params: { model: 'openai/stored-model', api_base: storedBase,
+            api_key: 'sk-upstream-9a' },
+    });
+
+    const res = await httpRequest(`${node.url}/model/info`, { headers: AUTH });
+    assert.equal(res.status, 200, res.body);
+    assert.ok(!res.body.includes(BASE_PASSWORD), res.body);
+    const bases = Object.fromEntries(res.json().data.map(
+        (e) => [e.model_name, e.litellm_params.api_base]));
+    assert.equal(bases.cap, `${capMock.url}/v1`);
+    assert.equal(bases.stored, 'http://127.0.0.1:9/v1?api-key=***');
 });
