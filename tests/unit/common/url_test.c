@@ -127,3 +127,25 @@ TEST(url_long_param_name_counts_as_credential)
     ASSERT_EQ(1, sl_url_is_credential_param(name, sizeof(name)));
     ASSERT_EQ(0, sl_url_is_credential_param(name, 200));
 }
+
+TEST(url_write_base_drops_query)
+{
+    char out[64];
+
+    sl_url_write_base("http://u:p@h.test/v1?key=s&x=1", out, sizeof(out));
+    ASSERT_STR_EQ("http://h.test/v1", out);
+    sl_url_write_base("http://[::1]:1/v1@x", out, sizeof(out));
+    ASSERT_STR_EQ("http://[::1]:1/v1@x", out);
+    sl_url_write_base("", out, sizeof(out));
+    ASSERT_STR_EQ("", out);
+}
+
+TEST(url_write_base_truncates)
+{
+    char out[12];
+
+    sl_url_write_base("http://user:secret@host.test/v1", out, sizeof(out));
+    ASSERT_STR_EQ("http://host", out);
+    sl_url_write_base("http://a.test", out, 1);
+    ASSERT_STR_EQ("", out);
+}
