@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/url.h"
 
 static void
 add_string(struct sl_buf *out, const char *key, const char *value)
@@ -37,7 +38,15 @@ open_params(struct sl_buf *out, const struct sl_deployment *d)
     sl_buf_append_str(out, "{\"model\":");
     sl_json_append_string(out, d->model, strlen(d->model));
     add_string(out, "model_id", d->id);
-    add_string(out, "api_base", d->api_base);
+    if (d->api_base != NULL) {
+        struct sl_buf base;
+
+        sl_buf_init(&base, 0);
+        sl_url_append_redacted(&base, d->api_base);
+        sl_buf_append_str(out, ",\"api_base\":");
+        sl_json_append_string(out, base.data != NULL ? base.data : "", base.len);
+        sl_buf_dispose(&base);
+    }
     add_string(out, "api_version", d->api_version);
     add_string(out, "organization", d->organization);
     add_number(out, "timeout", d->timeout_s);

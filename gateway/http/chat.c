@@ -187,6 +187,16 @@ out:
     free(wait);
 }
 
+/* Points `h` at the four headers that may carry the caller's key. */
+static void
+find_key_headers(h2o_req_t *req, struct sl_auth_headers *h)
+{
+    find_header(req, "x-litellm-api-key", &h->litellm_api_key, &h->litellm_api_key_len);
+    find_header(req, "authorization", &h->authorization, &h->authorization_len);
+    find_header(req, "api-key", &h->api_key, &h->api_key_len);
+    find_header(req, "x-api-key", &h->x_api_key, &h->x_api_key_len);
+}
+
 /* Finds the caller's key in the headers. Returns 1 with `*key` pointing into the request, or
  * 0 once the 401 has been sent. */
 static int
@@ -194,10 +204,7 @@ read_key(struct sl_request *r, const char **key, size_t *len)
 {
     struct sl_auth_headers h;
 
-    find_header(r->req, "x-litellm-api-key", &h.litellm_api_key, &h.litellm_api_key_len);
-    find_header(r->req, "authorization", &h.authorization, &h.authorization_len);
-    find_header(r->req, "api-key", &h.api_key, &h.api_key_len);
-    find_header(r->req, "x-api-key", &h.x_api_key, &h.x_api_key_len);
+    find_key_headers(r->req, &h);
 
     switch (sl_auth_extract(&h, key, len)) {
     case SL_AUTH_OK:
@@ -241,6 +248,24 @@ sl_http_authenticate_master(struct sl_request *r, const struct sl_config *cfg)
         return 1;
     reject_not_master(r, key, len);
     return 0;
+}
+
+int
+sl_http_caller_is_admin(struct sl_request *r, const struct sl_auth_record *rec)
+{
+    const struct sl_config *cfg = &r->worker->gw->cfg;
+    struct sl_auth_headers h;
+    const char *key = NULL;
+    size_t len = 0;
+
+    if (rec != NULL)
+        return rec->user_role != NULL && strcmp(rec->user_role, "proxy_admin") == 0;
+    if (cfg->master_key == NULL)
+        return 1;
+    find_key_headers(r->req, &h);
+    if (sl_auth_extract(&h, &key, &len) != SL_AUTH_OK)
+        return 0;
+    return sl_auth_is_master(cfg->master_key, key, len);
 }
 
 void

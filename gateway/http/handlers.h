@@ -47,6 +47,11 @@ void sl_http_authenticate(struct sl_request *r, sl_http_auth_next_cb next, void 
  * Always 1 when no master key is configured. */
 int sl_http_authenticate_master(struct sl_request *r, const struct sl_config *cfg);
 
+/* Returns 1 when the caller that sl_http_authenticate() let through with `rec` is an admin:
+ * the master key, any caller when no master key is configured, or a virtual key whose user
+ * has the proxy_admin role. A request let through while the key store is unreachable is not. */
+int sl_http_caller_is_admin(struct sl_request *r, const struct sl_auth_record *rec);
+
 /* Returns 1 when `rec` (NULL: no restriction) may call `model` of `group` (NULL: no such
  * group). */
 int sl_http_model_allowed(const struct sl_auth_record *rec, const char *model,

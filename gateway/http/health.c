@@ -8,7 +8,9 @@
  * call. With them off, the route checks the deployments now with the probe of
  * gateway/health/probe.h over the worker's curl multi handle, at most SL_HEALTH_LIVE_PARALLEL at
  * a time, each within its health_check_timeout (capped), and responds once all have ended. The
- * worker's loop never waits on a check. Key auth as on the model list.
+ * worker's loop never waits on a check. Only an admin key starts live checks: any other key
+ * gets the stored results, which are empty while background checks are off. A key sees only
+ * the deployments of the model groups it may call, as on /v1/models.
  */
 #define SL_LOG_MODULE "http"
 #include <stdlib.h>
@@ -55,15 +57,28 @@ struct live_check {
     size_t running;
 };
 
-/* Returns 1 when `d` is in the scope of the query (NULL: no restriction). */
+/* The deployments one request may see: those of the groups its key may call, narrowed by
+ * ?model= and ?model_id= (NULL: no restriction). */
+struct health_scope {
+    const struct sl_auth_record *rec;
+    const char *model;
+    const char *model_id;
+};
+
+/* Returns 1 when the model group `g` matches ?model= and the key of `scope` may call it, as on
+ * /v1/models. */
 static int
-in_scope(const struct sl_deployment *d, const char *model, const char *model_id)
+group_in_scope(const struct sl_model_group *g, const struct health_scope *scope)
 {
-    if (model != NULL && strcmp(d->model_name, model) != 0)
+    if (scope->model != NULL && strcmp(g->name, scope->model) != 0)
         return 0;
-    if (model_id != NULL && strcmp(d->id, model_id) != 0)
-        return 0;
-    return 1;
+    return sl_http_model_allowed(scope->rec, g->name, g);
+}
+
+static int
+deployment_in_scope(const struct sl_deployment *d, const struct health_scope *scope)
+{
+    return scope->model_id == NULL || strcmp(d->id, scope->model_id) == 0;
 }
 
 static void
@@ -79,18 +94,20 @@ respond_report(struct sl_request *r, const struct sl_health_report *rep)
 
 /* Responds with the coordinator's results; deployments without a fresh one are left out. */
 static void
-report_background(struct sl_request *r, const struct sl_router *router, const char *model,
-                  const char *model_id)
+report_background(struct sl_request *r, const struct sl_router *router,
+                  const struct health_scope *scope)
 {
     struct sl_health_report rep;
 
     sl_health_report_init(&rep);
     for (size_t g = 0; g < router->n_groups; g++) {
+        if (!group_in_scope(&router->groups[g], scope))
+            continue;
         for (size_t i = 0; i < router->groups[g].n; i++) {
             const struct sl_deployment *d = router->groups[g].deployments[i];
             const struct sl_health_entry *e;
 
-            if (!in_scope(d, model, model_id))
+            if (!deployment_in_scope(d, scope))
                 continue;
             e = sl_health_lookup(r->worker, d->id);
             if (e != NULL)
@@ -185,8 +202,7 @@ start_next(struct live_check *lc)
 }
 
 static void
-check_live(struct sl_request *r, const struct sl_router *router, const char *model,
-           const char *model_id)
+check_live(struct sl_request *r, const struct sl_router *router, const struct health_scope *scope)
 {
     struct live_check *lc = sl_xcalloc(1, sizeof(*lc));
     size_t total = 0;
@@ -195,10 +211,12 @@ check_live(struct sl_request *r, const struct sl_router *router, const char *mod
         total += router->groups[g].n;
     lc->items = sl_xcalloc(total > 0 ? total : 1, sizeof(*lc->items));
     for (size_t g = 0; g < router->n_groups; g++) {
+        if (!group_in_scope(&router->groups[g], scope))
+            continue;
         for (size_t i = 0; i < router->groups[g].n; i++) {
             const struct sl_deployment *d = router->groups[g].deployments[i];
 
-            if (!in_scope(d, model, model_id))
+            if (!deployment_in_scope(d, scope))
                 continue;
             lc->items[lc->n].lc = lc;
             lc->items[lc->n].d = d;
@@ -216,16 +234,20 @@ check_live(struct sl_request *r, const struct sl_router *router, const char *mod
 /* ---------------------------------------------------------------- the route */
 
 static int
-has_deployment(const struct sl_router *router, const char *model, const char *model_id)
+has_deployment(const struct sl_router *router, const struct health_scope *scope)
 {
-    for (size_t g = 0; g < router->n_groups; g++)
+    for (size_t g = 0; g < router->n_groups; g++) {
+        if (!group_in_scope(&router->groups[g], scope))
+            continue;
         for (size_t i = 0; i < router->groups[g].n; i++)
-            if (in_scope(router->groups[g].deployments[i], model, model_id))
+            if (deployment_in_scope(router->groups[g].deployments[i], scope))
                 return 1;
+    }
     return 0;
 }
 
-/* Responds 404 with LiteLLM's body for a ?model= or ?model_id= that names no deployment. */
+/* Responds 404 with LiteLLM's body for a ?model= or ?model_id= that names no deployment the
+ * key may see, so a key cannot tell a group it may not call from an unknown one. */
 static void
 respond_unknown(struct sl_request *r, const char *model, const char *model_id)
 {
@@ -252,19 +274,24 @@ on_authenticated(struct sl_request *r, const struct sl_auth_record *rec, void *p
     const struct sl_router *router = sl_router_live_current(r->worker);
     char *model = NULL;
     char *model_id = NULL;
+    struct health_scope scope;
 
-    (void)rec;
     (void)privdata;
     if (!sl_mgmt_query_param(r, "model", &model) || !sl_mgmt_query_param(r, "model_id", &model_id))
         goto out;
-    if ((model != NULL || model_id != NULL) && !has_deployment(router, model, model_id)) {
+    scope.rec = rec;
+    scope.model = model;
+    scope.model_id = model_id;
+    if ((model != NULL || model_id != NULL) && !has_deployment(router, &scope)) {
         respond_unknown(r, model, model_id);
         goto out;
     }
-    if (r->worker->gw->cfg.background_health_checks)
-        report_background(r, router, model, model_id);
+    /* A live check is a paid call per deployment, and no key's rate limit or budget counts
+     * it, so only an admin may start one. Other keys see the stored background results. */
+    if (r->worker->gw->cfg.background_health_checks || !sl_http_caller_is_admin(r, rec))
+        report_background(r, router, &scope);
     else
-        check_live(r, router, model, model_id);
+        check_live(r, router, &scope);
 
 out:
     free(model);

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/cost.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "common/metrics.h"
 #include "gateway/gateway.h"
 #include "gateway/http/errors.h"
@@ -459,7 +460,8 @@ update(enum family f, const struct label_values *lv, double v)
     }
 }
 
-/* The deployment's api_base without a query, else its provider's default; "" when neither. */
+/* The deployment's api_base without a query or credentials, else its provider's default; ""
+ * when neither. */
 static void
 api_base_of(const struct sl_deployment *d, char *out, size_t size)
 {
@@ -467,13 +469,12 @@ api_base_of(const struct sl_deployment *d, char *out, size_t size)
 
     out[0] = '\0';
     if (d->api_base != NULL) {
-        snprintf(out, size, "%s", d->api_base);
+        sl_url_write_base(d->api_base, out, size);
     } else {
         p = sl_provider_find(d->provider);
         if (p != NULL && p->default_api_base != NULL)
-            snprintf(out, size, "%s", p->default_api_base);
+            sl_url_write_base(p->default_api_base, out, size);
     }
-    out[strcspn(out, "?")] = '\0';
 }
 
 static void

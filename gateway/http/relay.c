@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
 #include "gateway/http/attempt.h"
@@ -74,12 +75,11 @@ add_proxy_headers(struct sl_request *r)
     sl_request_add_header(r, "x-litellm-model-id", d->id);
     sl_request_add_header(r, "x-litellm-model-group", d->model_name);
     if (d->api_base != NULL)
-        snprintf(base, sizeof(base), "%s", d->api_base);
+        sl_url_write_base(d->api_base, base, sizeof(base));
     else if (r->provider->default_api_base != NULL)
-        snprintf(base, sizeof(base), "%s", r->provider->default_api_base);
+        sl_url_write_base(r->provider->default_api_base, base, sizeof(base));
     else
         base[0] = '\0'; /* the family derives its URL, e.g. from a region */
-    base[strcspn(base, "?")] = '\0';
     if (base[0] != '\0')
         sl_request_add_header(r, "x-litellm-model-api-base", base);
     snprintf(count, sizeof(count), "%u", r->attempted_retries);

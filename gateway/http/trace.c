@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/otel_exporter.h"
 #include "common/otlp.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 #include "gateway/gateway.h"
 #include "gateway/http/errors.h"
@@ -175,7 +176,8 @@ operation_of(const struct sl_request *r)
     return "chat";
 }
 
-/* Writes the deployment's api_base, or the family's default, without its query. */
+/* Writes the deployment's api_base, or the family's default, without its query or
+ * credentials. */
 static void
 api_base_of(const struct sl_request *r, char *out, size_t len)
 {
@@ -183,8 +185,7 @@ api_base_of(const struct sl_request *r, char *out, size_t len)
 
     if (base == NULL && r->provider != NULL)
         base = r->provider->default_api_base;
-    snprintf(out, len, "%s", base != NULL ? base : "");
-    out[strcspn(out, "?")] = '\0';
+    sl_url_write_base(base != NULL ? base : "", out, len);
 }
 
 void

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/cost.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "common/metrics.h"
 #include "common/otel_exporter.h"
 #include "common/otlp.h"
@@ -291,7 +292,7 @@ build_event(const struct sl_request *r, double cost, int priced, uint64_t now,
         ev->model_id = d->id;
         ev->provider = d->provider;
         if (d->api_base != NULL) {
-            snprintf(api_base, api_base_size, "%.*s", (int)strcspn(d->api_base, "?"), d->api_base);
+            sl_url_write_base(d->api_base, api_base, api_base_size);
             ev->api_base = api_base;
         }
     }

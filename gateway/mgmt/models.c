@@ -27,6 +27,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/secretbox.h"
+#include "common/url.h"
 #include "common/xalloc.h"
 #include "gateway/auth/keys.h"
 #include "gateway/gateway.h"
@@ -680,7 +681,15 @@ config_entry(const struct sl_deployment *d)
 
     cJSON_AddStringToObject(entry, "model_name", d->model_name);
     add_string(params, "model", d->model);
-    add_string(params, "api_base", d->api_base);
+    if (d->api_base != NULL) {
+        struct sl_buf base;
+
+        sl_buf_init(&base, 0);
+        sl_url_append_redacted(&base, d->api_base);
+        sl_buf_append(&base, "", 1);
+        add_string(params, "api_base", base.data);
+        sl_buf_dispose(&base);
+    }
     add_string(params, "api_version", d->api_version);
     add_string(params, "organization", d->organization);
     add_double(params, "timeout", d->timeout_s);
@@ -748,6 +757,26 @@ filter_info(struct sl_request *r, struct info_call *c)
     }
 }
 
+/* Replaces the api_base of each stored entry of `list` with its form without credentials. */
+static void
+redact_api_bases(cJSON *list)
+{
+    for (cJSON *entry = list != NULL ? list->child : NULL; entry != NULL; entry = entry->next) {
+        cJSON *params = cJSON_GetObjectItemCaseSensitive(entry, "litellm_params");
+        cJSON *base = cJSON_GetObjectItemCaseSensitive(params, "api_base");
+        struct sl_buf redacted;
+
+        if (!cJSON_IsString(base))
+            continue;
+        sl_buf_init(&redacted, 0);
+        sl_url_append_redacted(&redacted, base->valuestring);
+        sl_buf_append(&redacted, "", 1);
+        cJSON_ReplaceItemInObjectCaseSensitive(params, "api_base",
+                                               cJSON_CreateString(redacted.data));
+        sl_buf_dispose(&redacted);
+    }
+}
+
 static void
 on_info(struct sl_request *r, const PGresult *res, void *data)
 {
@@ -760,6 +789,7 @@ on_info(struct sl_request *r, const PGresult *res, void *data)
     cJSON_Delete(stored);
     if (r->req == NULL)
         return;
+    redact_api_bases(list);
     if (c->filter)
         filter_info(r, c);
     sl_mgmt_respond_json(r, c->out);
