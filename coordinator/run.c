@@ -220,7 +220,8 @@ sl_coord_run(const struct sl_coord_run_options *opts)
 
         if (hangup_pending) {
             hangup_pending = 0;
-            sl_log(SL_LOG_WARN, NULL, "coordinator.reload_unsupported", SL_LOG_INT("signal", SIGHUP),
+            sl_log(SL_LOG_WARN, NULL, "coordinator.reload_unsupported",
+                   SL_LOG_INT("signal", SIGHUP),
                    SL_LOG_STR("message", "SIGHUP ignored because the config is read only at "
                                          "start. Restart the coordinator to apply changes to "
                                          "the config file."));

@@ -4,7 +4,7 @@
  *
  * The main thread loads the config, builds the shared read-only state and the listening
  * socket, starts one worker per core (or --num-workers), then waits for SIGTERM or SIGINT and
- * drains the workers before it exits. SIGHUP is logged and ignored: there is no reload.
+ * drains the workers before it exits. SIGHUP is only logged, because nothing reloads the config.
  */
 #define SL_LOG_MODULE "main"
 #include <getopt.h>
@@ -257,7 +257,7 @@ static uv_signal_t sigterm_handle;
 static uv_signal_t sigint_handle;
 static uv_signal_t sighup_handle;
 
-/* The first SIGTERM or SIGINT starts the drain; the main loop then ends once both signal
+/* The first SIGTERM or SIGINT starts the drain; the main loop then ends once the signal
  * handles are closed, and main() joins the workers. */
 static void
 on_signal(uv_signal_t *s, int signum)
@@ -275,8 +275,8 @@ on_signal(uv_signal_t *s, int signum)
 
 /*
  * SIGHUP would otherwise end the process at once, without a drain. The workers share the
- * config and the router read-only and hold pointers into them, so a reload would need a way
- * to swap them under running requests, which does not exist: the signal is only logged.
+ * config and the router read-only and hold pointers into them. A reload would need a way to
+ * swap them under running requests, and none exists, so the signal is only logged.
  */
 static void
 on_sighup(uv_signal_t *s, int signum)
