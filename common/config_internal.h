@@ -35,6 +35,8 @@ enum sl_config_scope {
 };
 
 /* Flags of an option. */
+/* NOTE: nothing reloads the config yet, so SL_CONFIG_RELOADABLE only fills the "Reload"
+ * column of docs/configuration.md. */
 #define SL_CONFIG_RELOADABLE   0x1u /* a reload may change it without a restart */
 #define SL_CONFIG_SECRET       0x2u /* its value never appears in messages */
 #define SL_CONFIG_ENV_OPTIONAL 0x4u /* os.environ/NAME with NAME unset leaves it unset */

@@ -9,8 +9,9 @@
 #include <uv.h>
 
 /*
- * Attaches `ac` to `loop` with hiredis's libuv adapter. Returns 0, or -1 when the context
- * already has an adapter or the poll handle cannot be created (the caller frees `ac`).
+ * Attaches `ac` to `loop` through one uv_poll_t that also hands socket errors to hiredis.
+ * Returns 0, or -1 when the context already has an adapter or the poll handle cannot be
+ * created (the caller frees `ac`).
  */
 int sl_redis__attach_libuv(redisAsyncContext *ac, uv_loop_t *loop);
 

@@ -33,11 +33,21 @@
 #define COUNT_INTERVAL_MS 30000
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t hangup_pending;
 
 static void
 on_signal(int signum)
 {
     stop_signal = signum;
+}
+
+/* SIGHUP would otherwise end the process. The config is read only at start, so the loop
+ * logs the signal and goes on. */
+static void
+on_hangup(int signum)
+{
+    (void)signum;
+    hangup_pending = 1;
 }
 
 static void
@@ -50,6 +60,9 @@ install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -205,6 +218,14 @@ sl_coord_run(const struct sl_coord_run_options *opts)
         uint64_t now = sl_now_ms();
         int leading;
 
+        if (hangup_pending) {
+            hangup_pending = 0;
+            sl_log(SL_LOG_WARN, NULL, "coordinator.reload_unsupported",
+                   SL_LOG_INT("signal", SIGHUP),
+                   SL_LOG_STR("message", "SIGHUP ignored because the config is read only at "
+                                         "start. Restart the coordinator to apply changes to "
+                                         "the config file."));
+        }
         if (sl_coord__redis_ensure(&redis) != SL_OK) {
             leading = sl_coord__leader_tick(&leader, &redis, now);
             sl_metric_set(metrics.leader, leading);

@@ -4,7 +4,7 @@
  *
  * The main thread loads the config, builds the shared read-only state and the listening
  * socket, starts one worker per core (or --num-workers), then waits for SIGTERM or SIGINT and
- * drains the workers before it exits.
+ * drains the workers before it exits. SIGHUP is only logged, because nothing reloads the config.
  */
 #define SL_LOG_MODULE "main"
 #include <getopt.h>
@@ -32,6 +32,8 @@
 #include "gateway/limits/limits.h"
 #include "gateway/providers/provider.h"
 #include "gateway/router/inflight.h"
+#include "gateway/router/router.h"
+#include "gateway/router/wildcard.h"
 #include "gateway/worker.h"
 
 #define SL_MAX_WORKERS 256
@@ -180,10 +182,82 @@ log_config_warnings(const struct sl_config *cfg)
                                      "general_settings.master_key or LITELLM_MASTER_KEY."));
 }
 
+/* Returns 1 when `name` is a group of `r`, exactly or through a wildcard pattern group. */
+static int
+group_exists(const struct sl_router *r, const char *name)
+{
+    return sl_router_find(r, name) != NULL || sl_wildcard_find(r, name) != NULL;
+}
+
+static void
+warn_unknown_group(const struct sl_config *cfg, const char *option, const char *role,
+                   const char *group)
+{
+    sl_log(SL_LOG_WARN, NULL, "config.unknown_model_group", SL_LOG_STR("option", option),
+           SL_LOG_STR("role", role), SL_LOG_STR("group", group), SL_LOG_STR("file", cfg->path),
+           SL_LOG_STR("message", "No model_list entry matches this model group, exactly or "
+                                 "as a pattern. A deployment added later through /model/new "
+                                 "may still create it."));
+}
+
+static void
+check_fallback_groups(const struct sl_router *r, const struct sl_config *cfg, const char *option,
+                      const struct sl_fallbacks *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        const struct sl_fallback *f = &list->items[i];
+
+        if (strcmp(f->group, "*") != 0 && !group_exists(r, f->group))
+            warn_unknown_group(cfg, option, "source", f->group);
+        for (size_t j = 0; j < f->targets.n; j++)
+            if (!group_exists(r, f->targets.items[j]))
+                warn_unknown_group(cfg, option, "target", f->targets.items[j]);
+    }
+}
+
+static void
+check_default_fallbacks(const struct sl_router *r, const struct sl_config *cfg, const char *option,
+                        const struct sl_strlist *targets)
+{
+    for (size_t i = 0; i < targets->n; i++)
+        if (!group_exists(r, targets->items[i]))
+            warn_unknown_group(cfg, option, "target", targets->items[i]);
+}
+
+/*
+ * Logs config.unknown_model_group for each fallback group and model_group_retry_policy group
+ * that names no group of the config's model_list. The file is still accepted, because a
+ * deployment added later through /model/new may create the group.
+ */
+static void
+check_group_references(const struct sl_router *r, const struct sl_config *cfg)
+{
+    check_fallback_groups(r, cfg, "litellm_settings.fallbacks", &cfg->fallbacks);
+    check_fallback_groups(r, cfg, "litellm_settings.context_window_fallbacks",
+                          &cfg->context_window_fallbacks);
+    check_fallback_groups(r, cfg, "litellm_settings.content_policy_fallbacks",
+                          &cfg->content_policy_fallbacks);
+    check_default_fallbacks(r, cfg, "litellm_settings.default_fallbacks", &cfg->default_fallbacks);
+    check_fallback_groups(r, cfg, "router_settings.fallbacks", &cfg->router_fallbacks);
+    check_fallback_groups(r, cfg, "router_settings.context_window_fallbacks",
+                          &cfg->router_context_window_fallbacks);
+    check_fallback_groups(r, cfg, "router_settings.content_policy_fallbacks",
+                          &cfg->router_content_policy_fallbacks);
+    check_default_fallbacks(r, cfg, "router_settings.default_fallbacks",
+                            &cfg->router_default_fallbacks);
+    for (size_t i = 0; i < cfg->model_group_retry_policy.n; i++) {
+        const char *group = cfg->model_group_retry_policy.items[i].group;
+
+        if (!group_exists(r, group))
+            warn_unknown_group(cfg, "router_settings.model_group_retry_policy", "policy", group);
+    }
+}
+
 static uv_signal_t sigterm_handle;
 static uv_signal_t sigint_handle;
+static uv_signal_t sighup_handle;
 
-/* The first SIGTERM or SIGINT starts the drain; the main loop then ends once both signal
+/* The first SIGTERM or SIGINT starts the drain; the main loop then ends once the signal
  * handles are closed, and main() joins the workers. */
 static void
 on_signal(uv_signal_t *s, int signum)
@@ -196,6 +270,21 @@ on_signal(uv_signal_t *s, int signum)
         sl_worker_request_stop(&gw->workers[i]);
     uv_close((uv_handle_t *)&sigterm_handle, NULL);
     uv_close((uv_handle_t *)&sigint_handle, NULL);
+    uv_close((uv_handle_t *)&sighup_handle, NULL);
+}
+
+/*
+ * SIGHUP would otherwise end the process at once, without a drain. The workers share the
+ * config and the router read-only and hold pointers into them. A reload would need a way to
+ * swap them under running requests, and none exists, so the signal is only logged.
+ */
+static void
+on_sighup(uv_signal_t *s, int signum)
+{
+    (void)s;
+    sl_log(SL_LOG_WARN, NULL, "gateway.reload_unsupported", SL_LOG_INT("signal", signum),
+           SL_LOG_STR("message", "SIGHUP ignored because the config is read only at start. "
+                                 "Restart the gateway to apply changes to the config file."));
 }
 
 static struct sl_gateway gateway;
@@ -244,6 +333,7 @@ main(int argc, char **argv)
     gw->tls.ca_file = gw->cfg.ssl_ca_bundle != NULL ? gw->cfg.ssl_ca_bundle : getenv("SSL_CERT_FILE");
     gw->tls.ca_path = getenv("SSL_CERT_DIR");
     sl_router_init(&gw->router, &gw->cfg);
+    check_group_references(&gw->router, &gw->cfg);
     gw->inflight = sl_inflight_create();
     if (sl_server_setup(gw, &err) != SL_OK) {
         sl_log(SL_LOG_ERROR, NULL, "config.invalid", SL_LOG_STR("message", err.msg));
@@ -285,6 +375,8 @@ main(int argc, char **argv)
     uv_signal_init(main_loop, &sigint_handle);
     sigint_handle.data = gw;
     uv_signal_start_oneshot(&sigint_handle, on_signal, SIGINT);
+    uv_signal_init(main_loop, &sighup_handle);
+    uv_signal_start(&sighup_handle, on_sighup, SIGHUP);
 
     for (int i = 0; i < gw->num_workers; i++)
         sl_worker_start(&gw->workers[i]);
