@@ -253,8 +253,11 @@ finish_whole(struct sl_request *r, struct sl_call *call)
         sl_cache_whole(r, &out);
         sl_limits_whole_response(r, out.data, out.len);
         add_proxy_headers(r);
-        sl_request_respond_json(r, 200, out.data, out.len);
+        /* The slot goes back before the answer leaves: a client that sends its next request
+         * at once must find this deployment idle again, whichever worker takes it. */
         sl_attempt_succeeded(r);
+        sl_attempt_release(r);
+        sl_request_respond_json(r, 200, out.data, out.len);
         finish_call(r);
     }
     sl_buf_dispose(&out);
