@@ -173,7 +173,7 @@ struct sl_deployment {
     struct sl_strlist access_groups;
     int64_t max_input_tokens; /* SL_CONFIG_UNSET_INT when unset; read by pre-call checks */
     /* model_info: background and /health checks */
-    char *health_check_model;           /* model the check asks for; NULL: provider_model */
+    char *health_check_model;           /* model named in the check's request; NULL: provider_model */
     int disable_background_health_check; /* 0 or 1 */
     double health_check_timeout_s;      /* seconds */
 };

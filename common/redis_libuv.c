@@ -5,7 +5,7 @@
  * The libuv adapter of hiredis 0.14.1 (hiredis/adapters/libuv.h) drops every poll callback
  * whose status is an error. libuv 1.44 reports a socket with POLLERR, such as a refused
  * connect, with status UV_EBADF and stops the poll handle. With that adapter hiredis never
- * sees the failure, and the connect deadline reports a refused connection as a timeout. This
+ * receives the failure, and the connect deadline reports a refused connection as a timeout. This
  * adapter passes such an event to hiredis, which reads the socket error and calls the connect
  * or disconnect callback with its errno text ("Connection refused").
  */

@@ -114,7 +114,8 @@ finish_call(struct sl_request *r)
     sl_trace_attempt_end(r, NULL);
     sl_call_destroy(r->call);
     r->call = NULL;
-    /* Every end of an attempt passes here: the in-flight slot goes back exactly once. */
+    /* Every end of an attempt passes here, and a second release does nothing, so the
+     * in-flight slot goes back exactly once. */
     sl_attempt_release(r);
     r->on_drained = NULL;
     r->on_gone = NULL;
@@ -253,8 +254,8 @@ finish_whole(struct sl_request *r, struct sl_call *call)
         sl_cache_whole(r, &out);
         sl_limits_whole_response(r, out.data, out.len);
         add_proxy_headers(r);
-        /* The slot goes back before the answer leaves: a client that sends its next request
-         * at once must find this deployment idle again, whichever worker takes it. */
+        /* The slot goes back before the response is written, so a client that sends its next
+         * request at once finds this deployment idle again, whichever worker reads it. */
         sl_attempt_succeeded(r);
         sl_attempt_release(r);
         sl_request_respond_json(r, 200, out.data, out.len);

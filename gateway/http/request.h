@@ -101,7 +101,7 @@ struct sl_request {
 
     /* The routing state of the current provider call (http/attempt.h). */
     struct sl_inflight_entry *attempt_entry; /* its deployment's shared state; may be NULL */
-    int attempt_slot;       /* 1 while the call holds an in-flight slot of attempt_entry */
+    int attempt_slot;       /* 1 while the call has an in-flight slot of attempt_entry */
     int attempt_in_redis;   /* 1 when usage-based routing counted the call in Redis */
     uint64_t attempt_minute; /* the minute (wall ms / 60000) the call was counted in */
 

@@ -76,11 +76,11 @@ int sl_cooldown_counts(int status);
 /*
  * Returns the failures per minute a deployment of a group of `group_size` deployments may
  * have before an error of class `cls` and `status` cools it down, or -1 when it never does.
- * With allowed_fails and allowed_fails_policy both unset (LiteLLM's default mode), a 401 or
- * 403 cools down at once (0) in any group, a 429 in a group of several deployments too, a
- * group's only deployment never cools down on other errors, and other errors are allowed
- * SL_COOLDOWN_DEFAULT_ALLOWED_FAILS. Otherwise the
- * policy's count for `cls` applies, else allowed_fails, else the default, in groups of any size.
+ * In LiteLLM's default mode (allowed_fails and allowed_fails_policy both unset), a 401 or 403
+ * cools down at once (0) in any group, and so does a 429 in a group of several deployments.
+ * Other errors never cool down a group's only deployment and are otherwise allowed
+ * SL_COOLDOWN_DEFAULT_ALLOWED_FAILS. Outside the default mode, the policy's count for `cls`
+ * applies, else allowed_fails, else the default, in groups of any size.
  */
 int64_t sl_cooldown_allowed_fails(const struct sl_config *cfg, enum sl_error_class cls,
                                   int status, size_t group_size);

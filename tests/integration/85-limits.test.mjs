@@ -354,7 +354,7 @@ test('messages rejection uses anthropic envelope', async () => {
 
 test('fallback chosen before the call is still limited', async () => {
     // Every request is too long for `tiny`, so the pre-call check sends it to `priced` before
-    // any call is made; admission must still count it against the key.
+    // any call is made. Admission must still count it against the key.
     const tiny = `- model_name: tiny
   litellm_params:
     model: openai/tiny-model

@@ -159,7 +159,7 @@ test('least-busy sends to the idle deployment', async () => {
     await slow.queue({ latency_ms: 3000, count: 100 });
 
     // Send one request at a time until one is in flight on the slow deployment. The idle one
-    // answers at once.
+    // responds at once.
     let held;
     for (let i = 0; i < 20 && held === undefined; i++) {
         const pending = chat(gw, 'lb');
@@ -322,7 +322,7 @@ test('usage-based-v2 overflow goes to fallbacks', async () => {
     assert.equal(first.status, 200, first.body);
     assert.equal(modelId(first), 'ubf-one');
 
-    // A knows from its own count that ubf-one is full; B learns it from the usage script.
+    // A finds ubf-one full in its own count, and B learns it from the usage script.
     for (const gw of [a, b]) {
         const res = await chat(gw, 'ubf');
         assert.equal(res.status, 200, res.body);

@@ -251,8 +251,8 @@ test('default mode keeps single deployment', async () => {
 });
 
 test('default mode cools 401 at once', async () => {
-    // The only deployment of `alone` answers 401: its credentials are wrong, so one failure
-    // takes it out on every gateway, and the other gateway answers with no call.
+    // The only deployment of `alone` returns 401: its credentials are wrong, so one failure
+    // takes it out on every gateway, and the other gateway responds without calling it.
     await resetMocks();
     // Its retry-after (30 s) lengthens the cooldown, and the 429 gives that wait, not
     // cooldown_time, in its header and its message.

@@ -70,8 +70,8 @@ async function mock() {
     return provider;
 }
 
-// Waits until Redis holds a cooldown of deployment `id`, then lets the message that announces
-// it reach every worker.
+// Waits until Redis contains a cooldown of deployment `id`, then gives the message that
+// announces it time to reach every worker.
 async function cooledDown(id) {
     await pollUntil(() => redisCli(redis.port, 'EXISTS', `sluice:cooldown:until:${id}`) === '1',
         `a cooldown of ${id} in Redis`, 3000, 20);
@@ -90,13 +90,13 @@ test('openai to anthropic example fails over', async () => {
         'anthropic-claude-sonnet': anthropic.url,
     }, { OPENAI_API_KEY: 'sk-openai-example', ANTHROPIC_API_KEY: 'sk-ant-example' });
 
-    // Healthy: OpenAI answers.
+    // Healthy: OpenAI responds.
     let res = await chat(gateway, 'gpt-4o');
     assert.equal(res.status, 200, res.body);
     assert.equal(res.headers['x-litellm-model-id'], 'openai-gpt-4o');
     assert.equal(res.headers['x-litellm-attempted-fallbacks'], '0');
 
-    // OpenAI down: one retry, then Claude answers in OpenAI's shape.
+    // OpenAI down: one retry, then Claude responds in OpenAI's shape.
     await openai.reset();
     await openai.queue({ status: 503, count: 2 });
     await anthropic.queue({ route: 'messages', text: TEXT });

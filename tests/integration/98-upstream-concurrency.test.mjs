@@ -39,7 +39,7 @@ test('concurrent calls to a new host start together', async () => {
     await mock.queue({ latency_ms: LATENCY_MS, count: CALLS });
     const pending = Array.from({ length: CALLS },
         () => postJson(`${gateway.url}/v1/chat/completions`, chatBody('slow')));
-    // Every call reaches the mock while the first is still waiting for its answer.
+    // Every call reaches the mock while the first is still waiting for its response.
     const seen = await mock.waitForRequests((reqs) => reqs.length === CALLS, LATENCY_MS / 2);
     assert.equal(seen.length, CALLS);
     for (const res of await Promise.all(pending)) {

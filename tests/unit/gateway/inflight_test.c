@@ -111,7 +111,7 @@ contend(void *arg)
     return NULL;
 }
 
-/* Workers take and give back slots at once: the cap holds and no slot is lost. */
+/* Workers take and give back slots at once: the cap is never passed and no slot is lost. */
 TEST(inflight_cap_holds_across_threads)
 {
     struct sl_inflight *t = sl_inflight_create();
